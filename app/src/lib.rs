@@ -1,0 +1,65 @@
+//! Causeway's portal. Every route renders completely on the server (`SsrMode::Async`), so pages
+//! and forms work without JavaScript; the WebAssembly build hydrates the same components to make
+//! them interactive.
+
+pub mod api;
+mod components;
+pub mod model;
+mod pages;
+#[cfg(feature = "ssr")]
+pub mod server;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::{SsrMode, path};
+
+use components::layout::Layout;
+use pages::{home::HomePage, not_found::NotFound, not_yet::NotYet, sign_in::SignInPage};
+
+/// The HTML document around the app, rendered only on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The portal: layout and routes.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="causeway" href="/pkg/causeway.css" />
+        <Title formatter=|page: String| if page.is_empty() { "Causeway".to_owned() } else { format!("{page} · Causeway") } />
+        <Router>
+            <Layout>
+                <Routes fallback=NotFound>
+                    <Route path=path!("/") view=HomePage ssr=SsrMode::Async />
+                    <Route path=path!("/sign-in") view=SignInPage ssr=SsrMode::Async />
+                    <Route path=path!("/catalog") view=|| view! { <NotYet area="catalog" /> } ssr=SsrMode::Async />
+                    <Route
+                        path=path!("/catalog/:namespace/:kind/:name")
+                        view=|| view! { <NotYet area="entity" /> }
+                        ssr=SsrMode::Async
+                    />
+                    <Route path=path!("/create") view=|| view! { <NotYet area="create" /> } ssr=SsrMode::Async />
+                    <Route path=path!("/tasks") view=|| view! { <NotYet area="tasks" /> } ssr=SsrMode::Async />
+                    <Route path=path!("/platform") view=|| view! { <NotYet area="platform" /> } ssr=SsrMode::Async />
+                    <Route path=path!("/delivery") view=|| view! { <NotYet area="delivery" /> } ssr=SsrMode::Async />
+                </Routes>
+            </Layout>
+        </Router>
+    }
+}

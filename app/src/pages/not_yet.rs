@@ -1,0 +1,49 @@
+//! An honest placeholder for areas whose capability has not been built yet.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+/// Title and explanation for each area that is not available yet.
+fn describe(area: &str) -> (&'static str, &'static str) {
+    match area {
+        "catalog" => (
+            "Catalog",
+            "The service catalog — every component, API, system and team, searchable and filterable — is not available yet.",
+        ),
+        "entity" => (
+            "Entity",
+            "Entity pages — owner, relations, APIs, environments and dashboards — arrive with the service catalog, which is not available yet.",
+        ),
+        "create" => (
+            "Create",
+            "Golden-path templates for creating services and environments are not available yet.",
+        ),
+        "tasks" => (
+            "Tasks",
+            "Durable tasks with live progress (provisioning, template runs) are not available yet.",
+        ),
+        "platform" => (
+            "Platform",
+            "The platform overview — environments across clusters, drift and guardrails — is not available yet.",
+        ),
+        _ => (
+            "Metrics",
+            "Delivery metrics (DORA's four keys per service and team) are not available yet.",
+        ),
+    }
+}
+
+/// A page that says plainly that its area does not exist yet.
+#[component]
+pub fn NotYet(area: &'static str) -> impl IntoView {
+    let (title, text) = describe(area);
+    view! {
+        <Title text=title />
+        <section class="panel" data-testid="not-yet-available">
+            <h1>{title}</h1>
+            <p class="notice">"Not yet available."</p>
+            <p>{text}</p>
+            <p><a href="/">"Back to your home page"</a></p>
+        </section>
+    }
+}

@@ -1,0 +1,74 @@
+//! Server-side access for server functions: the domain handle and the signed-in user, both put
+//! into the request's context by the host.
+
+use causeway_platform::Platform;
+use causeway_platform::identity::{Principal, Role};
+use http::StatusCode;
+use leptos::prelude::*;
+use leptos_axum::ResponseOptions;
+
+use crate::model::{TeamView, UserView};
+
+/// Portal settings the host provides as context next to [`Platform`].
+#[derive(Debug, Clone)]
+pub struct PortalConfig {
+    /// Whether `POST /auth/dev/sign-in` exists.
+    pub dev_sign_in: bool,
+}
+
+/// The domain handle.
+pub fn platform() -> Result<Platform, ServerFnError> {
+    use_context::<Platform>().ok_or_else(|| ServerFnError::new("the platform is not available"))
+}
+
+/// The portal settings.
+pub fn portal_config() -> PortalConfig {
+    use_context::<PortalConfig>().unwrap_or(PortalConfig { dev_sign_in: false })
+}
+
+/// The signed-in user of this request, if any; the host's authentication layer puts it into the
+/// request extensions.
+pub fn principal() -> Option<Principal> {
+    use_context::<http::request::Parts>().and_then(|parts| parts.extensions.get::<Principal>().cloned())
+}
+
+/// The signed-in user, or a 401 error.
+pub fn require_principal() -> Result<Principal, ServerFnError> {
+    principal().ok_or_else(|| {
+        if let Some(response) = use_context::<ResponseOptions>() {
+            response.set_status(StatusCode::UNAUTHORIZED);
+        }
+        ServerFnError::new("sign in first")
+    })
+}
+
+/// Logs a domain error and turns it into a message fit for the browser.
+pub fn domain_error(error: causeway_platform::Error) -> ServerFnError {
+    use causeway_platform::Error as E;
+    match error {
+        E::InvalidInput { .. } | E::NotFound(_) | E::Conflict(_) => ServerFnError::new(error.to_string()),
+        other => {
+            leptos::logging::error!("server function failed: {other}");
+            ServerFnError::new("internal error; the server log has the details")
+        }
+    }
+}
+
+impl From<Principal> for UserView {
+    fn from(p: Principal) -> Self {
+        Self {
+            entity_ref: p.entity_ref,
+            display_name: p.display_name,
+            email: p.email,
+            teams: p
+                .teams
+                .into_iter()
+                .map(|t| TeamView {
+                    entity_ref: t.entity_ref,
+                    display_name: t.display_name,
+                })
+                .collect(),
+            platform_admin: p.role == Role::PlatformAdmin,
+        }
+    }
+}

@@ -1,0 +1,364 @@
+//! Configuration: built-in defaults, then an optional TOML file (`CAUSEWAY_CONFIG`), then
+//! `CAUSEWAY_*` environment variables, which win. Every key has one parser, used for both sources,
+//! and every error names the key (and the variable or file it came from).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use url::Url;
+
+/// The variable naming the configuration file; it is not itself a configuration key.
+pub const CONFIG_FILE_VAR: &str = "CAUSEWAY_CONFIG";
+
+/// How users sign in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMode {
+    /// `POST /auth/dev/sign-in` signs in as any known user; loopback addresses only.
+    Dev,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Pretty when standard error is a terminal, JSON otherwise.
+    Auto,
+    Pretty,
+    Json,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub listen: SocketAddr,
+    pub auth_mode: AuthMode,
+    /// The address users reach Causeway at; used for CSRF origin checks and secure cookies.
+    pub public_url: Url,
+    /// Directory holding `pkg/` with the browser bundle and stylesheet.
+    pub site_root: PathBuf,
+    pub log_format: LogFormat,
+    /// A `tracing` filter directive such as `info` or `causeway=debug,sqlx=warn`.
+    pub log_filter: String,
+    pub request_timeout: Duration,
+    pub body_limit_bytes: usize,
+    pub session_ttl: Duration,
+    /// Group references whose members are platform admins.
+    pub admin_teams: Vec<String>,
+    /// Whether `public_url` was set explicitly (otherwise it follows `listen`).
+    public_url_set: bool,
+}
+
+/// A configuration problem, naming the key and where its value came from.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration key `{key}`{source_note}: {message}")]
+pub struct ConfigError {
+    pub key: String,
+    source_note: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(key: &str, origin: &Origin<'_>, message: impl Into<String>) -> Self {
+        let source_note = match origin {
+            Origin::Env(var) => format!(" (from environment variable {var})"),
+            Origin::File(path) => format!(" (in {})", path.display()),
+            Origin::Check => String::new(),
+        };
+        Self {
+            key: key.to_owned(),
+            source_note,
+            message: message.into(),
+        }
+    }
+}
+
+enum Origin<'a> {
+    Env(&'a str),
+    File(&'a Path),
+    Check,
+}
+
+/// Every key, its environment variable and its meaning: the README's table is this list.
+pub const KEYS: &[(&str, &str, &str, &str)] = &[
+    ("database_url", "CAUSEWAY_DATABASE_URL", "sqlite://var/causeway.db", "`sqlite://PATH` (file and directory created) or `postgres://…`"),
+    ("listen", "CAUSEWAY_LISTEN", "127.0.0.1:3000", "address and port to serve on"),
+    ("auth_mode", "CAUSEWAY_AUTH_MODE", "dev", "`dev`: development sign-in, loopback addresses only"),
+    ("public_url", "CAUSEWAY_PUBLIC_URL", "http://<listen>", "external URL; its origin is the only one allowed to post forms, `https` makes cookies Secure"),
+    ("site_root", "CAUSEWAY_SITE_ROOT", "target/site", "directory with `pkg/` (browser bundle, stylesheet)"),
+    ("log_format", "CAUSEWAY_LOG_FORMAT", "auto", "`auto` (pretty on a terminal, JSON otherwise), `pretty` or `json`"),
+    ("log_filter", "CAUSEWAY_LOG_FILTER", "info", "tracing filter, e.g. `info,causeway=debug`"),
+    ("request_timeout_secs", "CAUSEWAY_REQUEST_TIMEOUT_SECS", "30", "requests taking longer get 408"),
+    ("body_limit_bytes", "CAUSEWAY_BODY_LIMIT_BYTES", "2097152", "larger request bodies get 413"),
+    ("session_ttl_hours", "CAUSEWAY_SESSION_TTL_HOURS", "12", "lifetime of a portal session"),
+    ("admin_teams", "CAUSEWAY_ADMIN_TEAMS", "group:default/platform", "groups whose members are platform admins (TOML list, or comma-separated in the variable)"),
+];
+
+impl Default for Config {
+    fn default() -> Self {
+        let listen = SocketAddr::from(([127, 0, 0, 1], 3000));
+        Self {
+            database_url: "sqlite://var/causeway.db".to_owned(),
+            listen,
+            auth_mode: AuthMode::Dev,
+            public_url: url_for(listen),
+            site_root: PathBuf::from("target/site"),
+            log_format: LogFormat::Auto,
+            log_filter: "info".to_owned(),
+            request_timeout: Duration::from_secs(30),
+            body_limit_bytes: 2 * 1024 * 1024,
+            session_ttl: Duration::from_secs(12 * 3600),
+            admin_teams: vec!["group:default/platform".to_owned()],
+            public_url_set: false,
+        }
+    }
+}
+
+fn url_for(listen: SocketAddr) -> Url {
+    // A socket address always forms a valid URL authority.
+    Url::parse(&format!("http://{listen}")).unwrap_or_else(|_| Url::parse("http://127.0.0.1/").expect("static URL"))
+}
+
+impl Config {
+    /// Loads the configuration from the process environment (and the file it names).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::load(std::env::vars())
+    }
+
+    /// Loads the configuration from `vars`: the file named by `CAUSEWAY_CONFIG`, if any, then the
+    /// other `CAUSEWAY_*` variables. Any unknown key or variable is an error.
+    pub fn load(vars: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
+        let vars: Vec<(String, String)> = vars.into_iter().filter(|(k, _)| k.starts_with("CAUSEWAY_")).collect();
+        let mut config = Self::default();
+        if let Some((_, path)) = vars.iter().find(|(k, _)| k == CONFIG_FILE_VAR) {
+            config.apply_file(Path::new(path))?;
+        }
+        for (var, value) in &vars {
+            if var == CONFIG_FILE_VAR {
+                continue;
+            }
+            let key = KEYS.iter().find(|(_, env, _, _)| env == var).map(|(key, ..)| *key);
+            match key {
+                Some(key) => config.set(key, value, &Origin::Env(var))?,
+                None => {
+                    return Err(ConfigError::new(
+                        &var.trim_start_matches("CAUSEWAY_").to_ascii_lowercase(),
+                        &Origin::Env(var),
+                        format!("unknown variable {var}; known variables are {}", known_vars()),
+                    ));
+                }
+            }
+        }
+        config.check()?;
+        Ok(config)
+    }
+
+    fn apply_file(&mut self, path: &Path) -> Result<(), ConfigError> {
+        let file_origin = Origin::File(path);
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::new(CONFIG_FILE_VAR, &Origin::Check, format!("cannot read {}: {e}", path.display())))?;
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e| ConfigError::new(CONFIG_FILE_VAR, &file_origin, format!("is not valid TOML: {e}")))?;
+        for (key, value) in table {
+            if !KEYS.iter().any(|(k, ..)| *k == key) {
+                return Err(ConfigError::new(
+                    &key,
+                    &file_origin,
+                    format!("unknown key; known keys are {}", KEYS.iter().map(|k| k.0).collect::<Vec<_>>().join(", ")),
+                ));
+            }
+            let text = match value {
+                toml::Value::String(s) => s,
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Array(items) if key == "admin_teams" => {
+                    let mut teams = Vec::new();
+                    for item in items {
+                        match item {
+                            toml::Value::String(s) => teams.push(s),
+                            _ => return Err(ConfigError::new(&key, &file_origin, "must be a list of strings")),
+                        }
+                    }
+                    teams.join(",")
+                }
+                other => {
+                    return Err(ConfigError::new(
+                        &key,
+                        &file_origin,
+                        format!("has the wrong type ({}); expected a string or an integer", other.type_str()),
+                    ));
+                }
+            };
+            self.set(&key, &text, &file_origin)?;
+        }
+        Ok(())
+    }
+
+    fn set(&mut self, key: &str, value: &str, origin: &Origin<'_>) -> Result<(), ConfigError> {
+        let err = |message: String| ConfigError::new(key, origin, message);
+        let value = value.trim();
+        match key {
+            "database_url" => {
+                causeway_platform::store::Engine::from_url(value)
+                    .map_err(|_| err(format!("{value:?} is not supported; expected sqlite://PATH or postgres://USER@HOST:PORT/DB")))?;
+                self.database_url = value.to_owned();
+            }
+            "listen" => {
+                self.listen = value
+                    .parse()
+                    .map_err(|_| err(format!("{value:?} is not a socket address; expected HOST:PORT such as 127.0.0.1:3000")))?;
+            }
+            "auth_mode" => {
+                self.auth_mode = match value {
+                    "dev" => AuthMode::Dev,
+                    "oidc" => return Err(err("\"oidc\" is not available yet; expected dev".to_owned())),
+                    other => return Err(err(format!("{other:?} is not an authentication mode; expected dev"))),
+                };
+            }
+            "public_url" => {
+                let url = Url::parse(value).map_err(|e| err(format!("{value:?} is not a URL: {e}")))?;
+                if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+                    return Err(err(format!("{value:?} must be an http:// or https:// URL with a host")));
+                }
+                self.public_url = url;
+                self.public_url_set = true;
+            }
+            "site_root" => self.site_root = PathBuf::from(value),
+            "log_format" => {
+                self.log_format = match value {
+                    "auto" => LogFormat::Auto,
+                    "pretty" => LogFormat::Pretty,
+                    "json" => LogFormat::Json,
+                    other => return Err(err(format!("{other:?} is not a log format; expected auto, pretty or json"))),
+                };
+            }
+            "log_filter" => {
+                tracing_subscriber::EnvFilter::try_new(value).map_err(|e| err(format!("{value:?} is not a tracing filter: {e}")))?;
+                self.log_filter = value.to_owned();
+            }
+            "request_timeout_secs" => self.request_timeout = Duration::from_secs(positive(value).map_err(err)?),
+            "body_limit_bytes" => {
+                self.body_limit_bytes = usize::try_from(positive(value).map_err(err)?).map_err(|_| err("is too large".to_owned()))?;
+            }
+            "session_ttl_hours" => self.session_ttl = Duration::from_secs(positive(value).map_err(err)?.saturating_mul(3600)),
+            "admin_teams" => {
+                self.admin_teams = value.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
+                for team in &self.admin_teams {
+                    causeway_platform::entity_ref::EntityRef::parse(team, Some("group"), key).map_err(|e| err(e.to_string()))?;
+                }
+            }
+            _ => return Err(err("unknown key".to_owned())),
+        }
+        Ok(())
+    }
+
+    /// Rules that involve several keys.
+    fn check(&mut self) -> Result<(), ConfigError> {
+        if !self.public_url_set {
+            self.public_url = url_for(self.listen);
+        }
+        if self.auth_mode == AuthMode::Dev && !self.listen.ip().is_loopback() {
+            return Err(ConfigError::new(
+                "auth_mode",
+                &Origin::Check,
+                format!(
+                    "the development sign-in lets anyone act as any user, so it is refused on the non-loopback address {}; listen on 127.0.0.1 or ::1",
+                    self.listen
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether cookies must carry `Secure`.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.scheme() == "https"
+    }
+}
+
+fn positive(value: &str) -> Result<u64, String> {
+    match value.parse::<u64>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("{value:?} is not a positive whole number")),
+    }
+}
+
+fn known_vars() -> String {
+    let mut vars: Vec<&str> = KEYS.iter().map(|k| k.1).collect();
+    vars.push(CONFIG_FILE_VAR);
+    vars.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(vars: &[(&str, &str)]) -> Result<Config, String> {
+        Config::load(vars.iter().map(|(k, v)| (k.to_string(), v.to_string()))).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn defaults_apply_without_configuration() {
+        let config = load(&[("PATH", "/bin")]).expect("defaults are valid");
+        assert_eq!(config.database_url, "sqlite://var/causeway.db");
+        assert_eq!(config.listen.to_string(), "127.0.0.1:3000");
+        assert_eq!(config.public_url.as_str(), "http://127.0.0.1:3000/");
+        assert!(!config.secure_cookies());
+    }
+
+    #[test]
+    fn environment_overrides_file() {
+        let dir = std::env::temp_dir().join(format!("cw-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let file = dir.join("causeway.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:4000\"\nrequest_timeout_secs = 5\nadmin_teams = [\"ops\", \"group:default/sre\"]\n")
+            .expect("write");
+        let path = file.display().to_string();
+        let config = load(&[("CAUSEWAY_CONFIG", &path), ("CAUSEWAY_LISTEN", "127.0.0.1:4100")]).expect("valid");
+        assert_eq!(config.listen.port(), 4100);
+        assert_eq!(config.request_timeout, Duration::from_secs(5));
+        assert_eq!(config.admin_teams, vec!["ops", "group:default/sre"]);
+        assert_eq!(config.public_url.as_str(), "http://127.0.0.1:4100/");
+
+        std::fs::write(&file, "lisen = \"x\"\n").expect("write");
+        let err = load(&[("CAUSEWAY_CONFIG", &path)]).expect_err("unknown key");
+        assert!(err.starts_with("configuration key `lisen` (in "), "{err}");
+        std::fs::write(&file, "request_timeout_secs = true\n").expect("write");
+        let err = load(&[("CAUSEWAY_CONFIG", &path)]).expect_err("bad type");
+        assert!(err.contains("`request_timeout_secs`") && err.contains("wrong type"), "{err}");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn errors_name_the_key_and_the_variable() {
+        let cases = [
+            ("CAUSEWAY_LISTEN", "nowhere", "configuration key `listen` (from environment variable CAUSEWAY_LISTEN): \"nowhere\" is not a socket address"),
+            ("CAUSEWAY_DATABASE_URL", "mysql://x", "configuration key `database_url`"),
+            ("CAUSEWAY_AUTH_MODE", "magic", "\"magic\" is not an authentication mode"),
+            ("CAUSEWAY_REQUEST_TIMEOUT_SECS", "-1", "is not a positive whole number"),
+            ("CAUSEWAY_LOG_FORMAT", "xml", "expected auto, pretty or json"),
+            ("CAUSEWAY_PUBLIC_URL", "ftp://x", "must be an http:// or https:// URL"),
+            ("CAUSEWAY_ADMIN_TEAMS", "a b", "configuration key `admin_teams`"),
+            ("CAUSEWAY_LISTN", "x", "unknown variable CAUSEWAY_LISTN"),
+        ];
+        for (var, value, expected) in cases {
+            let err = load(&[(var, value)]).expect_err(var);
+            assert!(err.contains(expected), "{var}={value}: {err}");
+        }
+        let err = load(&[("CAUSEWAY_CONFIG", "/nonexistent/causeway.toml")]).expect_err("missing file");
+        assert!(err.contains("CAUSEWAY_CONFIG") && err.contains("cannot read"), "{err}");
+    }
+
+    #[test]
+    fn dev_sign_in_is_refused_off_loopback() {
+        let err = load(&[("CAUSEWAY_LISTEN", "0.0.0.0:3000")]).expect_err("refused");
+        assert!(err.contains("`auth_mode`") && err.contains("non-loopback"), "{err}");
+        assert!(load(&[("CAUSEWAY_LISTEN", "[::1]:3000")]).is_ok());
+    }
+
+    #[test]
+    fn https_public_url_makes_cookies_secure() {
+        let config = load(&[("CAUSEWAY_PUBLIC_URL", "https://causeway.example.com")]).expect("valid");
+        assert!(config.secure_cookies());
+    }
+}

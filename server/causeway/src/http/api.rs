@@ -1,0 +1,119 @@
+//! Causeway's own REST endpoints for identity: who am I, my API tokens, the audit log.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::{Extension, Json};
+use causeway_platform::audit::{Entry, Outcome};
+use causeway_platform::identity::{Principal, Role};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::AppState;
+use super::auth::request_id;
+use super::error::ApiError;
+
+/// `GET /api/me`: the caller.
+pub async fn me(Extension(principal): Extension<Principal>) -> Json<Principal> {
+    Json(principal)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    /// Platform admins may list everyone's tokens with `all=true`.
+    #[serde(default)]
+    all: bool,
+}
+
+/// `GET /api/tokens`: the caller's tokens (everyone's for an admin with `all=true`), without secrets.
+pub async fn list_tokens(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Query(query): Query<ListQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    if query.all && principal.role != Role::PlatformAdmin {
+        return Err(ApiError::forbidden("only platform admins may list every user's tokens"));
+    }
+    let owner = (!query.all).then_some(principal.entity_ref.as_str());
+    let tokens = state.platform.tokens.list(owner).await?;
+    Ok(Json(json!({ "items": tokens })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateToken {
+    name: String,
+}
+
+/// `POST /api/tokens` with `{"name": …}`: creates a token for the caller; the secret is in this
+/// response only.
+pub async fn create_token(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
+    body: Result<Json<CreateToken>, axum::extract::rejection::JsonRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let Json(body) = body.map_err(|e| ApiError::input(format!("request body: {}", e.body_text())))?;
+    let created = state.platform.tokens.create(&principal.entity_ref, &body.name).await?;
+    state
+        .record(Entry {
+            actor: &principal.entity_ref,
+            action: "token.create",
+            target: &created.token.id,
+            outcome: Outcome::Success,
+            detail: json!({ "name": created.token.name, "user": created.token.user_ref }),
+            request_id: request_id(&headers).as_deref(),
+        })
+        .await;
+    Ok((StatusCode::CREATED, Json(json!({ "token": created.token, "secret": created.secret }))))
+}
+
+/// `DELETE /api/tokens/{id}`: revokes one of the caller's tokens (any token for an admin).
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let owned = state.platform.tokens.list(Some(&principal.entity_ref)).await?.iter().any(|t| t.id == id);
+    let entry = |outcome| Entry {
+        actor: &principal.entity_ref,
+        action: "token.revoke",
+        target: &id,
+        outcome,
+        detail: json!({}),
+        request_id: None,
+    };
+    if !owned && principal.role != Role::PlatformAdmin {
+        let request = request_id(&headers);
+        state.record(Entry { request_id: request.as_deref(), ..entry(Outcome::Denied) }).await;
+        // The same answer as for an unknown id, so tokens of others cannot be probed.
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "NotFoundError", format!("token {id} was not found")));
+    }
+    let token = state.platform.tokens.revoke(&id).await?;
+    let request = request_id(&headers);
+    state.record(Entry { request_id: request.as_deref(), ..entry(Outcome::Success) }).await;
+    Ok(Json(json!({ "token": token })))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AuditQuery {
+    limit: Option<i64>,
+}
+
+/// `GET /api/audit`: the most recent audit records; platform admins only.
+pub async fn audit_log(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Query(query): Query<AuditQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    if principal.role != Role::PlatformAdmin {
+        return Err(ApiError::forbidden("only platform admins may read the audit log"));
+    }
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::input("limit: must be between 1 and 1000"));
+    }
+    let records = state.platform.audit.recent(limit).await?;
+    Ok(Json(json!({ "items": records })))
+}

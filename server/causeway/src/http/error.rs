@@ -1,0 +1,92 @@
+//! The REST API's error type and Backstage's error envelope:
+//! `{"error":{"name","message"},"request":{"method","url"},"response":{"statusCode"}}`.
+//!
+//! Handlers return [`ApiError`], which travels in the response's extensions; the [`envelope`]
+//! middleware, which knows the request, writes the body. That keeps request details out of every
+//! handler's signature.
+
+use axum::Json;
+use axum::extract::Request;
+use axum::http::{Method, StatusCode, Uri};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// An error answered by the REST API.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    /// Backstage's error name, e.g. `NotFoundError`, `InputError`.
+    pub name: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, name: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            name,
+            message: message.into(),
+        }
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "AuthenticationError", message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "NotAllowedError", message)
+    }
+
+    pub fn input(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "InputError", message)
+    }
+
+    /// The full envelope for a request.
+    pub fn to_response(&self, method: &Method, uri: &Uri) -> Response {
+        let body = json!({
+            "error": { "name": self.name, "message": self.message },
+            "request": { "method": method.as_str(), "url": uri.to_string() },
+            "response": { "statusCode": self.status.as_u16() },
+        });
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<causeway_platform::Error> for ApiError {
+    fn from(error: causeway_platform::Error) -> Self {
+        use causeway_platform::Error as E;
+        match &error {
+            E::InvalidInput { .. } => Self::input(error.to_string()),
+            E::NotFound(_) => Self::new(StatusCode::NOT_FOUND, "NotFoundError", error.to_string()),
+            E::Conflict(_) => Self::new(StatusCode::CONFLICT, "ConflictError", error.to_string()),
+            E::Database(_) | E::Migration(_) => {
+                tracing::error!(%error, "store error while serving an API call");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "ServiceUnavailableError",
+                    "the database is unavailable; try again shortly",
+                )
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = self.status.into_response();
+        response.extensions_mut().insert(self);
+        response
+    }
+}
+
+/// Writes the envelope for responses that carry an [`ApiError`].
+pub async fn envelope(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let uri = request.uri().clone();
+    let response = next.run(request).await;
+    match response.extensions().get::<ApiError>() {
+        Some(error) => error.to_response(&method, &uri),
+        None => response,
+    }
+}

@@ -1,0 +1,151 @@
+//! The HTTP server: one axum router for the portal (Leptos SSR and server functions), the REST API,
+//! authentication endpoints, health and metrics, wrapped in the production middleware stack.
+
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod health;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use axum::Router;
+use axum::extract::FromRef;
+use axum::http::{HeaderName, HeaderValue, Request, StatusCode, header};
+use axum::middleware;
+use axum::routing::{delete, get, post};
+use causeway_app::server::PortalConfig;
+use causeway_app::{App, shell};
+use causeway_platform::Platform;
+use causeway_platform::audit::Entry;
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use metrics_exporter_prometheus::PrometheusHandle;
+use tower::ServiceBuilder;
+use tower_http::compression::CompressionLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::config::{AuthMode, Config};
+
+/// Everything a handler may need; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub platform: Platform,
+    pub config: Arc<Config>,
+    pub leptos: LeptosOptions,
+    pub metrics: PrometheusHandle,
+    /// Set once migrations have been applied; `/readyz` stays 503 until then.
+    pub migrated: Arc<AtomicBool>,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos.clone()
+    }
+}
+
+impl AppState {
+    /// Appends an audit record. A failure to audit is logged loudly but does not undo the action,
+    /// which has already happened by the time it is recorded.
+    pub async fn record(&self, entry: Entry<'_>) {
+        let action = entry.action.to_owned();
+        if let Err(error) = self.platform.audit.record(entry).await {
+            tracing::error!(%error, %action, "could not write an audit record");
+        }
+    }
+}
+
+/// The Leptos options for a site directory: the bundle is `pkg/causeway.js` + `pkg/causeway_bg.wasm`.
+pub fn leptos_options(config: &Config) -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name("causeway")
+        .site_root(config.site_root.display().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(config.listen)
+        .build()
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Builds the complete application.
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let platform = state.platform.clone();
+    let portal = PortalConfig {
+        dev_sign_in: state.config.auth_mode == AuthMode::Dev,
+    };
+    let context = move || {
+        provide_context(platform.clone());
+        provide_context(portal.clone());
+    };
+    let leptos = state.leptos.clone();
+
+    let api = Router::new()
+        .route("/api/me", get(api::me))
+        .route("/api/tokens", get(api::list_tokens).post(api::create_token))
+        .route("/api/tokens/{id}", delete(api::revoke_token))
+        .route("/api/audit", get(api::audit_log))
+        .layer(middleware::from_fn(error::envelope));
+
+    let mut app = Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .route("/auth/sign-out", post(auth::sign_out))
+        .merge(api)
+        .leptos_routes_with_context(&state, routes, context.clone(), move || shell(leptos.clone()))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, shell));
+    if state.config.auth_mode == AuthMode::Dev {
+        app = app.route("/auth/dev/sign-in", post(auth::dev_sign_in));
+    }
+
+    let timeout = state.config.request_timeout;
+    let body_limit = state.config.body_limit_bytes;
+    let security_headers = ServiceBuilder::new()
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("strict-origin-when-cross-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            // Leptos' hydration bootstrap is an inline module script, and WebAssembly needs
+            // 'wasm-unsafe-eval'; everything else is same-origin only.
+            HeaderValue::from_static(
+                "default-src 'self'; script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; \
+                 img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
+            ),
+        ));
+    if state.config.secure_cookies() {
+        app = app.layer(SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        ));
+    }
+
+    app.layer(middleware::from_fn_with_state(state.clone(), auth::authenticate))
+        .layer(middleware::from_fn(crate::telemetry::record_metrics))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+                .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+                    let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+                    tracing::info_span!("request", method = %request.method(), uri = %request.uri(), request_id = %id)
+                }))
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+                .layer(security_headers)
+                .layer(CompressionLayer::new())
+                .layer(RequestBodyLimitLayer::new(body_limit))
+                .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout)),
+        )
+        .with_state(state)
+}

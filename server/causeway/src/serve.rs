@@ -1,0 +1,112 @@
+//! `causeway serve`: starts the HTTP server and the background loops, stops gracefully on SIGTERM
+//! or SIGINT.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use causeway_platform::Platform;
+
+use crate::config::Config;
+use crate::http::{self, AppState};
+use crate::telemetry;
+
+/// Builds the state for `config`. Connecting is lazy, so this succeeds even while the database is
+/// down; `/readyz` reports that.
+pub fn state(config: Config) -> anyhow::Result<AppState> {
+    let store = causeway_platform::Store::connect_lazy(&config.database_url)
+        .map_err(|e| anyhow::anyhow!("configuration key `database_url`: {e}"))?;
+    let platform = Platform::new(store, &settings(&config)).map_err(|e| anyhow::anyhow!("configuration key `{e}"))?;
+    Ok(AppState {
+        platform,
+        leptos: http::leptos_options(&config),
+        config: Arc::new(config),
+        metrics: telemetry::metrics_handle(),
+        migrated: Arc::new(AtomicBool::new(false)),
+    })
+}
+
+/// The domain's settings, from the configuration.
+pub fn settings(config: &Config) -> causeway_platform::Settings {
+    causeway_platform::Settings {
+        admin_teams: config.admin_teams.clone(),
+        session_ttl: config.session_ttl,
+    }
+}
+
+/// Runs the server until a shutdown signal arrives.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let listen = config.listen;
+    let state = state(config)?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("configuration key `listen`: cannot listen on {listen}"))?;
+    tokio::spawn(migrate_until_done(state.clone()));
+    tokio::spawn(purge_sessions(state.clone()));
+    tracing::info!(address = %listen, public_url = %state.config.public_url, "Causeway is serving");
+    let store = state.platform.store.clone();
+    axum::serve(listener, http::router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("the HTTP server failed")?;
+    store.close().await;
+    tracing::info!("Causeway stopped");
+    Ok(())
+}
+
+/// Applies migrations, retrying with backoff while the database is unreachable, so the server
+/// comes up before its database and becomes ready when the database does.
+async fn migrate_until_done(state: AppState) {
+    let mut delay = Duration::from_millis(250);
+    loop {
+        match state.platform.store.migrate().await {
+            Ok(()) => {
+                state.migrated.store(true, Ordering::Release);
+                tracing::info!("database migrations applied");
+                return;
+            }
+            Err(error) => {
+                tracing::error!(%error, retry_in_ms = delay.as_millis() as u64, "cannot apply database migrations; /readyz answers 503 until this succeeds");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(10));
+            }
+        }
+    }
+}
+
+async fn purge_sessions(state: AppState) {
+    let mut interval = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        interval.tick().await;
+        if state.migrated.load(Ordering::Acquire) {
+            match state.platform.sessions.purge_expired().await {
+                Ok(n) if n > 0 => tracing::info!(purged = n, "expired sessions removed"),
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "could not purge expired sessions"),
+            }
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}

@@ -1,0 +1,84 @@
+//! Server-side portal sessions. The cookie carries a random secret; the store keeps only its hash,
+//! so a leaked database does not hand out live sessions.
+
+use std::time::Duration;
+
+use sqlx::Row;
+
+use super::tokens::{hash_secret, random_secret};
+use crate::time::now_millis;
+use crate::{Result, Store};
+
+/// A freshly created session: `secret` goes into the cookie and is never seen again.
+#[derive(Debug)]
+pub struct NewSession {
+    pub secret: String,
+    pub expires_at_millis: i64,
+}
+
+/// Session storage.
+#[derive(Debug, Clone)]
+pub struct Sessions {
+    store: Store,
+    ttl: Duration,
+}
+
+impl Sessions {
+    /// Sessions expire `ttl` after they are created.
+    pub fn new(store: Store, ttl: Duration) -> Self {
+        Self { store, ttl }
+    }
+
+    /// Starts a session for `user_ref`.
+    pub async fn create(&self, user_ref: &str) -> Result<NewSession> {
+        let secret = random_secret();
+        let now = now_millis();
+        let expires_at = now.saturating_add(i64::try_from(self.ttl.as_millis()).unwrap_or(i64::MAX));
+        sqlx::query(
+            "INSERT INTO sessions (id_hash, user_ref, created_at, expires_at, last_seen_at) \
+             VALUES ($1, $2, $3, $4, $3)",
+        )
+        .bind(hash_secret(&secret))
+        .bind(user_ref)
+        .bind(now)
+        .bind(expires_at)
+        .execute(self.store.pool())
+        .await?;
+        Ok(NewSession {
+            secret,
+            expires_at_millis: expires_at,
+        })
+    }
+
+    /// The user of the live session whose cookie value is `secret`, if any.
+    pub async fn user_of(&self, secret: &str) -> Result<Option<String>> {
+        let now = now_millis();
+        let row = sqlx::query("SELECT user_ref FROM sessions WHERE id_hash = $1 AND expires_at > $2")
+            .bind(hash_secret(secret))
+            .bind(now)
+            .fetch_optional(self.store.pool())
+            .await?;
+        Ok(match row {
+            Some(row) => Some(row.try_get("user_ref")?),
+            None => None,
+        })
+    }
+
+    /// Ends the session whose cookie value is `secret`; ending an unknown session is not an error.
+    pub async fn end(&self, secret: &str) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+            .bind(hash_secret(secret))
+            .execute(self.store.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes expired sessions and returns how many there were.
+    pub async fn purge_expired(&self) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(now_millis())
+            .execute(self.store.pool())
+            .await?;
+        Ok(done.rows_affected())
+    }
+}

@@ -1,0 +1,47 @@
+//! Causeway's domain. Every door into Causeway (portal, REST API, CLI, workers) is a thin adapter
+//! over the functions in this crate, which is why it must not know about HTTP, axum or Leptos.
+
+pub mod audit;
+pub mod entity_ref;
+pub mod error;
+pub mod identity;
+pub mod org;
+pub mod store;
+mod time;
+
+pub use error::{Error, Result};
+pub use store::Store;
+
+use std::time::Duration;
+
+/// Settings the domain needs from the host's configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Group references whose members are platform admins.
+    pub admin_teams: Vec<String>,
+    /// How long a portal session lasts.
+    pub session_ttl: Duration,
+}
+
+/// Every domain service, built over one store; the handle the adapters share.
+#[derive(Debug, Clone)]
+pub struct Platform {
+    pub store: Store,
+    pub directory: identity::Directory,
+    pub sessions: identity::Sessions,
+    pub tokens: identity::Tokens,
+    pub audit: audit::AuditLog,
+}
+
+impl Platform {
+    /// Builds the services; fails only on invalid settings (the error names the setting).
+    pub fn new(store: Store, settings: &Settings) -> Result<Self> {
+        Ok(Self {
+            directory: identity::Directory::new(store.clone(), &settings.admin_teams)?,
+            sessions: identity::Sessions::new(store.clone(), settings.session_ttl),
+            tokens: identity::Tokens::new(store.clone()),
+            audit: audit::AuditLog::new(store.clone()),
+            store,
+        })
+    }
+}
