@@ -83,7 +83,7 @@ impl Directory {
         let teams = sqlx::query(
             "SELECT t.entity_ref, t.display_name FROM memberships m \
              JOIN teams t ON t.entity_ref = m.team_ref \
-             WHERE m.user_ref = $1 ORDER BY t.display_name",
+             WHERE m.user_ref = $1 ORDER BY lower(t.display_name), t.entity_ref",
         )
         .bind(user_ref)
         .fetch_all(self.store.pool())
@@ -125,7 +125,7 @@ impl Directory {
 
     /// Every known user, ordered by display name (for the development sign-in page).
     pub async fn users(&self) -> Result<Vec<(String, String)>> {
-        let rows = sqlx::query("SELECT entity_ref, display_name FROM users ORDER BY display_name")
+        let rows = sqlx::query("SELECT entity_ref, display_name FROM users ORDER BY lower(display_name), entity_ref")
             .fetch_all(self.store.pool())
             .await?;
         rows.into_iter()
