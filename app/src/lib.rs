@@ -2,6 +2,9 @@
 //! and forms work without JavaScript; the WebAssembly build hydrates the same components to make
 //! them interactive.
 
+// Leptos views are deeply nested types; the hydrate build needs more than the default 128 levels.
+#![recursion_limit = "256"]
+
 pub mod api;
 mod components;
 pub mod model;
@@ -26,6 +29,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta name="color-scheme" content="light dark" />
+                <link rel="icon" type="image/svg+xml" href="/pkg/favicon.svg" />
                 <HydrationScripts options />
                 <MetaTags />
             </head>
