@@ -53,7 +53,15 @@ pub async fn create_token(
     headers: HeaderMap,
     body: Result<Json<CreateToken>, axum::extract::rejection::JsonRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let Json(body) = body.map_err(|e| ApiError::input(format!("request body: {}", e.body_text())))?;
+    let Json(body) = body.map_err(|e| {
+        // Backstage answers every malformed body with 400 InputError; only size keeps its own status.
+        let message = format!("request body: {}", e.body_text());
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(e.status(), "PayloadTooLargeError", message)
+        } else {
+            ApiError::input(message)
+        }
+    })?;
     let created = state.platform.tokens.create(&principal.entity_ref, &body.name).await?;
     state
         .record(Entry {

@@ -89,8 +89,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/me", get(api::me))
         .route("/api/tokens", get(api::list_tokens).post(api::create_token))
         .route("/api/tokens/{id}", delete(api::revoke_token))
-        .route("/api/audit", get(api::audit_log))
-        .layer(middleware::from_fn(error::envelope));
+        .route("/api/audit", get(api::audit_log));
 
     let mut app = Router::new()
         .route("/healthz", get(health::healthz))
@@ -132,7 +131,8 @@ pub fn router(state: AppState) -> Router {
         ));
     }
 
-    app.layer(middleware::from_fn_with_state(state.clone(), auth::authenticate))
+    app.layer(middleware::from_fn(error::envelope))
+        .layer(middleware::from_fn_with_state(state.clone(), auth::authenticate))
         .layer(middleware::from_fn(crate::telemetry::record_metrics))
         .layer(
             ServiceBuilder::new()

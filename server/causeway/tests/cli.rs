@@ -1,0 +1,183 @@
+//! The `causeway` command line, run as a real process.
+
+use std::net::TcpListener;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+struct Env {
+    dir: std::path::PathBuf,
+}
+
+impl Env {
+    fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!("causeway-cli-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        Self { dir }
+    }
+
+    fn database_url(&self) -> String {
+        format!("sqlite://{}/causeway.db", self.dir.display())
+    }
+
+    /// A `causeway` command with only this test's configuration.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_causeway"));
+        for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("CAUSEWAY_")) {
+            command.env_remove(key);
+        }
+        command.env("CAUSEWAY_DATABASE_URL", self.database_url()).env("CAUSEWAY_LOG_FORMAT", "json").args(args);
+        command
+    }
+
+    fn run(&self, args: &[&str], extra_env: &[(&str, &str)]) -> Output {
+        let mut command = self.command(args);
+        command.envs(extra_env.iter().copied());
+        command.output().expect("run causeway")
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn version_and_help() {
+    let env = Env::new();
+    let output = env.run(&["version"], &[]);
+    assert!(output.status.success());
+    assert_eq!(stdout(&output).trim(), format!("causeway {}", env!("CARGO_PKG_VERSION")));
+    let help = stdout(&env.run(&["--help"], &[]));
+    for command in ["serve", "migrate", "seed", "token", "version"] {
+        assert!(help.contains(command), "{help}");
+    }
+    let token_help = stdout(&env.run(&["token", "--help"], &[]));
+    for command in ["create", "list", "revoke"] {
+        assert!(token_help.contains(command), "{token_help}");
+    }
+}
+
+#[test]
+fn bad_configuration_stops_with_the_key_named() {
+    let env = Env::new();
+    let cases: [(&[(&str, &str)], &str); 4] = [
+        (&[("CAUSEWAY_LISTEN", "bogus")], "configuration key `listen` (from environment variable CAUSEWAY_LISTEN)"),
+        (&[("CAUSEWAY_SESION_TTL_HOURS", "1")], "unknown variable CAUSEWAY_SESION_TTL_HOURS"),
+        (&[("CAUSEWAY_LISTEN", "0.0.0.0:3000")], "configuration key `auth_mode`"),
+        (&[("CAUSEWAY_DATABASE_URL", "mysql://db")], "configuration key `database_url`"),
+    ];
+    for (vars, expected) in cases {
+        let output = env.run(&["serve"], vars);
+        assert!(!output.status.success(), "{vars:?}");
+        let err = stderr(&output);
+        assert!(err.contains(expected), "{vars:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+#[test]
+fn unreachable_database_is_a_clear_error() {
+    let env = Env::new();
+    let output = env.run(&["migrate"], &[("CAUSEWAY_DATABASE_URL", "postgres://causeway:secret@127.0.0.1:1/causeway")]);
+    assert!(!output.status.success());
+    let err = stderr(&output);
+    assert!(err.contains("cannot use the database postgres://causeway:***@127.0.0.1:1/causeway"), "{err}");
+    assert!(!err.contains("secret"), "the password is never printed: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn tokens_are_created_listed_and_revoked() {
+    let env = Env::new();
+    assert!(env.run(&["migrate"], &[]).status.success());
+    let seeded = env.run(&["seed"], &[]);
+    assert!(seeded.status.success(), "{}", stderr(&seeded));
+    assert!(stdout(&seeded).contains("3 users, 3 teams"), "{}", stdout(&seeded));
+
+    let output = env.run(&["token", "create", "--user", "user:default/ada", "--name", "ci"], &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let out = stdout(&output);
+    let secret = out.lines().last().expect("a last line");
+    assert!(secret.starts_with("cwt_") && secret.len() > 40, "{out}");
+    let id = out.split_whitespace().nth(2).expect("id").to_owned();
+
+    let listed = stdout(&env.run(&["token", "list", "--user", "ada"], &[]));
+    assert!(listed.contains(&id) && listed.contains("active"), "{listed}");
+    assert!(!listed.contains(secret), "secrets are never listed");
+
+    let revoked = env.run(&["token", "revoke", &id], &[]);
+    assert!(revoked.status.success(), "{}", stderr(&revoked));
+    assert!(stdout(&env.run(&["token", "list"], &[])).contains("revoked"));
+
+    let unknown = env.run(&["token", "create", "--user", "nobody"], &[]);
+    assert!(!unknown.status.success());
+    assert!(stderr(&unknown).contains("--user: no user user:default/nobody is known"), "{}", stderr(&unknown));
+    let missing = env.run(&["token", "revoke", "no-such-id"], &[]);
+    assert!(!missing.status.success());
+    assert!(stderr(&missing).contains("token no-such-id was not found"), "{}", stderr(&missing));
+}
+
+#[test]
+fn seed_rejects_invalid_files_and_stores_nothing() {
+    let env = Env::new();
+    let file = env.dir.join("org.yaml");
+    std::fs::write(&file, "apiVersion: backstage.io/v1alpha1\nkind: User\nmetadata: { name: eve }\n---\nkind: Group\nmetadata: { name: x }\n")
+        .expect("write");
+    let output = env.run(&["seed", "--file", &file.display().to_string()], &[]);
+    assert!(!output.status.success());
+    let err = stderr(&output);
+    assert!(err.contains("nothing was imported") && err.contains("document 2: apiVersion"), "{err}");
+    let create = env.run(&["token", "create", "--user", "eve"], &[]);
+    assert!(!create.status.success(), "eve was not stored");
+}
+
+#[test]
+fn serve_stops_gracefully_on_sigterm() {
+    let env = Env::new();
+    let port = TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+    let mut child = env
+        .command(&["serve"])
+        .env("CAUSEWAY_LISTEN", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let started = Instant::now();
+    let mut ready = false;
+    while started.elapsed() < Duration::from_secs(20) {
+        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            use std::io::{Read, Write};
+            let _ = stream.write_all(b"GET /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+            let mut response = String::new();
+            let _ = stream.read_to_string(&mut response);
+            if response.starts_with("HTTP/1.1 200") {
+                ready = true;
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(ready, "the server became ready");
+    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the server did not stop within 10 s");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let output = child.wait_with_output().expect("output");
+    assert!(status.success(), "exit status {status}");
+    assert!(stderr(&output).contains("Causeway stopped"), "{}", stderr(&output));
+}
