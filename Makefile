@@ -50,9 +50,10 @@ lint:
 unit:
 	@tests/scripts/with-postgres.sh cargo test
 
-## The browser suite against a freshly built portal.
+## The browser suite against a freshly built portal, and readiness following a real PostgreSQL.
 e2e: site server
 	@tests/scripts/e2e.sh $(CAUSEWAY)
+	@tests/scripts/readiness-recovery.sh $(CAUSEWAY)
 
 test: setup lint unit e2e
 	@echo "All suites passed."

@@ -19,7 +19,11 @@ pub async fn home() -> Result<HomeView, ServerFnError> {
 
     let principal = require_principal()?;
     let platform = platform()?;
-    let team_refs: Vec<String> = principal.teams.iter().map(|t| t.entity_ref.clone()).collect();
+    let team_refs: Vec<String> = principal
+        .teams
+        .iter()
+        .map(|t| t.entity_ref.clone())
+        .collect();
     let owned = causeway_platform::org::owned_by(&platform.store, &team_refs)
         .await
         .map_err(domain_error)?

@@ -29,7 +29,8 @@ pub fn portal_config() -> PortalConfig {
 /// The signed-in user of this request, if any; the host's authentication layer puts it into the
 /// request extensions.
 pub fn principal() -> Option<Principal> {
-    use_context::<http::request::Parts>().and_then(|parts| parts.extensions.get::<Principal>().cloned())
+    use_context::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<Principal>().cloned())
 }
 
 /// The signed-in user, or a 401 error.
@@ -46,7 +47,9 @@ pub fn require_principal() -> Result<Principal, ServerFnError> {
 pub fn domain_error(error: causeway_platform::Error) -> ServerFnError {
     use causeway_platform::Error as E;
     match error {
-        E::InvalidInput { .. } | E::NotFound(_) | E::Conflict(_) => ServerFnError::new(error.to_string()),
+        E::InvalidInput { .. } | E::NotFound(_) | E::Conflict(_) => {
+            ServerFnError::new(error.to_string())
+        }
         other => {
             leptos::logging::error!("server function failed: {other}");
             ServerFnError::new("internal error; the server log has the details")

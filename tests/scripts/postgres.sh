@@ -3,6 +3,9 @@
 #
 #   tests/scripts/postgres.sh up STATE_DIR   -> starts it, prints the connection URL
 #   tests/scripts/postgres.sh down STATE_DIR -> stops exactly that server and removes STATE_DIR
+#   tests/scripts/postgres.sh stop|start STATE_DIR -> pauses and resumes it, keeping its data
+#
+# PG_PORT chooses the port for `up` (default: a free one).
 #
 # PostgreSQL is installed from Debian's packages when missing. initdb refuses to run as root, so
 # as root the server runs as the `postgres` system user.
@@ -38,7 +41,7 @@ up)
     pgdir=$(mktemp -d /tmp/causeway-pg.XXXXXX)
     echo "$pgdir" >"$state/pgdir"
     [[ $EUID -eq 0 ]] && chown postgres "$pgdir"
-    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    port=${PG_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
     as_owner "$bin/initdb" -D "$pgdir/data" -U causeway --auth=trust --encoding=UTF8 --no-sync >"$state/initdb.log" 2>&1 \
         || { cat "$state/initdb.log" >&2; exit 1; }
     as_owner "$bin/pg_ctl" -D "$pgdir/data" -l "$pgdir/server.log" -w -t 60 \
@@ -48,6 +51,13 @@ up)
     echo "$port" >"$state/port"
     echo "postgres://causeway@127.0.0.1:$port/causeway_test"
     ;;
+stop | start)
+    pgdir=$(cat "$state/pgdir")
+    port=$(cat "$state/port")
+    bin=$(find_bin)
+    as_owner "$bin/pg_ctl" -D "$pgdir/data" -l "$pgdir/server.log" -w -t 60 -m fast \
+        -o "-p $port -k $pgdir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" "$cmd" >&2
+    ;;
 down)
     [[ -f "$state/pgdir" ]] || exit 0
     pgdir=$(cat "$state/pgdir")
@@ -56,7 +66,7 @@ down)
     rm -rf "$pgdir" "$state"
     ;;
 *)
-    echo "usage: postgres.sh up|down STATE_DIR" >&2
+    echo "usage: postgres.sh up|down|stop|start STATE_DIR" >&2
     exit 2
     ;;
 esac

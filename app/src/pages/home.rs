@@ -44,9 +44,18 @@ fn Home(view: HomeView, filter: RwSignal<String>) -> impl IntoView {
     let owned = StoredValue::new(owned);
     let visible = move || {
         let needle = filter.get().trim().to_lowercase();
-        owned.with_value(|rows| rows.iter().filter(|r| r.matches(&needle)).cloned().collect::<Vec<_>>())
+        owned.with_value(|rows| {
+            rows.iter()
+                .filter(|r| r.matches(&needle))
+                .cloned()
+                .collect::<Vec<_>>()
+        })
     };
-    let role = if user.platform_admin { "Platform admin" } else { "Developer" };
+    let role = if user.platform_admin {
+        "Platform admin"
+    } else {
+        "Developer"
+    };
     let no_teams = user.teams.is_empty();
     view! {
         <section class="page-head">

@@ -13,7 +13,9 @@ fn error_message(code: &str, user: &str) -> String {
         "unknown-user" => format!(
             "No user {user:?} is known. Users come from the organisation data (kind User); pick one from the list."
         ),
-        "invalid-user" => format!("{user:?} is not a user reference; expected user:namespace/name or just a name."),
+        "invalid-user" => format!(
+            "{user:?} is not a user reference; expected user:namespace/name or just a name."
+        ),
         "signed-out" => "You are signed out.".to_owned(),
         _ => "Sign-in failed; please try again.".to_owned(),
     }
@@ -27,7 +29,9 @@ pub fn SignInPage() -> impl IntoView {
         (
             q.get("error"),
             q.get("user").unwrap_or_default(),
-            q.get("next").filter(|n| n.starts_with('/') && !n.starts_with("//")).unwrap_or_else(|| "/".to_owned()),
+            q.get("next")
+                .filter(|n| n.starts_with('/') && !n.starts_with("//"))
+                .unwrap_or_else(|| "/".to_owned()),
         )
     });
     let options = Resource::new(|| (), |_| sign_in_options());

@@ -113,11 +113,18 @@ async fn seed(config: &Config, files: &[PathBuf]) -> anyhow::Result<()> {
     } else {
         files
             .iter()
-            .map(|p| Ok((p.display().to_string(), std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?)))
+            .map(|p| {
+                Ok((
+                    p.display().to_string(),
+                    std::fs::read_to_string(p)
+                        .with_context(|| format!("cannot read {}", p.display()))?,
+                ))
+            })
             .collect::<anyhow::Result<_>>()?
     };
     for (name, text) in sources {
-        let documents = causeway_platform::org::parse_documents(&text).with_context(|| format!("{name}"))?;
+        let documents =
+            causeway_platform::org::parse_documents(&text).with_context(|| name.clone())?;
         let summary = causeway_platform::org::import(&platform.store, documents)
             .await
             .with_context(|| format!("{name}: nothing was imported"))?;
@@ -150,7 +157,10 @@ async fn token(config: &Config, command: TokenCommand) -> anyhow::Result<()> {
         TokenCommand::Create { user, name } => {
             let user_ref = EntityRef::parse(&user, Some("user"), "--user")?;
             if user_ref.kind() != "user" {
-                bail!("--user: {user:?} refers to a {}, expected a user", user_ref.kind());
+                bail!(
+                    "--user: {user:?} refers to a {}, expected a user",
+                    user_ref.kind()
+                );
             }
             let created = platform.tokens.create(&user_ref.to_string(), &name).await.map_err(|e| match e {
                 causeway_platform::Error::NotFound(_) => {
@@ -169,23 +179,37 @@ async fn token(config: &Config, command: TokenCommand) -> anyhow::Result<()> {
                     request_id: None,
                 })
                 .await?;
-            println!("Created token {} ({:?}) for {}.", created.token.id, created.token.name, created.token.user_ref);
+            println!(
+                "Created token {} ({:?}) for {}.",
+                created.token.id, created.token.name, created.token.user_ref
+            );
             println!("Use it as `Authorization: Bearer <token>`. It is shown only now:");
             println!("{}", created.secret);
         }
         TokenCommand::List { user } => {
-            let user_ref = user.map(|u| EntityRef::parse(&u, Some("user"), "--user")).transpose()?.map(|r| r.to_string());
+            let user_ref = user
+                .map(|u| EntityRef::parse(&u, Some("user"), "--user"))
+                .transpose()?
+                .map(|r| r.to_string());
             let tokens = platform.tokens.list(user_ref.as_deref()).await?;
             if tokens.is_empty() {
                 println!("No tokens.");
             }
             for t in tokens {
-                let state = if t.revoked_at_millis.is_some() { "revoked" } else { "active" };
+                let state = if t.revoked_at_millis.is_some() {
+                    "revoked"
+                } else {
+                    "active"
+                };
                 println!("{}\t{}\t{}\t{}", t.id, t.user_ref, t.name, state);
             }
         }
         TokenCommand::Revoke { id } => {
-            let token = platform.tokens.revoke(&id).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let token = platform
+                .tokens
+                .revoke(&id)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             platform
                 .audit
                 .record(Entry {
@@ -197,7 +221,10 @@ async fn token(config: &Config, command: TokenCommand) -> anyhow::Result<()> {
                     request_id: None,
                 })
                 .await?;
-            println!("Revoked token {} ({:?}) of {}.", token.id, token.name, token.user_ref);
+            println!(
+                "Revoked token {} ({:?}) of {}.",
+                token.id, token.name, token.user_ref
+            );
         }
     }
     platform.store.close().await;

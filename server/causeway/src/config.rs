@@ -81,17 +81,72 @@ enum Origin<'a> {
 
 /// Every key, its environment variable and its meaning: the README's table is this list.
 pub const KEYS: &[(&str, &str, &str, &str)] = &[
-    ("database_url", "CAUSEWAY_DATABASE_URL", "sqlite://var/causeway.db", "`sqlite://PATH` (file and directory created) or `postgres://…`"),
-    ("listen", "CAUSEWAY_LISTEN", "127.0.0.1:3000", "address and port to serve on"),
-    ("auth_mode", "CAUSEWAY_AUTH_MODE", "dev", "`dev`: development sign-in, loopback addresses only"),
-    ("public_url", "CAUSEWAY_PUBLIC_URL", "http://<listen>", "external URL; its origin is the only one allowed to post forms, `https` makes cookies Secure"),
-    ("site_root", "CAUSEWAY_SITE_ROOT", "target/site", "directory with `pkg/` (browser bundle, stylesheet)"),
-    ("log_format", "CAUSEWAY_LOG_FORMAT", "auto", "`auto` (pretty on a terminal, JSON otherwise), `pretty` or `json`"),
-    ("log_filter", "CAUSEWAY_LOG_FILTER", "info", "tracing filter, e.g. `info,causeway=debug`"),
-    ("request_timeout_secs", "CAUSEWAY_REQUEST_TIMEOUT_SECS", "30", "requests taking longer get 408"),
-    ("body_limit_bytes", "CAUSEWAY_BODY_LIMIT_BYTES", "2097152", "larger request bodies get 413"),
-    ("session_ttl_hours", "CAUSEWAY_SESSION_TTL_HOURS", "12", "lifetime of a portal session"),
-    ("admin_teams", "CAUSEWAY_ADMIN_TEAMS", "group:default/platform", "groups whose members are platform admins (TOML list, or comma-separated in the variable)"),
+    (
+        "database_url",
+        "CAUSEWAY_DATABASE_URL",
+        "sqlite://var/causeway.db",
+        "`sqlite://PATH` (file and directory created) or `postgres://…`",
+    ),
+    (
+        "listen",
+        "CAUSEWAY_LISTEN",
+        "127.0.0.1:3000",
+        "address and port to serve on",
+    ),
+    (
+        "auth_mode",
+        "CAUSEWAY_AUTH_MODE",
+        "dev",
+        "`dev`: development sign-in, loopback addresses only",
+    ),
+    (
+        "public_url",
+        "CAUSEWAY_PUBLIC_URL",
+        "http://<listen>",
+        "external URL; its origin is the only one allowed to post forms, `https` makes cookies Secure",
+    ),
+    (
+        "site_root",
+        "CAUSEWAY_SITE_ROOT",
+        "target/site",
+        "directory with `pkg/` (browser bundle, stylesheet)",
+    ),
+    (
+        "log_format",
+        "CAUSEWAY_LOG_FORMAT",
+        "auto",
+        "`auto` (pretty on a terminal, JSON otherwise), `pretty` or `json`",
+    ),
+    (
+        "log_filter",
+        "CAUSEWAY_LOG_FILTER",
+        "info",
+        "tracing filter, e.g. `info,causeway=debug`",
+    ),
+    (
+        "request_timeout_secs",
+        "CAUSEWAY_REQUEST_TIMEOUT_SECS",
+        "30",
+        "requests taking longer get 408",
+    ),
+    (
+        "body_limit_bytes",
+        "CAUSEWAY_BODY_LIMIT_BYTES",
+        "2097152",
+        "larger request bodies get 413",
+    ),
+    (
+        "session_ttl_hours",
+        "CAUSEWAY_SESSION_TTL_HOURS",
+        "12",
+        "lifetime of a portal session",
+    ),
+    (
+        "admin_teams",
+        "CAUSEWAY_ADMIN_TEAMS",
+        "group:default/platform",
+        "groups whose members are platform admins (TOML list, or comma-separated in the variable)",
+    ),
 ];
 
 impl Default for Config {
@@ -116,7 +171,8 @@ impl Default for Config {
 
 fn url_for(listen: SocketAddr) -> Url {
     // A socket address always forms a valid URL authority.
-    Url::parse(&format!("http://{listen}")).unwrap_or_else(|_| Url::parse("http://127.0.0.1/").expect("static URL"))
+    Url::parse(&format!("http://{listen}"))
+        .unwrap_or_else(|_| Url::parse("http://127.0.0.1/").expect("static URL"))
 }
 
 impl Config {
@@ -128,7 +184,10 @@ impl Config {
     /// Loads the configuration from `vars`: the file named by `CAUSEWAY_CONFIG`, if any, then the
     /// other `CAUSEWAY_*` variables. Any unknown key or variable is an error.
     pub fn load(vars: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
-        let vars: Vec<(String, String)> = vars.into_iter().filter(|(k, _)| k.starts_with("CAUSEWAY_")).collect();
+        let vars: Vec<(String, String)> = vars
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("CAUSEWAY_"))
+            .collect();
         let mut config = Self::default();
         if let Some((_, path)) = vars.iter().find(|(k, _)| k == CONFIG_FILE_VAR) {
             config.apply_file(Path::new(path))?;
@@ -137,14 +196,20 @@ impl Config {
             if var == CONFIG_FILE_VAR {
                 continue;
             }
-            let key = KEYS.iter().find(|(_, env, _, _)| env == var).map(|(key, ..)| *key);
+            let key = KEYS
+                .iter()
+                .find(|(_, env, _, _)| env == var)
+                .map(|(key, ..)| *key);
             match key {
                 Some(key) => config.set(key, value, &Origin::Env(var))?,
                 None => {
                     return Err(ConfigError::new(
                         &var.trim_start_matches("CAUSEWAY_").to_ascii_lowercase(),
                         &Origin::Env(var),
-                        format!("unknown variable {var}; known variables are {}", known_vars()),
+                        format!(
+                            "unknown variable {var}; known variables are {}",
+                            known_vars()
+                        ),
                     ));
                 }
             }
@@ -155,17 +220,29 @@ impl Config {
 
     fn apply_file(&mut self, path: &Path) -> Result<(), ConfigError> {
         let file_origin = Origin::File(path);
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError::new(CONFIG_FILE_VAR, &Origin::Check, format!("cannot read {}: {e}", path.display())))?;
-        let table: toml::Table = text
-            .parse()
-            .map_err(|e| ConfigError::new(CONFIG_FILE_VAR, &file_origin, format!("is not valid TOML: {e}")))?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError::new(
+                CONFIG_FILE_VAR,
+                &Origin::Check,
+                format!("cannot read {}: {e}", path.display()),
+            )
+        })?;
+        let table: toml::Table = text.parse().map_err(|e| {
+            ConfigError::new(
+                CONFIG_FILE_VAR,
+                &file_origin,
+                format!("is not valid TOML: {e}"),
+            )
+        })?;
         for (key, value) in table {
             if !KEYS.iter().any(|(k, ..)| *k == key) {
                 return Err(ConfigError::new(
                     &key,
                     &file_origin,
-                    format!("unknown key; known keys are {}", KEYS.iter().map(|k| k.0).collect::<Vec<_>>().join(", ")),
+                    format!(
+                        "unknown key; known keys are {}",
+                        KEYS.iter().map(|k| k.0).collect::<Vec<_>>().join(", ")
+                    ),
                 ));
             }
             let text = match value {
@@ -176,7 +253,13 @@ impl Config {
                     for item in items {
                         match item {
                             toml::Value::String(s) => teams.push(s),
-                            _ => return Err(ConfigError::new(&key, &file_origin, "must be a list of strings")),
+                            _ => {
+                                return Err(ConfigError::new(
+                                    &key,
+                                    &file_origin,
+                                    "must be a list of strings",
+                                ));
+                            }
                         }
                     }
                     teams.join(",")
@@ -185,7 +268,10 @@ impl Config {
                     return Err(ConfigError::new(
                         &key,
                         &file_origin,
-                        format!("has the wrong type ({}); expected a string or an integer", other.type_str()),
+                        format!(
+                            "has the wrong type ({}); expected a string or an integer",
+                            other.type_str()
+                        ),
                     ));
                 }
             };
@@ -211,14 +297,23 @@ impl Config {
             "auth_mode" => {
                 self.auth_mode = match value {
                     "dev" => AuthMode::Dev,
-                    "oidc" => return Err(err("\"oidc\" is not available yet; expected dev".to_owned())),
-                    other => return Err(err(format!("{other:?} is not an authentication mode; expected dev"))),
+                    "oidc" => {
+                        return Err(err("\"oidc\" is not available yet; expected dev".to_owned()));
+                    }
+                    other => {
+                        return Err(err(format!(
+                            "{other:?} is not an authentication mode; expected dev"
+                        )));
+                    }
                 };
             }
             "public_url" => {
-                let url = Url::parse(value).map_err(|e| err(format!("{value:?} is not a URL: {e}")))?;
+                let url =
+                    Url::parse(value).map_err(|e| err(format!("{value:?} is not a URL: {e}")))?;
                 if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-                    return Err(err(format!("{value:?} must be an http:// or https:// URL with a host")));
+                    return Err(err(format!(
+                        "{value:?} must be an http:// or https:// URL with a host"
+                    )));
                 }
                 self.public_url = url;
                 self.public_url_set = true;
@@ -229,22 +324,39 @@ impl Config {
                     "auto" => LogFormat::Auto,
                     "pretty" => LogFormat::Pretty,
                     "json" => LogFormat::Json,
-                    other => return Err(err(format!("{other:?} is not a log format; expected auto, pretty or json"))),
+                    other => {
+                        return Err(err(format!(
+                            "{other:?} is not a log format; expected auto, pretty or json"
+                        )));
+                    }
                 };
             }
             "log_filter" => {
-                tracing_subscriber::EnvFilter::try_new(value).map_err(|e| err(format!("{value:?} is not a tracing filter: {e}")))?;
+                tracing_subscriber::EnvFilter::try_new(value)
+                    .map_err(|e| err(format!("{value:?} is not a tracing filter: {e}")))?;
                 self.log_filter = value.to_owned();
             }
-            "request_timeout_secs" => self.request_timeout = Duration::from_secs(positive(value).map_err(err)?),
-            "body_limit_bytes" => {
-                self.body_limit_bytes = usize::try_from(positive(value).map_err(err)?).map_err(|_| err("is too large".to_owned()))?;
+            "request_timeout_secs" => {
+                self.request_timeout = Duration::from_secs(positive(value).map_err(err)?)
             }
-            "session_ttl_hours" => self.session_ttl = Duration::from_secs(positive(value).map_err(err)?.saturating_mul(3600)),
+            "body_limit_bytes" => {
+                self.body_limit_bytes = usize::try_from(positive(value).map_err(err)?)
+                    .map_err(|_| err("is too large".to_owned()))?;
+            }
+            "session_ttl_hours" => {
+                self.session_ttl =
+                    Duration::from_secs(positive(value).map_err(err)?.saturating_mul(3600))
+            }
             "admin_teams" => {
-                self.admin_teams = value.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
+                self.admin_teams = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect();
                 for team in &self.admin_teams {
-                    causeway_platform::entity_ref::EntityRef::parse(team, Some("group"), key).map_err(|e| err(e.to_string()))?;
+                    causeway_platform::entity_ref::EntityRef::parse(team, Some("group"), key)
+                        .map_err(|e| err(e.to_string()))?;
                 }
             }
             _ => return Err(err("unknown key".to_owned())),
@@ -294,7 +406,8 @@ mod tests {
     use super::*;
 
     fn load(vars: &[(&str, &str)]) -> Result<Config, String> {
-        Config::load(vars.iter().map(|(k, v)| (k.to_string(), v.to_string()))).map_err(|e| e.to_string())
+        Config::load(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+            .map_err(|e| e.to_string())
     }
 
     #[test]
@@ -314,7 +427,11 @@ mod tests {
         std::fs::write(&file, "listen = \"127.0.0.1:4000\"\nrequest_timeout_secs = 5\nadmin_teams = [\"ops\", \"group:default/sre\"]\n")
             .expect("write");
         let path = file.display().to_string();
-        let config = load(&[("CAUSEWAY_CONFIG", &path), ("CAUSEWAY_LISTEN", "127.0.0.1:4100")]).expect("valid");
+        let config = load(&[
+            ("CAUSEWAY_CONFIG", &path),
+            ("CAUSEWAY_LISTEN", "127.0.0.1:4100"),
+        ])
+        .expect("valid");
         assert_eq!(config.listen.port(), 4100);
         assert_eq!(config.request_timeout, Duration::from_secs(5));
         assert_eq!(config.admin_teams, vec!["ops", "group:default/sre"]);
@@ -325,40 +442,79 @@ mod tests {
         assert!(err.starts_with("configuration key `lisen` (in "), "{err}");
         std::fs::write(&file, "request_timeout_secs = true\n").expect("write");
         let err = load(&[("CAUSEWAY_CONFIG", &path)]).expect_err("bad type");
-        assert!(err.contains("`request_timeout_secs`") && err.contains("wrong type"), "{err}");
+        assert!(
+            err.contains("`request_timeout_secs`") && err.contains("wrong type"),
+            "{err}"
+        );
         let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]
     fn errors_name_the_key_and_the_variable() {
         let cases = [
-            ("CAUSEWAY_LISTEN", "nowhere", "configuration key `listen` (from environment variable CAUSEWAY_LISTEN): \"nowhere\" is not a socket address"),
-            ("CAUSEWAY_DATABASE_URL", "mysql://x", "configuration key `database_url`"),
-            ("CAUSEWAY_AUTH_MODE", "magic", "\"magic\" is not an authentication mode"),
-            ("CAUSEWAY_REQUEST_TIMEOUT_SECS", "-1", "is not a positive whole number"),
-            ("CAUSEWAY_LOG_FORMAT", "xml", "expected auto, pretty or json"),
-            ("CAUSEWAY_PUBLIC_URL", "ftp://x", "must be an http:// or https:// URL"),
-            ("CAUSEWAY_ADMIN_TEAMS", "a b", "configuration key `admin_teams`"),
+            (
+                "CAUSEWAY_LISTEN",
+                "nowhere",
+                "configuration key `listen` (from environment variable CAUSEWAY_LISTEN): \"nowhere\" is not a socket address",
+            ),
+            (
+                "CAUSEWAY_DATABASE_URL",
+                "mysql://x",
+                "configuration key `database_url`",
+            ),
+            (
+                "CAUSEWAY_AUTH_MODE",
+                "magic",
+                "\"magic\" is not an authentication mode",
+            ),
+            (
+                "CAUSEWAY_REQUEST_TIMEOUT_SECS",
+                "-1",
+                "is not a positive whole number",
+            ),
+            (
+                "CAUSEWAY_LOG_FORMAT",
+                "xml",
+                "expected auto, pretty or json",
+            ),
+            (
+                "CAUSEWAY_PUBLIC_URL",
+                "ftp://x",
+                "must be an http:// or https:// URL",
+            ),
+            (
+                "CAUSEWAY_ADMIN_TEAMS",
+                "a b",
+                "configuration key `admin_teams`",
+            ),
             ("CAUSEWAY_LISTN", "x", "unknown variable CAUSEWAY_LISTN"),
         ];
         for (var, value, expected) in cases {
             let err = load(&[(var, value)]).expect_err(var);
             assert!(err.contains(expected), "{var}={value}: {err}");
         }
-        let err = load(&[("CAUSEWAY_CONFIG", "/nonexistent/causeway.toml")]).expect_err("missing file");
-        assert!(err.contains("CAUSEWAY_CONFIG") && err.contains("cannot read"), "{err}");
+        let err =
+            load(&[("CAUSEWAY_CONFIG", "/nonexistent/causeway.toml")]).expect_err("missing file");
+        assert!(
+            err.contains("CAUSEWAY_CONFIG") && err.contains("cannot read"),
+            "{err}"
+        );
     }
 
     #[test]
     fn dev_sign_in_is_refused_off_loopback() {
         let err = load(&[("CAUSEWAY_LISTEN", "0.0.0.0:3000")]).expect_err("refused");
-        assert!(err.contains("`auth_mode`") && err.contains("non-loopback"), "{err}");
+        assert!(
+            err.contains("`auth_mode`") && err.contains("non-loopback"),
+            "{err}"
+        );
         assert!(load(&[("CAUSEWAY_LISTEN", "[::1]:3000")]).is_ok());
     }
 
     #[test]
     fn https_public_url_makes_cookies_secure() {
-        let config = load(&[("CAUSEWAY_PUBLIC_URL", "https://causeway.example.com")]).expect("valid");
+        let config =
+            load(&[("CAUSEWAY_PUBLIC_URL", "https://causeway.example.com")]).expect("valid");
         assert!(config.secure_cookies());
     }
 }

@@ -17,7 +17,8 @@ use crate::telemetry;
 pub fn state(config: Config) -> anyhow::Result<AppState> {
     let store = causeway_platform::Store::connect_lazy(&config.database_url)
         .map_err(|e| anyhow::anyhow!("configuration key `database_url`: {e}"))?;
-    let platform = Platform::new(store, &settings(&config)).map_err(|e| anyhow::anyhow!("configuration key `{e}"))?;
+    let platform = Platform::new(store, &settings(&config))
+        .map_err(|e| anyhow::anyhow!("configuration key `{e}"))?;
     Ok(AppState {
         platform,
         leptos: http::leptos_options(&config),

@@ -25,7 +25,10 @@ impl Env {
         for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("CAUSEWAY_")) {
             command.env_remove(key);
         }
-        command.env("CAUSEWAY_DATABASE_URL", self.database_url()).env("CAUSEWAY_LOG_FORMAT", "json").args(args);
+        command
+            .env("CAUSEWAY_DATABASE_URL", self.database_url())
+            .env("CAUSEWAY_LOG_FORMAT", "json")
+            .args(args);
         command
     }
 
@@ -55,7 +58,10 @@ fn version_and_help() {
     let env = Env::new();
     let output = env.run(&["version"], &[]);
     assert!(output.status.success());
-    assert_eq!(stdout(&output).trim(), format!("causeway {}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        stdout(&output).trim(),
+        format!("causeway {}", env!("CARGO_PKG_VERSION"))
+    );
     let help = stdout(&env.run(&["--help"], &[]));
     for command in ["serve", "migrate", "seed", "token", "version"] {
         assert!(help.contains(command), "{help}");
@@ -70,10 +76,22 @@ fn version_and_help() {
 fn bad_configuration_stops_with_the_key_named() {
     let env = Env::new();
     let cases: [(&[(&str, &str)], &str); 4] = [
-        (&[("CAUSEWAY_LISTEN", "bogus")], "configuration key `listen` (from environment variable CAUSEWAY_LISTEN)"),
-        (&[("CAUSEWAY_SESION_TTL_HOURS", "1")], "unknown variable CAUSEWAY_SESION_TTL_HOURS"),
-        (&[("CAUSEWAY_LISTEN", "0.0.0.0:3000")], "configuration key `auth_mode`"),
-        (&[("CAUSEWAY_DATABASE_URL", "mysql://db")], "configuration key `database_url`"),
+        (
+            &[("CAUSEWAY_LISTEN", "bogus")],
+            "configuration key `listen` (from environment variable CAUSEWAY_LISTEN)",
+        ),
+        (
+            &[("CAUSEWAY_SESION_TTL_HOURS", "1")],
+            "unknown variable CAUSEWAY_SESION_TTL_HOURS",
+        ),
+        (
+            &[("CAUSEWAY_LISTEN", "0.0.0.0:3000")],
+            "configuration key `auth_mode`",
+        ),
+        (
+            &[("CAUSEWAY_DATABASE_URL", "mysql://db")],
+            "configuration key `database_url`",
+        ),
     ];
     for (vars, expected) in cases {
         let output = env.run(&["serve"], vars);
@@ -87,11 +105,23 @@ fn bad_configuration_stops_with_the_key_named() {
 #[test]
 fn unreachable_database_is_a_clear_error() {
     let env = Env::new();
-    let output = env.run(&["migrate"], &[("CAUSEWAY_DATABASE_URL", "postgres://causeway:secret@127.0.0.1:1/causeway")]);
+    let output = env.run(
+        &["migrate"],
+        &[(
+            "CAUSEWAY_DATABASE_URL",
+            "postgres://causeway:secret@127.0.0.1:1/causeway",
+        )],
+    );
     assert!(!output.status.success());
     let err = stderr(&output);
-    assert!(err.contains("cannot use the database postgres://causeway:***@127.0.0.1:1/causeway"), "{err}");
-    assert!(!err.contains("secret"), "the password is never printed: {err}");
+    assert!(
+        err.contains("cannot use the database postgres://causeway:***@127.0.0.1:1/causeway"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("secret"),
+        "the password is never printed: {err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
 }
 
@@ -101,9 +131,23 @@ fn tokens_are_created_listed_and_revoked() {
     assert!(env.run(&["migrate"], &[]).status.success());
     let seeded = env.run(&["seed"], &[]);
     assert!(seeded.status.success(), "{}", stderr(&seeded));
-    assert!(stdout(&seeded).contains("3 users, 3 teams"), "{}", stdout(&seeded));
+    assert!(
+        stdout(&seeded).contains("3 users, 3 teams"),
+        "{}",
+        stdout(&seeded)
+    );
 
-    let output = env.run(&["token", "create", "--user", "user:default/ada", "--name", "ci"], &[]);
+    let output = env.run(
+        &[
+            "token",
+            "create",
+            "--user",
+            "user:default/ada",
+            "--name",
+            "ci",
+        ],
+        &[],
+    );
     assert!(output.status.success(), "{}", stderr(&output));
     let out = stdout(&output);
     let secret = out.lines().last().expect("a last line");
@@ -111,7 +155,10 @@ fn tokens_are_created_listed_and_revoked() {
     let id = out.split_whitespace().nth(2).expect("id").to_owned();
 
     let listed = stdout(&env.run(&["token", "list", "--user", "ada"], &[]));
-    assert!(listed.contains(&id) && listed.contains("active"), "{listed}");
+    assert!(
+        listed.contains(&id) && listed.contains("active"),
+        "{listed}"
+    );
     assert!(!listed.contains(secret), "secrets are never listed");
 
     let revoked = env.run(&["token", "revoke", &id], &[]);
@@ -120,10 +167,18 @@ fn tokens_are_created_listed_and_revoked() {
 
     let unknown = env.run(&["token", "create", "--user", "nobody"], &[]);
     assert!(!unknown.status.success());
-    assert!(stderr(&unknown).contains("--user: no user user:default/nobody is known"), "{}", stderr(&unknown));
+    assert!(
+        stderr(&unknown).contains("--user: no user user:default/nobody is known"),
+        "{}",
+        stderr(&unknown)
+    );
     let missing = env.run(&["token", "revoke", "no-such-id"], &[]);
     assert!(!missing.status.success());
-    assert!(stderr(&missing).contains("token no-such-id was not found"), "{}", stderr(&missing));
+    assert!(
+        stderr(&missing).contains("token no-such-id was not found"),
+        "{}",
+        stderr(&missing)
+    );
 }
 
 #[test]
@@ -135,7 +190,10 @@ fn seed_rejects_invalid_files_and_stores_nothing() {
     let output = env.run(&["seed", "--file", &file.display().to_string()], &[]);
     assert!(!output.status.success());
     let err = stderr(&output);
-    assert!(err.contains("nothing was imported") && err.contains("document 2: apiVersion"), "{err}");
+    assert!(
+        err.contains("nothing was imported") && err.contains("document 2: apiVersion"),
+        "{err}"
+    );
     let create = env.run(&["token", "create", "--user", "eve"], &[]);
     assert!(!create.status.success(), "eve was not stored");
 }
@@ -143,7 +201,11 @@ fn seed_rejects_invalid_files_and_stores_nothing() {
 #[test]
 fn serve_stops_gracefully_on_sigterm() {
     let env = Env::new();
-    let port = TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
     let mut child = env
         .command(&["serve"])
         .env("CAUSEWAY_LISTEN", format!("127.0.0.1:{port}"))
@@ -156,7 +218,8 @@ fn serve_stops_gracefully_on_sigterm() {
     while started.elapsed() < Duration::from_secs(20) {
         if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
             use std::io::{Read, Write};
-            let _ = stream.write_all(b"GET /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+            let _ = stream
+                .write_all(b"GET /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
             let mut response = String::new();
             let _ = stream.read_to_string(&mut response);
             if response.starts_with("HTTP/1.1 200") {
@@ -167,17 +230,27 @@ fn serve_stops_gracefully_on_sigterm() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(ready, "the server became ready");
-    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
     assert!(killed.success());
     let deadline = Instant::now() + Duration::from_secs(10);
     let status = loop {
         if let Some(status) = child.try_wait().expect("wait") {
             break status;
         }
-        assert!(Instant::now() < deadline, "the server did not stop within 10 s");
+        assert!(
+            Instant::now() < deadline,
+            "the server did not stop within 10 s"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     let output = child.wait_with_output().expect("output");
     assert!(status.success(), "exit status {status}");
-    assert!(stderr(&output).contains("Causeway stopped"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("Causeway stopped"),
+        "{}",
+        stderr(&output)
+    );
 }

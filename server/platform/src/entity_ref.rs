@@ -46,7 +46,10 @@ impl EntityRef {
         };
         let namespace = namespace.unwrap_or(DEFAULT_NAMESPACE);
         for (part, value) in [("kind", kind), ("namespace", namespace), ("name", name)] {
-            if value.is_empty() || value.contains([':', '/']) || value.chars().any(char::is_whitespace) {
+            if value.is_empty()
+                || value.contains([':', '/'])
+                || value.chars().any(char::is_whitespace)
+            {
                 return Err(Error::invalid(
                     field,
                     format!("{text:?} is not a valid entity reference (bad {part}); {expected}"),
@@ -106,19 +109,45 @@ mod tests {
 
     #[test]
     fn fills_in_defaults_and_lowercases() {
-        assert_eq!(parse("ada", Some("User")).ok().as_deref(), Some("user:default/ada"));
-        assert_eq!(parse("ops/Ada", Some("user")).ok().as_deref(), Some("user:ops/ada"));
-        assert_eq!(parse("Group:Payments", Some("user")).ok().as_deref(), Some("group:default/payments"));
-        assert_eq!(parse("user:default/ada", None).ok().as_deref(), Some("user:default/ada"));
+        assert_eq!(
+            parse("ada", Some("User")).ok().as_deref(),
+            Some("user:default/ada")
+        );
+        assert_eq!(
+            parse("ops/Ada", Some("user")).ok().as_deref(),
+            Some("user:ops/ada")
+        );
+        assert_eq!(
+            parse("Group:Payments", Some("user")).ok().as_deref(),
+            Some("group:default/payments")
+        );
+        assert_eq!(
+            parse("user:default/ada", None).ok().as_deref(),
+            Some("user:default/ada")
+        );
     }
 
     #[test]
     fn rejects_malformed_references_naming_the_field() {
-        for bad in ["", "user:", "user:default/", ":x", "a/b/c", "user:a:b", "ada lovelace"] {
-            let err = parse(bad, Some("user")).err().map(|e| e.to_string()).unwrap_or_default();
+        for bad in [
+            "",
+            "user:",
+            "user:default/",
+            ":x",
+            "a/b/c",
+            "user:a:b",
+            "ada lovelace",
+        ] {
+            let err = parse(bad, Some("user"))
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
             assert!(err.starts_with("ref: "), "{bad:?} gave {err:?}");
         }
-        let err = parse("ada", None).err().map(|e| e.to_string()).unwrap_or_default();
+        let err = parse("ada", None)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(err.contains("has no kind"), "{err}");
     }
 }

@@ -53,7 +53,10 @@ pub fn parse_documents(text: &str) -> Result<Vec<Value>> {
     let mut documents = Vec::new();
     for (index, document) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
         let value = <Value as serde::Deserialize>::deserialize(document).map_err(|e| {
-            Error::invalid(format!("document {}", index + 1), format!("is not valid YAML: {e}"))
+            Error::invalid(
+                format!("document {}", index + 1),
+                format!("is not valid YAML: {e}"),
+            )
         })?;
         if !value.is_null() {
             documents.push(value);
@@ -67,7 +70,10 @@ fn parse_entity(index: usize, body: Value) -> Result<Parsed> {
     let text = |field: &str, value: Option<&Value>| -> Result<String> {
         match value.and_then(Value::as_str) {
             Some(s) if !s.trim().is_empty() => Ok(s.to_owned()),
-            _ => Err(Error::invalid(at(field), "is required and must be a non-empty string")),
+            _ => Err(Error::invalid(
+                at(field),
+                "is required and must be a non-empty string",
+            )),
         }
     };
     text("apiVersion", body.get("apiVersion"))?;
@@ -78,7 +84,11 @@ fn parse_entity(index: usize, body: Value) -> Result<Parsed> {
         .and_then(|m| m.get("namespace"))
         .and_then(Value::as_str)
         .unwrap_or(DEFAULT_NAMESPACE);
-    let entity_ref = EntityRef::parse(&format!("{kind}:{namespace}/{name}"), None, &at("metadata.name"))?;
+    let entity_ref = EntityRef::parse(
+        &format!("{kind}:{namespace}/{name}"),
+        None,
+        &at("metadata.name"),
+    )?;
     let owner = match body.pointer("/spec/owner").and_then(Value::as_str) {
         Some(owner) => Some(EntityRef::parse(owner, Some("group"), &at("spec.owner"))?),
         None => None,
@@ -106,7 +116,9 @@ fn refs_in(body: &Value, pointer: &str, default_kind: &str, field: &str) -> Resu
 }
 
 fn str_at(body: &Value, pointer: &str) -> Option<String> {
-    body.pointer(pointer).and_then(Value::as_str).map(str::to_owned)
+    body.pointer(pointer)
+        .and_then(Value::as_str)
+        .map(str::to_owned)
 }
 
 /// Imports the org and its entities from `documents` in one transaction.
@@ -121,12 +133,22 @@ pub async fn import(store: &Store, documents: Vec<Value>) -> Result<ImportSummar
         let field = |f: &str| format!("document {}: {f}", index + 1);
         match entity.entity_ref.kind() {
             "user" => {
-                for team in refs_in(&entity.body, "/spec/memberOf", "group", &field("spec.memberOf"))? {
+                for team in refs_in(
+                    &entity.body,
+                    "/spec/memberOf",
+                    "group",
+                    &field("spec.memberOf"),
+                )? {
                     memberships.insert((entity.entity_ref.to_string(), team.to_string()));
                 }
             }
             "group" => {
-                for user in refs_in(&entity.body, "/spec/members", "user", &field("spec.members"))? {
+                for user in refs_in(
+                    &entity.body,
+                    "/spec/members",
+                    "user",
+                    &field("spec.members"),
+                )? {
                     memberships.insert((user.to_string(), entity.entity_ref.to_string()));
                 }
             }
@@ -159,7 +181,9 @@ pub async fn import(store: &Store, documents: Vec<Value>) -> Result<ImportSummar
             }
             "group" => {
                 let parent = match str_at(&entity.body, "/spec/parent") {
-                    Some(p) => Some(EntityRef::parse(&p, Some("group"), "spec.parent")?.to_string()),
+                    Some(p) => {
+                        Some(EntityRef::parse(&p, Some("group"), "spec.parent")?.to_string())
+                    }
                     None => None,
                 };
                 sqlx::query(
@@ -207,9 +231,9 @@ pub async fn import(store: &Store, documents: Vec<Value>) -> Result<ImportSummar
             .is_some();
         if !(user_known && team_known) {
             let missing = if user_known { team } else { user };
-            summary
-                .warnings
-                .push(format!("membership {user} in {team} skipped: {missing} does not exist"));
+            summary.warnings.push(format!(
+                "membership {user} in {team} skipped: {missing} does not exist"
+            ));
             continue;
         }
         sqlx::query(
@@ -229,10 +253,12 @@ pub async fn import(store: &Store, documents: Vec<Value>) -> Result<ImportSummar
 pub async fn owned_by(store: &Store, team_refs: &[String]) -> Result<Vec<EntitySummary>> {
     let mut owned = Vec::new();
     for team in team_refs {
-        let rows = sqlx::query("SELECT entity_ref, kind, namespace, body FROM entities WHERE owner_ref = $1")
-            .bind(team)
-            .fetch_all(store.pool())
-            .await?;
+        let rows = sqlx::query(
+            "SELECT entity_ref, kind, namespace, body FROM entities WHERE owner_ref = $1",
+        )
+        .bind(team)
+        .fetch_all(store.pool())
+        .await?;
         for row in rows {
             let body: String = row.try_get("body")?;
             let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);

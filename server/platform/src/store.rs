@@ -70,9 +70,15 @@ impl Store {
                     if engine == Engine::Sqlite {
                         // WAL lets readers proceed while a writer commits; foreign keys are off by
                         // default in SQLite and the schema relies on them.
-                        sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
-                        sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
-                        sqlx::query("PRAGMA busy_timeout = 5000").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA journal_mode = WAL")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA foreign_keys = ON")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA busy_timeout = 5000")
+                            .execute(&mut *conn)
+                            .await?;
                     }
                     Ok(())
                 })
@@ -136,15 +142,14 @@ fn prepare_sqlite_url(url: &str) -> Result<String> {
             "a sqlite:// URL needs a file path, for example sqlite://var/causeway.db",
         ));
     }
-    if path != ":memory:" {
-        if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                Error::invalid(
-                    "database_url",
-                    format!("cannot create directory {}: {e}", dir.display()),
-                )
-            })?;
-        }
+    let dir = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty());
+    if let Some(dir) = dir.filter(|_| path != ":memory:") {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            Error::invalid(
+                "database_url",
+                format!("cannot create directory {}: {e}", dir.display()),
+            )
+        })?;
     }
     let mut query = query.to_owned();
     if !query.split('&').any(|kv| kv.starts_with("mode=")) {
@@ -163,9 +168,17 @@ mod tests {
     #[test]
     fn engine_is_taken_from_the_scheme() {
         assert_eq!(Engine::from_url("sqlite://x.db").ok(), Some(Engine::Sqlite));
-        assert_eq!(Engine::from_url("postgres://h/db").ok(), Some(Engine::Postgres));
-        assert_eq!(Engine::from_url("postgresql://h/db").ok(), Some(Engine::Postgres));
-        let err = Engine::from_url("mysql://h/db").err().map(|e| e.to_string());
+        assert_eq!(
+            Engine::from_url("postgres://h/db").ok(),
+            Some(Engine::Postgres)
+        );
+        assert_eq!(
+            Engine::from_url("postgresql://h/db").ok(),
+            Some(Engine::Postgres)
+        );
+        let err = Engine::from_url("mysql://h/db")
+            .err()
+            .map(|e| e.to_string());
         assert_eq!(
             err.as_deref(),
             Some("database_url: expected a URL starting with sqlite:// or postgres://")

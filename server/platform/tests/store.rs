@@ -53,7 +53,9 @@ fn settings(ttl: Duration) -> Settings {
 
 async fn sqlite() -> Store {
     let dir = std::env::temp_dir().join(format!("causeway-store-{}", uuid::Uuid::new_v4()));
-    Store::open(&format!("sqlite://{}/causeway.db", dir.display())).await.expect("open SQLite")
+    Store::open(&format!("sqlite://{}/causeway.db", dir.display()))
+        .await
+        .expect("open SQLite")
 }
 
 async fn postgres() -> Store {
@@ -63,10 +65,17 @@ async fn postgres() -> Store {
     // A fresh database per test keeps the tests independent and lets them run in parallel.
     let name = format!("cw_{}", uuid::Uuid::new_v4().simple());
     sqlx::any::install_default_drivers();
-    let mut admin = sqlx::AnyConnection::connect(&base).await.expect("connect to TEST_POSTGRES_URL");
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.expect("create database");
+    let mut admin = sqlx::AnyConnection::connect(&base)
+        .await
+        .expect("connect to TEST_POSTGRES_URL");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .expect("create database");
     let (prefix, _) = base.rsplit_once('/').expect("URL with a database");
-    Store::open(&format!("{prefix}/{name}")).await.expect("open PostgreSQL")
+    Store::open(&format!("{prefix}/{name}"))
+        .await
+        .expect("open PostgreSQL")
 }
 
 async fn seeded(store: Store, ttl: Duration) -> Platform {
@@ -103,96 +112,236 @@ on_both_engines!(
 );
 
 async fn migrations_are_idempotent(store: Store) {
-    store.migrate().await.expect("second run applies nothing and succeeds");
+    store
+        .migrate()
+        .await
+        .expect("second run applies nothing and succeeds");
     store.ping(Duration::from_secs(2)).await.expect("ping");
 }
 
 async fn import_builds_users_teams_and_memberships(store: Store) {
-    let summary = org::import(&store, org::parse_documents(ORG).expect("yaml")).await.expect("import");
+    let summary = org::import(&store, org::parse_documents(ORG).expect("yaml"))
+        .await
+        .expect("import");
     assert_eq!((summary.users, summary.teams, summary.entities), (2, 2, 6));
-    assert_eq!(summary.memberships, 3, "ada in payments and platform, bob in payments");
+    assert_eq!(
+        summary.memberships, 3,
+        "ada in payments and platform, bob in payments"
+    );
     assert_eq!(summary.warnings.len(), 1, "{:?}", summary.warnings);
     assert!(summary.warnings[0].contains("group:default/ghosts does not exist"));
     // A second import updates in place instead of duplicating.
-    let again = org::import(&store, org::parse_documents(ORG).expect("yaml")).await.expect("re-import");
+    let again = org::import(&store, org::parse_documents(ORG).expect("yaml"))
+        .await
+        .expect("re-import");
     assert_eq!(again.entities, 6);
     let platform = Platform::new(store, &settings(Duration::from_secs(60))).expect("platform");
     assert_eq!(platform.directory.users().await.expect("users").len(), 2);
 }
 
 async fn invalid_import_stores_nothing(store: Store) {
-    let text = format!("{ORG}\n---\napiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {{ title: nameless }}\n");
-    let err = org::import(&store, org::parse_documents(&text).expect("yaml")).await.expect_err("invalid");
-    assert_eq!(err.to_string(), "document 7: metadata.name: is required and must be a non-empty string");
+    let text = format!(
+        "{ORG}\n---\napiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {{ title: nameless }}\n"
+    );
+    let err = org::import(&store, org::parse_documents(&text).expect("yaml"))
+        .await
+        .expect_err("invalid");
+    assert_eq!(
+        err.to_string(),
+        "document 7: metadata.name: is required and must be a non-empty string"
+    );
     let platform = Platform::new(store, &settings(Duration::from_secs(60))).expect("platform");
-    assert!(platform.directory.users().await.expect("users").is_empty(), "nothing stored");
+    assert!(
+        platform.directory.users().await.expect("users").is_empty(),
+        "nothing stored"
+    );
 
     let err = org::parse_documents("kind: [unclosed").expect_err("bad YAML");
-    assert!(err.to_string().starts_with("document 1: is not valid YAML"), "{err}");
+    assert!(
+        err.to_string().starts_with("document 1: is not valid YAML"),
+        "{err}"
+    );
 }
 
 async fn directory_resolves_principals_and_roles(store: Store) {
     let platform = seeded(store, Duration::from_secs(60)).await;
-    let ada = platform.directory.find_user("ADA", "user").await.expect("ada");
+    let ada = platform
+        .directory
+        .find_user("ADA", "user")
+        .await
+        .expect("ada");
     assert_eq!(ada.entity_ref, "user:default/ada");
     assert_eq!(ada.display_name, "Ada Lovelace");
     assert_eq!(ada.email.as_deref(), Some("ada@example.com"));
     assert_eq!(ada.role, Role::PlatformAdmin);
     let teams: Vec<_> = ada.teams.iter().map(|t| t.entity_ref.as_str()).collect();
     assert_eq!(teams, ["group:default/payments", "group:default/platform"]);
-    let bob = platform.directory.find_user("user:default/bob", "user").await.expect("bob");
+    let bob = platform
+        .directory
+        .find_user("user:default/bob", "user")
+        .await
+        .expect("bob");
     assert_eq!(bob.role, Role::Developer);
     assert!(bob.is_member_of("group:default/payments"));
 
-    assert!(matches!(platform.directory.find_user("nobody", "user").await, Err(Error::NotFound(_))));
-    let err = platform.directory.find_user("group:payments", "user").await.expect_err("a group");
-    assert_eq!(err.to_string(), "user: \"group:payments\" refers to a group, expected a user");
-    assert!(matches!(platform.directory.find_user("a/b/c", "user").await, Err(Error::InvalidInput { .. })));
+    assert!(matches!(
+        platform.directory.find_user("nobody", "user").await,
+        Err(Error::NotFound(_))
+    ));
+    let err = platform
+        .directory
+        .find_user("group:payments", "user")
+        .await
+        .expect_err("a group");
+    assert_eq!(
+        err.to_string(),
+        "user: \"group:payments\" refers to a group, expected a user"
+    );
+    assert!(matches!(
+        platform.directory.find_user("a/b/c", "user").await,
+        Err(Error::InvalidInput { .. })
+    ));
 }
 
 async fn sessions_expire_and_end(store: Store) {
     let platform = seeded(store.clone(), Duration::from_secs(60)).await;
-    let session = platform.sessions.create("user:default/ada").await.expect("create");
-    assert_eq!(platform.sessions.user_of(&session.secret).await.expect("lookup").as_deref(), Some("user:default/ada"));
-    assert_eq!(platform.sessions.user_of("forged").await.expect("lookup"), None);
+    let session = platform
+        .sessions
+        .create("user:default/ada")
+        .await
+        .expect("create");
+    assert_eq!(
+        platform
+            .sessions
+            .user_of(&session.secret)
+            .await
+            .expect("lookup")
+            .as_deref(),
+        Some("user:default/ada")
+    );
+    assert_eq!(
+        platform.sessions.user_of("forged").await.expect("lookup"),
+        None
+    );
     platform.sessions.end(&session.secret).await.expect("end");
-    assert_eq!(platform.sessions.user_of(&session.secret).await.expect("lookup"), None);
+    assert_eq!(
+        platform
+            .sessions
+            .user_of(&session.secret)
+            .await
+            .expect("lookup"),
+        None
+    );
 
     let expiring = Platform::new(store, &settings(Duration::ZERO)).expect("platform");
-    let session = expiring.sessions.create("user:default/bob").await.expect("create");
-    assert_eq!(expiring.sessions.user_of(&session.secret).await.expect("lookup"), None, "expired at once");
+    let session = expiring
+        .sessions
+        .create("user:default/bob")
+        .await
+        .expect("create");
+    assert_eq!(
+        expiring
+            .sessions
+            .user_of(&session.secret)
+            .await
+            .expect("lookup"),
+        None,
+        "expired at once"
+    );
     assert_eq!(expiring.sessions.purge_expired().await.expect("purge"), 1);
 }
 
 async fn tokens_authenticate_until_revoked(store: Store) {
     let platform = seeded(store, Duration::from_secs(60)).await;
-    let created = platform.tokens.create("user:default/bob", "ci").await.expect("create");
+    let created = platform
+        .tokens
+        .create("user:default/bob", "ci")
+        .await
+        .expect("create");
     assert!(created.secret.starts_with("cwt_"));
     assert_eq!(
-        platform.tokens.authenticate(&created.secret).await.expect("auth").as_deref(),
+        platform
+            .tokens
+            .authenticate(&created.secret)
+            .await
+            .expect("auth")
+            .as_deref(),
         Some("user:default/bob")
     );
-    assert_eq!(platform.tokens.authenticate("cwt_forged").await.expect("auth"), None);
-    assert_eq!(platform.tokens.authenticate("not-a-token").await.expect("auth"), None);
-    let listed = platform.tokens.list(Some("user:default/bob")).await.expect("list");
+    assert_eq!(
+        platform
+            .tokens
+            .authenticate("cwt_forged")
+            .await
+            .expect("auth"),
+        None
+    );
+    assert_eq!(
+        platform
+            .tokens
+            .authenticate("not-a-token")
+            .await
+            .expect("auth"),
+        None
+    );
+    let listed = platform
+        .tokens
+        .list(Some("user:default/bob"))
+        .await
+        .expect("list");
     assert_eq!(listed.len(), 1);
     assert!(listed[0].last_used_at_millis.is_some(), "use is recorded");
-    assert!(platform.tokens.list(Some("user:default/ada")).await.expect("list").is_empty());
+    assert!(
+        platform
+            .tokens
+            .list(Some("user:default/ada"))
+            .await
+            .expect("list")
+            .is_empty()
+    );
 
-    let revoked = platform.tokens.revoke(&created.token.id).await.expect("revoke");
+    let revoked = platform
+        .tokens
+        .revoke(&created.token.id)
+        .await
+        .expect("revoke");
     assert!(revoked.revoked_at_millis.is_some());
-    assert_eq!(platform.tokens.authenticate(&created.secret).await.expect("auth"), None);
-    platform.tokens.revoke(&created.token.id).await.expect("revoking twice is fine");
-    assert!(matches!(platform.tokens.revoke("no-such-id").await, Err(Error::NotFound(_))));
+    assert_eq!(
+        platform
+            .tokens
+            .authenticate(&created.secret)
+            .await
+            .expect("auth"),
+        None
+    );
+    platform
+        .tokens
+        .revoke(&created.token.id)
+        .await
+        .expect("revoking twice is fine");
+    assert!(matches!(
+        platform.tokens.revoke("no-such-id").await,
+        Err(Error::NotFound(_))
+    ));
 
-    assert!(matches!(platform.tokens.create("user:default/nobody", "x").await, Err(Error::NotFound(_))));
-    let err = platform.tokens.create("user:default/bob", "  ").await.expect_err("empty name");
+    assert!(matches!(
+        platform.tokens.create("user:default/nobody", "x").await,
+        Err(Error::NotFound(_))
+    ));
+    let err = platform
+        .tokens
+        .create("user:default/bob", "  ")
+        .await
+        .expect_err("empty name");
     assert_eq!(err.to_string(), "name: must be 1 to 100 characters");
 }
 
 async fn audit_log_appends_in_order(store: Store) {
     let platform = seeded(store, Duration::from_secs(60)).await;
-    for (i, outcome) in [Outcome::Success, Outcome::Denied, Outcome::Failed].into_iter().enumerate() {
+    for (i, outcome) in [Outcome::Success, Outcome::Denied, Outcome::Failed]
+        .into_iter()
+        .enumerate()
+    {
         platform
             .audit
             .record(Entry {
@@ -208,15 +357,25 @@ async fn audit_log_appends_in_order(store: Store) {
     }
     let records = platform.audit.recent(2).await.expect("recent");
     assert_eq!(records.len(), 2);
-    assert_eq!((records[0].target.as_str(), records[0].outcome.as_str()), ("target-2", "failed"));
-    assert_eq!((records[1].target.as_str(), records[1].outcome.as_str()), ("target-1", "denied"));
+    assert_eq!(
+        (records[0].target.as_str(), records[0].outcome.as_str()),
+        ("target-2", "failed")
+    );
+    assert_eq!(
+        (records[1].target.as_str(), records[1].outcome.as_str()),
+        ("target-1", "denied")
+    );
     assert_eq!(records[0].detail, serde_json::json!({ "i": 2 }));
     assert_eq!(records[0].request_id.as_deref(), Some("req-1"));
 }
 
 async fn owned_entities_follow_team_membership(store: Store) {
     let platform = seeded(store.clone(), Duration::from_secs(60)).await;
-    let ada = platform.directory.find_user("ada", "user").await.expect("ada");
+    let ada = platform
+        .directory
+        .find_user("ada", "user")
+        .await
+        .expect("ada");
     let teams: Vec<String> = ada.teams.iter().map(|t| t.entity_ref.clone()).collect();
     let owned = org::owned_by(&store, &teams).await.expect("owned");
     let refs: Vec<_> = owned.iter().map(|e| e.entity_ref.as_str()).collect();

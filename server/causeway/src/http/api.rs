@@ -32,7 +32,9 @@ pub async fn list_tokens(
     Query(query): Query<ListQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
     if query.all && principal.role != Role::PlatformAdmin {
-        return Err(ApiError::forbidden("only platform admins may list every user's tokens"));
+        return Err(ApiError::forbidden(
+            "only platform admins may list every user's tokens",
+        ));
     }
     let owner = (!query.all).then_some(principal.entity_ref.as_str());
     let tokens = state.platform.tokens.list(owner).await?;
@@ -62,7 +64,11 @@ pub async fn create_token(
             ApiError::input(message)
         }
     })?;
-    let created = state.platform.tokens.create(&principal.entity_ref, &body.name).await?;
+    let created = state
+        .platform
+        .tokens
+        .create(&principal.entity_ref, &body.name)
+        .await?;
     state
         .record(Entry {
             actor: &principal.entity_ref,
@@ -73,7 +79,10 @@ pub async fn create_token(
             request_id: request_id(&headers).as_deref(),
         })
         .await;
-    Ok((StatusCode::CREATED, Json(json!({ "token": created.token, "secret": created.secret }))))
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "token": created.token, "secret": created.secret })),
+    ))
 }
 
 /// `DELETE /api/tokens/{id}`: revokes one of the caller's tokens (any token for an admin).
@@ -83,7 +92,13 @@ pub async fn revoke_token(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let owned = state.platform.tokens.list(Some(&principal.entity_ref)).await?.iter().any(|t| t.id == id);
+    let owned = state
+        .platform
+        .tokens
+        .list(Some(&principal.entity_ref))
+        .await?
+        .iter()
+        .any(|t| t.id == id);
     let entry = |outcome| Entry {
         actor: &principal.entity_ref,
         action: "token.revoke",
@@ -94,13 +109,27 @@ pub async fn revoke_token(
     };
     if !owned && principal.role != Role::PlatformAdmin {
         let request = request_id(&headers);
-        state.record(Entry { request_id: request.as_deref(), ..entry(Outcome::Denied) }).await;
+        state
+            .record(Entry {
+                request_id: request.as_deref(),
+                ..entry(Outcome::Denied)
+            })
+            .await;
         // The same answer as for an unknown id, so tokens of others cannot be probed.
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "NotFoundError", format!("token {id} was not found")));
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "NotFoundError",
+            format!("token {id} was not found"),
+        ));
     }
     let token = state.platform.tokens.revoke(&id).await?;
     let request = request_id(&headers);
-    state.record(Entry { request_id: request.as_deref(), ..entry(Outcome::Success) }).await;
+    state
+        .record(Entry {
+            request_id: request.as_deref(),
+            ..entry(Outcome::Success)
+        })
+        .await;
     Ok(Json(json!({ "token": token })))
 }
 
@@ -116,7 +145,9 @@ pub async fn audit_log(
     Query(query): Query<AuditQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
     if principal.role != Role::PlatformAdmin {
-        return Err(ApiError::forbidden("only platform admins may read the audit log"));
+        return Err(ApiError::forbidden(
+            "only platform admins may read the audit log",
+        ));
     }
     let limit = query.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {

@@ -26,7 +26,13 @@ pub const SESSION_COOKIE: &str = "causeway_session";
 fn is_public(path: &str) -> bool {
     matches!(
         path,
-        "/healthz" | "/readyz" | "/metrics" | "/sign-in" | "/favicon.ico" | "/api/portal/session" | "/api/portal/sign-in-options"
+        "/healthz"
+            | "/readyz"
+            | "/metrics"
+            | "/sign-in"
+            | "/favicon.ico"
+            | "/api/portal/session"
+            | "/api/portal/sign-in-options"
     ) || path.starts_with("/pkg/")
         || path.starts_with("/auth/")
 }
@@ -71,7 +77,10 @@ fn bearer(headers: &HeaderMap) -> Option<Result<String, ()>> {
 
 /// The request id that `SetRequestIdLayer` assigned, for audit records.
 pub fn request_id(headers: &HeaderMap) -> Option<String> {
-    headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned)
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 fn is_safe(method: &Method) -> bool {
@@ -90,7 +99,9 @@ fn same_origin(state: &AppState, headers: &HeaderMap, has_cookie: bool) -> bool 
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
     let allowed = |origin: &str| {
         origin == public
-            || host.is_some_and(|h| origin == format!("http://{h}") || origin == format!("https://{h}"))
+            || host.is_some_and(|h| {
+                origin == format!("http://{h}") || origin == format!("https://{h}")
+            })
     };
     if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
         return allowed(origin);
@@ -106,18 +117,32 @@ fn deny(request: &Request, error: ApiError) -> Response {
 }
 
 /// Resolves the caller, enforces CSRF rules and keeps anonymous callers out of private paths.
-pub async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+pub async fn authenticate(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let path = request.uri().path().to_owned();
     let headers = request.headers();
     let cookie = session_cookie(headers);
     let (principal, credential) = match bearer(headers) {
-        Some(Err(())) => return deny(&request, ApiError::unauthorized("the Authorization header must be `Bearer <token>`")),
+        Some(Err(())) => {
+            return deny(
+                &request,
+                ApiError::unauthorized("the Authorization header must be `Bearer <token>`"),
+            );
+        }
         Some(Ok(secret)) => match state.platform.tokens.authenticate(&secret).await {
             Ok(Some(user)) => match state.platform.directory.principal(&user).await {
                 Ok(p) => (Some(p), Credential::Bearer),
                 Err(e) => return deny(&request, ApiError::from(e)),
             },
-            Ok(None) => return deny(&request, ApiError::unauthorized("the token is unknown or has been revoked")),
+            Ok(None) => {
+                return deny(
+                    &request,
+                    ApiError::unauthorized("the token is unknown or has been revoked"),
+                );
+            }
             Err(e) => return deny(&request, ApiError::from(e)),
         },
         None => match &cookie {
@@ -134,9 +159,17 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
         },
     };
 
-    if !is_safe(request.method()) && credential != Credential::Bearer && !same_origin(&state, request.headers(), cookie.is_some()) {
+    if !is_safe(request.method())
+        && credential != Credential::Bearer
+        && !same_origin(&state, request.headers(), cookie.is_some())
+    {
         tracing::warn!(%path, "refused a state-changing request from another origin");
-        return deny(&request, ApiError::forbidden("cross-site request refused: the Origin does not match this server"));
+        return deny(
+            &request,
+            ApiError::forbidden(
+                "cross-site request refused: the Origin does not match this server",
+            ),
+        );
     }
 
     match principal {
@@ -145,10 +178,17 @@ pub async fn authenticate(State(state): State<AppState>, mut request: Request, n
         }
         None if is_public(&path) => {}
         None if is_api(&path) => {
-            return deny(&request, ApiError::unauthorized("sign in or send `Authorization: Bearer <token>`"));
+            return deny(
+                &request,
+                ApiError::unauthorized("sign in or send `Authorization: Bearer <token>`"),
+            );
         }
         None => {
-            let next_path = request.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
+            let next_path = request
+                .uri()
+                .path_and_query()
+                .map(|p| p.as_str())
+                .unwrap_or("/");
             let target = format!("/sign-in?next={}", encode(next_path));
             return Redirect::to(&target).into_response();
         }
@@ -183,35 +223,75 @@ fn wants_json(headers: &HeaderMap) -> bool {
 }
 
 fn session_cookie_header(state: &AppState, value: &str, max_age_secs: i64) -> HeaderValue {
-    let secure = if state.config.secure_cookies() { "; Secure" } else { "" };
-    let cookie = format!("{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}");
-    HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static("causeway_session=; Path=/; Max-Age=0"))
+    let secure = if state.config.secure_cookies() {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie = format!(
+        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}"
+    );
+    HeaderValue::from_str(&cookie)
+        .unwrap_or_else(|_| HeaderValue::from_static("causeway_session=; Path=/; Max-Age=0"))
 }
 
 /// `POST /auth/dev/sign-in` with form field `user=<entity ref>`: signs in as that user. Only routed
 /// when `auth_mode = "dev"`, which the configuration allows on loopback addresses only.
-pub async fn dev_sign_in(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<SignInForm>) -> Response {
+pub async fn dev_sign_in(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<SignInForm>,
+) -> Response {
     let request_id = request_id(&headers);
     let json = wants_json(&headers);
     let text = form.user.unwrap_or_default();
     let next = local_path(form.next.as_deref()).to_owned();
     let failure = |code: &str, status: StatusCode, message: String| -> Response {
         if json {
-            let name = if status == StatusCode::BAD_REQUEST { "InputError" } else { "AuthenticationError" };
+            let name = if status == StatusCode::BAD_REQUEST {
+                "InputError"
+            } else {
+                "AuthenticationError"
+            };
             ApiError::new(status, name, message).into_response()
         } else {
-            Redirect::to(&format!("/sign-in?error={code}&user={}&next={}", encode(&text), encode(&next))).into_response()
+            Redirect::to(&format!(
+                "/sign-in?error={code}&user={}&next={}",
+                encode(&text),
+                encode(&next)
+            ))
+            .into_response()
         }
     };
     let principal = match state.platform.directory.find_user(&text, "user").await {
         Ok(p) => p,
         Err(e @ DomainError::InvalidInput { .. }) => {
-            audit(&state, "anonymous", &text, Outcome::Denied, json!({ "reason": e.to_string() }), request_id.as_deref()).await;
+            audit(
+                &state,
+                "anonymous",
+                &text,
+                Outcome::Denied,
+                json!({ "reason": e.to_string() }),
+                request_id.as_deref(),
+            )
+            .await;
             return failure("invalid-user", StatusCode::BAD_REQUEST, e.to_string());
         }
         Err(DomainError::NotFound(_)) => {
-            audit(&state, "anonymous", &text, Outcome::Denied, json!({ "reason": "unknown user" }), request_id.as_deref()).await;
-            return failure("unknown-user", StatusCode::UNAUTHORIZED, format!("user: no user {text:?} is known"));
+            audit(
+                &state,
+                "anonymous",
+                &text,
+                Outcome::Denied,
+                json!({ "reason": "unknown user" }),
+                request_id.as_deref(),
+            )
+            .await;
+            return failure(
+                "unknown-user",
+                StatusCode::UNAUTHORIZED,
+                format!("user: no user {text:?} is known"),
+            );
         }
         Err(e) => return ApiError::from(e).into_response(),
     };
@@ -219,7 +299,15 @@ pub async fn dev_sign_in(State(state): State<AppState>, headers: HeaderMap, Form
         Ok(s) => s,
         Err(e) => return ApiError::from(e).into_response(),
     };
-    audit(&state, &principal.entity_ref, &principal.entity_ref, Outcome::Success, json!({ "method": "dev" }), request_id.as_deref()).await;
+    audit(
+        &state,
+        &principal.entity_ref,
+        &principal.entity_ref,
+        Outcome::Success,
+        json!({ "method": "dev" }),
+        request_id.as_deref(),
+    )
+    .await;
     let max_age = i64::try_from(state.config.session_ttl.as_secs()).unwrap_or(i64::MAX);
     let cookie = session_cookie_header(&state, &session.secret, max_age);
     let mut response = if json {
@@ -232,11 +320,15 @@ pub async fn dev_sign_in(State(state): State<AppState>, headers: HeaderMap, Form
 }
 
 /// `POST /auth/sign-out`: ends the session and clears the cookie.
-pub async fn sign_out(State(state): State<AppState>, headers: HeaderMap, principal: Option<axum::Extension<Principal>>) -> Response {
-    if let Some(secret) = session_cookie(&headers) {
-        if let Err(e) = state.platform.sessions.end(&secret).await {
-            return ApiError::from(e).into_response();
-        }
+pub async fn sign_out(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    principal: Option<axum::Extension<Principal>>,
+) -> Response {
+    if let Some(secret) = session_cookie(&headers)
+        && let Err(e) = state.platform.sessions.end(&secret).await
+    {
+        return ApiError::from(e).into_response();
     }
     if let Some(axum::Extension(p)) = &principal {
         let actor = p.entity_ref.clone();
@@ -252,11 +344,20 @@ pub async fn sign_out(State(state): State<AppState>, headers: HeaderMap, princip
             .await;
     }
     let mut response = Redirect::to("/sign-in?error=signed-out").into_response();
-    response.headers_mut().insert(header::SET_COOKIE, session_cookie_header(&state, "", 0));
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, session_cookie_header(&state, "", 0));
     response
 }
 
-async fn audit(state: &AppState, actor: &str, target: &str, outcome: Outcome, detail: serde_json::Value, request_id: Option<&str>) {
+async fn audit(
+    state: &AppState,
+    actor: &str,
+    target: &str,
+    outcome: Outcome,
+    detail: serde_json::Value,
+    request_id: Option<&str>,
+) {
     state
         .record(Entry {
             actor,
@@ -276,7 +377,12 @@ mod tests {
     #[test]
     fn only_local_paths_are_followed_after_sign_in() {
         assert_eq!(local_path(Some("/catalog?x=1")), "/catalog?x=1");
-        for bad in ["https://evil.example", "//evil.example", "/\\evil.example", "catalog"] {
+        for bad in [
+            "https://evil.example",
+            "//evil.example",
+            "/\\evil.example",
+            "catalog",
+        ] {
             assert_eq!(local_path(Some(bad)), "/", "{bad}");
         }
         assert_eq!(local_path(None), "/");
@@ -285,16 +391,25 @@ mod tests {
     #[test]
     fn session_cookie_is_found_among_others() {
         let mut headers = HeaderMap::new();
-        headers.insert(header::COOKIE, HeaderValue::from_static("a=1; causeway_session=abc; b=2"));
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; causeway_session=abc; b=2"),
+        );
         assert_eq!(session_cookie(&headers).as_deref(), Some("abc"));
-        headers.insert(header::COOKIE, HeaderValue::from_static("causeway_session="));
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("causeway_session="),
+        );
         assert_eq!(session_cookie(&headers), None);
     }
 
     #[test]
     fn bearer_scheme_is_case_insensitive_and_required() {
         let mut headers = HeaderMap::new();
-        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("bearer cwt_x"));
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("bearer cwt_x"),
+        );
         assert_eq!(bearer(&headers), Some(Ok("cwt_x".to_owned())));
         headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
         assert_eq!(bearer(&headers), Some(Err(())));

@@ -20,21 +20,28 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     if !state.migrated.load(Ordering::Acquire) {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "status": "unavailable", "reason": "database migrations have not been applied yet" })),
+            Json(
+                json!({ "status": "unavailable", "reason": "database migrations have not been applied yet" }),
+            ),
         );
     }
     match state.platform.store.ping(Duration::from_secs(2)).await {
         Ok(()) => (StatusCode::OK, Json(json!({ "status": "ready" }))),
         Err(error) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "status": "unavailable", "reason": format!("database unreachable: {error}") })),
+            Json(
+                json!({ "status": "unavailable", "reason": format!("database unreachable: {error}") }),
+            ),
         ),
     }
 }
 
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         state.metrics.render(),
     )
 }

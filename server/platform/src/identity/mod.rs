@@ -75,11 +75,12 @@ impl Directory {
 
     /// The user named by `user_ref` (normalised), or [`Error::NotFound`].
     pub async fn principal(&self, user_ref: &str) -> Result<Principal> {
-        let row = sqlx::query("SELECT entity_ref, display_name, email FROM users WHERE entity_ref = $1")
-            .bind(user_ref)
-            .fetch_optional(self.store.pool())
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("user {user_ref}")))?;
+        let row =
+            sqlx::query("SELECT entity_ref, display_name, email FROM users WHERE entity_ref = $1")
+                .bind(user_ref)
+                .fetch_optional(self.store.pool())
+                .await?
+                .ok_or_else(|| Error::NotFound(format!("user {user_ref}")))?;
         let teams = sqlx::query(
             "SELECT t.entity_ref, t.display_name FROM memberships m \
              JOIN teams t ON t.entity_ref = m.team_ref \
@@ -96,7 +97,10 @@ impl Directory {
             })
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
-        let role = if teams.iter().any(|t| self.admin_teams.contains(&t.entity_ref)) {
+        let role = if teams
+            .iter()
+            .any(|t| self.admin_teams.contains(&t.entity_ref))
+        {
             Role::PlatformAdmin
         } else {
             Role::Developer
@@ -125,9 +129,11 @@ impl Directory {
 
     /// Every known user, ordered by display name (for the development sign-in page).
     pub async fn users(&self) -> Result<Vec<(String, String)>> {
-        let rows = sqlx::query("SELECT entity_ref, display_name FROM users ORDER BY lower(display_name), entity_ref")
-            .fetch_all(self.store.pool())
-            .await?;
+        let rows = sqlx::query(
+            "SELECT entity_ref, display_name FROM users ORDER BY lower(display_name), entity_ref",
+        )
+        .fetch_all(self.store.pool())
+        .await?;
         rows.into_iter()
             .map(|r| Ok((r.try_get("entity_ref")?, r.try_get("display_name")?)))
             .collect::<Result<_, sqlx::Error>>()

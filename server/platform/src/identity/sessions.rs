@@ -33,7 +33,8 @@ impl Sessions {
     pub async fn create(&self, user_ref: &str) -> Result<NewSession> {
         let secret = random_secret();
         let now = now_millis();
-        let expires_at = now.saturating_add(i64::try_from(self.ttl.as_millis()).unwrap_or(i64::MAX));
+        let expires_at =
+            now.saturating_add(i64::try_from(self.ttl.as_millis()).unwrap_or(i64::MAX));
         sqlx::query(
             "INSERT INTO sessions (id_hash, user_ref, created_at, expires_at, last_seen_at) \
              VALUES ($1, $2, $3, $4, $3)",
@@ -53,11 +54,12 @@ impl Sessions {
     /// The user of the live session whose cookie value is `secret`, if any.
     pub async fn user_of(&self, secret: &str) -> Result<Option<String>> {
         let now = now_millis();
-        let row = sqlx::query("SELECT user_ref FROM sessions WHERE id_hash = $1 AND expires_at > $2")
-            .bind(hash_secret(secret))
-            .bind(now)
-            .fetch_optional(self.store.pool())
-            .await?;
+        let row =
+            sqlx::query("SELECT user_ref FROM sessions WHERE id_hash = $1 AND expires_at > $2")
+                .bind(hash_secret(secret))
+                .bind(now)
+                .fetch_optional(self.store.pool())
+                .await?;
         Ok(match row {
             Some(row) => Some(row.try_get("user_ref")?),
             None => None,

@@ -81,23 +81,19 @@ impl Tokens {
     /// Tokens of `user_ref`, or of everyone when `None`, newest first.
     pub async fn list(&self, user_ref: Option<&str>) -> Result<Vec<ApiToken>> {
         let rows = match user_ref {
-            Some(user) => {
-                sqlx::query(
-                    "SELECT id, user_ref, name, created_at, last_used_at, revoked_at FROM api_tokens \
+            Some(user) => sqlx::query(
+                "SELECT id, user_ref, name, created_at, last_used_at, revoked_at FROM api_tokens \
                      WHERE user_ref = $1 ORDER BY created_at DESC, id",
-                )
-                .bind(user)
-                .fetch_all(self.store.pool())
-                .await?
-            }
-            None => {
-                sqlx::query(
-                    "SELECT id, user_ref, name, created_at, last_used_at, revoked_at FROM api_tokens \
+            )
+            .bind(user)
+            .fetch_all(self.store.pool())
+            .await?,
+            None => sqlx::query(
+                "SELECT id, user_ref, name, created_at, last_used_at, revoked_at FROM api_tokens \
                      ORDER BY created_at DESC, id",
-                )
-                .fetch_all(self.store.pool())
-                .await?
-            }
+            )
+            .fetch_all(self.store.pool())
+            .await?,
         };
         rows.iter().map(token_from_row).collect()
     }
