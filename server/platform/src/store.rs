@@ -142,7 +142,9 @@ fn prepare_sqlite_url(url: &str) -> Result<String> {
             "a sqlite:// URL needs a file path, for example sqlite://var/causeway.db",
         ));
     }
-    let dir = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty());
+    let dir = Path::new(path)
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty());
     if let Some(dir) = dir.filter(|_| path != ":memory:") {
         std::fs::create_dir_all(dir).map_err(|e| {
             Error::invalid(
