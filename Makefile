@@ -8,13 +8,13 @@ SHELL := /bin/bash
 # One target directory outside the clone, so that fresh clones (and CI) reuse compiled
 # dependencies. Override with CARGO_TARGET_DIR=target for a self-contained build.
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/causeway/target
-export CAUSEWAY_TOOLS ?= $(HOME)/.cache/causeway/tools
+export TOOLS_CACHE ?= $(HOME)/.cache/causeway/tools
 SITE_ROOT := $(CURDIR)/target/site
 export SITE_ROOT
 WASM_PROFILE ?= release
 CAUSEWAY := $(CARGO_TARGET_DIR)/debug/causeway
 
-.PHONY: help run test setup site server lint unit e2e fmt clean
+.PHONY: help run test setup site server lint unit e2e fmt clean dev-cluster dev-cluster-down
 
 help:
 	@echo "make run   build and serve the portal with demo data on http://127.0.0.1:3000"
@@ -46,9 +46,10 @@ lint:
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy -p causeway-frontend --target wasm32-unknown-unknown -- -D warnings
 
-## Unit tests and the store suite on SQLite and on a private PostgreSQL, started and stopped here.
+## Unit tests, the store suite on SQLite and on a private PostgreSQL, and the platform's suite
+## against a private Kubernetes control plane; both servers are started and stopped here.
 unit:
-	@tests/scripts/with-postgres.sh cargo test
+	@tests/scripts/with-postgres.sh tests/scripts/with-controlplane.sh cargo test
 
 ## The browser suite against a freshly built portal, and readiness following a real PostgreSQL.
 e2e: site server
@@ -57,6 +58,18 @@ e2e: site server
 
 test: setup lint unit e2e
 	@echo "All suites passed."
+
+## A Kubernetes control plane for local use (tests/controlplane), until `make dev-cluster-down`.
+dev-cluster:
+	@tests/controlplane/controlplane.sh up var/dev-cluster >/dev/null
+	@echo "Kubeconfig: var/dev-cluster/kubeconfig (contexts admin, causeway, developer-a, developer-b)"
+	@echo "  export KUBECONFIG=$(CURDIR)/var/dev-cluster/kubeconfig"
+	@echo "  kubectl --context causeway get namespaces"
+	@echo "  kubectl is in $$(tests/controlplane/build.sh) if none is installed."
+	@echo "Tests against it: TEST_KUBECONFIG=$(CURDIR)/var/dev-cluster/kubeconfig cargo test -p causeway-platform --test controlplane"
+
+dev-cluster-down:
+	@tests/controlplane/controlplane.sh down var/dev-cluster
 
 clean:
 	rm -rf target var

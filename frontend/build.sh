@@ -7,13 +7,13 @@
 # Installs what it needs when missing, from the registries only: the wasm32 target (rustup),
 # wasm-bindgen-cli at exactly the version in Cargo.lock (crates.io), and wasm-opt from npm
 # `binaryen@132` for release builds (Debian's wasm-opt 108 produces bundles that fail to hydrate).
-# Tools are cached by version under CAUSEWAY_TOOLS (default ~/.cache/causeway/tools).
+# Tools are cached by version under TOOLS_CACHE (default ~/.cache/causeway/tools).
 set -euo pipefail
 
 profile=${1:-release}
 root=$(cd "$(dirname "$0")/.." && pwd)
 site=${SITE_ROOT:-$root/target/site}
-tools=${CAUSEWAY_TOOLS:-$HOME/.cache/causeway/tools}
+tools=${TOOLS_CACHE:-$HOME/.cache/causeway/tools}
 target_dir=${CARGO_TARGET_DIR:-$root/target}
 binaryen_version=132.0.0
 

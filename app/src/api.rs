@@ -15,7 +15,7 @@ pub async fn current_user() -> Result<Option<UserView>, ServerFnError> {
 #[server(prefix = "/api/portal", endpoint = "home")]
 pub async fn home() -> Result<HomeView, ServerFnError> {
     use crate::model::EntityRow;
-    use crate::server::{domain_error, platform, require_principal};
+    use crate::server::{platform, require_principal};
 
     let principal = require_principal()?;
     let platform = platform()?;
@@ -24,9 +24,7 @@ pub async fn home() -> Result<HomeView, ServerFnError> {
         .iter()
         .map(|t| t.entity_ref.clone())
         .collect();
-    let owned = causeway_platform::org::owned_by(&platform.store, &team_refs)
-        .await
-        .map_err(domain_error)?
+    let owned = causeway_platform::org::owned_by(&platform.catalog, &team_refs)
         .into_iter()
         .map(|e| EntityRow {
             entity_ref: e.entity_ref,

@@ -23,7 +23,18 @@ pub fn Layout(children: Children) -> impl IntoView {
         <header class="app-header">
             <div class="app-header__inner">
                 <A href="/" attr:class="brand">
-                    <span class="brand__mark" aria-hidden="true">"⛬"</span>
+                    <span class="brand__mark" aria-hidden="true">
+                        <svg viewBox="0 0 32 32" focusable="false">
+                            <rect width="32" height="32" rx="6" fill="currentColor" />
+                            <path
+                                d="M4 20h24M8 20v-6M16 20v-9M24 20v-6M6 24h20"
+                                stroke="var(--color-surface)"
+                                stroke-width="2.5"
+                                stroke-linecap="round"
+                                fill="none"
+                            />
+                        </svg>
+                    </span>
                     <span class="brand__name">"Causeway"</span>
                 </A>
                 <nav class="app-nav" aria-label="Main">

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context as _, bail};
 use causeway_platform::Platform;
 use causeway_platform::audit::{Entry, Outcome};
+use causeway_platform::catalog::{IngestOptions, yaml};
 use causeway_platform::entity_ref::EntityRef;
 use clap::{Parser, Subcommand};
 use serde_json::json;
@@ -41,8 +42,21 @@ enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Work with the software catalog.
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
     /// Print the version.
     Version,
+}
+
+#[derive(Debug, Subcommand)]
+enum CatalogCommand {
+    /// Import descriptor files (or every .yaml/.yml/.json in directories); each file is stored
+    /// completely or not at all.
+    Import {
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -83,16 +97,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Seed { files } => seed(&config, &files).await,
         Command::Token(command) => token(&config, command).await,
+        Command::Catalog(CatalogCommand::Import { paths }) => {
+            let platform = open(&config).await?;
+            let result = import_paths(&platform, &paths).await;
+            platform.store.close().await;
+            result
+        }
         Command::Version => Ok(()),
     }
 }
 
 /// Opens the store, applying migrations; errors say which database could not be used.
 async fn open(config: &Config) -> anyhow::Result<Platform> {
-    let store = causeway_platform::Store::open(&config.database_url)
+    let store = causeway_platform::Store::connect_lazy(&config.database_url)?;
+    let platform = Platform::new(store, &serve::settings(config))?;
+    platform
+        .load()
         .await
         .with_context(|| format!("cannot use the database {}", redact(&config.database_url)))?;
-    Ok(Platform::new(store, &serve::settings(config))?)
+    Ok(platform)
 }
 
 /// The URL without its password, for messages.
@@ -108,47 +131,129 @@ pub fn redact(url: &str) -> String {
 
 async fn seed(config: &Config, files: &[PathBuf]) -> anyhow::Result<()> {
     let platform = open(config).await?;
-    let sources: Vec<(String, String)> = if files.is_empty() {
-        vec![("the demo organisation".to_owned(), DEMO_ORG.to_owned())]
+    if files.is_empty() {
+        import_text(&platform, DEMO_LOCATION, DEMO_ORG).await?;
     } else {
-        files
-            .iter()
-            .map(|p| {
-                Ok((
-                    p.display().to_string(),
-                    std::fs::read_to_string(p)
-                        .with_context(|| format!("cannot read {}", p.display()))?,
-                ))
-            })
-            .collect::<anyhow::Result<_>>()?
-    };
-    for (name, text) in sources {
-        let documents =
-            causeway_platform::org::parse_documents(&text).with_context(|| name.clone())?;
-        let summary = causeway_platform::org::import(&platform.store, documents)
-            .await
-            .with_context(|| format!("{name}: nothing was imported"))?;
-        for warning in &summary.warnings {
-            eprintln!("warning: {name}: {warning}");
-        }
-        println!(
-            "Imported {name}: {} users, {} teams, {} memberships, {} entities",
-            summary.users, summary.teams, summary.memberships, summary.entities
-        );
-        platform
-            .audit
-            .record(Entry {
-                actor: "cli",
-                action: "org.import",
-                target: &name,
-                outcome: Outcome::Success,
-                detail: serde_json::to_value(&summary).unwrap_or_default(),
-                request_id: None,
-            })
-            .await?;
+        import_paths(&platform, files).await?;
     }
     platform.store.close().await;
     Ok(())
+}
+
+/// The location key of the embedded demo organisation.
+const DEMO_LOCATION: &str = "causeway:demo-organisation";
+
+/// Imports every file (directories: every `.yaml`, `.yml` and `.json` below them), each file on
+/// its own and all or nothing; fails naming every file that was refused.
+async fn import_paths(platform: &Platform, paths: &[PathBuf]) -> anyhow::Result<()> {
+    let mut files = Vec::new();
+    for path in paths {
+        collect_files(path, true, &mut files)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+    }
+    if files.is_empty() {
+        bail!(
+            "no .yaml, .yml or .json files found in {}",
+            paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let mut refused = 0;
+    for file in files {
+        let absolute = std::fs::canonicalize(&file).unwrap_or(file.clone());
+        let text = std::fs::read_to_string(&file)
+            .with_context(|| format!("cannot read {}", file.display()))?;
+        if let Err(error) =
+            import_text(platform, &format!("file:{}", absolute.display()), &text).await
+        {
+            eprintln!("error: {error:#}");
+            refused += 1;
+        }
+    }
+    if refused > 0 {
+        bail!("{refused} file(s) refused; nothing was stored from them");
+    }
+    Ok(())
+}
+
+/// Adds `path` to `out`: a file named explicitly always, files found in directories only when
+/// their extension says they hold descriptors.
+fn collect_files(
+    path: &std::path::Path,
+    explicit: bool,
+    out: &mut Vec<PathBuf>,
+) -> std::io::Result<()> {
+    if path.is_dir() {
+        let mut entries: Vec<_> = std::fs::read_dir(path)?.collect::<Result<_, _>>()?;
+        entries.sort_by_key(std::fs::DirEntry::path);
+        for entry in entries {
+            collect_files(&entry.path(), false, out)?;
+        }
+    } else if path.is_file() {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or_default();
+        if explicit || matches!(ext, "yaml" | "yml" | "json") {
+            out.push(path.to_owned());
+        }
+    } else {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "no such file or directory",
+        ));
+    }
+    Ok(())
+}
+
+async fn import_text(platform: &Platform, location_key: &str, text: &str) -> anyhow::Result<()> {
+    let documents =
+        yaml::parse(location_key, text).map_err(|problems| anyhow::anyhow!(join(&problems)))?;
+    let options = IngestOptions {
+        replace: true,
+        dry_run: false,
+    };
+    let report = platform
+        .catalog
+        .ingest(location_key, documents, options)
+        .await
+        .map_err(|e| match e {
+            causeway_platform::Error::Rejected(problems) => anyhow::anyhow!(join(&problems)),
+            other => anyhow::anyhow!("{location_key}: {other}"),
+        })?;
+    for warning in &report.warnings {
+        eprintln!("warning: {warning}");
+    }
+    println!(
+        "Imported {location_key}: {} added, {} updated, {} unchanged, {} orphaned",
+        report.added.len(),
+        report.updated.len(),
+        report.unchanged.len(),
+        report.orphaned.len()
+    );
+    platform
+        .audit
+        .record(Entry {
+            actor: "cli",
+            action: "catalog.import",
+            target: location_key,
+            outcome: Outcome::Success,
+            detail: json!({ "added": report.added.len(), "updated": report.updated.len(), "orphaned": report.orphaned.len() }),
+            request_id: None,
+        })
+        .await?;
+    Ok(())
+}
+
+fn join(problems: &[causeway_platform::catalog::Problem]) -> String {
+    problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n       ")
 }
 
 async fn token(config: &Config, command: TokenCommand) -> anyhow::Result<()> {

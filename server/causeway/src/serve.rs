@@ -61,10 +61,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 async fn migrate_until_done(state: AppState) {
     let mut delay = Duration::from_millis(250);
     loop {
-        match state.platform.store.migrate().await {
+        match state.platform.load().await {
             Ok(()) => {
                 state.migrated.store(true, Ordering::Release);
-                tracing::info!("database migrations applied");
+                tracing::info!(
+                    entities = state.platform.catalog.index().len(),
+                    "database migrated and catalog loaded"
+                );
                 return;
             }
             Err(error) => {

@@ -132,7 +132,7 @@ fn tokens_are_created_listed_and_revoked() {
     let seeded = env.run(&["seed"], &[]);
     assert!(seeded.status.success(), "{}", stderr(&seeded));
     assert!(
-        stdout(&seeded).contains("3 users, 3 teams"),
+        stdout(&seeded).contains("15 added, 0 updated"),
         "{}",
         stdout(&seeded)
     );
@@ -185,13 +185,14 @@ fn tokens_are_created_listed_and_revoked() {
 fn seed_rejects_invalid_files_and_stores_nothing() {
     let env = Env::new();
     let file = env.dir.join("org.yaml");
-    std::fs::write(&file, "apiVersion: backstage.io/v1alpha1\nkind: User\nmetadata: { name: eve }\n---\nkind: Group\nmetadata: { name: x }\n")
+    std::fs::write(&file, "apiVersion: backstage.io/v1alpha1\nkind: User\nmetadata: { name: eve }\nspec: { memberOf: [] }\n---\nkind: Group\nmetadata: { name: x }\nspec: { type: team, children: [] }\n")
         .expect("write");
     let output = env.run(&["seed", "--file", &file.display().to_string()], &[]);
     assert!(!output.status.success());
     let err = stderr(&output);
     assert!(
-        err.contains("nothing was imported") && err.contains("document 2: apiVersion"),
+        err.contains("nothing was stored")
+            && err.contains("org.yaml: document 2: apiVersion: is required"),
         "{err}"
     );
     let create = env.run(&["token", "create", "--user", "eve"], &[]);

@@ -9,7 +9,7 @@ use axum::http::{Request, Response, StatusCode, header};
 use causeway::config::Config;
 use causeway::http::{AppState, router};
 use causeway::serve;
-use causeway_platform::org;
+use causeway_platform::catalog::{IngestOptions, yaml};
 use serde_json::Value;
 use tower::ServiceExt as _;
 
@@ -34,10 +34,14 @@ impl TestApp {
         let dir = std::env::temp_dir().join(format!("causeway-http-{}", uuid::Uuid::new_v4()));
         let state =
             serve::state(config(&format!("sqlite://{}/c.db", dir.display()))).expect("state");
-        state.platform.store.migrate().await.expect("migrate");
+        state.platform.load().await.expect("migrate and load");
         state.migrated.store(true, Ordering::Release);
-        let documents = org::parse_documents(causeway::cli::DEMO_ORG).expect("demo YAML");
-        org::import(&state.platform.store, documents)
+        let documents = yaml::parse("demo", causeway::cli::DEMO_ORG).expect("demo YAML");
+        let options = IngestOptions::default();
+        state
+            .platform
+            .catalog
+            .ingest("demo", documents, options)
             .await
             .expect("seed");
         Self {

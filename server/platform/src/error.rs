@@ -7,6 +7,9 @@ pub enum Error {
     /// Input broke a rule; `field` is the path of the offending field, `rule` says what was expected.
     #[error("{field}: {rule}")]
     InvalidInput { field: String, rule: String },
+    /// Documents were refused; every problem is listed (nothing was stored).
+    #[error("{} problem(s): {}", .0.len(), .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Rejected(Vec<crate::catalog::Problem>),
     /// The named thing does not exist.
     #[error("{0} was not found")]
     NotFound(String),

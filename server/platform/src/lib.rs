@@ -2,6 +2,7 @@
 //! over the functions in this crate, which is why it must not know about HTTP, axum or Leptos.
 
 pub mod audit;
+pub mod catalog;
 pub mod entity_ref;
 pub mod error;
 pub mod identity;
@@ -31,17 +32,26 @@ pub struct Platform {
     pub sessions: identity::Sessions,
     pub tokens: identity::Tokens,
     pub audit: audit::AuditLog,
+    pub catalog: catalog::Catalog,
 }
 
 impl Platform {
-    /// Builds the services; fails only on invalid settings (the error names the setting).
+    /// Builds the services; fails only on invalid settings (the error names the setting). Nothing
+    /// is read from the database yet: call [`Platform::load`] once it is migrated.
     pub fn new(store: Store, settings: &Settings) -> Result<Self> {
         Ok(Self {
             directory: identity::Directory::new(store.clone(), &settings.admin_teams)?,
             sessions: identity::Sessions::new(store.clone(), settings.session_ttl),
             tokens: identity::Tokens::new(store.clone()),
             audit: audit::AuditLog::new(store.clone()),
+            catalog: catalog::Catalog::new(store.clone()),
             store,
         })
+    }
+
+    /// Migrates the database and loads the catalog index.
+    pub async fn load(&self) -> Result<()> {
+        self.store.migrate().await?;
+        self.catalog.reload().await
     }
 }

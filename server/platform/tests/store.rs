@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use causeway_platform::audit::{Entry, Outcome};
+use causeway_platform::catalog::{IngestOptions, yaml};
 use causeway_platform::identity::Role;
 use causeway_platform::{Error, Platform, Settings, Store, org};
 use sqlx::Connection as _;
@@ -14,12 +15,12 @@ const ORG: &str = r#"
 apiVersion: backstage.io/v1alpha1
 kind: Group
 metadata: { name: platform }
-spec: { type: team, profile: { displayName: Platform team } }
+spec: { type: team, children: [], profile: { displayName: Platform team } }
 ---
 apiVersion: backstage.io/v1alpha1
 kind: Group
 metadata: { name: Payments }
-spec: { type: team, members: [bob] }
+spec: { type: team, children: [], members: [bob] }
 ---
 apiVersion: backstage.io/v1alpha1
 kind: User
@@ -31,7 +32,7 @@ spec:
 apiVersion: backstage.io/v1alpha1
 kind: User
 metadata: { name: bob }
-spec: { profile: { displayName: Bob } }
+spec: { profile: { displayName: Bob }, memberOf: [] }
 ---
 apiVersion: backstage.io/v1alpha1
 kind: Component
@@ -78,10 +79,21 @@ async fn postgres() -> Store {
         .expect("open PostgreSQL")
 }
 
+async fn open_platform(store: Store, ttl: Duration) -> Platform {
+    let platform = Platform::new(store, &settings(ttl)).expect("platform");
+    platform.load().await.expect("load");
+    platform
+}
+
 async fn seeded(store: Store, ttl: Duration) -> Platform {
-    let documents = org::parse_documents(ORG).expect("valid YAML");
-    org::import(&store, documents).await.expect("import");
-    Platform::new(store, &settings(ttl)).expect("platform")
+    let platform = open_platform(store, ttl).await;
+    let documents = yaml::parse("org.yaml", ORG).expect("valid YAML");
+    platform
+        .catalog
+        .ingest("test:org", documents, IngestOptions::default())
+        .await
+        .expect("import");
+    platform
 }
 
 /// Declares `name` once per engine.
@@ -120,46 +132,93 @@ async fn migrations_are_idempotent(store: Store) {
 }
 
 async fn import_builds_users_teams_and_memberships(store: Store) {
-    let summary = org::import(&store, org::parse_documents(ORG).expect("yaml"))
+    let platform = open_platform(store.clone(), Duration::from_secs(60)).await;
+    let documents = yaml::parse("org.yaml", ORG).expect("yaml");
+    let report = platform
+        .catalog
+        .ingest("test:org", documents, IngestOptions::default())
         .await
         .expect("import");
-    assert_eq!((summary.users, summary.teams, summary.entities), (2, 2, 6));
-    assert_eq!(
-        summary.memberships, 3,
-        "ada in payments and platform, bob in payments"
+    assert_eq!(report.added.len(), 6);
+    assert_eq!(report.warnings.len(), 2, "{:?}", report.warnings);
+    assert!(
+        report
+            .warnings
+            .iter()
+            .any(|w| w.contains("group:default/ghosts, which does not exist")),
+        "{:?}",
+        report.warnings
     );
-    assert_eq!(summary.warnings.len(), 1, "{:?}", summary.warnings);
-    assert!(summary.warnings[0].contains("group:default/ghosts does not exist"));
-    // A second import updates in place instead of duplicating.
-    let again = org::import(&store, org::parse_documents(ORG).expect("yaml"))
+    let ada = platform
+        .directory
+        .find_user("ada", "user")
+        .await
+        .expect("ada");
+    assert_eq!(ada.teams.len(), 2, "ada in payments and platform");
+    let bob = platform
+        .directory
+        .find_user("bob", "user")
+        .await
+        .expect("bob");
+    assert!(
+        bob.is_member_of("group:default/payments"),
+        "membership declared by the group's members"
+    );
+
+    // A second import of the same text changes nothing.
+    let documents = yaml::parse("org.yaml", ORG).expect("yaml");
+    let again = platform
+        .catalog
+        .ingest("test:org", documents, IngestOptions::default())
         .await
         .expect("re-import");
-    assert_eq!(again.entities, 6);
-    let platform = Platform::new(store, &settings(Duration::from_secs(60))).expect("platform");
-    assert_eq!(platform.directory.users().await.expect("users").len(), 2);
+    assert_eq!(
+        (
+            again.added.len(),
+            again.updated.len(),
+            again.unchanged.len()
+        ),
+        (0, 0, 6)
+    );
+
+    // A fresh process loads the same catalog from the database.
+    let reloaded = open_platform(store, Duration::from_secs(60)).await;
+    assert_eq!(reloaded.catalog.index().len(), 6);
+    assert_eq!(reloaded.directory.users().await.expect("users").len(), 2);
 }
 
 async fn invalid_import_stores_nothing(store: Store) {
+    let platform = open_platform(store, Duration::from_secs(60)).await;
     let text = format!(
-        "{ORG}\n---\napiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {{ title: nameless }}\n"
+        "{ORG}\n---\napiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {{ title: nameless }}\nspec: {{ type: service, lifecycle: x, owner: y }}\n"
     );
-    let err = org::import(&store, org::parse_documents(&text).expect("yaml"))
+    let documents = yaml::parse("bad.yaml", &text).expect("yaml");
+    let err = platform
+        .catalog
+        .ingest("test:bad", documents, IngestOptions::default())
         .await
         .expect_err("invalid");
+    let Error::Rejected(problems) = err else {
+        panic!("expected a rejection")
+    };
+    assert_eq!(problems.len(), 1);
     assert_eq!(
-        err.to_string(),
-        "document 7: metadata.name: is required and must be a non-empty string"
+        problems[0].to_string(),
+        "bad.yaml: document 7: metadata.name: is required"
     );
-    let platform = Platform::new(store, &settings(Duration::from_secs(60))).expect("platform");
     assert!(
         platform.directory.users().await.expect("users").is_empty(),
         "nothing stored"
     );
+    assert!(platform.catalog.index().is_empty());
 
-    let err = org::parse_documents("kind: [unclosed").expect_err("bad YAML");
+    let problems = yaml::parse("broken.yaml", "kind: [unclosed").expect_err("bad YAML");
     assert!(
-        err.to_string().starts_with("document 1: is not valid YAML"),
-        "{err}"
+        problems[0]
+            .to_string()
+            .starts_with("broken.yaml: document 1: (yaml): is not valid YAML at line"),
+        "{}",
+        problems[0]
     );
 }
 
@@ -233,7 +292,7 @@ async fn sessions_expire_and_end(store: Store) {
         None
     );
 
-    let expiring = Platform::new(store, &settings(Duration::ZERO)).expect("platform");
+    let expiring = open_platform(store, Duration::ZERO).await;
     let session = expiring
         .sessions
         .create("user:default/bob")
@@ -370,16 +429,16 @@ async fn audit_log_appends_in_order(store: Store) {
 }
 
 async fn owned_entities_follow_team_membership(store: Store) {
-    let platform = seeded(store.clone(), Duration::from_secs(60)).await;
+    let platform = seeded(store, Duration::from_secs(60)).await;
     let ada = platform
         .directory
         .find_user("ada", "user")
         .await
         .expect("ada");
     let teams: Vec<String> = ada.teams.iter().map(|t| t.entity_ref.clone()).collect();
-    let owned = org::owned_by(&store, &teams).await.expect("owned");
+    let owned = org::owned_by(&platform.catalog, &teams);
     let refs: Vec<_> = owned.iter().map(|e| e.entity_ref.as_str()).collect();
     assert_eq!(refs, ["component:default/payments-api"]);
     assert_eq!(owned[0].description.as_deref(), Some("Card payments"));
-    assert!(org::owned_by(&store, &[]).await.expect("none").is_empty());
+    assert!(org::owned_by(&platform.catalog, &[]).is_empty());
 }

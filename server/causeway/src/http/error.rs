@@ -57,7 +57,7 @@ impl From<causeway_platform::Error> for ApiError {
     fn from(error: causeway_platform::Error) -> Self {
         use causeway_platform::Error as E;
         match &error {
-            E::InvalidInput { .. } => Self::input(error.to_string()),
+            E::InvalidInput { .. } | E::Rejected(_) => Self::input(error.to_string()),
             E::NotFound(_) => Self::new(StatusCode::NOT_FOUND, "NotFoundError", error.to_string()),
             E::Conflict(_) => Self::new(StatusCode::CONFLICT, "ConflictError", error.to_string()),
             E::Database(_) | E::Migration(_) => {

@@ -1,0 +1,128 @@
+//! An entity after validation: its normalised reference, the relations its own fields declare,
+//! and the body as authored (output-only fields removed).
+
+use serde_json::{Map, Value};
+
+use super::kinds::{Kind, Shape};
+use super::refs;
+use super::validate::Violation;
+
+/// A relation declared by an entity's own fields.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Edge {
+    /// `ownedBy`, `partOf`, …
+    pub kind: &'static str,
+    /// The reverse type, stored on the target: `ownerOf`, `hasPart`, …
+    pub reverse: &'static str,
+    /// Normalised reference of the target.
+    pub target: String,
+}
+
+/// A validated entity ready to store.
+#[derive(Debug, Clone)]
+pub struct Processed {
+    /// Lowercase `kind:namespace/name`, the identity used for uniqueness.
+    pub entity_ref: String,
+    /// The kind as the model spells it (`Component`).
+    pub kind: &'static str,
+    pub namespace: String,
+    pub name: String,
+    /// The authored entity with `metadata.namespace` filled in and output-only fields removed.
+    pub body: Value,
+    /// Relations declared by this entity, sorted and without duplicates.
+    pub edges: Vec<Edge>,
+}
+
+/// Builds a [`Processed`] entity from a validated one. References that cannot be parsed are
+/// violations on their field.
+pub fn process(mut body: Value, kind: &'static Kind) -> Result<Processed, Vec<Violation>> {
+    let root = body
+        .as_object_mut()
+        .expect("validated entities are objects");
+    root.remove("relations");
+    root.remove("status");
+    root.insert("kind".to_owned(), Value::String(kind.name.to_owned()));
+    let metadata = root
+        .get_mut("metadata")
+        .and_then(Value::as_object_mut)
+        .expect("validated metadata");
+    for output_only in ["uid", "etag", "generation"] {
+        metadata.remove(output_only);
+    }
+    let namespace = metadata
+        .entry("namespace")
+        .or_insert_with(|| Value::String("default".to_owned()))
+        .as_str()
+        .unwrap_or("default")
+        .to_owned();
+    let name = metadata
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let spec = root
+        .get("spec")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let edges = edges(kind, &spec, &namespace)?;
+    Ok(Processed {
+        entity_ref: format!(
+            "{}:{}/{}",
+            kind.name.to_lowercase(),
+            namespace.to_lowercase(),
+            name.to_lowercase()
+        ),
+        kind: kind.name,
+        namespace,
+        name,
+        body,
+        edges,
+    })
+}
+
+fn edges(
+    kind: &Kind,
+    spec: &Map<String, Value>,
+    namespace: &str,
+) -> Result<Vec<Edge>, Vec<Violation>> {
+    let mut edges = Vec::new();
+    let mut violations = Vec::new();
+    for field in kind.fields {
+        let Some(relation) = field.relation else {
+            continue;
+        };
+        let targets: Vec<&str> = match (field.shape, spec.get(field.name)) {
+            (Shape::Text, Some(Value::String(s))) => vec![s.as_str()],
+            (Shape::TextList, Some(Value::Array(items))) => {
+                items.iter().filter_map(Value::as_str).collect()
+            }
+            _ => Vec::new(),
+        };
+        for (i, target) in targets.into_iter().enumerate() {
+            match refs::parse(target, relation.default_kind, namespace) {
+                Ok(target) => edges.push(Edge {
+                    kind: relation.forward,
+                    reverse: relation.reverse,
+                    target,
+                }),
+                Err(message) => {
+                    let field_path = match field.shape {
+                        Shape::TextList => format!("spec.{}.{i}", field.name),
+                        _ => format!("spec.{}", field.name),
+                    };
+                    violations.push(Violation {
+                        field: field_path,
+                        message,
+                    });
+                }
+            }
+        }
+    }
+    if !violations.is_empty() {
+        return Err(violations);
+    }
+    edges.sort();
+    edges.dedup();
+    Ok(edges)
+}

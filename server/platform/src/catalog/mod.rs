@@ -1,0 +1,512 @@
+//! The software catalog: Backstage-compatible entities, validated, related in both directions,
+//! stored, indexed and queried.
+//!
+//! Writes go to the database in one transaction and then into the in-memory [`Index`], which
+//! serves every read. An ingestion is all or nothing: one invalid document stores nothing.
+
+pub mod entity;
+pub mod index;
+pub mod kinds;
+mod persist;
+pub mod query;
+pub mod refs;
+pub mod validate;
+pub mod yaml;
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use self::entity::Processed;
+use self::index::{Index, Stored};
+use crate::{Error, Result, Store};
+
+/// The annotation marking entities whose location no longer provides them.
+pub const ORPHAN_ANNOTATION: &str = "backstage.io/orphan";
+
+/// A problem with one document of an ingestion.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// File, upload or location the document came from.
+    pub source: String,
+    /// Position of the document in its text, from 1.
+    pub document: Option<usize>,
+    pub field: String,
+    pub message: String,
+}
+
+impl Problem {
+    pub fn new(
+        source: &str,
+        document_index: Option<usize>,
+        field: &str,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            source: source.to_owned(),
+            document: document_index.map(|i| i + 1),
+            field: field.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.source)?;
+        if let Some(document) = self.document {
+            write!(f, ": document {document}")?;
+        }
+        write!(f, ": {}: {}", self.field, self.message)
+    }
+}
+
+/// What an ingestion did (or, in a dry run, would do).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct IngestReport {
+    pub added: Vec<String>,
+    pub updated: Vec<String>,
+    pub unchanged: Vec<String>,
+    /// Entities of the same location that are no longer provided by it.
+    pub orphaned: Vec<String>,
+    /// References to entities that do not exist (kept, reported).
+    pub warnings: Vec<String>,
+}
+
+/// How an ingestion treats the entities already stored for its location.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IngestOptions {
+    /// Entities of the location that are missing from this ingestion become orphans.
+    pub replace: bool,
+    /// Validate and report without storing anything.
+    pub dry_run: bool,
+}
+
+/// The catalog service; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    store: Store,
+    index: Arc<RwLock<Index>>,
+    writer: Arc<tokio::sync::Mutex<()>>,
+    /// The catalog version the index reflects; another replica's write makes the stored one differ.
+    version: Arc<AtomicI64>,
+}
+
+/// Validates and processes documents; every problem of every document is reported.
+pub fn prepare(source: &str, documents: Vec<Value>) -> Result<Vec<Processed>, Vec<Problem>> {
+    let mut problems = Vec::new();
+    let mut processed: Vec<Processed> = Vec::new();
+    let mut seen = BTreeSet::new();
+    for (i, document) in documents.into_iter().enumerate() {
+        let kind = match validate::validate(&document) {
+            Ok(kind) => kind,
+            Err(violations) => {
+                problems.extend(
+                    violations
+                        .into_iter()
+                        .map(|v| Problem::new(source, Some(i), &v.field, v.message)),
+                );
+                continue;
+            }
+        };
+        match entity::process(document, kind) {
+            Ok(p) => {
+                if !seen.insert(p.entity_ref.clone()) {
+                    problems.push(Problem::new(source, Some(i), "metadata.name", format!("{} appears more than once (names are unique per kind and namespace, ignoring case)", p.entity_ref)));
+                }
+                processed.push(p);
+            }
+            Err(violations) => problems.extend(
+                violations
+                    .into_iter()
+                    .map(|v| Problem::new(source, Some(i), &v.field, v.message)),
+            ),
+        }
+    }
+    if problems.is_empty() {
+        Ok(processed)
+    } else {
+        Err(problems)
+    }
+}
+
+impl Catalog {
+    /// An empty catalog over `store`; [`Catalog::reload`] fills it once the database is migrated.
+    pub fn new(store: Store) -> Self {
+        Self {
+            store,
+            index: Arc::new(RwLock::new(Index::default())),
+            writer: Arc::new(tokio::sync::Mutex::new(())),
+            version: Arc::new(AtomicI64::new(-1)),
+        }
+    }
+
+    /// Rebuilds the index from the database (at start, and when another replica wrote).
+    pub async fn reload(&self) -> Result<()> {
+        let _writer = self.writer.lock().await;
+        let version = persist::version(&self.store).await?;
+        let rows = persist::load_all(&self.store).await?;
+        let mut index = Index::default();
+        for row in rows {
+            let body: Value = match serde_json::from_str(&row.body) {
+                Ok(body) => body,
+                Err(error) => {
+                    tracing::warn!(entity = %row.entity_ref, %error, "stored entity is not JSON; skipped");
+                    continue;
+                }
+            };
+            match validate::validate(&body).map(|kind| entity::process(body, kind)) {
+                Ok(Ok(p)) => index.upsert(stored(
+                    p,
+                    row.uid,
+                    row.etag,
+                    row.generation,
+                    row.location_key,
+                )),
+                _ => {
+                    tracing::warn!(entity = %row.entity_ref, "stored entity no longer validates; skipped")
+                }
+            }
+        }
+        *self
+            .index
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = index;
+        self.version.store(version, Ordering::Release);
+        Ok(())
+    }
+
+    /// Reloads the index when another process changed the catalog; returns whether it did.
+    pub async fn refresh_if_stale(&self) -> Result<bool> {
+        if persist::version(&self.store).await? == self.version.load(Ordering::Acquire) {
+            return Ok(false);
+        }
+        self.reload().await?;
+        Ok(true)
+    }
+
+    /// Records the version a write produced: if it is not the next one, another process wrote in
+    /// between and the index is marked stale so that the next check reloads it.
+    fn advance(&self, written: i64) {
+        let expected = self.version.load(Ordering::Acquire) + 1;
+        self.version.store(
+            if written == expected { written } else { -1 },
+            Ordering::Release,
+        );
+    }
+
+    /// Read access to the index.
+    pub fn index(&self) -> RwLockReadGuard<'_, Index> {
+        self.index
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The store this catalog writes to.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Validates and stores `documents` from `location_key` (`upload:…`, `file:…`, `url:…`), all or
+    /// nothing. Invalid input is [`Error::Rejected`] listing every problem; an entity that another
+    /// location already provides is [`Error::Conflict`].
+    pub async fn ingest(
+        &self,
+        location_key: &str,
+        documents: Vec<Value>,
+        options: IngestOptions,
+    ) -> Result<IngestReport> {
+        let processed = prepare(location_key, documents).map_err(Error::Rejected)?;
+        let _writer = self.writer.lock().await;
+        let mut report = IngestReport::default();
+        let mut writes = Vec::new();
+        {
+            let index = self.index();
+            for p in processed {
+                let body = p.body.to_string();
+                let hash = persist::hash(&body);
+                match index.by_ref(&p.entity_ref) {
+                    Some(existing)
+                        if existing.location_key != location_key && !is_orphan(existing) =>
+                    {
+                        return Err(Error::Conflict(format!(
+                            "{} is already provided by {}; remove it there first or unregister that location",
+                            p.entity_ref, existing.location_key
+                        )));
+                    }
+                    Some(existing)
+                        if persist::hash(&existing.body) == hash
+                            && existing.location_key == location_key =>
+                    {
+                        report.unchanged.push(p.entity_ref.clone());
+                    }
+                    Some(existing) => {
+                        let old: Value =
+                            serde_json::from_str(&existing.body).unwrap_or(Value::Null);
+                        let generation = if old.get("spec") == p.body.get("spec") {
+                            existing.generation
+                        } else {
+                            existing.generation + 1
+                        };
+                        report.updated.push(p.entity_ref.clone());
+                        writes.push(stored(
+                            p,
+                            existing.uid.clone(),
+                            new_etag(),
+                            generation,
+                            location_key.to_owned(),
+                        ));
+                    }
+                    None => {
+                        report.added.push(p.entity_ref.clone());
+                        writes.push(stored(
+                            p,
+                            uuid::Uuid::new_v4().to_string(),
+                            new_etag(),
+                            1,
+                            location_key.to_owned(),
+                        ));
+                    }
+                }
+            }
+            if options.replace {
+                let provided: BTreeSet<&str> = report
+                    .added
+                    .iter()
+                    .chain(&report.updated)
+                    .chain(&report.unchanged)
+                    .map(String::as_str)
+                    .collect();
+                for id in index.all() {
+                    let Some(existing) = index.get(id) else {
+                        continue;
+                    };
+                    if existing.location_key == location_key
+                        && !provided.contains(existing.entity_ref.as_str())
+                        && !is_orphan(existing)
+                    {
+                        report.orphaned.push(existing.entity_ref.clone());
+                        writes.push(orphaned(existing));
+                    }
+                }
+            }
+            for write in &writes {
+                for edge in index.dangling_from(write) {
+                    if !writes.iter().any(|w| w.entity_ref == edge.target) {
+                        report.warnings.push(format!(
+                            "{}: {} refers to {}, which does not exist",
+                            write.entity_ref, edge.kind, edge.target
+                        ));
+                    }
+                }
+            }
+        }
+        if options.dry_run || writes.is_empty() {
+            return Ok(report);
+        }
+        let version = persist::upsert(&self.store, &writes).await?;
+        let touched: Vec<String> = writes.iter().map(|w| w.entity_ref.clone()).collect();
+        {
+            let mut index = self
+                .index
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for write in writes {
+                index.upsert(write);
+            }
+        }
+        self.advance(version);
+        self.sync_identity(&touched).await?;
+        Ok(report)
+    }
+
+    /// Deletes the entity with `uid`; returns whether it existed.
+    pub async fn delete_by_uid(&self, uid: &str) -> Result<Option<String>> {
+        let _writer = self.writer.lock().await;
+        let Some(entity_ref) = self.index().by_uid(uid).map(|e| e.entity_ref.clone()) else {
+            return Ok(None);
+        };
+        let version = persist::delete(&self.store, std::slice::from_ref(&entity_ref)).await?;
+        self.index
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&entity_ref);
+        self.advance(version);
+        self.sync_identity(std::slice::from_ref(&entity_ref))
+            .await?;
+        Ok(Some(entity_ref))
+    }
+
+    /// Deletes every entity provided by `location_key`; returns their references.
+    pub async fn delete_location_entities(&self, location_key: &str) -> Result<Vec<String>> {
+        let _writer = self.writer.lock().await;
+        let refs: Vec<String> = {
+            let index = self.index();
+            index
+                .all()
+                .iter()
+                .filter_map(|id| index.get(id))
+                .filter(|e| e.location_key == location_key)
+                .map(|e| e.entity_ref.clone())
+                .collect()
+        };
+        let version = persist::delete(&self.store, &refs).await?;
+        {
+            let mut index = self
+                .index
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for r in &refs {
+                index.remove(r);
+            }
+        }
+        self.advance(version);
+        self.sync_identity(&refs).await?;
+        Ok(refs)
+    }
+
+    /// Keeps the identity tables (users, teams, memberships) in step with User and Group entities.
+    async fn sync_identity(&self, touched: &[String]) -> Result<()> {
+        let mut users = Vec::new();
+        let mut teams = Vec::new();
+        let mut gone = Vec::new();
+        let mut memberships: Vec<(String, Vec<String>)> = Vec::new();
+        let mut team_members: Vec<(String, Vec<String>)> = Vec::new();
+        {
+            let index = self.index();
+            for entity_ref in touched {
+                let is_user = entity_ref.starts_with("user:");
+                if !is_user && !entity_ref.starts_with("group:") {
+                    continue;
+                }
+                let Some(entity) = index.by_ref(entity_ref) else {
+                    gone.push(entity_ref.clone());
+                    continue;
+                };
+                let body: Value = serde_json::from_str(&entity.body).unwrap_or(Value::Null);
+                let text = |p: &str| body.pointer(p).and_then(Value::as_str).map(str::to_owned);
+                let display = text("/spec/profile/displayName")
+                    .or_else(|| text("/metadata/title"))
+                    .unwrap_or_else(|| entity.name.clone());
+                let related = index.relations(entity);
+                if is_user {
+                    users.push((entity_ref.clone(), display, text("/spec/profile/email")));
+                    memberships.push((
+                        entity_ref.clone(),
+                        related
+                            .iter()
+                            .filter(|r| r.kind == "memberOf")
+                            .map(|r| r.target.clone())
+                            .collect(),
+                    ));
+                } else {
+                    let parent = related
+                        .iter()
+                        .find(|r| r.kind == "childOf")
+                        .map(|r| r.target.clone());
+                    teams.push((entity_ref.clone(), display, parent));
+                    team_members.push((
+                        entity_ref.clone(),
+                        related
+                            .iter()
+                            .filter(|r| r.kind == "hasMember")
+                            .map(|r| r.target.clone())
+                            .collect(),
+                    ));
+                }
+            }
+        }
+        persist::sync_identity(
+            &self.store,
+            &users,
+            &teams,
+            &gone,
+            &memberships,
+            &team_members,
+        )
+        .await
+    }
+
+    /// The entity as the API serves it: the authored body plus `metadata.uid`, `metadata.etag`,
+    /// `metadata.generation` and `relations` in both directions.
+    pub fn render(index: &Index, entity: &Stored) -> Value {
+        let mut body: Value = serde_json::from_str(&entity.body).unwrap_or(Value::Null);
+        if let Some(metadata) = body.get_mut("metadata").and_then(Value::as_object_mut) {
+            metadata.insert("uid".to_owned(), Value::String(entity.uid.clone()));
+            metadata.insert("etag".to_owned(), Value::String(entity.etag.clone()));
+            metadata.insert("generation".to_owned(), json!(entity.generation));
+        }
+        let relations: Vec<Value> = index
+            .relations(entity)
+            .into_iter()
+            .map(|r| {
+                let (kind, namespace, name) = refs::split(&r.target);
+                json!({ "type": r.kind, "targetRef": r.target, "target": { "kind": kind, "namespace": namespace, "name": name } })
+            })
+            .collect();
+        if let Some(root) = body.as_object_mut() {
+            root.insert("relations".to_owned(), Value::Array(relations));
+        }
+        body
+    }
+}
+
+fn stored(
+    p: Processed,
+    uid: String,
+    etag: String,
+    generation: i64,
+    location_key: String,
+) -> Stored {
+    Stored {
+        uid,
+        etag,
+        generation,
+        entity_ref: p.entity_ref,
+        kind: p.kind.to_owned(),
+        namespace: p.namespace,
+        name: p.name,
+        body: Arc::from(p.body.to_string()),
+        edges: p.edges,
+        location_key,
+    }
+}
+
+fn is_orphan(entity: &Stored) -> bool {
+    serde_json::from_str::<Value>(&entity.body)
+        .ok()
+        .and_then(|b| {
+            b.pointer("/metadata/annotations")
+                .and_then(|a| a.get(ORPHAN_ANNOTATION))
+                .and_then(Value::as_str)
+                .map(|v| v == "true")
+        })
+        .unwrap_or(false)
+}
+
+/// A copy of `entity` marked as an orphan.
+fn orphaned(entity: &Stored) -> Stored {
+    let mut body: Value = serde_json::from_str(&entity.body).unwrap_or(Value::Null);
+    if let Some(metadata) = body.get_mut("metadata").and_then(Value::as_object_mut) {
+        let annotations = metadata
+            .entry("annotations")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Some(annotations) = annotations.as_object_mut() {
+            annotations.insert(
+                ORPHAN_ANNOTATION.to_owned(),
+                Value::String("true".to_owned()),
+            );
+        }
+    }
+    let mut copy = entity.clone();
+    copy.body = Arc::from(body.to_string());
+    copy.etag = new_etag();
+    copy
+}
+
+fn new_etag() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}

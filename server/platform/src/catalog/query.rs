@@ -1,0 +1,316 @@
+//! Queries in the shape of Backstage's catalog API: filter sets, ordering, full-text filtering,
+//! field selection and opaque cursors.
+//!
+//! Filter semantics follow Backstage: repeated `filter` parameters are alternatives (OR); inside
+//! one, comma-separated conditions must all hold (AND), except that several values for the same
+//! key are alternatives; `key` alone tests existence; keys and values are case-insensitive.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use roaring::RoaringBitmap;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::index::Index;
+use crate::{Error, Result};
+
+/// One key and the values it may have (empty: the key must exist).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Condition {
+    pub key: String,
+    pub values: Vec<String>,
+}
+
+/// Alternatives of conjunctions.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Filter {
+    pub sets: Vec<Vec<Condition>>,
+}
+
+impl Filter {
+    /// Parses `filter` parameters; `field` names the parameter in errors.
+    pub fn parse(params: &[String], field: &str) -> Result<Self> {
+        let mut sets = Vec::new();
+        for param in params {
+            let mut set: Vec<Condition> = Vec::new();
+            for part in param.split(',') {
+                let part = part.trim();
+                if part.is_empty() {
+                    continue;
+                }
+                let (key, value) = match part.split_once('=') {
+                    Some((k, v)) => (k.trim().to_lowercase(), Some(v.trim().to_lowercase())),
+                    None => (part.to_lowercase(), None),
+                };
+                if key.is_empty() {
+                    return Err(Error::invalid(
+                        field,
+                        format!("{part:?} has no key; expected key or key=value"),
+                    ));
+                }
+                match set.iter_mut().find(|c| c.key == key) {
+                    Some(condition) => condition.values.extend(value),
+                    None => set.push(Condition {
+                        key,
+                        values: value.into_iter().collect(),
+                    }),
+                }
+            }
+            if !set.is_empty() {
+                sets.push(set);
+            }
+        }
+        Ok(Self { sets })
+    }
+
+    /// Whether the filter restricts anything.
+    pub fn is_empty(&self) -> bool {
+        self.sets.is_empty()
+    }
+
+    /// The ids matching the filter.
+    pub fn evaluate(&self, index: &Index) -> RoaringBitmap {
+        if self.sets.is_empty() {
+            return index.all().clone();
+        }
+        let mut result = RoaringBitmap::new();
+        for set in &self.sets {
+            let mut matched: Option<RoaringBitmap> = None;
+            for condition in set {
+                let ids = if condition.values.is_empty() {
+                    index.having(&condition.key)
+                } else {
+                    condition
+                        .values
+                        .iter()
+                        .fold(RoaringBitmap::new(), |acc, v| {
+                            acc | index.matching(&condition.key, v)
+                        })
+                };
+                matched = Some(match matched {
+                    Some(m) => m & ids,
+                    None => ids,
+                });
+                if matched.as_ref().is_some_and(RoaringBitmap::is_empty) {
+                    break;
+                }
+            }
+            result |= matched.unwrap_or_default();
+        }
+        result
+    }
+}
+
+/// A sort field and direction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order {
+    pub field: String,
+    pub ascending: bool,
+}
+
+impl Order {
+    /// Parses `orderField` parameters of the form `field[,asc|desc]`.
+    pub fn parse(params: &[String]) -> Result<Vec<Self>> {
+        params
+            .iter()
+            .map(|p| {
+                let (field, direction) = p.split_once(',').unwrap_or((p, "asc"));
+                let ascending = match direction.trim().to_lowercase().as_str() {
+                    "asc" => true,
+                    "desc" => false,
+                    other => {
+                        return Err(Error::invalid(
+                            "orderField",
+                            format!("{other:?} is not a direction; expected asc or desc"),
+                        ));
+                    }
+                };
+                let field = field.trim().to_lowercase();
+                if field.is_empty() {
+                    return Err(Error::invalid(
+                        "orderField",
+                        "needs a field, e.g. metadata.name,asc",
+                    ));
+                }
+                Ok(Self { field, ascending })
+            })
+            .collect()
+    }
+}
+
+/// Full-text filtering: `term` must occur in one of `fields` (in any indexed value when empty).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FullText {
+    pub term: String,
+    pub fields: Vec<String>,
+}
+
+/// Everything a query asks for, except paging.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Query {
+    pub filter: Filter,
+    pub order: Vec<Order>,
+    pub full_text: Option<FullText>,
+}
+
+/// The state a cursor carries: the query and where the page starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    pub query: Query,
+    pub offset: u64,
+}
+
+impl Cursor {
+    /// The opaque form.
+    pub fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
+    }
+
+    /// Parses an opaque cursor.
+    pub fn decode(text: &str) -> Result<Self> {
+        URL_SAFE_NO_PAD
+            .decode(text.trim())
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .ok_or_else(|| Error::invalid("cursor", "is not a cursor returned by this server"))
+    }
+}
+
+/// One page of ids, in order, and the total.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    pub ids: Vec<u32>,
+    pub total: u64,
+}
+
+impl Query {
+    /// The ids matching the filter and the full-text term.
+    pub fn matching(&self, index: &Index) -> RoaringBitmap {
+        let mut ids = self.filter.evaluate(index);
+        if let Some(full_text) = self
+            .full_text
+            .as_ref()
+            .filter(|f| !f.term.trim().is_empty())
+        {
+            let term = full_text.term.trim().to_lowercase();
+            let fields: Vec<String> = full_text.fields.iter().map(|f| f.to_lowercase()).collect();
+            let finder = memchr::memmem::Finder::new(term.as_bytes());
+            ids = ids
+                .iter()
+                .filter(|id| {
+                    index.pairs_of(*id).iter().any(|(k, v)| {
+                        (fields.is_empty() || fields.iter().any(|f| **f == **k))
+                            && finder.find(v.as_bytes()).is_some()
+                    })
+                })
+                .collect();
+        }
+        ids
+    }
+
+    /// The page of `limit` ids starting at `offset`, in the requested order.
+    pub fn page(&self, index: &Index, offset: u64, limit: u64) -> Page {
+        let ids = self.matching(index);
+        let total = ids.len();
+        let (start, end) = (offset as usize, offset.saturating_add(limit) as usize);
+        let ids: Vec<u32> = match self.order.as_slice() {
+            // With one sort field, walk its precomputed order and stop as soon as the page is
+            // full: no per-query sort.
+            [] | [_] => {
+                let (key, ascending) = self
+                    .order
+                    .first()
+                    .map_or(("", true), |o| (o.field.as_str(), o.ascending));
+                let ranks = index.ranks(key);
+                let mut ordered: Vec<(u32, u32)> = ids
+                    .iter()
+                    .map(|id| (ranks.get(id as usize).copied().unwrap_or(u32::MAX), id))
+                    .collect();
+                let want = end.min(ordered.len());
+                if want > 0 {
+                    if ascending {
+                        ordered.select_nth_unstable(want - 1);
+                        ordered[..want].sort_unstable();
+                    } else {
+                        ordered.sort_unstable_by(|a, b| b.cmp(a));
+                    }
+                }
+                ordered
+                    .into_iter()
+                    .skip(start)
+                    .take(end.saturating_sub(start))
+                    .map(|(_, id)| id)
+                    .collect()
+            }
+            orders => {
+                let ranks: Vec<_> = orders
+                    .iter()
+                    .map(|o| (index.ranks(&o.field), o.ascending))
+                    .collect();
+                let mut ordered: Vec<u32> = ids.iter().collect();
+                ordered.sort_by(|a, b| {
+                    for (r, ascending) in &ranks {
+                        let (x, y) = (r.get(*a as usize), r.get(*b as usize));
+                        let ord = if *ascending { x.cmp(&y) } else { y.cmp(&x) };
+                        if ord.is_ne() {
+                            return ord;
+                        }
+                    }
+                    a.cmp(b)
+                });
+                ordered
+                    .into_iter()
+                    .skip(start)
+                    .take(end.saturating_sub(start))
+                    .collect()
+            }
+        };
+        Page { ids, total }
+    }
+}
+
+/// Keeps only `fields` (dotted paths, case-sensitive as Backstage) of `entity`.
+pub fn select_fields(entity: &Value, fields: &[String]) -> Value {
+    if fields.is_empty() {
+        return entity.clone();
+    }
+    let mut out = Value::Object(Map::new());
+    for field in fields {
+        let path: Vec<&str> = field.split('.').collect();
+        if let Some(value) = lookup(entity, &path) {
+            insert(&mut out, &path, value.clone());
+        }
+    }
+    out
+}
+
+fn lookup<'a>(value: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    path.iter().try_fold(value, |v, key| v.get(key))
+}
+
+fn insert(target: &mut Value, path: &[&str], value: Value) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let mut current = target;
+    for key in parents {
+        let Value::Object(map) = current else { return };
+        current = map
+            .entry((*key).to_owned())
+            .or_insert_with(|| Value::Object(Map::new()));
+    }
+    if let Value::Object(map) = current {
+        map.insert((*last).to_owned(), value);
+    }
+}
+
+/// Parses `fields` parameters (repeated and/or comma-separated).
+pub fn parse_fields(params: &[String]) -> Vec<String> {
+    params
+        .iter()
+        .flat_map(|p| p.split(','))
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
