@@ -29,10 +29,27 @@ module_dir() {
     (cd "$scratch" && go mod download -json "$1@$2" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
 }
 
+# PyYAML rewrites the Tekton CRDs. Debian ships it as python3-yaml for its own /usr/bin/python3,
+# which a python3 earlier on PATH (pyenv, a virtualenv) does not see.
+python=""
+for candidate in python3 /usr/bin/python3; do
+    if "$candidate" -c 'import yaml' 2>/dev/null; then
+        python=$candidate
+        break
+    fi
+done
+if [[ -z "$python" ]]; then
+    echo "controlplane: PyYAML is missing; installing Debian's python3-yaml" >&2
+    sudo_cmd=""; [[ $EUID -ne 0 ]] && sudo_cmd="sudo"
+    $sudo_cmd apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq python3-yaml >&2
+    python=/usr/bin/python3
+fi
+
 mkdir -p "$scratch/crds"
 dir="$(module_dir "$TEKTON_MODULE" "$TEKTON_VERSION")"
 for kind in pipeline task pipelinerun taskrun; do
-    python3 - "$dir/config/300-crds/300-$kind.yaml" "$scratch/crds/tekton-$kind.yaml" <<'PY'
+    "$python" - "$dir/config/300-crds/300-$kind.yaml" "$scratch/crds/tekton-$kind.yaml" <<'PY'
 import sys, yaml
 crd = yaml.safe_load(open(sys.argv[1]))
 crd["spec"]["versions"] = [v for v in crd["spec"]["versions"] if v["name"] == "v1"]
