@@ -45,6 +45,12 @@ pub struct Config {
     pub session_ttl: Duration,
     /// Group references whose members are platform admins.
     pub admin_teams: Vec<String>,
+    /// Hosts that URL locations may be read from.
+    pub catalog_allowed_hosts: Vec<String>,
+    /// How often registered locations are read again.
+    pub catalog_refresh: Duration,
+    /// Whether entities that vanished from their location are deleted (else kept as orphans).
+    pub catalog_delete_orphans: bool,
     /// Whether `public_url` was set explicitly (otherwise it follows `listen`).
     public_url_set: bool,
 }
@@ -132,7 +138,7 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
     (
         "body_limit_bytes",
         "CAUSEWAY_BODY_LIMIT_BYTES",
-        "2097152",
+        "8388608",
         "larger request bodies get 413",
     ),
     (
@@ -146,6 +152,24 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "CAUSEWAY_ADMIN_TEAMS",
         "group:default/platform",
         "groups whose members are platform admins (TOML list, or comma-separated in the variable)",
+    ),
+    (
+        "catalog_allowed_hosts",
+        "CAUSEWAY_CATALOG_ALLOWED_HOSTS",
+        "",
+        "hosts URL locations may be read from (`example.com`, `*.example.com`); others are refused without a request",
+    ),
+    (
+        "catalog_refresh_secs",
+        "CAUSEWAY_CATALOG_REFRESH_SECS",
+        "300",
+        "how often registered locations are read again",
+    ),
+    (
+        "catalog_orphans",
+        "CAUSEWAY_CATALOG_ORPHANS",
+        "keep",
+        "entities gone from their location: `keep` (annotated `backstage.io/orphan`) or `delete`",
     ),
 ];
 
@@ -161,9 +185,12 @@ impl Default for Config {
             log_format: LogFormat::Auto,
             log_filter: "info".to_owned(),
             request_timeout: Duration::from_secs(30),
-            body_limit_bytes: 2 * 1024 * 1024,
+            body_limit_bytes: 8 * 1024 * 1024,
             session_ttl: Duration::from_secs(12 * 3600),
             admin_teams: vec!["group:default/platform".to_owned()],
+            catalog_allowed_hosts: Vec::new(),
+            catalog_refresh: Duration::from_secs(300),
+            catalog_delete_orphans: false,
             public_url_set: false,
         }
     }
@@ -248,7 +275,9 @@ impl Config {
             let text = match value {
                 toml::Value::String(s) => s,
                 toml::Value::Integer(i) => i.to_string(),
-                toml::Value::Array(items) if key == "admin_teams" => {
+                toml::Value::Array(items)
+                    if key == "admin_teams" || key == "catalog_allowed_hosts" =>
+                {
                     let mut teams = Vec::new();
                     for item in items {
                         match item {
@@ -358,6 +387,39 @@ impl Config {
                     causeway_platform::entity_ref::EntityRef::parse(team, Some("group"), key)
                         .map_err(|e| err(e.to_string()))?;
                 }
+            }
+            "catalog_allowed_hosts" => {
+                self.catalog_allowed_hosts = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                for host in &self.catalog_allowed_hosts {
+                    let bare = host.strip_prefix("*.").unwrap_or(host);
+                    if bare.is_empty()
+                        || url::Host::parse(bare).is_err()
+                        || bare.contains(['/', ':'])
+                    {
+                        return Err(err(format!(
+                            "{host:?} is not a host name; expected e.g. example.com or *.example.com"
+                        )));
+                    }
+                }
+            }
+            "catalog_refresh_secs" => {
+                self.catalog_refresh = Duration::from_secs(positive(value).map_err(err)?)
+            }
+            "catalog_orphans" => {
+                self.catalog_delete_orphans = match value {
+                    "keep" => false,
+                    "delete" => true,
+                    other => {
+                        return Err(err(format!(
+                            "{other:?} is not an orphan policy; expected keep or delete"
+                        )));
+                    }
+                };
             }
             _ => return Err(err("unknown key".to_owned())),
         }

@@ -45,6 +45,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("configuration key `listen`: cannot listen on {listen}"))?;
     tokio::spawn(migrate_until_done(state.clone()));
     tokio::spawn(purge_sessions(state.clone()));
+    tokio::spawn(refresh_locations(state.clone()));
+    tokio::spawn(follow_other_replicas(state.clone()));
     tracing::info!(address = %listen, public_url = %state.config.public_url, "Causeway is serving");
     let store = state.platform.store.clone();
     axum::serve(listener, http::router(state))
@@ -88,6 +90,41 @@ async fn purge_sessions(state: AppState) {
                 Ok(n) if n > 0 => tracing::info!(purged = n, "expired sessions removed"),
                 Ok(_) => {}
                 Err(error) => tracing::warn!(%error, "could not purge expired sessions"),
+            }
+        }
+    }
+}
+
+/// Reads every registered location again on the configured interval.
+async fn refresh_locations(state: AppState) {
+    let mut interval = tokio::time::interval(state.config.catalog_refresh);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        if state.migrated.load(Ordering::Acquire) {
+            if let Err(error) = state
+                .platform
+                .catalog
+                .refresh_all(&state.read_policy())
+                .await
+            {
+                tracing::warn!(%error, "could not refresh catalog locations");
+            }
+        }
+    }
+}
+
+/// Reloads the catalog index when another replica changed the catalog, so that every replica
+/// serves the same data within a few seconds.
+async fn follow_other_replicas(state: AppState) {
+    let mut interval = tokio::time::interval(Duration::from_secs(2));
+    loop {
+        interval.tick().await;
+        if state.migrated.load(Ordering::Acquire) {
+            match state.platform.catalog.refresh_if_stale().await {
+                Ok(true) => tracing::info!("catalog changed elsewhere; index reloaded"),
+                Ok(false) => {}
+                Err(error) => tracing::warn!(%error, "could not check the catalog version"),
             }
         }
     }

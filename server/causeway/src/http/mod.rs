@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod catalog;
 pub mod error;
 pub mod health;
 
@@ -50,6 +51,14 @@ impl FromRef<AppState> for LeptosOptions {
 }
 
 impl AppState {
+    /// What the catalog may read, from the configuration.
+    pub fn read_policy(&self) -> causeway_platform::catalog::locations::ReadPolicy {
+        causeway_platform::catalog::locations::ReadPolicy {
+            allowed_hosts: self.config.catalog_allowed_hosts.clone(),
+            delete_orphans: self.config.catalog_delete_orphans,
+        }
+    }
+
     /// Appends an audit record. A failure to audit is logged loudly but does not undo the action,
     /// which has already happened by the time it is recorded.
     pub async fn record(&self, entry: Entry<'_>) {
@@ -89,7 +98,33 @@ pub fn router(state: AppState) -> Router {
         .route("/api/me", get(api::me))
         .route("/api/tokens", get(api::list_tokens).post(api::create_token))
         .route("/api/tokens/{id}", delete(api::revoke_token))
-        .route("/api/audit", get(api::audit_log));
+        .route("/api/audit", get(api::audit_log))
+        .route("/api/catalog/entities", get(catalog::list))
+        .route("/api/catalog/entities/by-query", get(catalog::by_query))
+        .route(
+            "/api/catalog/entities/by-name/{kind}/{namespace}/{name}",
+            get(catalog::by_name),
+        )
+        .route(
+            "/api/catalog/entities/by-uid/{uid}",
+            get(catalog::by_uid).delete(catalog::delete_by_uid),
+        )
+        .route("/api/catalog/entities/by-refs", post(catalog::by_refs))
+        .route("/api/catalog/entity-facets", get(catalog::facets))
+        .route(
+            "/api/catalog/validate-entity",
+            post(catalog::validate_entity),
+        )
+        .route(
+            "/api/catalog/locations",
+            get(catalog::locations).post(catalog::add_location),
+        )
+        .route(
+            "/api/catalog/locations/{id}",
+            get(catalog::location).delete(catalog::delete_location),
+        )
+        .route("/api/catalog/refresh", post(catalog::refresh))
+        .route("/api/catalog/import", post(catalog::import));
 
     let mut app = Router::new()
         .route("/healthz", get(health::healthz))

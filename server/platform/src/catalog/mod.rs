@@ -7,6 +7,7 @@
 pub mod entity;
 pub mod index;
 pub mod kinds;
+pub mod locations;
 mod persist;
 pub mod query;
 pub mod refs;

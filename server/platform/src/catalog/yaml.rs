@@ -67,11 +67,15 @@ mod tests {
 
     #[test]
     fn reports_line_and_column() {
-        let text = "kind: Component\nmetadata:\n  name: [unclosed\n";
+        let text = "kind: Component\nmetadata:\n  name: a: b\n";
         let problems = parse("upload", text).expect_err("invalid");
         assert_eq!(problems.len(), 1);
         let message = problems[0].to_string();
-        assert!(message.contains("line 3"), "{message}");
+        assert!(
+            message
+                .starts_with("upload: document 1: (yaml): is not valid YAML at line 3, column 10"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -1,0 +1,551 @@
+//! The catalog REST API under `/api/catalog`, with the paths, parameters and JSON shapes of
+//! Backstage's catalog backend so that existing clients work unchanged, plus `POST /import` for
+//! uploading descriptor files.
+
+use axum::Extension;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use causeway_platform::audit::{Entry, Outcome};
+use causeway_platform::catalog::query::{
+    Cursor, Filter, FullText, Order, Query, parse_fields, select_fields,
+};
+use causeway_platform::catalog::{Catalog, IngestOptions, prepare, yaml};
+use causeway_platform::identity::{Principal, Role};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::auth::request_id;
+use super::error::ApiError;
+
+/// Most items one request may ask for.
+const MAX_LIMIT: u64 = 10_000;
+/// Items per page when `limit` is not given to `by-query`, as in Backstage.
+const DEFAULT_LIMIT: u64 = 20;
+
+/// Query parameters, keeping repeated keys (`filter=a&filter=b`).
+struct Params(Vec<(String, String)>);
+
+impl Params {
+    fn from(raw: Option<String>) -> Self {
+        Self(
+            url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+                .into_owned()
+                .collect(),
+        )
+    }
+
+    fn all(&self, name: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    fn one(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn number(&self, name: &str, max: u64) -> Result<Option<u64>, ApiError> {
+        match self.one(name) {
+            None => Ok(None),
+            Some(text) => match text.trim().parse::<u64>() {
+                Ok(n) if n <= max => Ok(Some(n)),
+                _ => Err(ApiError::input(format!(
+                    "{name}: {text:?} is not valid; expected a whole number from 0 to {max}"
+                ))),
+            },
+        }
+    }
+}
+
+fn render_all(catalog: &Catalog, ids: &[u32], fields: &[String]) -> Vec<Value> {
+    let index = catalog.index();
+    ids.iter()
+        .filter_map(|id| index.get(*id))
+        .map(|e| select_fields(&Catalog::render(&index, e), fields))
+        .collect()
+}
+
+/// `GET /entities/by-query`
+pub async fn by_query(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let params = Params::from(raw);
+    let limit = params.number("limit", MAX_LIMIT)?.unwrap_or(DEFAULT_LIMIT);
+    let fields = parse_fields(&params.all("fields"));
+    let (query, offset) = match params.one("cursor") {
+        // A cursor carries the whole query; the other parameters are ignored, as in Backstage.
+        Some(cursor) => {
+            let cursor = Cursor::decode(cursor)?;
+            (cursor.query, cursor.offset)
+        }
+        None => {
+            let full_text = params
+                .one("fullTextFilterTerm")
+                .filter(|t| !t.trim().is_empty())
+                .map(|term| FullText {
+                    term: term.to_owned(),
+                    fields: parse_fields(&params.all("fullTextFilterFields")),
+                });
+            let query = Query {
+                filter: Filter::parse(&params.all("filter"), "filter")?,
+                order: Order::parse(&params.all("orderField"))?,
+                full_text,
+            };
+            (query, params.number("offset", u64::MAX)?.unwrap_or(0))
+        }
+    };
+    let catalog = &state.platform.catalog;
+    let page = query.page(&catalog.index(), offset, limit);
+    let mut page_info = serde_json::Map::new();
+    if offset + (page.ids.len() as u64) < page.total && limit > 0 {
+        let next = Cursor {
+            query: query.clone(),
+            offset: offset + limit,
+        };
+        page_info.insert("nextCursor".to_owned(), Value::String(next.encode()));
+    }
+    if offset > 0 {
+        let prev = Cursor {
+            query,
+            offset: offset.saturating_sub(limit),
+        };
+        page_info.insert("prevCursor".to_owned(), Value::String(prev.encode()));
+    }
+    Ok(Json(json!({
+        "items": render_all(catalog, &page.ids, &fields),
+        "totalItems": page.total,
+        "pageInfo": page_info,
+    })))
+}
+
+/// `GET /entities` (the legacy list): `filter`, `fields`, `order`, `offset`, `limit`, `after`.
+pub async fn list(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let params = Params::from(raw);
+    let order = params
+        .all("order")
+        .iter()
+        .map(|o| {
+            let (direction, field) = o.split_once(':').unwrap_or(("asc", o));
+            Order::parse(&[format!("{field},{direction}")]).map(|mut v| v.remove(0))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let fields = parse_fields(&params.all("fields"));
+    let (query, offset) = match params.one("after") {
+        Some(after) => {
+            let cursor = Cursor::decode(after)?;
+            (cursor.query, cursor.offset)
+        }
+        None => {
+            let query = Query {
+                filter: Filter::parse(&params.all("filter"), "filter")?,
+                order,
+                full_text: None,
+            };
+            (query, params.number("offset", u64::MAX)?.unwrap_or(0))
+        }
+    };
+    let limit = params.number("limit", MAX_LIMIT)?;
+    let catalog = &state.platform.catalog;
+    let page = query.page(&catalog.index(), offset, limit.unwrap_or(u64::MAX));
+    let mut response = Json(Value::Array(render_all(catalog, &page.ids, &fields))).into_response();
+    if let Some(limit) = limit.filter(|l| offset + l < page.total) {
+        let after = Cursor {
+            query,
+            offset: offset + limit,
+        }
+        .encode();
+        if let Ok(link) = HeaderValue::from_str(&format!(
+            "</api/catalog/entities?after={after}&limit={limit}>; rel=\"next\""
+        )) {
+            response.headers_mut().insert(header::LINK, link);
+        }
+    }
+    Ok(response)
+}
+
+fn not_found(what: String) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "NotFoundError", what)
+}
+
+/// `GET /entities/by-name/{kind}/{namespace}/{name}`
+pub async fn by_name(
+    State(state): State<AppState>,
+    Path((kind, namespace, name)): Path<(String, String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let entity_ref = format!(
+        "{}:{}/{}",
+        kind.to_lowercase(),
+        namespace.to_lowercase(),
+        name.to_lowercase()
+    );
+    let index = state.platform.catalog.index();
+    index
+        .by_ref(&entity_ref)
+        .map(|e| Json(Catalog::render(&index, e)))
+        .ok_or_else(|| not_found(format!("No entity named '{entity_ref}' found")))
+}
+
+/// `GET /entities/by-uid/{uid}`
+pub async fn by_uid(
+    State(state): State<AppState>,
+    Path(uid): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let index = state.platform.catalog.index();
+    index
+        .by_uid(&uid)
+        .map(|e| Json(Catalog::render(&index, e)))
+        .ok_or_else(|| not_found(format!("No entity with uid {uid}")))
+}
+
+/// Whether `principal` may change `entity_ref`: platform admins, and members of the owning team.
+fn may_change(state: &AppState, principal: &Principal, entity_ref: &str) -> bool {
+    if principal.role == Role::PlatformAdmin {
+        return true;
+    }
+    let index = state.platform.catalog.index();
+    let Some(entity) = index.by_ref(entity_ref) else {
+        return false;
+    };
+    index.relations(entity).iter().any(|r| {
+        r.kind == "ownedBy"
+            && (principal.is_member_of(&r.target) || r.target == principal.entity_ref)
+    })
+}
+
+/// `DELETE /entities/by-uid/{uid}`: 204 whether or not it existed, as in Backstage.
+pub async fn delete_by_uid(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
+    Path(uid): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let entity_ref = state
+        .platform
+        .catalog
+        .index()
+        .by_uid(&uid)
+        .map(|e| e.entity_ref.clone());
+    let Some(entity_ref) = entity_ref else {
+        return Ok(StatusCode::NO_CONTENT);
+    };
+    let allowed = may_change(&state, &principal, &entity_ref);
+    let record = |outcome| Entry {
+        actor: &principal.entity_ref,
+        action: "catalog.delete",
+        target: &entity_ref,
+        outcome,
+        detail: json!({ "uid": uid }),
+        request_id: None,
+    };
+    let request = request_id(&headers);
+    if !allowed {
+        state
+            .record(Entry {
+                request_id: request.as_deref(),
+                ..record(Outcome::Denied)
+            })
+            .await;
+        return Err(ApiError::forbidden(format!(
+            "only members of the team that owns {entity_ref} (or platform admins) may delete it"
+        )));
+    }
+    state.platform.catalog.delete_by_uid(&uid).await?;
+    state
+        .record(Entry {
+            request_id: request.as_deref(),
+            ..record(Outcome::Success)
+        })
+        .await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ByRefs {
+    entity_refs: Vec<String>,
+    #[serde(default)]
+    fields: Vec<String>,
+}
+
+/// `POST /entities/by-refs`: the entities in the order asked, `null` for unknown references.
+pub async fn by_refs(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+    body: Result<Json<ByRefs>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(body) =
+        body.map_err(|e| ApiError::input(format!("request body: {}", e.body_text())))?;
+    if body.entity_refs.len() > MAX_LIMIT as usize {
+        return Err(ApiError::input(format!(
+            "entityRefs: at most {MAX_LIMIT} references per request"
+        )));
+    }
+    let filter = Filter::parse(&Params::from(raw).all("filter"), "filter")?;
+    let fields = parse_fields(&body.fields);
+    let index = state.platform.catalog.index();
+    let allowed = (!filter.is_empty()).then(|| filter.evaluate(&index));
+    let items: Vec<Value> = body
+        .entity_refs
+        .iter()
+        .map(|text| {
+            let normalised = causeway_platform::catalog::refs::parse(text, "", "default").ok();
+            normalised
+                .and_then(|r| index.id_of(&r))
+                .filter(|id| allowed.as_ref().is_none_or(|a| a.contains(*id)))
+                .and_then(|id| index.get(id))
+                .map(|e| select_fields(&Catalog::render(&index, e), &fields))
+                .unwrap_or(Value::Null)
+        })
+        .collect();
+    Ok(Json(json!({ "items": items })))
+}
+
+/// `GET /entity-facets?facet=…&filter=…`
+pub async fn facets(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let params = Params::from(raw);
+    let facets = params.all("facet");
+    if facets.is_empty() {
+        return Err(ApiError::input(
+            "facet: at least one facet is required, e.g. facet=kind",
+        ));
+    }
+    let filter = Filter::parse(&params.all("filter"), "filter")?;
+    let index = state.platform.catalog.index();
+    let within = (!filter.is_empty()).then(|| filter.evaluate(&index));
+    let mut out = serde_json::Map::new();
+    for facet in facets {
+        let values: Vec<Value> = index
+            .facet(&facet.to_lowercase(), within.as_ref())
+            .into_iter()
+            .map(|(value, count)| json!({ "value": value, "count": count }))
+            .collect();
+        out.insert(facet, Value::Array(values));
+    }
+    Ok(Json(json!({ "facets": out })))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ValidateEntity {
+    entity: Option<Value>,
+    #[serde(default)]
+    location: Option<String>,
+}
+
+/// `POST /validate-entity`: 200 when valid, 400 with every error otherwise.
+pub async fn validate_entity(
+    body: Result<Json<ValidateEntity>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(body) =
+        body.map_err(|e| ApiError::input(format!("request body: {}", e.body_text())))?;
+    let Some(entity) = body.entity else {
+        return Err(ApiError::input("entity: is required"));
+    };
+    let source = body.location.unwrap_or_else(|| "request".to_owned());
+    match prepare(&source, vec![entity]) {
+        Ok(_) => Ok(StatusCode::OK.into_response()),
+        Err(problems) => {
+            let errors: Vec<Value> = problems.iter().map(|p| json!({ "name": "InputError", "message": format!("{}: {}", p.field, p.message) })).collect();
+            Ok((StatusCode::BAD_REQUEST, Json(json!({ "errors": errors }))).into_response())
+        }
+    }
+}
+
+/// `GET /locations`
+pub async fn locations(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let locations = state.platform.catalog.locations().await?;
+    Ok(Json(Value::Array(
+        locations
+            .into_iter()
+            .map(|l| json!({ "data": l }))
+            .collect(),
+    )))
+}
+
+/// `GET /locations/{id}`
+pub async fn location(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(
+        serde_json::to_value(state.platform.catalog.location(&id).await?).unwrap_or_default(),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NewLocation {
+    #[serde(rename = "type")]
+    kind: String,
+    target: String,
+}
+
+/// `POST /locations[?dryRun=true]`: registers a location and ingests what it provides.
+pub async fn add_location(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    body: Result<Json<NewLocation>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(body) =
+        body.map_err(|e| ApiError::input(format!("request body: {}", e.body_text())))?;
+    let dry_run = Params::from(raw).one("dryRun").is_some_and(|v| v == "true");
+    let policy = state.read_policy();
+    let registered = state
+        .platform
+        .catalog
+        .register(&body.kind, &body.target, dry_run, &policy)
+        .await?;
+    if !dry_run {
+        state
+            .record(Entry {
+                actor: &principal.entity_ref,
+                action: "catalog.location.register",
+                target: &registered.location.key(),
+                outcome: Outcome::Success,
+                detail: json!({ "added": registered.report.added.len(), "warnings": registered.report.warnings }),
+                request_id: request_id(&headers).as_deref(),
+            })
+            .await;
+    }
+    let entities: Vec<Value> = {
+        let index = state.platform.catalog.index();
+        registered
+            .report
+            .added
+            .iter()
+            .chain(&registered.report.updated)
+            .chain(&registered.report.unchanged)
+            .filter_map(|r| index.by_ref(r).map(|e| Catalog::render(&index, e)))
+            .collect()
+    };
+    let mut body = json!({ "location": registered.location, "entities": entities });
+    if dry_run {
+        body["exists"] = Value::Bool(registered.exists);
+        body["report"] = serde_json::to_value(&registered.report).unwrap_or_default();
+    }
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// `DELETE /locations/{id}`: unregisters it and deletes its entities; platform admins only.
+pub async fn delete_location(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    if principal.role != Role::PlatformAdmin {
+        return Err(ApiError::forbidden(
+            "only platform admins may unregister locations",
+        ));
+    }
+    let deleted = state.platform.catalog.unregister(&id).await?;
+    state
+        .record(Entry {
+            actor: &principal.entity_ref,
+            action: "catalog.location.unregister",
+            target: &id,
+            outcome: Outcome::Success,
+            detail: json!({ "deleted": deleted }),
+            request_id: request_id(&headers).as_deref(),
+        })
+        .await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Refresh {
+    entity_ref: String,
+}
+
+/// `POST /refresh` with `{"entityRef"}`: reads the entity's location again now.
+pub async fn refresh(
+    State(state): State<AppState>,
+    body: Result<Json<Refresh>, axum::extract::rejection::JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let Json(body) =
+        body.map_err(|e| ApiError::input(format!("request body: {}", e.body_text())))?;
+    let entity_ref =
+        causeway_platform::catalog::refs::parse(&body.entity_ref, "component", "default")
+            .map_err(|m| ApiError::input(format!("entityRef: {m}")))?;
+    state
+        .platform
+        .catalog
+        .refresh_entity(&entity_ref, &state.read_policy())
+        .await?;
+    Ok(StatusCode::OK)
+}
+
+/// `POST /import[?dryRun=true]` with a body of YAML or JSON documents: stores all of them or,
+/// if any is invalid, none, listing every problem.
+pub async fn import(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let dry_run = Params::from(raw).one("dryRun").is_some_and(|v| v == "true");
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::input("request body: must be UTF-8 text (YAML or JSON)"))?;
+    let documents = yaml::parse("upload", text).map_err(causeway_platform::Error::Rejected)?;
+    if documents.is_empty() {
+        return Err(ApiError::input("request body: contains no documents"));
+    }
+    let report = state
+        .platform
+        .catalog
+        .ingest(
+            "upload",
+            documents,
+            IngestOptions {
+                replace: false,
+                dry_run,
+            },
+        )
+        .await;
+    let outcome = if report.is_ok() {
+        Outcome::Success
+    } else {
+        Outcome::Failed
+    };
+    if !dry_run {
+        state
+            .record(Entry {
+                actor: &principal.entity_ref,
+                action: "catalog.import",
+                target: "upload",
+                outcome,
+                detail: json!({ "error": report.as_ref().err().map(ToString::to_string) }),
+                request_id: request_id(&headers).as_deref(),
+            })
+            .await;
+    }
+    let report = report?;
+    let status = if dry_run {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((
+        status,
+        Json(serde_json::to_value(report).unwrap_or_default()),
+    )
+        .into_response())
+}

@@ -1,0 +1,744 @@
+//! The catalog REST API through the real router, against the semantics of Backstage's catalog
+//! backend: filters, fields, ordering, cursors, facets, by-refs, validation, import, locations.
+
+use std::sync::atomic::Ordering;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, Response, StatusCode, header};
+use causeway::config::Config;
+use causeway::http::{AppState, router};
+use causeway::serve;
+use causeway_platform::catalog::{IngestOptions, yaml};
+use serde_json::{Value, json};
+use tower::ServiceExt as _;
+
+struct App {
+    router: Router,
+    state: AppState,
+    dir: std::path::PathBuf,
+    ada: String,
+    linus: String,
+}
+
+impl App {
+    async fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!("causeway-catalog-{}", uuid::Uuid::new_v4()));
+        let vars = [
+            (
+                "CAUSEWAY_DATABASE_URL".to_owned(),
+                format!("sqlite://{}/c.db", dir.display()),
+            ),
+            (
+                "CAUSEWAY_CATALOG_ALLOWED_HOSTS".to_owned(),
+                "catalog.example.com".to_owned(),
+            ),
+            ("CAUSEWAY_BODY_LIMIT_BYTES".to_owned(), "200000".to_owned()),
+        ];
+        let state = serve::state(Config::load(vars).expect("config")).expect("state");
+        state.platform.load().await.expect("load");
+        state.migrated.store(true, Ordering::Release);
+        let documents = yaml::parse("demo", causeway::cli::DEMO_ORG).expect("demo YAML");
+        state
+            .platform
+            .catalog
+            .ingest("demo", documents, IngestOptions::default())
+            .await
+            .expect("seed");
+        let ada = state
+            .platform
+            .tokens
+            .create("user:default/ada", "t")
+            .await
+            .expect("token")
+            .secret;
+        let linus = state
+            .platform
+            .tokens
+            .create("user:default/linus", "t")
+            .await
+            .expect("token")
+            .secret;
+        Self {
+            router: router(state.clone()),
+            state,
+            dir,
+            ada: format!("Bearer {ada}"),
+            linus: format!("Bearer {linus}"),
+        }
+    }
+
+    async fn call(
+        &self,
+        method: &str,
+        uri: &str,
+        auth: &str,
+        body: Option<Value>,
+    ) -> Response<Body> {
+        let builder = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::AUTHORIZATION, auth);
+        let request = match body {
+            Some(body) => builder
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body.to_string())),
+            None => builder.body(Body::empty()),
+        };
+        self.router
+            .clone()
+            .oneshot(request.expect("request"))
+            .await
+            .expect("response")
+    }
+
+    async fn get(&self, uri: &str) -> (StatusCode, Value) {
+        let response = self.call("GET", uri, &self.ada, None).await;
+        let status = response.status();
+        (status, json_of(response).await)
+    }
+
+    async fn post_text(&self, uri: &str, text: &str) -> (StatusCode, Value) {
+        let request = Request::post(uri)
+            .header(header::AUTHORIZATION, &self.ada)
+            .header(header::CONTENT_TYPE, "application/yaml")
+            .body(Body::from(text.to_owned()))
+            .expect("request");
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("response");
+        let status = response.status();
+        (status, json_of(response).await)
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+async fn json_of(response: Response<Body>) -> Value {
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    if bytes.is_empty() {
+        return Value::Null;
+    }
+    serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+}
+
+fn names(items: &Value) -> Vec<String> {
+    items
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|e| {
+            e["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn filters_follow_backstage_semantics() {
+    let app = App::new().await;
+    let (status, body) = app
+        .get("/api/catalog/entities/by-query?filter=kind=component&limit=100")
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["totalItems"], 6);
+
+    // Case-insensitive keys and values; comma = AND.
+    let (_, body) = app
+        .get("/api/catalog/entities/by-query?filter=KIND=Component,spec.lifecycle=EXPERIMENTAL")
+        .await;
+    assert_eq!(names(&body["items"]), ["fraud-scoring"]);
+    // Repeated filter = OR.
+    let (_, body) = app
+        .get("/api/catalog/entities/by-query?filter=kind=api&filter=kind=system")
+        .await;
+    assert_eq!(body["totalItems"], 2);
+    // The same key twice inside one filter = either value.
+    let (_, body) = app
+        .get("/api/catalog/entities/by-query?filter=kind=api,kind=resource")
+        .await;
+    assert_eq!(body["totalItems"], 2);
+    // Existence, tags, relations and annotation keys containing slashes.
+    let (_, body) = app
+        .get("/api/catalog/entities/by-query?filter=metadata.tags.pci")
+        .await;
+    assert_eq!(names(&body["items"]), ["payments-api"]);
+    let (_, body) = app
+        .get("/api/catalog/entities/by-query?filter=metadata.tags=java")
+        .await;
+    assert_eq!(names(&body["items"]), ["payments-api"]);
+    let (_, body) = app.get("/api/catalog/entities/by-query?filter=metadata.annotations.github.com/project-slug=example/payments-api").await;
+    assert_eq!(names(&body["items"]), ["payments-api"]);
+    let (_, body) = app.get("/api/catalog/entities/by-query?filter=kind=component,relations.ownedby=group:default/checkout&limit=10").await;
+    assert_eq!(body["totalItems"], 2);
+    let (_, body) = app.get("/api/catalog/entities/by-query?filter=kind=user,relations.memberof=group:default/payments").await;
+    let mut members = names(&body["items"]);
+    members.sort();
+    assert_eq!(members, ["ada", "linus"]);
+    // Reverse relations are filterable too.
+    let (_, body) = app
+        .get("/api/catalog/entities/by-query?filter=relations.ownerof=component:default/basket")
+        .await;
+    assert_eq!(names(&body["items"]), ["checkout"]);
+    let (_, body) = app
+        .get("/api/catalog/entities/by-query?filter=kind=nothing")
+        .await;
+    assert_eq!(body["totalItems"], 0);
+}
+
+#[tokio::test]
+async fn fields_order_full_text_and_cursors() {
+    let app = App::new().await;
+    let (_, body) = app.get("/api/catalog/entities/by-query?filter=kind=component&fields=metadata.name,kind&orderField=metadata.name,desc&limit=2").await;
+    assert_eq!(
+        body["items"][0],
+        json!({ "metadata": { "name": "payments-api" }, "kind": "Component" })
+    );
+    assert_eq!(names(&body["items"]), ["payments-api", "ledger"]);
+    assert_eq!(body["totalItems"], 6);
+    let next = body["pageInfo"]["nextCursor"]
+        .as_str()
+        .expect("next cursor")
+        .to_owned();
+    assert!(body["pageInfo"].get("prevCursor").is_none());
+
+    // The cursor carries the query; filters passed alongside are ignored, as in Backstage.
+    let (_, page2) = app.get(&format!("/api/catalog/entities/by-query?cursor={next}&limit=2&filter=kind=api&fields=metadata.name")).await;
+    assert_eq!(names(&page2["items"]), ["fraud-scoring", "checkout-web"]);
+    let prev = page2["pageInfo"]["prevCursor"]
+        .as_str()
+        .expect("prev cursor")
+        .to_owned();
+    let (_, again) = app
+        .get(&format!(
+            "/api/catalog/entities/by-query?cursor={prev}&limit=2&fields=metadata.name"
+        ))
+        .await;
+    assert_eq!(names(&again["items"]), ["payments-api", "ledger"]);
+    let (_, page3) = app
+        .get(&format!(
+            "/api/catalog/entities/by-query?cursor={}&limit=2&fields=metadata.name",
+            page2["pageInfo"]["nextCursor"].as_str().expect("next")
+        ))
+        .await;
+    assert_eq!(names(&page3["items"]), ["causeway", "basket"]);
+    assert!(page3["pageInfo"].get("nextCursor").is_none(), "last page");
+
+    let (_, body) = app.get("/api/catalog/entities/by-query?fullTextFilterTerm=LEDGER&fullTextFilterFields=metadata.name").await;
+    assert_eq!(names(&body["items"]), ["ledger"]);
+    let (_, body) = app
+        .get("/api/catalog/entities/by-query?fullTextFilterTerm=money&filter=kind=component")
+        .await;
+    assert_eq!(
+        names(&body["items"]),
+        ["ledger"],
+        "matches the description when no fields are named"
+    );
+
+    let (status, body) = app
+        .get("/api/catalog/entities/by-query?cursor=garbage")
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"]["name"], "InputError");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .expect("message")
+            .starts_with("cursor:")
+    );
+    let (status, body) = app.get("/api/catalog/entities/by-query?limit=-1").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .expect("message")
+            .starts_with("limit:")
+    );
+    let (status, _) = app
+        .get("/api/catalog/entities/by-query?orderField=metadata.name,sideways")
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn single_entities_and_references() {
+    let app = App::new().await;
+    let (status, entity) = app
+        .get("/api/catalog/entities/by-name/Component/default/Payments-API")
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(entity["metadata"]["name"], "payments-api");
+    let uid = entity["metadata"]["uid"].as_str().expect("uid").to_owned();
+    assert!(entity["metadata"]["etag"].is_string());
+    assert_eq!(entity["metadata"]["generation"], 1);
+    let relations = entity["relations"].as_array().expect("relations");
+    assert!(relations.contains(&json!({ "type": "ownedBy", "targetRef": "group:default/payments", "target": { "kind": "group", "namespace": "default", "name": "payments" } })));
+    assert!(
+        relations
+            .iter()
+            .any(|r| r["type"] == "apiConsumedBy" || r["type"] == "providesApi")
+    );
+
+    let (status, body) = app
+        .get("/api/catalog/entities/by-name/component/default/nope")
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"]["name"], "NotFoundError");
+    assert_eq!(body["response"]["statusCode"], 404);
+
+    let (status, by_uid) = app
+        .get(&format!("/api/catalog/entities/by-uid/{uid}"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(by_uid["metadata"]["name"], "payments-api");
+
+    let refs = json!({ "entityRefs": ["component:default/ledger", "component:default/missing", "api:payments-rest"], "fields": ["metadata.name"] });
+    let response = app
+        .call(
+            "POST",
+            "/api/catalog/entities/by-refs",
+            &app.ada,
+            Some(refs),
+        )
+        .await;
+    assert_eq!(
+        json_of(response).await,
+        json!({ "items": [{ "metadata": { "name": "ledger" } }, null, { "metadata": { "name": "payments-rest" } }] })
+    );
+
+    // Deleting needs ownership: grace (checkout) may not delete a payments component; ada may.
+    let grace = format!(
+        "Bearer {}",
+        app.state
+            .platform
+            .tokens
+            .create("user:default/grace", "t")
+            .await
+            .expect("token")
+            .secret
+    );
+    let response = app
+        .call(
+            "DELETE",
+            &format!("/api/catalog/entities/by-uid/{uid}"),
+            &grace,
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let response = app
+        .call(
+            "DELETE",
+            &format!("/api/catalog/entities/by-uid/{uid}"),
+            &app.ada,
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let (status, _) = app
+        .get(&format!("/api/catalog/entities/by-uid/{uid}"))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let response = app
+        .call(
+            "DELETE",
+            &format!("/api/catalog/entities/by-uid/{uid}"),
+            &app.ada,
+            None,
+        )
+        .await;
+    assert_eq!(
+        response.status(),
+        StatusCode::NO_CONTENT,
+        "deleting again is still 204"
+    );
+}
+
+#[tokio::test]
+async fn facets_count_within_the_filter() {
+    let app = App::new().await;
+    let (status, body) = app
+        .get("/api/catalog/entity-facets?facet=kind&facet=spec.lifecycle")
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let kinds = body["facets"]["kind"].as_array().expect("kind facet");
+    assert_eq!(
+        kinds[0],
+        json!({ "value": "Component", "count": 6 }),
+        "original case, most frequent first"
+    );
+    assert!(
+        body["facets"]["spec.lifecycle"]
+            .as_array()
+            .expect("lifecycle")
+            .contains(&json!({ "value": "experimental", "count": 1 }))
+    );
+    let (_, body) = app
+        .get("/api/catalog/entity-facets?facet=spec.type&filter=kind=component,spec.owner=payments")
+        .await;
+    assert_eq!(
+        body["facets"]["spec.type"],
+        json!([{ "value": "service", "count": 3 }])
+    );
+    let (status, body) = app.get("/api/catalog/entity-facets").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .expect("message")
+            .starts_with("facet:")
+    );
+}
+
+#[tokio::test]
+async fn validate_entity_lists_every_error() {
+    let app = App::new().await;
+    let good = json!({ "location": "url:x", "entity": { "apiVersion": "backstage.io/v1alpha1", "kind": "Component", "metadata": { "name": "ok" }, "spec": { "type": "service", "lifecycle": "production", "owner": "team-a" } } });
+    let response = app
+        .call("POST", "/api/catalog/validate-entity", &app.ada, Some(good))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let bad = json!({ "location": "url:x", "entity": { "apiVersion": "backstage.io/v1alpha1", "kind": "Component", "metadata": { "name": "bad name", "tags": ["Go 1.15"] }, "spec": { "type": "service" } } });
+    let response = app
+        .call("POST", "/api/catalog/validate-entity", &app.ada, Some(bad))
+        .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body = json_of(response).await;
+    let messages: Vec<&str> = body["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|e| e["message"].as_str().unwrap_or_default())
+        .collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.starts_with("metadata.name: \"bad name\" is not valid; expected")),
+        "{messages:?}"
+    );
+    assert!(
+        messages.iter().any(|m| m.starts_with("metadata.tags.0:")),
+        "{messages:?}"
+    );
+    assert!(
+        messages.contains(&"spec.lifecycle: is required for kind Component"),
+        "{messages:?}"
+    );
+    assert!(
+        messages.contains(&"spec.owner: is required for kind Component"),
+        "{messages:?}"
+    );
+}
+
+const NEW_SERVICE: &str = "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: search\nspec:\n  type: service\n  lifecycle: production\n  owner: group:default/checkout\n  dependsOn: [resource:default/search-index]\n";
+
+#[tokio::test]
+async fn import_is_all_or_nothing() {
+    let app = App::new().await;
+    let invalid = format!(
+        "{NEW_SERVICE}---\napiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: -broken-\nspec: {{}}\n"
+    );
+    let (status, body) = app.post_text("/api/catalog/import", &invalid).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let message = body["error"]["message"].as_str().expect("message");
+    assert!(
+        message.contains("upload: document 2: metadata.name"),
+        "{message}"
+    );
+    assert!(
+        message.contains("upload: document 2: spec.type: is required"),
+        "{message}"
+    );
+    let (status, _) = app
+        .get("/api/catalog/entities/by-name/component/default/search")
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "the valid first document was not stored either"
+    );
+
+    let (status, body) = app
+        .post_text("/api/catalog/import?dryRun=true", NEW_SERVICE)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["added"], json!(["component:default/search"]));
+    assert_eq!(
+        app.get("/api/catalog/entities/by-name/component/default/search")
+            .await
+            .0,
+        StatusCode::NOT_FOUND,
+        "dry run"
+    );
+
+    let (status, body) = app.post_text("/api/catalog/import", NEW_SERVICE).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(
+        body["warnings"],
+        json!([
+            "component:default/search: dependsOn refers to resource:default/search-index, which does not exist"
+        ])
+    );
+    let (_, entity) = app
+        .get("/api/catalog/entities/by-name/component/default/search")
+        .await;
+    assert_eq!(entity["metadata"]["generation"], 1);
+    let etag = entity["metadata"]["etag"].clone();
+    let (_, again) = app.post_text("/api/catalog/import", NEW_SERVICE).await;
+    assert_eq!(again["unchanged"], json!(["component:default/search"]));
+    let (_, same) = app
+        .get("/api/catalog/entities/by-name/component/default/search")
+        .await;
+    assert_eq!(
+        same["metadata"]["etag"], etag,
+        "an unchanged entity is not rewritten"
+    );
+    let changed = NEW_SERVICE.replace("lifecycle: production", "lifecycle: deprecated");
+    app.post_text("/api/catalog/import", &changed).await;
+    let (_, updated) = app
+        .get("/api/catalog/entities/by-name/component/default/search")
+        .await;
+    assert_eq!(updated["metadata"]["generation"], 2);
+    assert_ne!(updated["metadata"]["etag"], etag);
+
+    // Names are unique per kind and namespace, ignoring case, also within one upload.
+    let duplicate = format!(
+        "{NEW_SERVICE}---\n{}",
+        NEW_SERVICE.replace("name: search", "name: SEARCH")
+    );
+    let (status, body) = app.post_text("/api/catalog/import", &duplicate).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("appears more than once")
+    );
+
+    // An entity provided by another source cannot be overwritten by an upload.
+    let taken = NEW_SERVICE.replace("name: search", "name: ledger");
+    let (status, body) = app.post_text("/api/catalog/import", &taken).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(body["error"]["name"], "ConflictError");
+
+    let (status, body) = app.post_text("/api/catalog/import", "kind: a: b").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let message = body["error"]["message"].as_str().expect("message");
+    assert!(
+        message.contains("upload: document 1: (yaml): is not valid YAML at line 1, column 8"),
+        "{message}"
+    );
+    let (status, _) = app
+        .post_text("/api/catalog/import", &"#".repeat(300_000))
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[tokio::test]
+async fn file_locations_are_registered_refreshed_and_orphaned() {
+    let app = App::new().await;
+    std::fs::create_dir_all(&app.dir).expect("dir");
+    let root = app.dir.join("catalog-info.yaml");
+    let other = app.dir.join("more.yaml");
+    std::fs::write(&root, format!("{NEW_SERVICE}---\napiVersion: backstage.io/v1alpha1\nkind: Location\nmetadata:\n  name: more\nspec:\n  targets: [./more.yaml]\n")).expect("write");
+    std::fs::write(
+        &other,
+        NEW_SERVICE
+            .replace("name: search", "name: search-ui")
+            .replace("type: service", "type: website"),
+    )
+    .expect("write");
+    let target = root.display().to_string();
+
+    let dry = json!({ "type": "file", "target": target });
+    let response = app
+        .call(
+            "POST",
+            "/api/catalog/locations?dryRun=true",
+            &app.ada,
+            Some(dry.clone()),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let body = json_of(response).await;
+    assert_eq!(body["exists"], false);
+    assert_eq!(
+        app.get("/api/catalog/entities/by-name/component/default/search")
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+
+    let response = app
+        .call(
+            "POST",
+            "/api/catalog/locations",
+            &app.ada,
+            Some(dry.clone()),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let body = json_of(response).await;
+    let id = body["location"]["id"].as_str().expect("id").to_owned();
+    assert_eq!(body["location"]["type"], "file");
+    assert_eq!(
+        body["entities"].as_array().expect("entities").len(),
+        3,
+        "component, location and the followed file's component"
+    );
+    let (_, entity) = app
+        .get("/api/catalog/entities/by-name/component/default/search-ui")
+        .await;
+    assert_eq!(
+        entity["metadata"]["annotations"]["backstage.io/managed-by-origin-location"],
+        format!("file:{target}")
+    );
+    let response = app
+        .call("POST", "/api/catalog/locations", &app.ada, Some(dry))
+        .await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+
+    let (_, list) = app.get("/api/catalog/locations").await;
+    assert!(
+        list.as_array()
+            .expect("list")
+            .iter()
+            .any(|l| l["data"]["id"] == id.as_str())
+    );
+
+    // The file loses search-ui: after a refresh it is an orphan, and search was not rewritten.
+    let (_, before) = app
+        .get("/api/catalog/entities/by-name/component/default/search")
+        .await;
+    std::fs::write(&other, "# emptied\n").expect("write");
+    let response = app
+        .call(
+            "POST",
+            "/api/catalog/refresh",
+            &app.ada,
+            Some(json!({ "entityRef": "component:default/search" })),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let (_, orphan) = app
+        .get("/api/catalog/entities/by-name/component/default/search-ui")
+        .await;
+    assert_eq!(
+        orphan["metadata"]["annotations"]["backstage.io/orphan"],
+        "true"
+    );
+    let (_, after) = app
+        .get("/api/catalog/entities/by-name/component/default/search")
+        .await;
+    assert_eq!(after["metadata"]["etag"], before["metadata"]["etag"]);
+
+    // Only platform admins unregister; unregistering deletes what the location provided.
+    let response = app
+        .call(
+            "DELETE",
+            &format!("/api/catalog/locations/{id}"),
+            &app.ada,
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let response = app
+        .call(
+            "DELETE",
+            &format!("/api/catalog/locations/{id}"),
+            &app.linus,
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.get("/api/catalog/entities/by-name/component/default/search")
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get(&format!("/api/catalog/locations/{id}")).await.0,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn url_locations_outside_the_allow_list_are_refused_without_a_request() {
+    let app = App::new().await;
+    // 192.0.2.1 is TEST-NET-1: a request there would hang, so a quick answer proves none was made.
+    let started = std::time::Instant::now();
+    let body = json!({ "type": "url", "target": "http://192.0.2.1/catalog-info.yaml" });
+    let response = app
+        .call("POST", "/api/catalog/locations", &app.ada, Some(body))
+        .await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let message = json_of(response).await["error"]["message"]
+        .as_str()
+        .expect("message")
+        .to_owned();
+    assert!(
+        message.contains("host \"192.0.2.1\" is not in catalog_allowed_hosts"),
+        "{message}"
+    );
+    let body = json!({ "type": "ftp", "target": "x" });
+    let response = app
+        .call("POST", "/api/catalog/locations", &app.ada, Some(body))
+        .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn legacy_list_pages_with_link_headers() {
+    let app = App::new().await;
+    let response = app
+        .call(
+            "GET",
+            "/api/catalog/entities?filter=kind=component&limit=4&fields=metadata.name",
+            &app.ada,
+            None,
+        )
+        .await;
+    let link = response
+        .headers()
+        .get(header::LINK)
+        .expect("link header")
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(link.contains("rel=\"next\""));
+    assert_eq!(json_of(response).await.as_array().expect("array").len(), 4);
+    let after = link
+        .split("after=")
+        .nth(1)
+        .and_then(|s| s.split('&').next())
+        .expect("after")
+        .to_owned();
+    let (_, rest) = app
+        .get(&format!("/api/catalog/entities?after={after}&limit=4"))
+        .await;
+    assert_eq!(rest.as_array().expect("array").len(), 2);
+    let (_, all) = app.get("/api/catalog/entities").await;
+    assert_eq!(all.as_array().expect("array").len(), 15);
+    let response = app
+        .call("GET", "/api/catalog/entities", "Bearer cwt_nope", None)
+        .await;
+    assert_eq!(
+        response.status(),
+        StatusCode::UNAUTHORIZED,
+        "reads need a session or a token"
+    );
+}
