@@ -100,9 +100,10 @@ up() {
         return 0
     fi
 
-    local bin crds
+    local bin crds started
     bin="$("$here/build.sh")"
     crds="$("$here/crds.sh")"
+    started=$SECONDS
 
     mkdir -p "$state"
     state_abs="$(cd "$state" && pwd)"
@@ -169,6 +170,7 @@ EOF
     echo $! >"$state_abs/kube-apiserver.pid"
     wait_for "kube-apiserver /readyz" 120 \
         curl -sf --cacert "$state_abs/certs/apiserver.crt" "https://127.0.0.1:$api_port/readyz"
+    local readyz_after=$((SECONDS - started))
 
     local kubeconfig="$state_abs/kubeconfig"
     cat >"$kubeconfig" <<EOF
@@ -223,7 +225,8 @@ EOF
             -n "$("$@" get clusterrole view -o jsonpath="{.rules[0].verbs}")" ]]' _ "${kubectl[@]}"
 
     trap - EXIT
-    log "ready at https://127.0.0.1:$api_port (contexts: admin, causeway, developer-a, developer-b)"
+    log "ready at https://127.0.0.1:$api_port after $((SECONDS - started))s (/readyz after ${readyz_after}s);" \
+        "contexts: admin, causeway, developer-a, developer-b"
     log "use it with: export TEST_KUBECONFIG=$kubeconfig"
     log "         or: $kubectl_bin --kubeconfig $kubeconfig --context causeway get namespaces"
     echo "$kubeconfig"
