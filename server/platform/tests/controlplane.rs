@@ -18,7 +18,7 @@ use k8s_openapi::api::admissionregistration::v1::{
     ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding,
 };
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, ResourceQuota, Secret};
-use k8s_openapi::api::rbac::v1::RoleBinding;
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::{
     Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch,
     PatchParams, PostParams,
@@ -238,7 +238,7 @@ async fn developers_are_denied_other_teams_namespaces_and_allowed_their_own_afte
 }
 
 #[tokio::test]
-async fn the_backend_cannot_grant_admin_or_touch_workloads_and_secrets() {
+async fn the_backend_cannot_grant_admin_or_escalate_or_touch_workloads_and_secrets() {
     let backend = client(Identity::Causeway).await;
     let namespace = create_namespace(&backend, "t-narrow", &[]).await;
 
@@ -253,6 +253,39 @@ async fn the_backend_cannot_grant_admin_or_touch_workloads_and_secrets() {
             .await,
     );
     assert_eq!(code, 403, "{message}");
+
+    // Without `escalate`, the backend may write Roles only from permissions it holds itself.
+    let roles: Api<Role> = Api::namespaced(backend.clone(), &namespace);
+    let role = |name: &str, resource: &str| {
+        json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": { "name": name },
+            "rules": [{ "apiGroups": [""], "resources": [resource], "verbs": ["get", "list"] }],
+        })
+    };
+    roles
+        .patch(
+            "read-settings",
+            &apply(),
+            &Patch::Apply(role("read-settings", "configmaps")),
+        )
+        .await
+        .expect("a Role within the backend's own permissions");
+    let (code, message) = status_message(
+        roles
+            .patch(
+                "read-pods",
+                &apply(),
+                &Patch::Apply(role("read-pods", "pods")),
+            )
+            .await,
+    );
+    assert_eq!(code, 403, "{message}");
+    assert!(
+        message.contains("attempting to grant RBAC permissions not currently held"),
+        "{message}"
+    );
 
     let secrets: Api<Secret> = Api::namespaced(backend.clone(), &namespace);
     assert_eq!(status_code(secrets.list(&ListParams::default()).await), 403);
@@ -593,9 +626,7 @@ async fn the_resource_quota_controller_fills_in_status_used_and_the_quota_is_enf
 
     // From now on every create is charged as it is admitted: two more ConfigMaps fit, a third does
     // not.
-    let config_map = |name: &str| {
-        json!({ "apiVersion": "v1", "kind": "ConfigMap", "metadata": { "name": name } })
-    };
+    let config_map = |name: &str| json!({ "apiVersion": "v1", "kind": "ConfigMap", "metadata": { "name": name } });
     let mut created = 0;
     let refusal = loop {
         let name = format!("settings-{created}");
@@ -610,8 +641,19 @@ async fn the_resource_quota_controller_fills_in_status_used_and_the_quota_is_enf
         assert!(created <= 3, "the quota of 3 ConfigMaps was not enforced");
     };
     assert_eq!(refusal.0, 403, "{}", refusal.1);
-    assert!(refusal.1.contains("exceeded quota: objects"), "{}", refusal.1);
+    assert!(
+        refusal.1.contains("exceeded quota: objects"),
+        "{}",
+        refusal.1
+    );
     assert_eq!(created, 2, "{}", refusal.1);
-    let used = quotas.get("objects").await.unwrap().status.unwrap().used.unwrap();
+    let used = quotas
+        .get("objects")
+        .await
+        .unwrap()
+        .status
+        .unwrap()
+        .used
+        .unwrap();
     assert_eq!(used.get("configmaps").map(|q| q.0.as_str()), Some("3"));
 }
