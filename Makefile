@@ -14,7 +14,7 @@ export SITE_ROOT
 WASM_PROFILE ?= release
 CAUSEWAY := $(CARGO_TARGET_DIR)/debug/causeway
 
-.PHONY: help run test setup site server lint unit e2e fmt clean dev-cluster dev-cluster-down
+.PHONY: help run test setup site server lint unit e2e fmt clean dev-cluster dev-cluster-down bench-catalog
 
 help:
 	@echo "make run   build and serve the portal with demo data on http://127.0.0.1:3000"
@@ -36,6 +36,7 @@ run: setup site server
 	mkdir -p var
 	$(CAUSEWAY) migrate
 	$(CAUSEWAY) seed
+	$(CAUSEWAY) catalog import server/causeway/demo/organisation
 	CAUSEWAY_SITE_ROOT=$(SITE_ROOT) $(CAUSEWAY) serve
 
 fmt:
@@ -70,6 +71,13 @@ dev-cluster:
 
 dev-cluster-down:
 	@tests/controlplane/controlplane.sh down var/dev-cluster
+
+## The catalog benchmark (tests/bench/catalog): Causeway on SQLite and PostgreSQL beside Backstage's
+## catalog backend, same data and requests; SIZES="1000 10000" selects catalog sizes. Release build,
+## because debug timings say nothing about the product.
+bench-catalog:
+	cargo build --release -p causeway
+	CAUSEWAY_BIN=$(CARGO_TARGET_DIR)/release/causeway tests/bench/catalog/run.sh
 
 clean:
 	rm -rf target var

@@ -179,7 +179,7 @@ async fn filters_follow_backstage_semantics() {
         .get("/api/catalog/entities/by-query?filter=metadata.tags=java")
         .await;
     assert_eq!(names(&body["items"]), ["payments-api"]);
-    let (_, body) = app.get("/api/catalog/entities/by-query?filter=metadata.annotations.github.com/project-slug=example/payments-api").await;
+    let (_, body) = app.get("/api/catalog/entities/by-query?filter=metadata.annotations.github.com/project-slug=example-retail/payments-api").await;
     assert_eq!(names(&body["items"]), ["payments-api"]);
     let (_, body) = app.get("/api/catalog/entities/by-query?filter=kind=component,relations.ownedby=group:default/checkout&limit=10").await;
     assert_eq!(body["totalItems"], 2);
@@ -741,4 +741,16 @@ async fn legacy_list_pages_with_link_headers() {
         StatusCode::UNAUTHORIZED,
         "reads need a session or a token"
     );
+}
+
+#[tokio::test]
+async fn openapi_document_describes_the_routes() {
+    let app = App::new().await;
+    let (status, doc) = app.get("/api/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(doc["openapi"].as_str().expect("version").starts_with("3."));
+    for path in ["/api/catalog/entities/by-query", "/api/catalog/entity-facets", "/api/catalog/locations", "/api/catalog/import", "/api/me"] {
+        assert!(doc["paths"].get(path).is_some(), "{path} is documented");
+    }
+    assert!(doc["components"]["schemas"].get("ErrorEnvelope").is_some());
 }

@@ -26,7 +26,7 @@ apiVersion: backstage.io/v1alpha1
 kind: User
 metadata: { name: Ada }
 spec:
-  profile: { displayName: Ada Lovelace, email: ada@example.com }
+  profile: { displayName: Ada Okafor, email: ada@example.com }
   memberOf: [payments, group:default/platform, ghosts]
 ---
 apiVersion: backstage.io/v1alpha1
@@ -230,7 +230,7 @@ async fn directory_resolves_principals_and_roles(store: Store) {
         .await
         .expect("ada");
     assert_eq!(ada.entity_ref, "user:default/ada");
-    assert_eq!(ada.display_name, "Ada Lovelace");
+    assert_eq!(ada.display_name, "Ada Okafor");
     assert_eq!(ada.email.as_deref(), Some("ada@example.com"));
     assert_eq!(ada.role, Role::PlatformAdmin);
     let teams: Vec<_> = ada.teams.iter().map(|t| t.entity_ref.as_str()).collect();

@@ -12,7 +12,9 @@ use serde_json::json;
 use super::AppState;
 use super::auth::request_id;
 use super::error::ApiError;
+use super::openapi::ErrorEnvelope;
 
+#[utoipa::path(get, path = "/api/me", tag = "identity", responses((status = 200, description = "The caller: entity_ref, display_name, email, teams, role", body = serde_json::Value), (status = 401, description = "Not signed in", body = ErrorEnvelope)))]
 /// `GET /api/me`: the caller.
 pub async fn me(Extension(principal): Extension<Principal>) -> Json<Principal> {
     Json(principal)
@@ -25,6 +27,8 @@ pub struct ListQuery {
     all: bool,
 }
 
+#[utoipa::path(get, path = "/api/tokens", tag = "identity", params(("all" = Option<bool>, Query, description = "Every user's tokens (platform admins)")),
+    responses((status = 200, description = "`{items: [token]}`, never with secrets", body = serde_json::Value)))]
 /// `GET /api/tokens`: the caller's tokens (everyone's for an admin with `all=true`), without secrets.
 pub async fn list_tokens(
     State(state): State<AppState>,
@@ -47,6 +51,8 @@ pub struct CreateToken {
     name: String,
 }
 
+#[utoipa::path(post, path = "/api/tokens", tag = "identity", request_body(content = serde_json::Value, description = "`{name}`"),
+    responses((status = 201, description = "`{token, secret}`; the secret is shown only here", body = serde_json::Value), (status = 400, description = "Invalid name", body = ErrorEnvelope)))]
 /// `POST /api/tokens` with `{"name": …}`: creates a token for the caller; the secret is in this
 /// response only.
 pub async fn create_token(
@@ -85,6 +91,8 @@ pub async fn create_token(
     ))
 }
 
+#[utoipa::path(delete, path = "/api/tokens/{id}", tag = "identity", params(("id" = String, Path)),
+    responses((status = 200, description = "`{token}`, now revoked", body = serde_json::Value), (status = 404, description = "No such token of yours", body = ErrorEnvelope)))]
 /// `DELETE /api/tokens/{id}`: revokes one of the caller's tokens (any token for an admin).
 pub async fn revoke_token(
     State(state): State<AppState>,
@@ -138,6 +146,8 @@ pub struct AuditQuery {
     limit: Option<i64>,
 }
 
+#[utoipa::path(get, path = "/api/audit", tag = "identity", params(("limit" = Option<i64>, Query, description = "1 to 1000, default 100")),
+    responses((status = 200, description = "`{items: [record]}`, newest first", body = serde_json::Value), (status = 403, description = "Platform admins only", body = ErrorEnvelope)))]
 /// `GET /api/audit`: the most recent audit records; platform admins only.
 pub async fn audit_log(
     State(state): State<AppState>,

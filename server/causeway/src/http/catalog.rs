@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::auth::request_id;
 use super::error::ApiError;
+use super::openapi::ErrorEnvelope;
 
 /// Most items one request may ask for.
 const MAX_LIMIT: u64 = 10_000;
@@ -74,6 +75,18 @@ fn render_all(catalog: &Catalog, ids: &[u32], fields: &[String]) -> Vec<Value> {
         .collect()
 }
 
+#[utoipa::path(get, path = "/api/catalog/entities/by-query", tag = "catalog",
+    params(
+        ("filter" = Option<Vec<String>>, Query, description = "Filter set; repeat for OR, comma-separate conditions for AND: `kind=component,spec.lifecycle=production`, `metadata.tags.java`, `relations.ownedby=group:default/payments`"),
+        ("fields" = Option<Vec<String>>, Query, description = "Dotted paths to keep, comma-separated"),
+        ("limit" = Option<u64>, Query, description = "Page size (default 20, at most 10000)"),
+        ("offset" = Option<u64>, Query, description = "Items to skip"),
+        ("orderField" = Option<Vec<String>>, Query, description = "`field,asc|desc`, repeatable"),
+        ("cursor" = Option<String>, Query, description = "Opaque cursor from `pageInfo`; the query it carries replaces filter, order and full text"),
+        ("fullTextFilterTerm" = Option<String>, Query, description = "Case-insensitive substring"),
+        ("fullTextFilterFields" = Option<Vec<String>>, Query, description = "Fields the term is matched in (default: every indexed field)"),
+    ),
+    responses((status = 200, description = "`{items, totalItems, pageInfo: {nextCursor?, prevCursor?}}`", body = Value), (status = 400, description = "Invalid parameter", body = ErrorEnvelope)))]
 /// `GET /entities/by-query`
 pub async fn by_query(
     State(state): State<AppState>,
@@ -128,6 +141,9 @@ pub async fn by_query(
     })))
 }
 
+#[utoipa::path(get, path = "/api/catalog/entities", tag = "catalog",
+    params(("filter" = Option<Vec<String>>, Query), ("fields" = Option<Vec<String>>, Query), ("order" = Option<Vec<String>>, Query, description = "`asc:field` or `desc:field`"), ("offset" = Option<u64>, Query), ("limit" = Option<u64>, Query), ("after" = Option<String>, Query, description = "Cursor from the `Link` header")),
+    responses((status = 200, description = "Array of entities; `Link: <…>; rel=\"next\"` when more remain", body = Value)))]
 /// `GET /entities` (the legacy list): `filter`, `fields`, `order`, `offset`, `limit`, `after`.
 pub async fn list(
     State(state): State<AppState>,
@@ -180,6 +196,9 @@ fn not_found(what: String) -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "NotFoundError", what)
 }
 
+#[utoipa::path(get, path = "/api/catalog/entities/by-name/{kind}/{namespace}/{name}", tag = "catalog",
+    params(("kind" = String, Path), ("namespace" = String, Path), ("name" = String, Path)),
+    responses((status = 200, description = "The entity", body = Value), (status = 404, description = "No such entity", body = ErrorEnvelope)))]
 /// `GET /entities/by-name/{kind}/{namespace}/{name}`
 pub async fn by_name(
     State(state): State<AppState>,
@@ -198,6 +217,8 @@ pub async fn by_name(
         .ok_or_else(|| not_found(format!("No entity named '{entity_ref}' found")))
 }
 
+#[utoipa::path(get, path = "/api/catalog/entities/by-uid/{uid}", tag = "catalog", params(("uid" = String, Path)),
+    responses((status = 200, description = "The entity", body = Value), (status = 404, description = "No such entity", body = ErrorEnvelope)))]
 /// `GET /entities/by-uid/{uid}`
 pub async fn by_uid(
     State(state): State<AppState>,
@@ -225,6 +246,8 @@ fn may_change(state: &AppState, principal: &Principal, entity_ref: &str) -> bool
     })
 }
 
+#[utoipa::path(delete, path = "/api/catalog/entities/by-uid/{uid}", tag = "catalog", params(("uid" = String, Path)),
+    responses((status = 204, description = "Deleted, or did not exist"), (status = 403, description = "Not a member of the owning team", body = ErrorEnvelope)))]
 /// `DELETE /entities/by-uid/{uid}`: 204 whether or not it existed, as in Backstage.
 pub async fn delete_by_uid(
     State(state): State<AppState>,
@@ -280,6 +303,9 @@ pub struct ByRefs {
     fields: Vec<String>,
 }
 
+#[utoipa::path(post, path = "/api/catalog/entities/by-refs", tag = "catalog",
+    request_body(content = Value, description = "`{entityRefs: string[], fields?: string[]}`"),
+    responses((status = 200, description = "`{items: (Entity | null)[]}` in request order", body = Value)))]
 /// `POST /entities/by-refs`: the entities in the order asked, `null` for unknown references.
 pub async fn by_refs(
     State(state): State<AppState>,
@@ -313,6 +339,9 @@ pub async fn by_refs(
     Ok(Json(json!({ "items": items })))
 }
 
+#[utoipa::path(get, path = "/api/catalog/entity-facets", tag = "catalog",
+    params(("facet" = Vec<String>, Query, description = "Field to count values of; repeatable"), ("filter" = Option<Vec<String>>, Query)),
+    responses((status = 200, description = "`{facets: {<facet>: [{value, count}]}}`", body = Value), (status = 400, description = "No facet given", body = ErrorEnvelope)))]
 /// `GET /entity-facets?facet=…&filter=…`
 pub async fn facets(
     State(state): State<AppState>,
@@ -347,6 +376,9 @@ pub struct ValidateEntity {
     location: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/catalog/validate-entity", tag = "catalog",
+    request_body(content = Value, description = "`{location, entity}`"),
+    responses((status = 200, description = "Valid"), (status = 400, description = "`{errors: [{name, message}]}`, one per broken rule", body = Value)))]
 /// `POST /validate-entity`: 200 when valid, 400 with every error otherwise.
 pub async fn validate_entity(
     body: Result<Json<ValidateEntity>, axum::extract::rejection::JsonRejection>,
@@ -366,6 +398,7 @@ pub async fn validate_entity(
     }
 }
 
+#[utoipa::path(get, path = "/api/catalog/locations", tag = "catalog", responses((status = 200, description = "`[{data: {id, type, target}}]`", body = Value)))]
 /// `GET /locations`
 pub async fn locations(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let locations = state.platform.catalog.locations().await?;
@@ -377,6 +410,8 @@ pub async fn locations(State(state): State<AppState>) -> Result<Json<Value>, Api
     )))
 }
 
+#[utoipa::path(get, path = "/api/catalog/locations/{id}", tag = "catalog", params(("id" = String, Path)),
+    responses((status = 200, description = "`{id, type, target}`", body = Value), (status = 404, description = "No such location", body = ErrorEnvelope)))]
 /// `GET /locations/{id}`
 pub async fn location(
     State(state): State<AppState>,
@@ -394,6 +429,10 @@ pub struct NewLocation {
     target: String,
 }
 
+#[utoipa::path(post, path = "/api/catalog/locations", tag = "catalog",
+    params(("dryRun" = Option<bool>, Query)),
+    request_body(content = Value, description = "`{type: \"file\" | \"url\", target}`"),
+    responses((status = 201, description = "`{location, entities, exists?}`", body = Value), (status = 400, description = "Unreadable or invalid", body = ErrorEnvelope), (status = 409, description = "Already registered, or an entity belongs to another location", body = ErrorEnvelope)))]
 /// `POST /locations[?dryRun=true]`: registers a location and ingests what it provides.
 pub async fn add_location(
     State(state): State<AppState>,
@@ -442,6 +481,8 @@ pub async fn add_location(
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
+#[utoipa::path(delete, path = "/api/catalog/locations/{id}", tag = "catalog", params(("id" = String, Path)),
+    responses((status = 204, description = "Unregistered; its entities deleted"), (status = 403, description = "Platform admins only", body = ErrorEnvelope)))]
 /// `DELETE /locations/{id}`: unregisters it and deletes its entities; platform admins only.
 pub async fn delete_location(
     State(state): State<AppState>,
@@ -474,6 +515,8 @@ pub struct Refresh {
     entity_ref: String,
 }
 
+#[utoipa::path(post, path = "/api/catalog/refresh", tag = "catalog", request_body(content = Value, description = "`{entityRef}`"),
+    responses((status = 200, description = "Its location was read again"), (status = 404, description = "No such entity", body = ErrorEnvelope)))]
 /// `POST /refresh` with `{"entityRef"}`: reads the entity's location again now.
 pub async fn refresh(
     State(state): State<AppState>,
@@ -492,6 +535,9 @@ pub async fn refresh(
     Ok(StatusCode::OK)
 }
 
+#[utoipa::path(post, path = "/api/catalog/import", tag = "catalog", params(("dryRun" = Option<bool>, Query)),
+    request_body(content = String, content_type = "application/yaml", description = "One or more YAML or JSON documents"),
+    responses((status = 201, description = "`{added, updated, unchanged, orphaned, warnings}`", body = Value), (status = 400, description = "Every problem, by document and field; nothing stored", body = ErrorEnvelope), (status = 409, description = "An entity belongs to another location", body = ErrorEnvelope), (status = 413, description = "Body too large")))]
 /// `POST /import[?dryRun=true]` with a body of YAML or JSON documents: stores all of them or,
 /// if any is invalid, none, listing every problem.
 pub async fn import(

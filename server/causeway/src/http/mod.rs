@@ -6,6 +6,7 @@ pub mod auth;
 pub mod catalog;
 pub mod error;
 pub mod health;
+pub mod openapi;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -124,7 +125,8 @@ pub fn router(state: AppState) -> Router {
             get(catalog::location).delete(catalog::delete_location),
         )
         .route("/api/catalog/refresh", post(catalog::refresh))
-        .route("/api/catalog/import", post(catalog::import));
+        .route("/api/catalog/import", post(catalog::import))
+        .route("/api/openapi.json", get(openapi::document));
 
     let mut app = Router::new()
         .route("/healthz", get(health::healthz))

@@ -294,9 +294,10 @@ impl Catalog {
                     }
                 }
             }
+            let written: BTreeSet<&str> = writes.iter().map(|w| w.entity_ref.as_str()).collect();
             for write in &writes {
                 for edge in index.dangling_from(write) {
-                    if !writes.iter().any(|w| w.entity_ref == edge.target) {
+                    if !written.contains(edge.target.as_str()) {
                         report.warnings.push(format!(
                             "{}: {} refers to {}, which does not exist",
                             write.entity_ref, edge.kind, edge.target

@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::Problem;
 
 /// Largest descriptor text accepted in one piece (file, upload or fetched URL).
-pub const MAX_TEXT_BYTES: usize = 8 * 1024 * 1024;
+pub const MAX_TEXT_BYTES: usize = 32 * 1024 * 1024;
 /// Most documents accepted from one text.
 pub const MAX_DOCUMENTS: usize = 200_000;
 
