@@ -121,6 +121,8 @@ on_both_engines!(
     tokens_authenticate_until_revoked,
     audit_log_appends_in_order,
     owned_entities_follow_team_membership,
+    catalog_replicas_converge,
+    catalog_orphans_and_deletes,
 );
 
 async fn migrations_are_idempotent(store: Store) {
@@ -204,7 +206,7 @@ async fn invalid_import_stores_nothing(store: Store) {
     assert_eq!(problems.len(), 1);
     assert_eq!(
         problems[0].to_string(),
-        "bad.yaml: document 7: metadata.name: is required"
+        "test:bad: document 7: metadata.name: is required"
     );
     assert!(
         platform.directory.users().await.expect("users").is_empty(),
@@ -441,4 +443,123 @@ async fn owned_entities_follow_team_membership(store: Store) {
     assert_eq!(refs, ["component:default/payments-api"]);
     assert_eq!(owned[0].description.as_deref(), Some("Card payments"));
     assert!(org::owned_by(&platform.catalog, &[]).is_empty());
+}
+
+async fn catalog_replicas_converge(store: Store) {
+    // Two processes over one database: a write through one is seen by the other after its next
+    // staleness check, and a check with nothing new reloads nothing.
+    let first = seeded(store.clone(), Duration::from_secs(60)).await;
+    let second = open_platform(store, Duration::from_secs(60)).await;
+    assert!(
+        !second.catalog.refresh_if_stale().await.expect("check"),
+        "already current"
+    );
+    let text = "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: { name: late }\nspec: { type: service, lifecycle: production, owner: payments }\n";
+    first
+        .catalog
+        .ingest(
+            "test:late",
+            yaml::parse("late.yaml", text).expect("yaml"),
+            IngestOptions::default(),
+        )
+        .await
+        .expect("ingest");
+    assert!(
+        second
+            .catalog
+            .index()
+            .by_ref("component:default/late")
+            .is_none()
+    );
+    assert!(
+        second.catalog.refresh_if_stale().await.expect("check"),
+        "the other replica's write is noticed"
+    );
+    assert!(
+        second
+            .catalog
+            .index()
+            .by_ref("component:default/late")
+            .is_some()
+    );
+    assert!(
+        !first.catalog.refresh_if_stale().await.expect("check"),
+        "its own write does not force a reload"
+    );
+}
+
+async fn catalog_orphans_and_deletes(store: Store) {
+    let platform = seeded(store.clone(), Duration::from_secs(60)).await;
+    // Re-ingesting the location without bob marks him an orphan instead of deleting him.
+    let without_bob: String = ORG
+        .split("---")
+        .filter(|d| !d.contains("name: bob"))
+        .collect::<Vec<_>>()
+        .join("---");
+    let options = IngestOptions {
+        replace: true,
+        dry_run: false,
+    };
+    let report = platform
+        .catalog
+        .ingest(
+            "test:org",
+            yaml::parse("org.yaml", &without_bob).expect("yaml"),
+            options,
+        )
+        .await
+        .expect("ingest");
+    assert_eq!(report.orphaned, ["user:default/bob"]);
+    let bob = platform
+        .catalog
+        .index()
+        .by_ref("user:default/bob")
+        .cloned()
+        .expect("still there");
+    assert!(
+        bob.body.contains("\"backstage.io/orphan\":\"true\""),
+        "{}",
+        bob.body
+    );
+    // Deleting removes the entity, its identity row and its relations.
+    platform
+        .catalog
+        .delete_by_uid(&bob.uid)
+        .await
+        .expect("delete");
+    assert!(
+        platform
+            .catalog
+            .index()
+            .by_ref("user:default/bob")
+            .is_none()
+    );
+    assert!(matches!(
+        platform.directory.find_user("bob", "user").await,
+        Err(Error::NotFound(_))
+    ));
+    // The group still lists bob in its own spec, so that relation stays (a dangling reference).
+    let payments = platform
+        .catalog
+        .index()
+        .by_ref("group:default/payments")
+        .cloned()
+        .expect("group");
+    let dangling: Vec<String> = platform
+        .catalog
+        .index()
+        .dangling_from(&payments)
+        .iter()
+        .map(|e| e.target.clone())
+        .collect();
+    assert_eq!(dangling, ["user:default/bob"]);
+    let reloaded = open_platform(store, Duration::from_secs(60)).await;
+    assert!(
+        reloaded
+            .catalog
+            .index()
+            .by_ref("user:default/bob")
+            .is_none(),
+        "the delete is durable"
+    );
 }
