@@ -101,15 +101,14 @@ async fn refresh_locations(state: AppState) {
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
-        if state.migrated.load(Ordering::Acquire) {
-            if let Err(error) = state
+        if state.migrated.load(Ordering::Acquire)
+            && let Err(error) = state
                 .platform
                 .catalog
                 .refresh_all(&state.read_policy())
                 .await
-            {
-                tracing::warn!(%error, "could not refresh catalog locations");
-            }
+        {
+            tracing::warn!(%error, "could not refresh catalog locations");
         }
     }
 }

@@ -749,8 +749,128 @@ async fn openapi_document_describes_the_routes() {
     let (status, doc) = app.get("/api/openapi.json").await;
     assert_eq!(status, StatusCode::OK);
     assert!(doc["openapi"].as_str().expect("version").starts_with("3."));
-    for path in ["/api/catalog/entities/by-query", "/api/catalog/entity-facets", "/api/catalog/locations", "/api/catalog/import", "/api/me"] {
+    for path in [
+        "/api/catalog/entities/by-query",
+        "/api/catalog/entity-facets",
+        "/api/catalog/locations",
+        "/api/catalog/import",
+        "/api/me",
+    ] {
         assert!(doc["paths"].get(path).is_some(), "{path} is documented");
     }
     assert!(doc["components"]["schemas"].get("ErrorEnvelope").is_some());
+}
+
+/// Runs the git command line to build a fixture repository (Causeway itself reads it with a git
+/// library).
+fn git(dir: &std::path::Path, args: &[&str]) {
+    let status = std::process::Command::new("git")
+        .current_dir(dir)
+        .args([
+            "-c",
+            "user.name=Fixture",
+            "-c",
+            "user.email=fixture@example.com",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .status()
+        .expect("git runs");
+    assert!(status.success(), "git {args:?}");
+}
+
+#[tokio::test]
+async fn git_locations_read_a_branch_and_follow_locations() {
+    let app = App::new().await;
+    let repo = app.dir.join("repo");
+    std::fs::create_dir_all(repo.join("teams")).expect("dir");
+    git(&repo, &["init", "-q"]);
+    std::fs::write(repo.join("catalog-info.yaml"), format!("{NEW_SERVICE}---\napiVersion: backstage.io/v1alpha1\nkind: Location\nmetadata:\n  name: teams\nspec:\n  targets: [./teams/search-ui.yaml]\n")).expect("write");
+    std::fs::write(
+        repo.join("teams/search-ui.yaml"),
+        NEW_SERVICE.replace("name: search", "name: search-ui"),
+    )
+    .expect("write");
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "catalog"]);
+    git(&repo, &["branch", "release"]);
+
+    let target = format!("{}#main:catalog-info.yaml", repo.display());
+    let response = app
+        .call(
+            "POST",
+            "/api/catalog/locations",
+            &app.ada,
+            Some(json!({ "type": "git", "target": target })),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let body = json_of(response).await;
+    assert_eq!(body["entities"].as_array().expect("entities").len(), 3);
+    let (_, entity) = app
+        .get("/api/catalog/entities/by-name/component/default/search-ui")
+        .await;
+    assert_eq!(
+        entity["metadata"]["annotations"]["backstage.io/managed-by-origin-location"],
+        format!("git:{target}")
+    );
+
+    // A new commit on the branch drops search-ui; a refresh reads the branch again.
+    std::fs::remove_file(repo.join("teams/search-ui.yaml")).expect("remove");
+    std::fs::write(repo.join("catalog-info.yaml"), NEW_SERVICE).expect("write");
+    git(&repo, &["commit", "-q", "-am", "drop search-ui"]);
+    let response = app
+        .call(
+            "POST",
+            "/api/catalog/refresh",
+            &app.ada,
+            Some(json!({ "entityRef": "component:default/search" })),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let (_, orphan) = app
+        .get("/api/catalog/entities/by-name/component/default/search-ui")
+        .await;
+    assert_eq!(
+        orphan["metadata"]["annotations"]["backstage.io/orphan"],
+        "true"
+    );
+
+    let missing = json!({ "type": "git", "target": format!("{}#no-such-branch", repo.display()) });
+    let response = app
+        .call(
+            "POST",
+            "/api/catalog/locations?dryRun=true",
+            &app.ada,
+            Some(missing),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let missing_file =
+        json!({ "type": "git", "target": format!("{}#release:nope.yaml", repo.display()) });
+    let response = app
+        .call(
+            "POST",
+            "/api/catalog/locations?dryRun=true",
+            &app.ada,
+            Some(missing_file),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        json_of(response).await["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("no file \"nope.yaml\" on the branch")
+    );
+    let remote = json!({ "type": "git", "target": "https://git.elsewhere.example/repo.git" });
+    let response = app
+        .call("POST", "/api/catalog/locations", &app.ada, Some(remote))
+        .await;
+    assert_eq!(
+        response.status(),
+        StatusCode::BAD_REQUEST,
+        "hosts outside the allow-list are refused"
+    );
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use sqlx::Row;
 
-use super::{Catalog, IngestOptions, IngestReport, Problem, yaml};
+use super::{Catalog, IngestOptions, IngestReport, Problem, git, yaml};
 use crate::time::now_millis;
 use crate::{Error, Result};
 
@@ -57,7 +57,13 @@ impl ReadPolicy {
                 format!("{target:?} must be an http:// or https:// URL"),
             ));
         }
-        let host = url.host_str().unwrap_or_default().to_lowercase();
+        self.check_host(url.host_str().unwrap_or_default())?;
+        Ok(url)
+    }
+
+    /// Refuses hosts that are not on the allow-list.
+    pub fn check_host(&self, host: &str) -> Result<()> {
+        let host = host.to_lowercase();
         let allowed = self.allowed_hosts.iter().any(|pattern| {
             let pattern = pattern.to_lowercase();
             match pattern.strip_prefix("*.") {
@@ -65,15 +71,16 @@ impl ReadPolicy {
                 None => host == pattern,
             }
         });
-        if !allowed {
-            return Err(Error::invalid(
+        if allowed {
+            Ok(())
+        } else {
+            Err(Error::invalid(
                 "target",
                 format!(
                     "host {host:?} is not in catalog_allowed_hosts; ask a platform admin to allow it"
                 ),
-            ));
+            ))
         }
-        Ok(url)
     }
 }
 
@@ -177,10 +184,11 @@ async fn read_tree(root: &Location, policy: &ReadPolicy) -> Result<Vec<Value>> {
     let base = match root.kind.as_str() {
         "file" => Base::File(PathBuf::from(&root.target)),
         "url" => Base::Url(policy.check_url(&root.target)?),
+        "git" => return read_git_tree(root, policy).await,
         other => {
             return Err(Error::invalid(
                 "type",
-                format!("{other:?} is not a location type; expected file or url"),
+                format!("{other:?} is not a location type; expected file, url or git"),
             ));
         }
     };
@@ -234,6 +242,37 @@ async fn read_tree(root: &Location, policy: &ReadPolicy) -> Result<Vec<Value>> {
     Ok(documents)
 }
 
+/// Reads a git location on a blocking thread (the git library does blocking I/O).
+async fn read_git_tree(root: &Location, policy: &ReadPolicy) -> Result<Vec<Value>> {
+    let target = git::GitTarget::parse(&root.target)?;
+    let policy_copy = policy.clone();
+    let files = tokio::task::spawn_blocking(move || git::read(&target, &policy_copy, MAX_DEPTH))
+        .await
+        .map_err(|e| Error::invalid("target", format!("reading the repository failed: {e}")))??;
+    let mut documents = Vec::new();
+    let mut problems = Vec::new();
+    for (path, text) in files {
+        let source = format!(
+            "git:{}#{path}",
+            root.target.split('#').next().unwrap_or_default()
+        );
+        match yaml::parse(&source, &text) {
+            Ok(parsed) => {
+                for mut document in parsed {
+                    annotate(&mut document, &root.key(), &source);
+                    documents.push(document);
+                }
+            }
+            Err(mut p) => problems.append(&mut p),
+        }
+    }
+    if problems.is_empty() {
+        Ok(documents)
+    } else {
+        Err(Error::Rejected(problems))
+    }
+}
+
 /// Sets Backstage's provenance annotations (kept when the author set them).
 fn annotate(document: &mut Value, location_key: &str, origin: &str) {
     let Some(metadata) = document.get_mut("metadata").and_then(Value::as_object_mut) else {
@@ -263,10 +302,10 @@ fn location_from_row(row: &sqlx::any::AnyRow) -> Result<Location> {
 }
 
 fn check_type(kind: &str, target: &str) -> Result<()> {
-    if !matches!(kind, "file" | "url") {
+    if !matches!(kind, "file" | "url" | "git") {
         return Err(Error::invalid(
             "type",
-            format!("{kind:?} is not a location type; expected file or url"),
+            format!("{kind:?} is not a location type; expected file, url or git"),
         ));
     }
     if target.trim().is_empty() {

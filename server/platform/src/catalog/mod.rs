@@ -5,6 +5,7 @@
 //! serves every read. An ingestion is all or nothing: one invalid document stores nothing.
 
 pub mod entity;
+pub mod git;
 pub mod index;
 pub mod kinds;
 pub mod locations;
