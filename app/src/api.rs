@@ -3,7 +3,11 @@
 
 use leptos::prelude::*;
 
-use crate::model::{HomeView, SignInChoices, UserView};
+use leptos::server_fn::codec::Json;
+
+use crate::model::{
+    CatalogParams, CatalogView, EntityView, HomeView, ImportOutcome, SignInChoices, UserView,
+};
 
 /// The signed-in user, or `None`.
 #[server(prefix = "/api/portal", endpoint = "session")]
@@ -56,4 +60,181 @@ pub async fn sign_in_options() -> Result<SignInChoices, ServerFnError> {
         Vec::new()
     };
     Ok(SignInChoices { dev_sign_in, users })
+}
+
+/// One page of the catalog with its facets. The parameters travel as JSON because they hold
+/// lists of pairs, which a form encoding cannot express.
+#[server(prefix = "/api/portal", endpoint = "catalog", input = Json)]
+pub async fn catalog_search(params: CatalogParams) -> Result<CatalogView, ServerFnError> {
+    use crate::server::{platform, require_principal};
+
+    require_principal()?;
+    let platform = platform()?;
+    Ok(crate::server::catalog::search(&platform.catalog, &params))
+}
+
+/// The entity `kind:namespace/name` (any case), or `None` when there is none.
+#[server(prefix = "/api/portal", endpoint = "entity")]
+pub async fn catalog_entity(
+    namespace: String,
+    kind: String,
+    name: String,
+) -> Result<Option<EntityView>, ServerFnError> {
+    use crate::server::{platform, require_principal};
+
+    require_principal()?;
+    let platform = platform()?;
+    let entity_ref = format!("{kind}:{namespace}/{name}").to_lowercase();
+    Ok(crate::server::catalog::entity(
+        &platform.catalog,
+        &entity_ref,
+    ))
+}
+
+/// Checks (`mode = "preview"`) or stores (`mode = "import"`) the descriptor documents in `yaml`,
+/// all or nothing. Invalid input is a normal outcome listing every problem, not an error.
+///
+/// A browser without JavaScript posts the form itself; it is then redirected back to the import
+/// page with the outcome in the address, because a plain form post can only show a new page.
+#[server(prefix = "/api/portal", endpoint = "catalog-import")]
+pub async fn catalog_import(yaml: String, mode: String) -> Result<ImportOutcome, ServerFnError> {
+    use causeway_platform::Error as DomainError;
+    use causeway_platform::audit::{Entry, Outcome};
+    use causeway_platform::catalog::{IngestOptions, yaml as descriptors};
+
+    use crate::model::ImportProblem;
+    use crate::server::catalog::{outcome, problems};
+    use crate::server::{domain_error, platform, require_principal};
+
+    const LOCATION: &str = "upload";
+
+    let principal = require_principal()?;
+    let platform = platform()?;
+    let dry_run = match mode.as_str() {
+        "preview" => true,
+        "import" => false,
+        other => {
+            return Err(ServerFnError::new(format!(
+                "mode: {other:?} is not a mode; expected preview or import"
+            )));
+        }
+    };
+    let documents = match descriptors::parse(LOCATION, &yaml) {
+        Ok(documents) => documents,
+        Err(found) => {
+            return Ok(finish(ImportOutcome {
+                dry_run,
+                problems: problems(found),
+                ..ImportOutcome::default()
+            }));
+        }
+    };
+    let count = documents.len();
+    if count == 0 {
+        return Ok(finish(ImportOutcome {
+            dry_run,
+            problems: vec![ImportProblem {
+                document: None,
+                field: "yaml".to_owned(),
+                message: "holds no documents; paste one or more entity descriptors".to_owned(),
+            }],
+            ..ImportOutcome::default()
+        }));
+    }
+    let result = platform
+        .catalog
+        .ingest(
+            LOCATION,
+            documents,
+            IngestOptions {
+                replace: false,
+                dry_run,
+            },
+        )
+        .await;
+    let result = match result {
+        Ok(report) => Ok(outcome(report, count, dry_run)),
+        Err(DomainError::Rejected(found)) => Ok(ImportOutcome {
+            dry_run,
+            documents: count,
+            problems: problems(found),
+            ..ImportOutcome::default()
+        }),
+        Err(DomainError::Conflict(message)) => Ok(ImportOutcome {
+            dry_run,
+            documents: count,
+            problems: vec![ImportProblem {
+                document: None,
+                field: "metadata.name".to_owned(),
+                message,
+            }],
+            ..ImportOutcome::default()
+        }),
+        Err(other) => Err(other),
+    };
+    if !dry_run {
+        let (outcome_kind, detail) = match &result {
+            Ok(o) if o.ok() => (
+                Outcome::Success,
+                serde_json::json!({ "documents": count, "added": o.added, "updated": o.updated, "unchanged": o.unchanged.len() }),
+            ),
+            Ok(o) => (
+                Outcome::Failed,
+                serde_json::json!({ "documents": count, "problems": o.problems.len() }),
+            ),
+            Err(e) => (
+                Outcome::Failed,
+                serde_json::json!({ "documents": count, "error": e.to_string() }),
+            ),
+        };
+        let request_id = use_context::<http::request::Parts>().and_then(|parts| {
+            parts
+                .headers
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        });
+        // The import has happened (or failed) by now; a failure to audit is logged, not undone.
+        if let Err(error) = platform
+            .audit
+            .record(Entry {
+                actor: &principal.entity_ref,
+                action: "catalog.import",
+                target: LOCATION,
+                outcome: outcome_kind,
+                detail,
+                request_id: request_id.as_deref(),
+            })
+            .await
+        {
+            leptos::logging::error!("could not write an audit record for catalog.import: {error}");
+        }
+    }
+    result.map(finish).map_err(domain_error)
+}
+
+/// Sends a browser that posted the form without JavaScript back to the import page with the
+/// outcome; calls from the WebAssembly build get the value itself.
+#[cfg(feature = "ssr")]
+fn finish(outcome: ImportOutcome) -> ImportOutcome {
+    /// Most entries per list in an outcome sent through a redirect address.
+    const OUTCOME_ENTRIES_IN_URL: usize = 40;
+
+    let plain_form = use_context::<http::request::Parts>().is_some_and(|parts| {
+        parts
+            .headers
+            .get(http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/html"))
+    });
+    if plain_form {
+        let short = outcome.clone().truncated(OUTCOME_ENTRIES_IN_URL);
+        if let Ok(json) = serde_json::to_string(&short) {
+            leptos_axum::redirect(&format!(
+                "/catalog/import?outcome={}",
+                crate::model::encode_query_value(&json)
+            ));
+        }
+    }
+    outcome
 }

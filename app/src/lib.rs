@@ -18,7 +18,10 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
 use components::layout::Layout;
-use pages::{home::HomePage, not_found::NotFound, not_yet::NotYet, sign_in::SignInPage};
+use pages::{
+    catalog::CatalogPage, entity::EntityPage, home::HomePage, import::ImportPage,
+    not_found::NotFound, not_yet::NotYet, sign_in::SignInPage,
+};
 
 /// The HTML document around the app, rendered only on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -52,12 +55,9 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=NotFound>
                     <Route path=path!("/") view=HomePage ssr=SsrMode::Async />
                     <Route path=path!("/sign-in") view=SignInPage ssr=SsrMode::Async />
-                    <Route path=path!("/catalog") view=|| view! { <NotYet area="catalog" /> } ssr=SsrMode::Async />
-                    <Route
-                        path=path!("/catalog/:namespace/:kind/:name")
-                        view=|| view! { <NotYet area="entity" /> }
-                        ssr=SsrMode::Async
-                    />
+                    <Route path=path!("/catalog") view=CatalogPage ssr=SsrMode::Async />
+                    <Route path=path!("/catalog/import") view=ImportPage ssr=SsrMode::Async />
+                    <Route path=path!("/catalog/:namespace/:kind/:name") view=EntityPage ssr=SsrMode::Async />
                     <Route path=path!("/create") view=|| view! { <NotYet area="create" /> } ssr=SsrMode::Async />
                     <Route path=path!("/tasks") view=|| view! { <NotYet area="tasks" /> } ssr=SsrMode::Async />
                     <Route path=path!("/platform") view=|| view! { <NotYet area="platform" /> } ssr=SsrMode::Async />

@@ -1,6 +1,9 @@
 //! Server-side access for server functions: the domain handle and the signed-in user, both put
 //! into the request's context by the host.
 
+pub mod catalog;
+mod graph;
+
 use causeway_platform::Platform;
 use causeway_platform::identity::{Principal, Role};
 use http::StatusCode;

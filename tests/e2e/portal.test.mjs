@@ -42,7 +42,7 @@ test('with JavaScript: sign in, hydrate, filter instantly, move between pages', 
 
   await signIn(page, 'user:default/ada');
   await page.waitForLoadState('networkidle');
-  assert.equal(await page.textContent('[data-testid=signed-in-user]'), 'Ada Lovelace');
+  assert.equal(await page.textContent('[data-testid=signed-in-user]'), 'Ada Okafor');
   assert.match(await page.textContent('[data-testid=teams]'), /Payments/);
   const total = await page.locator('[data-testid=owned-row]').count();
   assert.ok(total >= 3, `ada's team owns several entities (saw ${total})`);
@@ -67,14 +67,14 @@ test('with JavaScript: sign in, hydrate, filter instantly, move between pages', 
   await page.screenshot({ path: `${shots}/home-filtered.png`, fullPage: true });
 
   // Client-side navigation through the main menu.
-  for (const [label, path, heading] of [['Catalog', '/catalog', 'Catalog'], ['Tasks', '/tasks', 'Tasks'], ['Metrics', '/delivery', 'Metrics']]) {
+  for (const [label, path, heading] of [['Create', '/create', 'Create'], ['Tasks', '/tasks', 'Tasks'], ['Metrics', '/delivery', 'Metrics']]) {
     await page.click(`nav.app-nav >> text=${label}`);
     await page.waitForURL(`${base}${path}`);
     await page.waitForSelector('[data-testid=not-yet-available]');
     assert.equal(await page.textContent('main h1'), heading);
     assert.equal(await page.getAttribute(`nav.app-nav a[href="${path}"]`, 'aria-current'), 'page');
   }
-  await page.screenshot({ path: `${shots}/catalog-not-yet.png` });
+  await page.screenshot({ path: `${shots}/not-yet.png` });
   await page.click('a.brand');
   await page.waitForURL(`${base}/`);
   await page.waitForSelector('[data-testid=owned-table]');
@@ -87,7 +87,7 @@ test('without JavaScript: sign in, filter through the server, sign out', async (
   const context = await browser.newContext({ javaScriptEnabled: false });
   const page = await context.newPage();
   await signIn(page, 'user:default/grace');
-  assert.equal(await page.textContent('[data-testid=signed-in-user]'), 'Grace Hopper');
+  assert.equal(await page.textContent('[data-testid=signed-in-user]'), 'Grace Lindqvist');
   const total = await page.locator('[data-testid=owned-row]').count();
   assert.ok(total >= 2, `grace's team owns several entities (saw ${total})`);
 
@@ -128,5 +128,142 @@ test('an unknown user is refused with a clear message', async () => {
   await page.goto(`${base}${location}`);
   assert.match(await page.textContent('[data-testid=sign-in-message]'), /No user "user:default\/mallory" is known/);
   await page.screenshot({ path: `${shots}/sign-in-unknown-user.png` });
+  await context.close();
+});
+
+// Waits until the catalog shows `text` as its result count (hydrated pages swap results in place).
+async function resultCount(page, text) {
+  await page.waitForFunction(
+    (t) => document.querySelector('[data-testid=result-count]')?.textContent === t, text);
+}
+
+test('catalog with JavaScript: search, facet filter, entity page, owner in one click', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  page.on('response', (r) => { if (r.status() >= 400) errors.push(`${r.status()} ${r.url()}`); });
+
+  await signIn(page, 'user:default/ada');
+  await page.waitForLoadState('networkidle');
+  await page.click('nav.app-nav >> text=Catalog');
+  await page.waitForURL(`${base}/catalog`);
+  await page.waitForSelector('[data-testid=catalog-table]');
+  assert.match(await page.textContent('[data-testid=result-count]'), /^\d+ results$/);
+  assert.ok(await page.locator('[data-testid=catalog-row]').count() >= 10, 'the demo organisation is listed');
+  // Set in the page: it survives only if the next steps are client-side navigations.
+  await page.evaluate(() => { window.stayedOnPage = true; });
+
+  await page.fill('#catalog-q', 'payments');
+  await Promise.all([
+    page.waitForURL(`${base}/catalog?q=payments`),
+    page.click('[data-testid=catalog-search] button[type=submit]'),
+  ]);
+  // Facet counts reflect the search term: the kind facet counts only matching entities, and
+  // choosing a kind leaves exactly as many results as its count said.
+  const component = page.locator('[data-testid=facet-kind] a[data-value=Component]');
+  await page.waitForSelector('[data-testid=catalog-row][data-ref="component:default/ledger"]');
+  await page.waitForFunction(() => !document.querySelector('[data-testid=catalog-row][data-ref="component:default/basket"]'));
+  const components = Number(await component.locator('.facet__count').textContent());
+  assert.ok(components >= 3, `payments-api, ledger and fraud-scoring match (saw ${components})`);
+
+  await Promise.all([page.waitForURL(`${base}/catalog?q=payments&kind=Component`), component.click()]);
+  await resultCount(page, `${components} results`);
+  assert.equal(await component.getAttribute('data-selected'), 'true');
+  const refs = await page.locator('[data-testid=catalog-row]').evaluateAll((rows) => rows.map((r) => r.dataset.ref));
+  assert.ok(refs.every((r) => r.startsWith('component:')), refs.join());
+  for (const name of ['payments-api', 'ledger', 'fraud-scoring']) {
+    assert.ok(refs.includes(`component:default/${name}`), `${name} is listed`);
+  }
+  await page.screenshot({ path: `${shots}/catalog-filtered.png`, fullPage: true });
+
+  await Promise.all([
+    page.waitForURL(`${base}/catalog/default/component/payments-api`),
+    page.click('[data-testid=catalog-row][data-ref="component:default/payments-api"] td:first-child a'),
+  ]);
+  await page.waitForSelector('[data-testid=entity-head]');
+  assert.equal(await page.textContent('main h1'), 'Payments API');
+  assert.match(await page.textContent('[data-testid=owner-box]'), /Payments[\s\S]*payments@example\.com/);
+  assert.equal(await page.getAttribute('[data-testid=owner-email]', 'href'), 'mailto:payments@example.com');
+  assert.ok(await page.locator('[data-testid=relation-graph] svg a').count() >= 3, 'graph nodes are links');
+  await page.screenshot({ path: `${shots}/entity.png`, fullPage: true });
+
+  await Promise.all([page.waitForURL(`${base}/catalog/default/group/payments`), page.click('[data-testid=owner-link]')]);
+  await page.waitForFunction(() => document.querySelector('main h1')?.textContent === 'Payments');
+  assert.match(await page.textContent('[data-testid=members]'), /Ada Okafor/);
+  assert.match(await page.textContent('[data-testid=owned]'), /Payments API/);
+  assert.equal(await page.evaluate(() => window.stayedOnPage), true, 'every step was a client-side navigation');
+  await page.screenshot({ path: `${shots}/group.png`, fullPage: true });
+
+  assert.deepEqual(errors, [], 'no script errors');
+  await context.close();
+});
+
+test('catalog without JavaScript: GET forms and links, owner, 404, import preview and import', async () => {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  await signIn(page, 'user:default/grace');
+
+  await page.goto(`${base}/catalog`);
+  await page.fill('#catalog-q', 'checkout');
+  await Promise.all([page.waitForURL(`${base}/catalog?q=checkout`), page.click('[data-testid=catalog-search] button[type=submit]')]);
+  const count = async () => Number((await page.textContent('[data-testid=result-count]')).split(' ')[0]);
+  const found = await count();
+  const components = Number(await page.textContent('[data-testid=facet-kind] a[data-value=Component] .facet__count'));
+  assert.ok(found > components && components >= 2, `checkout matches components and more (${found}, ${components})`);
+  await Promise.all([
+    page.waitForURL(`${base}/catalog?q=checkout&kind=Component`),
+    page.click('[data-testid=facet-kind] a[data-value=Component]'),
+  ]);
+  assert.equal(await count(), components);
+  // The search box keeps the term and the form carries the facet, so searching again keeps both.
+  assert.equal(await page.inputValue('#catalog-q'), 'checkout');
+  await Promise.all([
+    page.waitForURL(`${base}/catalog?q=checkout&kind=Component&dir=desc`),
+    page.click('th a[data-sort=name]'),
+  ]);
+  const refs = await page.locator('[data-testid=catalog-row]').evaluateAll((rows) => rows.map((r) => r.dataset.ref));
+  assert.ok(refs.includes('component:default/basket') && refs.includes('component:default/checkout-web'), refs.join());
+  assert.deepEqual(refs, [...refs].sort().reverse(), 'sorted by name, descending');
+  await page.screenshot({ path: `${shots}/nojs-catalog.png`, fullPage: true });
+
+  await Promise.all([
+    page.waitForURL(`${base}/catalog/default/component/basket`),
+    page.click('[data-testid=catalog-row][data-ref="component:default/basket"] td:first-child a'),
+  ]);
+  await Promise.all([page.waitForURL(`${base}/catalog/default/group/checkout`), page.click('[data-testid=owner-link]')]);
+  assert.match(await page.textContent('[data-testid=members]'), /Grace Lindqvist/);
+
+  const missing = await page.goto(`${base}/catalog/default/component/does-not-exist`);
+  assert.equal(missing.status(), 404);
+  assert.match(await page.textContent('[data-testid=not-found]'), /No such entity/);
+
+  // Preview: every problem is listed with its document and field, and nothing is stored.
+  await page.goto(`${base}/catalog/import`);
+  await page.fill('#import-yaml', [
+    'apiVersion: backstage.io/v1alpha1', 'kind: Component', 'metadata:', '  name: "bad name"',
+    'spec:', '  type: service', '  lifecycle: production', '  owner: checkout',
+  ].join('\n'));
+  await Promise.all([page.waitForURL(/\/catalog\/import\?outcome=/), page.click('[data-testid=import-preview]')]);
+  assert.equal(await page.getAttribute('[data-testid=import-outcome]', 'data-ok'), 'false');
+  assert.match(await page.textContent('[data-testid=import-problems]'), /1\s*metadata\.name/);
+
+  const descriptor = [
+    'apiVersion: backstage.io/v1alpha1', 'kind: Component', 'metadata:', '  name: e2e-imported',
+    '  description: Registered by the browser suite.', 'spec:', '  type: library', '  lifecycle: experimental',
+    '  owner: checkout',
+  ].join('\n');
+  await page.goto(`${base}/catalog/import`);
+  await page.fill('#import-yaml', descriptor);
+  await Promise.all([page.waitForURL(/\/catalog\/import\?outcome=/), page.click('[data-testid=import-submit]')]);
+  assert.equal(await page.getAttribute('[data-testid=import-outcome]', 'data-ok'), 'true');
+  assert.match(await page.textContent('[data-testid=import-outcome]'), /Imported[\s\S]*component:default\/e2e-imported/);
+  await page.screenshot({ path: `${shots}/nojs-import.png`, fullPage: true });
+  await Promise.all([
+    page.waitForURL(`${base}/catalog/default/component/e2e-imported`),
+    page.click('[data-testid=import-outcome] a[href="/catalog/default/component/e2e-imported"]'),
+  ]);
+  assert.match(await page.textContent('[data-testid=owner-box]'), /Checkout/);
   await context.close();
 });

@@ -1,6 +1,9 @@
 //! One module per page.
 
+pub mod catalog;
+pub mod entity;
 pub mod home;
+pub mod import;
 pub mod not_found;
 pub mod not_yet;
 pub mod sign_in;

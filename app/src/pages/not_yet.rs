@@ -6,14 +6,6 @@ use leptos_meta::Title;
 /// Title and explanation for each area that is not available yet.
 fn describe(area: &str) -> (&'static str, &'static str) {
     match area {
-        "catalog" => (
-            "Catalog",
-            "The service catalog — every component, API, system and team, searchable and filterable — is not available yet.",
-        ),
-        "entity" => (
-            "Entity",
-            "Entity pages — owner, relations, APIs, environments and dashboards — arrive with the service catalog, which is not available yet.",
-        ),
         "create" => (
             "Create",
             "Golden-path templates for creating services and environments are not available yet.",

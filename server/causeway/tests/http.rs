@@ -249,7 +249,7 @@ async fn dev_sign_in_starts_a_server_side_session() {
     let html = text(response).await;
     assert!(html.starts_with("<!DOCTYPE html>"), "server-rendered HTML");
     assert!(
-        html.contains("Ada Lovelace") && html.contains("payments-api"),
+        html.contains("Ada Okafor") && html.contains("payments-api"),
         "home shows the user and what the team owns"
     );
 
@@ -574,4 +574,154 @@ async fn unknown_pages_are_404_for_signed_in_users() {
         .await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     assert!(text(response).await.contains("Page not found"));
+}
+
+#[tokio::test]
+async fn the_catalog_page_renders_filters_counts_and_rows_on_the_server() {
+    let app = TestApp::new().await;
+    let cookie = app.sign_in("user:default/ada").await;
+    let response = app
+        .send(with(
+            get("/catalog?kind=component&sort=name&dir=desc"),
+            header::COOKIE,
+            &cookie,
+        ))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let html = text(response).await;
+    assert!(html.contains("6 results"), "six demo components");
+    let rows: Vec<&str> = html
+        .match_indices("data-ref=\"")
+        .map(|(i, _)| {
+            let rest = &html[i + 10..];
+            &rest[..rest.find('"').expect("closing quote")]
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            "component:default/payments-api",
+            "component:default/ledger",
+            "component:default/fraud-scoring",
+            "component:default/checkout-web",
+            "component:default/causeway",
+            "component:default/basket",
+        ],
+        "only components, by name descending"
+    );
+    // The kind facet counts every kind within the other filters (none), and marks the choice.
+    assert!(html.contains(r#"data-selected="true" data-value="Component""#));
+    // Facet links keep the other filters and the sort order.
+    assert!(
+        html.contains(r#"href="/catalog?kind=component&amp;tag=java&amp;dir=desc""#),
+        "{html}"
+    );
+    // Owners are links to their pages.
+    assert!(html.contains(r#"<a href="/catalog/default/group/payments">Payments</a>"#));
+}
+
+#[tokio::test]
+async fn entity_pages_show_owner_relations_and_404_for_unknown_entities() {
+    let app = TestApp::new().await;
+    let cookie = app.sign_in("user:default/ada").await;
+    let response = app
+        .send(with(
+            get("/catalog/default/api/payments-rest"),
+            header::COOKIE,
+            &cookie,
+        ))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let html = text(response).await;
+    assert!(
+        html.contains("mailto:payments@example.com"),
+        "owner's email"
+    );
+    assert!(html.contains(r#"data-testid="owner-link""#));
+    assert!(html.contains("<svg"), "relations graph");
+    assert!(html.contains(r#"<a href="/catalog/default/component/checkout-web""#));
+    assert!(html.contains("openapi: 3.0.0"), "the API definition");
+
+    let response = app
+        .send(with(
+            get("/catalog/default/component/nothing-here"),
+            header::COOKIE,
+            &cookie,
+        ))
+        .await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert!(text(response).await.contains("No such entity"));
+}
+
+#[tokio::test]
+async fn portal_imports_preview_then_store_and_are_audited() {
+    let app = TestApp::new().await;
+    let cookie = app.sign_in("user:default/ada").await;
+    let yaml = "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: imported\nspec:\n  type: service\n  lifecycle: production\n  owner: nobody\n";
+    let body = |mode: &str| {
+        url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("yaml", yaml)
+            .append_pair("mode", mode)
+            .finish()
+    };
+    let preview = app
+        .send(with(
+            post_form(
+                "/api/portal/catalog-import",
+                &body("preview"),
+                Some(&cookie),
+            ),
+            header::ACCEPT,
+            "application/json",
+        ))
+        .await;
+    assert_eq!(preview.status(), StatusCode::OK);
+    let outcome = json(preview).await;
+    assert_eq!(outcome["dry_run"], true);
+    assert_eq!(outcome["added"][0], "component:default/imported");
+    assert!(
+        outcome["warnings"][0]
+            .as_str()
+            .is_some_and(|w| w.contains("group:default/nobody")),
+        "{outcome}"
+    );
+    assert!(
+        app.state
+            .platform
+            .catalog
+            .index()
+            .by_ref("component:default/imported")
+            .is_none(),
+        "a preview stores nothing"
+    );
+
+    // A plain form post (no JavaScript) is redirected back to the page with the outcome.
+    let stored = app
+        .send(with(
+            post_form("/api/portal/catalog-import", &body("import"), Some(&cookie)),
+            header::ACCEPT,
+            "text/html",
+        ))
+        .await;
+    assert_eq!(stored.status(), StatusCode::FOUND);
+    let location = stored.headers()[header::LOCATION].to_str().expect("ascii");
+    assert!(
+        location.starts_with("/catalog/import?outcome="),
+        "{location}"
+    );
+    assert!(
+        app.state
+            .platform
+            .catalog
+            .index()
+            .by_ref("component:default/imported")
+            .is_some()
+    );
+    let audit = app.state.platform.audit.recent(5).await.expect("audit");
+    assert!(
+        audit.iter().any(|r| r.action == "catalog.import"
+            && r.actor == "user:default/ada"
+            && r.outcome == "success"),
+        "{audit:?}"
+    );
 }
