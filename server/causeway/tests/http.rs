@@ -724,4 +724,18 @@ async fn portal_imports_preview_then_store_and_are_audited() {
             && r.outcome == "success"),
         "{audit:?}"
     );
+
+    // The stored entity's page warns about the owner that does not exist.
+    let page = app
+        .send(with(
+            get("/catalog/default/component/imported"),
+            header::COOKIE,
+            &cookie,
+        ))
+        .await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = text(page).await;
+    assert!(html.contains("Missing references"), "dangling warning");
+    assert!(html.contains("group:default/nobody"));
+    assert!(html.contains("This owner is not in the catalog."));
 }
