@@ -115,6 +115,62 @@ struct Slot {
 /// A sort key: for each id, its position in the order of one field.
 type Ranks = Arc<Vec<u32>>;
 
+/// Every distinct value of one key in one buffer, so that a substring search is one vectorised
+/// scan of contiguous memory instead of a hash-map walk with one search call per value.
+#[derive(Debug)]
+struct Haystack {
+    /// The values, each followed by a NUL byte: a term without NUL cannot match across two.
+    text: String,
+    /// Where each value starts in `text`, ascending.
+    starts: Vec<usize>,
+    postings: Vec<Posting>,
+}
+
+impl Haystack {
+    fn build(entry: &KeyEntry) -> Self {
+        let mut text = String::new();
+        let mut starts = Vec::with_capacity(entry.values.len());
+        let mut postings = Vec::with_capacity(entry.values.len());
+        for (value, v) in &entry.values {
+            if let Some(posting) = &v.posting {
+                starts.push(text.len());
+                text.push_str(value);
+                text.push('\0');
+                postings.push(posting.clone());
+            }
+        }
+        Self {
+            text,
+            starts,
+            postings,
+        }
+    }
+
+    /// Ids of the values containing `term` (which holds no NUL).
+    fn search(&self, term: &str) -> RoaringBitmap {
+        let finder = memchr::memmem::Finder::new(term.as_bytes());
+        let bytes = self.text.as_bytes();
+        let mut ids = RoaringBitmap::new();
+        let mut from = 0;
+        while let Some(found) = finder.find(&bytes[from..]) {
+            let at = from + found;
+            let value = self.starts.partition_point(|&s| s <= at) - 1;
+            match &self.postings[value] {
+                Posting::One(id) => {
+                    ids.insert(*id);
+                }
+                Posting::Many(bitmap) => ids |= bitmap,
+            }
+            // One match per value is enough: continue with the next value.
+            match self.starts.get(value + 1) {
+                Some(next) => from = *next,
+                None => break,
+            }
+        }
+        ids
+    }
+}
+
 /// The index.
 #[derive(Debug, Default)]
 pub struct Index {
@@ -124,11 +180,15 @@ pub struct Index {
     by_uid: HashMap<String, u32>,
     keys: HashMap<Box<str>, KeyEntry>,
     all: RoaringBitmap,
+    /// Number of indexed (key, value) pairs over all entities, for query planning.
+    pair_count: usize,
     /// Relations pointing at a reference, from the entities that declare them: target → (reverse
     /// type, source). Kept for targets that do not exist (yet), so they attach when they appear.
     incoming: HashMap<String, BTreeSet<(String, String)>>,
     /// Orders computed on demand, dropped on every write.
     orders: Mutex<HashMap<String, Ranks>>,
+    /// Substring-search buffers built on demand per key, dropped on every write.
+    haystacks: Mutex<HashMap<String, Arc<Haystack>>>,
 }
 
 /// Flattens an entity into Backstage's search pairs: dotted lowercase keys, lowercase values;
@@ -336,6 +396,7 @@ impl Index {
         }
         if let Some(Some(slot)) = self.slots.get_mut(id as usize) {
             slot.pairs.push((key.into(), value.into()));
+            self.pair_count += 1;
         }
     }
 
@@ -370,6 +431,7 @@ impl Index {
 
     fn remove_id(&mut self, id: u32) -> Option<Arc<Stored>> {
         let slot = self.slots.get_mut(id as usize)?.take()?;
+        self.pair_count = self.pair_count.saturating_sub(slot.pairs.len());
         for (key, value) in &slot.pairs {
             self.remove_pair_quick(id, key, value);
         }
@@ -389,8 +451,10 @@ impl Index {
                 );
                 if let Some(Some(slot)) = self.slots.get_mut(target as usize) {
                     let key = format!("relations.{}", edge.reverse.to_lowercase());
+                    let before = slot.pairs.len();
                     slot.pairs
                         .retain(|(k, v)| !(**k == *key && **v == *entity.entity_ref));
+                    self.pair_count -= before - slot.pairs.len();
                 }
             }
         }
@@ -423,6 +487,9 @@ impl Index {
         if let Ok(mut orders) = self.orders.lock() {
             orders.clear();
         }
+        if let Ok(mut haystacks) = self.haystacks.lock() {
+            haystacks.clear();
+        }
     }
 
     /// Ids having `key` (lowercase) at all.
@@ -441,6 +508,44 @@ impl Index {
             .and_then(|v| v.posting.as_ref())
             .map(Posting::to_bitmap)
             .unwrap_or_default()
+    }
+
+    /// How many distinct values `key` (lowercase) has.
+    pub fn distinct_values(&self, key: &str) -> usize {
+        self.keys.get(key).map_or(0, |k| k.values.len())
+    }
+
+    /// Average number of indexed pairs per entity (at least 1).
+    pub fn pairs_per_entity(&self) -> usize {
+        (self.pair_count / usize::try_from(self.len()).unwrap_or(1).max(1)).max(1)
+    }
+
+    /// Ids where some value of `key` (lowercase) contains `term` (lowercase).
+    pub fn containing(&self, key: &str, term: &str) -> RoaringBitmap {
+        let Some(entry) = self.keys.get(key) else {
+            return RoaringBitmap::new();
+        };
+        if term.contains('\0') {
+            // The buffer separates values with NUL; such a term is tested value by value.
+            let mut ids = RoaringBitmap::new();
+            for (value, v) in &entry.values {
+                if value.contains(term)
+                    && let Some(posting) = &v.posting
+                {
+                    ids |= posting.to_bitmap();
+                }
+            }
+            return ids;
+        }
+        let cached = self.haystacks.lock().ok().and_then(|h| h.get(key).cloned());
+        let haystack = cached.unwrap_or_else(|| {
+            let built = Arc::new(Haystack::build(entry));
+            if let Ok(mut haystacks) = self.haystacks.lock() {
+                haystacks.insert(key.to_owned(), built.clone());
+            }
+            built
+        });
+        haystack.search(term)
     }
 
     /// Distinct values of `key` with their counts within `within` (all entities when `None`),
@@ -491,23 +596,29 @@ impl Index {
         if let Some(ranks) = self.orders.lock().ok().and_then(|o| o.get(key).cloned()) {
             return ranks;
         }
-        let mut ids: Vec<u32> = self.all.iter().collect();
-        let first_value = |id: u32| -> Option<&str> {
-            if key.is_empty() {
-                None
-            } else {
-                self.values_of(id, key).into_iter().min()
-            }
-        };
-        let reference = |id: u32| self.get(id).map(|e| e.entity_ref.as_str()).unwrap_or("");
-        ids.sort_by(|a, b| match (first_value(*a), first_value(*b)) {
-            (Some(x), Some(y)) => x.cmp(y).then_with(|| reference(*a).cmp(reference(*b))),
+        // Each id's sort value and reference are looked up once, before sorting: looking them up
+        // in the comparator scanned every entity's pairs O(n log n) times.
+        let mut ids: Vec<(Option<&str>, &str, u32)> = self
+            .all
+            .iter()
+            .map(|id| {
+                let first = if key.is_empty() {
+                    None
+                } else {
+                    self.values_of(id, key).into_iter().min()
+                };
+                let reference = self.get(id).map_or("", |e| e.entity_ref.as_str());
+                (first, reference, id)
+            })
+            .collect();
+        ids.sort_unstable_by(|(x, rx, a), (y, ry, b)| match (x, y) {
+            (Some(x), Some(y)) => x.cmp(y).then_with(|| rx.cmp(ry)).then(a.cmp(b)),
             (Some(_), None) => std::cmp::Ordering::Less,
             (None, Some(_)) => std::cmp::Ordering::Greater,
-            (None, None) => reference(*a).cmp(reference(*b)),
+            (None, None) => rx.cmp(ry).then(a.cmp(b)),
         });
         let mut ranks = vec![u32::MAX; self.slots.len()];
-        for (rank, id) in ids.into_iter().enumerate() {
+        for (rank, (_, _, id)) in ids.into_iter().enumerate() {
             ranks[id as usize] = u32::try_from(rank).unwrap_or(u32::MAX);
         }
         let ranks = Arc::new(ranks);

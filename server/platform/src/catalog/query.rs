@@ -194,16 +194,23 @@ impl Query {
         {
             let term = full_text.term.trim().to_lowercase();
             let fields: Vec<String> = full_text.fields.iter().map(|f| f.to_lowercase()).collect();
-            let finder = memchr::memmem::Finder::new(term.as_bytes());
-            ids = ids
-                .iter()
-                .filter(|id| {
-                    index.pairs_of(*id).iter().any(|(k, v)| {
-                        (fields.is_empty() || fields.iter().any(|f| **f == **k))
-                            && finder.find(v.as_bytes()).is_some()
-                    })
-                })
-                .collect();
+            // Two ways to the same answer: search the distinct values of the searched keys (one
+            // scan of a contiguous buffer per key; cheap when the filter leaves many entities),
+            // or test the pairs of each remaining entity (cheap when the filter leaves few, or
+            // when no fields are named and every key would have to be searched).
+            let by_values: usize = if fields.is_empty() {
+                usize::MAX
+            } else {
+                fields.iter().map(|k| index.distinct_values(k)).sum()
+            };
+            let by_entities = usize::try_from(ids.len())
+                .unwrap_or(usize::MAX)
+                .saturating_mul(index.pairs_per_entity());
+            ids = if by_values <= by_entities {
+                ids & full_text_by_values(index, &term, &fields)
+            } else {
+                full_text_by_entities(index, &ids, &term, &fields)
+            };
         }
         ids
     }
@@ -269,6 +276,34 @@ impl Query {
     }
 }
 
+/// Ids having `term` (lowercase) inside a value of one of `fields` (lowercase, non-empty).
+fn full_text_by_values(index: &Index, term: &str, fields: &[String]) -> RoaringBitmap {
+    let mut found = RoaringBitmap::new();
+    for key in fields {
+        found |= index.containing(key, term);
+    }
+    found
+}
+
+/// Those of `ids` having `term` (lowercase) inside a value of one of `fields` (lowercase; any
+/// key when empty).
+fn full_text_by_entities(
+    index: &Index,
+    ids: &RoaringBitmap,
+    term: &str,
+    fields: &[String],
+) -> RoaringBitmap {
+    let finder = memchr::memmem::Finder::new(term.as_bytes());
+    ids.iter()
+        .filter(|id| {
+            index.pairs_of(*id).iter().any(|(k, v)| {
+                (fields.is_empty() || fields.iter().any(|f| **f == **k))
+                    && finder.find(v.as_bytes()).is_some()
+            })
+        })
+        .collect()
+}
+
 /// Keeps only `fields` (dotted paths, case-sensitive as Backstage) of `entity`.
 pub fn select_fields(entity: &Value, fields: &[String]) -> Value {
     if fields.is_empty() {
@@ -313,4 +348,95 @@ pub fn parse_fields(params: &[String]) -> Vec<String> {
         .filter(|f| !f.is_empty())
         .map(str::to_owned)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::catalog::index::Stored;
+
+    fn entity(kind: &str, name: &str, description: &str) -> Stored {
+        let body = serde_json::json!({
+            "apiVersion": "backstage.io/v1alpha1",
+            "kind": kind,
+            "metadata": { "name": name, "description": description, "tags": ["ledger-tag"] },
+            "spec": { "type": "service" },
+        });
+        Stored {
+            uid: format!("uid-{name}"),
+            etag: "e".to_owned(),
+            generation: 1,
+            entity_ref: format!("{}:default/{name}", kind.to_lowercase()),
+            kind: kind.to_owned(),
+            namespace: "default".to_owned(),
+            name: name.to_owned(),
+            body: Arc::from(body.to_string()),
+            edges: Vec::new(),
+            location_key: "upload:test".to_owned(),
+        }
+    }
+
+    #[test]
+    fn full_text_strategies_agree() {
+        let mut index = Index::default();
+        index.upsert(entity("Component", "ledger-api", "Books money"));
+        index.upsert(entity("Component", "basket", "Holds the LEDGER of items"));
+        index.upsert(entity("API", "payments", "Moves money"));
+        index.upsert(entity("Component", "search", "Finds things"));
+        let all = index.all().clone();
+        for (term, fields) in [
+            ("ledger", vec!["metadata.name".to_owned()]),
+            (
+                "ledger",
+                vec![
+                    "metadata.name".to_owned(),
+                    "metadata.description".to_owned(),
+                ],
+            ),
+            ("money", vec!["metadata.description".to_owned()]),
+            ("nothing", vec!["metadata.name".to_owned()]),
+            // never across two values
+            ("apibasket", vec!["metadata.name".to_owned()]),
+            ("ketledger", vec!["metadata.name".to_owned()]),
+            ("api", vec!["metadata.name".to_owned()]),
+        ] {
+            let by_values = &all & full_text_by_values(&index, term, &fields);
+            let by_entities = full_text_by_entities(&index, &all, term, &fields);
+            assert_eq!(by_values, by_entities, "{term} in {fields:?}");
+        }
+        let names = |ids: &RoaringBitmap| -> Vec<String> {
+            ids.iter()
+                .map(|id| index.get(id).expect("id").name.clone())
+                .collect()
+        };
+        let query = |term: &str, fields: &[&str], filter: &str| Query {
+            filter: Filter::parse(&[filter.to_owned()], "filter").expect("filter"),
+            order: Vec::new(),
+            full_text: Some(FullText {
+                term: term.to_owned(),
+                fields: fields.iter().map(|f| (*f).to_owned()).collect(),
+            }),
+        };
+        let mut found = names(
+            &query(
+                "LEDGER",
+                &["metadata.name", "metadata.description"],
+                "kind=component",
+            )
+            .matching(&index),
+        );
+        found.sort();
+        assert_eq!(found, ["basket", "ledger-api"]);
+        assert_eq!(
+            names(&query("money", &[], "kind=api").matching(&index)),
+            ["payments"]
+        );
+        assert!(
+            query("ledger", &["spec.type"], "")
+                .matching(&index)
+                .is_empty()
+        );
+    }
 }
