@@ -39,12 +39,17 @@ impl Platform {
     /// Builds the services; fails only on invalid settings (the error names the setting). Nothing
     /// is read from the database yet: call [`Platform::load`] once it is migrated.
     pub fn new(store: Store, settings: &Settings) -> Result<Self> {
+        let principals = identity::PrincipalCache::default();
         Ok(Self {
-            directory: identity::Directory::new(store.clone(), &settings.admin_teams)?,
+            directory: identity::Directory::new(
+                store.clone(),
+                &settings.admin_teams,
+                principals.clone(),
+            )?,
             sessions: identity::Sessions::new(store.clone(), settings.session_ttl),
             tokens: identity::Tokens::new(store.clone()),
             audit: audit::AuditLog::new(store.clone()),
-            catalog: catalog::Catalog::new(store.clone()),
+            catalog: catalog::Catalog::new(store.clone()).clearing_on_identity_change(principals),
             store,
         })
     }

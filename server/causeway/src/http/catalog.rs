@@ -71,7 +71,15 @@ fn render_all(catalog: &Catalog, ids: &[u32], fields: &[String]) -> Vec<Value> {
     let index = catalog.index();
     ids.iter()
         .filter_map(|id| index.get(*id))
-        .map(|e| select_fields(&Catalog::render(&index, e), fields))
+        .map(|e| {
+            let rendered = Catalog::render(&index, e);
+            // Field selection copies; without one the rendered entity is sent as it is.
+            if fields.is_empty() {
+                rendered
+            } else {
+                select_fields(&rendered, fields)
+            }
+        })
         .collect()
 }
 

@@ -95,6 +95,8 @@ pub struct Catalog {
     writer: Arc<tokio::sync::Mutex<()>>,
     /// The catalog version the index reflects; another replica's write makes the stored one differ.
     version: Arc<AtomicI64>,
+    /// Cached principals to forget when users, teams or memberships change.
+    principals: Option<crate::identity::PrincipalCache>,
 }
 
 /// Validates and processes documents; every problem of every document is reported.
@@ -143,7 +145,17 @@ impl Catalog {
             index: Arc::new(RwLock::new(Index::default())),
             writer: Arc::new(tokio::sync::Mutex::new(())),
             version: Arc::new(AtomicI64::new(-1)),
+            principals: None,
         }
+    }
+
+    /// Makes identity changes clear `cache`, so a new team membership is seen at once.
+    pub(crate) fn clearing_on_identity_change(
+        mut self,
+        cache: crate::identity::PrincipalCache,
+    ) -> Self {
+        self.principals = Some(cache);
+        self
     }
 
     /// Rebuilds the index from the database (at start, and when another replica wrote).
@@ -422,6 +434,7 @@ impl Catalog {
                 }
             }
         }
+        let changed = !(users.is_empty() && teams.is_empty() && gone.is_empty());
         persist::sync_identity(
             &self.store,
             &users,
@@ -430,7 +443,11 @@ impl Catalog {
             &memberships,
             &team_members,
         )
-        .await
+        .await?;
+        if changed && let Some(cache) = &self.principals {
+            cache.clear();
+        }
+        Ok(())
     }
 
     /// The entity as the API serves it: the authored body plus `metadata.uid`, `metadata.etag`,

@@ -8,8 +8,18 @@ use super::index::Stored;
 use crate::time::now_millis;
 use crate::{Result, Store};
 
-/// Rows per multi-row statement: 13 parameters each stays below SQLite's 32 766 limit.
+/// Rows per multi-row statement on PostgreSQL.
 const BATCH: usize = 1000;
+/// Rows per multi-row statement on SQLite, which finds each numbered parameter by walking a list:
+/// the cost of a statement grows with the square of its parameters, so statements stay small.
+const SQLITE_BATCH: usize = 100;
+
+fn batch(store: &Store) -> usize {
+    match store.engine() {
+        crate::store::Engine::Sqlite => SQLITE_BATCH,
+        crate::store::Engine::Postgres => BATCH,
+    }
+}
 
 /// One stored row, as loaded at start.
 pub struct Row_ {
@@ -77,7 +87,7 @@ async fn bump(tx: &mut sqlx::Transaction<'_, sqlx::Any>) -> Result<i64> {
 pub async fn upsert(store: &Store, entities: &[Stored]) -> Result<i64> {
     let now = now_millis();
     let mut tx = store.pool().begin().await?;
-    for chunk in entities.chunks(BATCH) {
+    for chunk in entities.chunks(batch(store)) {
         let sql = format!(
             "INSERT INTO entities (uid, entity_ref, kind, namespace, name, owner_ref, body, etag, generation, location_key, body_hash, created_at, updated_at) \
              VALUES {} ON CONFLICT (entity_ref) DO UPDATE SET kind = excluded.kind, namespace = excluded.namespace, name = excluded.name, \
@@ -118,7 +128,7 @@ pub async fn upsert(store: &Store, entities: &[Stored]) -> Result<i64> {
 /// version.
 pub async fn delete(store: &Store, refs: &[String]) -> Result<i64> {
     let mut tx = store.pool().begin().await?;
-    for chunk in refs.chunks(BATCH) {
+    for chunk in refs.chunks(batch(store)) {
         let list: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
             "DELETE FROM entities WHERE entity_ref IN ({})",

@@ -3,6 +3,7 @@
 //! Users and teams are read from the store, where the org import (and later the catalog) puts
 //! them; a user's teams are the groups its `spec.memberOf` names.
 
+pub(crate) mod cache;
 mod sessions;
 mod tokens;
 
@@ -55,17 +56,27 @@ impl Principal {
 pub struct Directory {
     store: Store,
     admin_teams: Vec<String>,
+    /// User reference → principal, for a few seconds; see [`cache`]. Shared with the catalog,
+    /// which clears it whenever it changes users, teams or memberships.
+    cache: PrincipalCache,
 }
+
+/// The principals cache shared by the directory and the catalog.
+pub(crate) type PrincipalCache = std::sync::Arc<cache::TtlCache<Principal>>;
 
 impl Directory {
     /// `admin_teams` are group references whose members are platform admins; they are normalised
     /// here, and an invalid one is an error naming `auth.admin_teams`.
-    pub fn new(store: Store, admin_teams: &[String]) -> Result<Self> {
+    pub(crate) fn new(store: Store, admin_teams: &[String], cache: PrincipalCache) -> Result<Self> {
         let admin_teams = admin_teams
             .iter()
             .map(|t| EntityRef::parse(t, Some("group"), "admin_teams").map(|r| r.to_string()))
             .collect::<Result<_>>()?;
-        Ok(Self { store, admin_teams })
+        Ok(Self {
+            store,
+            admin_teams,
+            cache,
+        })
     }
 
     /// The store this directory reads.
@@ -75,6 +86,15 @@ impl Directory {
 
     /// The user named by `user_ref` (normalised), or [`Error::NotFound`].
     pub async fn principal(&self, user_ref: &str) -> Result<Principal> {
+        if let Some(principal) = self.cache.get(user_ref) {
+            return Ok(principal);
+        }
+        let principal = self.load_principal(user_ref).await?;
+        self.cache.put(user_ref.to_owned(), principal.clone());
+        Ok(principal)
+    }
+
+    async fn load_principal(&self, user_ref: &str) -> Result<Principal> {
         let row =
             sqlx::query("SELECT entity_ref, display_name, email FROM users WHERE entity_ref = $1")
                 .bind(user_ref)

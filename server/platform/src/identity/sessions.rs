@@ -1,10 +1,12 @@
 //! Server-side portal sessions. The cookie carries a random secret; the store keeps only its hash,
 //! so a leaked database does not hand out live sessions.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::Row;
 
+use super::cache::TtlCache;
 use super::tokens::{hash_secret, random_secret};
 use crate::time::now_millis;
 use crate::{Result, Store};
@@ -21,12 +23,18 @@ pub struct NewSession {
 pub struct Sessions {
     store: Store,
     ttl: Duration,
+    /// Secret hash → (user, expiry), for a few seconds; see [`super::cache`].
+    cache: Arc<TtlCache<(String, i64)>>,
 }
 
 impl Sessions {
     /// Sessions expire `ttl` after they are created.
     pub fn new(store: Store, ttl: Duration) -> Self {
-        Self { store, ttl }
+        Self {
+            store,
+            ttl,
+            cache: Arc::default(),
+        }
     }
 
     /// Starts a session for `user_ref`.
@@ -54,22 +62,30 @@ impl Sessions {
     /// The user of the live session whose cookie value is `secret`, if any.
     pub async fn user_of(&self, secret: &str) -> Result<Option<String>> {
         let now = now_millis();
-        let row =
-            sqlx::query("SELECT user_ref FROM sessions WHERE id_hash = $1 AND expires_at > $2")
-                .bind(hash_secret(secret))
-                .bind(now)
-                .fetch_optional(self.store.pool())
-                .await?;
-        Ok(match row {
-            Some(row) => Some(row.try_get("user_ref")?),
-            None => None,
-        })
+        let hash = hash_secret(secret);
+        if let Some((user, expires_at)) = self.cache.get(&hash) {
+            return Ok((expires_at > now).then_some(user));
+        }
+        let row = sqlx::query(
+            "SELECT user_ref, expires_at FROM sessions WHERE id_hash = $1 AND expires_at > $2",
+        )
+        .bind(&hash)
+        .bind(now)
+        .fetch_optional(self.store.pool())
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let user: String = row.try_get("user_ref")?;
+        self.cache
+            .put(hash, (user.clone(), row.try_get("expires_at")?));
+        Ok(Some(user))
     }
 
     /// Ends the session whose cookie value is `secret`; ending an unknown session is not an error.
     pub async fn end(&self, secret: &str) -> Result<()> {
+        let hash = hash_secret(secret);
+        self.cache.remove(&hash);
         sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
-            .bind(hash_secret(secret))
+            .bind(&hash)
             .execute(self.store.pool())
             .await?;
         Ok(())

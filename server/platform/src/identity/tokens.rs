@@ -8,6 +8,9 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use std::sync::Arc;
+
+use super::cache::TtlCache;
 use crate::time::now_millis;
 use crate::{Error, Result, Store};
 
@@ -36,11 +39,16 @@ pub struct NewToken {
 #[derive(Debug, Clone)]
 pub struct Tokens {
     store: Store,
+    /// Secret hash → user, for a few seconds; see [`super::cache`].
+    cache: Arc<TtlCache<String>>,
 }
 
 impl Tokens {
     pub fn new(store: Store) -> Self {
-        Self { store }
+        Self {
+            store,
+            cache: Arc::default(),
+        }
     }
 
     /// Creates a token for `user_ref` (which must exist) named `name`.
@@ -100,6 +108,8 @@ impl Tokens {
 
     /// Revokes the token `id`. Revoking twice is not an error; an unknown id is [`Error::NotFound`].
     pub async fn revoke(&self, id: &str) -> Result<ApiToken> {
+        // Which secret belongs to `id` is not known here, so every cached token is dropped.
+        self.cache.clear();
         sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
             .bind(now_millis())
             .bind(id)
@@ -120,18 +130,26 @@ impl Tokens {
         if !secret.starts_with(TOKEN_PREFIX) {
             return Ok(None);
         }
+        let hash = hash_secret(secret);
+        if let Some(user) = self.cache.get(&hash) {
+            return Ok(Some(user));
+        }
         let row = sqlx::query(
             "UPDATE api_tokens SET last_used_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL \
              RETURNING user_ref",
         )
         .bind(now_millis())
-        .bind(hash_secret(secret))
+        .bind(&hash)
         .fetch_optional(self.store.pool())
         .await?;
-        Ok(match row {
+        let user: Option<String> = match row {
             Some(row) => Some(row.try_get("user_ref")?),
             None => None,
-        })
+        };
+        if let Some(user) = &user {
+            self.cache.put(hash, user.clone());
+        }
+        Ok(user)
     }
 }
 
