@@ -400,21 +400,25 @@ impl Index {
         }
     }
 
+    /// Removes one (key, value) pair of entity `id`, where the entity may keep other values of
+    /// the same key. Whether it does is read from the entity's own pairs, which are few, rather
+    /// than from every value of the key, which for relation keys can be one per entity.
     fn remove_pair(&mut self, id: u32, key: &str, value: &str) {
+        let mut still = false;
+        if let Some(Some(slot)) = self.slots.get_mut(id as usize) {
+            let before = slot.pairs.len();
+            slot.pairs.retain(|(k, v)| !(**k == *key && **v == *value));
+            self.pair_count -= before - slot.pairs.len();
+            still = slot.pairs.iter().any(|(k, _)| **k == *key);
+        }
         let Some(key_entry) = self.keys.get_mut(key) else {
             return;
         };
-        if let Some(value_entry) = key_entry.values.get_mut(value) {
-            let empty = value_entry.posting.as_mut().is_none_or(|p| p.remove(id));
-            if empty {
-                key_entry.values.remove(value);
-            }
+        if let Some(value_entry) = key_entry.values.get_mut(value)
+            && value_entry.posting.as_mut().is_none_or(|p| p.remove(id))
+        {
+            key_entry.values.remove(value);
         }
-        // The key may still exist for this id through another value.
-        let still = key_entry.values.values().any(|v| {
-            matches!(&v.posting, Some(Posting::One(x)) if *x == id)
-                || matches!(&v.posting, Some(Posting::Many(b)) if b.contains(id))
-        });
         if !still {
             key_entry.exists.remove(id);
         }
@@ -449,13 +453,6 @@ impl Index {
                     &format!("relations.{}", edge.reverse.to_lowercase()),
                     &entity.entity_ref,
                 );
-                if let Some(Some(slot)) = self.slots.get_mut(target as usize) {
-                    let key = format!("relations.{}", edge.reverse.to_lowercase());
-                    let before = slot.pairs.len();
-                    slot.pairs
-                        .retain(|(k, v)| !(**k == *key && **v == *entity.entity_ref));
-                    self.pair_count -= before - slot.pairs.len();
-                }
             }
         }
         self.by_ref.remove(&entity.entity_ref);
@@ -635,5 +632,83 @@ impl Index {
             .iter()
             .filter(|e| !self.by_ref.contains_key(&e.target))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{entity, validate};
+
+    fn entity(yaml: &str) -> Stored {
+        let body: Value = serde_yaml_ng::from_str(yaml).expect("yaml");
+        let kind = validate::validate(&body).expect("valid");
+        let p = entity::process(body, kind).expect("processed");
+        Stored {
+            uid: p.entity_ref.clone(),
+            etag: String::new(),
+            generation: 1,
+            entity_ref: p.entity_ref,
+            kind: p.kind.to_owned(),
+            namespace: p.namespace,
+            name: p.name,
+            body: Arc::from(p.body.to_string()),
+            edges: p.edges,
+            location_key: "test".to_owned(),
+        }
+    }
+
+    fn component(name: &str) -> Stored {
+        entity(&format!(
+            "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {{ name: {name} }}\nspec: {{ type: service, lifecycle: production, owner: team }}\n"
+        ))
+    }
+
+    #[test]
+    fn reverse_relations_follow_both_ends() {
+        let mut index = Index::default();
+        // The owner arrives after what it owns: the reverse relations attach when it appears.
+        index.upsert(component("a"));
+        index.upsert(component("b"));
+        index.upsert(entity("apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata: { name: team }\nspec: { type: team, children: [] }\n"));
+        let group = index.id_of("group:default/team").expect("group");
+        assert!(index.having("relations.ownerof").contains(group));
+        assert_eq!(
+            index
+                .matching("relations.ownerof", "component:default/a")
+                .len(),
+            1
+        );
+
+        index.remove("component:default/a");
+        assert!(
+            index.having("relations.ownerof").contains(group),
+            "still owns b"
+        );
+        assert!(
+            index
+                .matching("relations.ownerof", "component:default/a")
+                .is_empty()
+        );
+        index.remove("component:default/b");
+        assert!(
+            !index.having("relations.ownerof").contains(group),
+            "owns nothing now"
+        );
+        let relations = index.relations(index.get(group).expect("group"));
+        assert!(relations.is_empty(), "{relations:?}");
+        assert_eq!(index.facet("kind", None), vec![("Group".to_owned(), 1)]);
+    }
+
+    #[test]
+    fn replacing_an_entity_updates_its_postings() {
+        let mut index = Index::default();
+        index.upsert(component("a"));
+        let mut changed = component("a");
+        changed.body = Arc::from(changed.body.replace("production", "deprecated"));
+        index.upsert(changed);
+        assert!(index.matching("spec.lifecycle", "production").is_empty());
+        assert_eq!(index.matching("spec.lifecycle", "deprecated").len(), 1);
+        assert_eq!(index.len(), 1);
     }
 }
