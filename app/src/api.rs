@@ -143,7 +143,8 @@ pub async fn catalog_import(yaml: String, mode: String) -> Result<ImportOutcome,
     }
     let result = platform
         .catalog
-        .ingest(
+        .ingest_as(
+            &principal,
             LOCATION,
             documents,
             IngestOptions {

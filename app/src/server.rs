@@ -50,7 +50,7 @@ pub fn require_principal() -> Result<Principal, ServerFnError> {
 pub fn domain_error(error: causeway_platform::Error) -> ServerFnError {
     use causeway_platform::Error as E;
     match error {
-        E::InvalidInput { .. } | E::NotFound(_) | E::Conflict(_) => {
+        E::InvalidInput { .. } | E::NotFound(_) | E::Conflict(_) | E::Forbidden(_) => {
             ServerFnError::new(error.to_string())
         }
         other => {

@@ -442,7 +442,7 @@ async fn validate_entity_lists_every_error() {
     );
 }
 
-const NEW_SERVICE: &str = "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: search\nspec:\n  type: service\n  lifecycle: production\n  owner: group:default/checkout\n  dependsOn: [resource:default/search-index]\n";
+const NEW_SERVICE: &str = "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: search\nspec:\n  type: service\n  lifecycle: production\n  owner: group:default/payments\n  dependsOn: [resource:default/search-index]\n";
 
 #[tokio::test]
 async fn import_is_all_or_nothing() {
@@ -567,7 +567,7 @@ async fn file_locations_are_registered_refreshed_and_orphaned() {
         .call(
             "POST",
             "/api/catalog/locations?dryRun=true",
-            &app.ada,
+            &app.linus,
             Some(dry.clone()),
         )
         .await;
@@ -585,7 +585,7 @@ async fn file_locations_are_registered_refreshed_and_orphaned() {
         .call(
             "POST",
             "/api/catalog/locations",
-            &app.ada,
+            &app.linus,
             Some(dry.clone()),
         )
         .await;
@@ -606,7 +606,7 @@ async fn file_locations_are_registered_refreshed_and_orphaned() {
         format!("file:{target}")
     );
     let response = app
-        .call("POST", "/api/catalog/locations", &app.ada, Some(dry))
+        .call("POST", "/api/catalog/locations", &app.linus, Some(dry))
         .await;
     assert_eq!(response.status(), StatusCode::CONFLICT);
 
@@ -682,7 +682,7 @@ async fn url_locations_outside_the_allow_list_are_refused_without_a_request() {
     let started = std::time::Instant::now();
     let body = json!({ "type": "url", "target": "http://192.0.2.1/catalog-info.yaml" });
     let response = app
-        .call("POST", "/api/catalog/locations", &app.ada, Some(body))
+        .call("POST", "/api/catalog/locations", &app.linus, Some(body))
         .await;
     assert!(started.elapsed() < std::time::Duration::from_secs(2));
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
@@ -696,7 +696,7 @@ async fn url_locations_outside_the_allow_list_are_refused_without_a_request() {
     );
     let body = json!({ "type": "ftp", "target": "x" });
     let response = app
-        .call("POST", "/api/catalog/locations", &app.ada, Some(body))
+        .call("POST", "/api/catalog/locations", &app.linus, Some(body))
         .await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 }
@@ -801,7 +801,7 @@ async fn git_locations_read_a_branch_and_follow_locations() {
         .call(
             "POST",
             "/api/catalog/locations",
-            &app.ada,
+            &app.linus,
             Some(json!({ "type": "git", "target": target })),
         )
         .await;
@@ -842,7 +842,7 @@ async fn git_locations_read_a_branch_and_follow_locations() {
         .call(
             "POST",
             "/api/catalog/locations?dryRun=true",
-            &app.ada,
+            &app.linus,
             Some(missing),
         )
         .await;
@@ -853,7 +853,7 @@ async fn git_locations_read_a_branch_and_follow_locations() {
         .call(
             "POST",
             "/api/catalog/locations?dryRun=true",
-            &app.ada,
+            &app.linus,
             Some(missing_file),
         )
         .await;
@@ -866,11 +866,133 @@ async fn git_locations_read_a_branch_and_follow_locations() {
     );
     let remote = json!({ "type": "git", "target": "https://git.elsewhere.example/repo.git" });
     let response = app
-        .call("POST", "/api/catalog/locations", &app.ada, Some(remote))
+        .call("POST", "/api/catalog/locations", &app.linus, Some(remote))
         .await;
     assert_eq!(
         response.status(),
         StatusCode::BAD_REQUEST,
         "hosts outside the allow-list are refused"
     );
+}
+
+#[tokio::test]
+async fn developers_only_change_what_their_teams_own() {
+    let app = App::new().await;
+    let grace = format!(
+        "Bearer {}",
+        app.state
+            .platform
+            .tokens
+            .create("user:default/grace", "t")
+            .await
+            .expect("token")
+            .secret
+    );
+    let as_grace = |text: &str| {
+        let request = Request::post("/api/catalog/import")
+            .header(header::AUTHORIZATION, &grace)
+            .body(Body::from(text.to_owned()))
+            .expect("request");
+        app.router.clone().oneshot(request)
+    };
+    // Ada (payments) stores a payments service; grace (checkout) may neither take it over...
+    assert_eq!(
+        app.post_text("/api/catalog/import", NEW_SERVICE).await.0,
+        StatusCode::CREATED
+    );
+    let takeover = NEW_SERVICE.replace(
+        "owner: group:default/payments",
+        "owner: group:default/checkout",
+    );
+    let response = as_grace(&takeover).await.expect("response");
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let message = json_of(response).await["error"]["message"]
+        .as_str()
+        .expect("message")
+        .to_owned();
+    assert!(
+        message.contains("component:default/search is owned by group:default/payments"),
+        "{message}"
+    );
+    // ...nor register something in another team's name...
+    let response = as_grace(&NEW_SERVICE.replace("name: search", "name: other"))
+        .await
+        .expect("response");
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    // ...nor create users or groups, which grant membership and roles.
+    let user = "apiVersion: backstage.io/v1alpha1\nkind: User\nmetadata: { name: mallory }\nspec: { memberOf: [group:default/platform] }\n";
+    let response = as_grace(user).await.expect("response");
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(
+        app.state
+            .platform
+            .directory
+            .find_user("mallory", "user")
+            .await
+            .is_err()
+    );
+    // Her own team's entities are hers to register.
+    assert_eq!(
+        as_grace(&takeover.replace("name: search", "name: search-checkout"))
+            .await
+            .expect("response")
+            .status(),
+        StatusCode::CREATED
+    );
+
+    // Locations are read by the server: only platform admins register them.
+    let response = app
+        .call(
+            "POST",
+            "/api/catalog/locations",
+            &app.ada,
+            Some(json!({ "type": "file", "target": "/etc/hostname" })),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn hostile_parameters_are_bounded() {
+    let app = App::new().await;
+    let response = app
+        .call(
+            "POST",
+            "/api/catalog/locations?dryRun=true",
+            &app.linus,
+            Some(json!({ "type": "file", "target": "/dev/zero" })),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        json_of(response).await["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("is not a regular file")
+    );
+    let orders: String = (0..6).map(|i| format!("&orderField=f{i},asc")).collect();
+    let (status, body) = app
+        .get(&format!("/api/catalog/entities/by-query?limit=1{orders}"))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .expect("message")
+            .starts_with("orderField:")
+    );
+    let facets: String = (0..21).map(|i| format!("&facet=f{i}")).collect();
+    let (status, _) = app
+        .get(&format!("/api/catalog/entity-facets?x=1{facets}"))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, body) = app
+        .get("/api/catalog/entities?offset=18446744073709551615&limit=1")
+        .await;
+    assert_eq!((status, body), (StatusCode::OK, json!([])));
+    let (status, body) = app
+        .get("/api/catalog/entities/by-query?offset=18446744073709551615&limit=5")
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["items"], json!([]));
 }

@@ -16,6 +16,9 @@ pub enum Error {
     /// The request conflicts with existing state (for example a duplicate name).
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The caller may not do this; the message says why and who may.
+    #[error("not allowed: {0}")]
+    Forbidden(String),
     /// The store could not be reached or refused the statement.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),

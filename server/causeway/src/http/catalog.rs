@@ -24,6 +24,21 @@ use super::openapi::ErrorEnvelope;
 
 /// Most items one request may ask for.
 const MAX_LIMIT: u64 = 10_000;
+/// Most sort fields one query may name; each costs a sort of the whole catalog once per write.
+const MAX_ORDER_FIELDS: usize = 5;
+/// Most facets one request may ask for.
+const MAX_FACETS: usize = 20;
+
+/// Parses `orderField` parameters, refusing more than [`MAX_ORDER_FIELDS`].
+fn orders(params: &[String]) -> Result<Vec<Order>, ApiError> {
+    if params.len() > MAX_ORDER_FIELDS {
+        return Err(ApiError::input(format!(
+            "orderField: at most {MAX_ORDER_FIELDS} sort fields per query"
+        )));
+    }
+    Ok(Order::parse(params)?)
+}
+
 /// Items per page when `limit` is not given to `by-query`, as in Backstage.
 const DEFAULT_LIMIT: u64 = 20;
 
@@ -119,7 +134,7 @@ pub async fn by_query(
                 });
             let query = Query {
                 filter: Filter::parse(&params.all("filter"), "filter")?,
-                order: Order::parse(&params.all("orderField"))?,
+                order: orders(&params.all("orderField"))?,
                 full_text,
             };
             (query, params.number("offset", u64::MAX)?.unwrap_or(0))
@@ -128,10 +143,10 @@ pub async fn by_query(
     let catalog = &state.platform.catalog;
     let page = query.page(&catalog.index(), offset, limit);
     let mut page_info = serde_json::Map::new();
-    if offset + (page.ids.len() as u64) < page.total && limit > 0 {
+    if offset.saturating_add(page.ids.len() as u64) < page.total && limit > 0 {
         let next = Cursor {
             query: query.clone(),
-            offset: offset + limit,
+            offset: offset.saturating_add(limit),
         };
         page_info.insert("nextCursor".to_owned(), Value::String(next.encode()));
     }
@@ -158,14 +173,16 @@ pub async fn list(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let params = Params::from(raw);
-    let order = params
-        .all("order")
-        .iter()
-        .map(|o| {
-            let (direction, field) = o.split_once(':').unwrap_or(("asc", o));
-            Order::parse(&[format!("{field},{direction}")]).map(|mut v| v.remove(0))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let order = orders(
+        &params
+            .all("order")
+            .iter()
+            .map(|o| {
+                let (direction, field) = o.split_once(':').unwrap_or(("asc", o));
+                format!("{field},{direction}")
+            })
+            .collect::<Vec<_>>(),
+    )?;
     let fields = parse_fields(&params.all("fields"));
     let (query, offset) = match params.one("after") {
         Some(after) => {
@@ -185,10 +202,10 @@ pub async fn list(
     let catalog = &state.platform.catalog;
     let page = query.page(&catalog.index(), offset, limit.unwrap_or(u64::MAX));
     let mut response = Json(Value::Array(render_all(catalog, &page.ids, &fields))).into_response();
-    if let Some(limit) = limit.filter(|l| offset + l < page.total) {
+    if let Some(limit) = limit.filter(|l| offset.saturating_add(*l) < page.total) {
         let after = Cursor {
             query,
-            offset: offset + limit,
+            offset: offset.saturating_add(limit),
         }
         .encode();
         if let Ok(link) = HeaderValue::from_str(&format!(
@@ -356,7 +373,14 @@ pub async fn facets(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let params = Params::from(raw);
-    let facets = params.all("facet");
+    let mut facets = params.all("facet");
+    facets.sort();
+    facets.dedup();
+    if facets.len() > MAX_FACETS {
+        return Err(ApiError::input(format!(
+            "facet: at most {MAX_FACETS} facets per request"
+        )));
+    }
     if facets.is_empty() {
         return Err(ApiError::input(
             "facet: at least one facet is required, e.g. facet=kind",
@@ -451,6 +475,14 @@ pub async fn add_location(
 ) -> Result<Response, ApiError> {
     let Json(body) =
         body.map_err(|e| ApiError::input(format!("request body: {}", e.body_text())))?;
+    // A location is read by the server and refreshed without anyone watching: it can reach files
+    // on the server and its content is stored unreviewed, so only platform admins register one.
+    // Developers bring their entities through POST /import, which checks ownership.
+    if principal.role != Role::PlatformAdmin {
+        return Err(ApiError::forbidden(
+            "only platform admins may register locations; upload descriptors with POST /api/catalog/import instead",
+        ));
+    }
     let dry_run = Params::from(raw).one("dryRun").is_some_and(|v| v == "true");
     let policy = state.read_policy();
     let registered = state
@@ -565,7 +597,8 @@ pub async fn import(
     let report = state
         .platform
         .catalog
-        .ingest(
+        .ingest_as(
+            &principal,
             "upload",
             documents,
             IngestOptions {

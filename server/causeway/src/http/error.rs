@@ -60,6 +60,7 @@ impl From<causeway_platform::Error> for ApiError {
             E::InvalidInput { .. } | E::Rejected(_) => Self::input(error.to_string()),
             E::NotFound(_) => Self::new(StatusCode::NOT_FOUND, "NotFoundError", error.to_string()),
             E::Conflict(_) => Self::new(StatusCode::CONFLICT, "ConflictError", error.to_string()),
+            E::Forbidden(_) => Self::forbidden(error.to_string()),
             E::Database(_) | E::Migration(_) => {
                 tracing::error!(%error, "store error while serving an API call");
                 Self::new(

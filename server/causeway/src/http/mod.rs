@@ -173,7 +173,10 @@ pub fn router(state: AppState) -> Router {
         ));
     }
 
-    app.layer(middleware::from_fn(error::envelope))
+    // Extractors that buffer bodies (`Json`, `Bytes`) have their own 2 MiB default; the configured
+    // limit is enforced once, by `RequestBodyLimitLayer` below.
+    app.layer(axum::extract::DefaultBodyLimit::disable())
+        .layer(middleware::from_fn(error::envelope))
         .layer(middleware::from_fn_with_state(state.clone(), auth::authenticate))
         .layer(middleware::from_fn(crate::telemetry::record_metrics))
         .layer(

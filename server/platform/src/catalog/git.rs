@@ -44,26 +44,42 @@ impl GitTarget {
     /// Refuses remote hosts that are not allowed; local repositories (paths, `file://`) are
     /// allowed like `file` locations.
     fn check(&self, policy: &ReadPolicy) -> Result<()> {
-        let remote = self.repository.contains("://") && !self.repository.starts_with("file://");
-        let scp_like = !self.repository.contains("://")
-            && self.repository.contains('@')
-            && self.repository.contains(':');
-        if remote {
-            let url = url::Url::parse(&self.repository).map_err(|e| {
-                Error::invalid("target", format!("{:?} is not a URL: {e}", self.repository))
-            })?;
-            policy.check_host(url.host_str().unwrap_or_default())?;
-        } else if scp_like {
-            let host = self
+        if self.is_local() {
+            return Ok(());
+        }
+        let host = if self.repository.contains("://") {
+            url::Url::parse(&self.repository)
+                .map_err(|e| {
+                    Error::invalid("target", format!("{:?} is not a URL: {e}", self.repository))
+                })?
+                .host_str()
+                .unwrap_or_default()
+                .to_owned()
+        } else {
+            // scp-like `[user@]host:path`, which git (and the git library) reach over ssh.
+            let rest = self
                 .repository
                 .split_once('@')
-                .map(|(_, rest)| rest)
-                .and_then(|rest| rest.split_once(':'))
-                .map(|(h, _)| h)
-                .unwrap_or_default();
-            policy.check_host(host)?;
+                .map_or(self.repository.as_str(), |(_, r)| r);
+            rest.split_once(':')
+                .map(|(h, _)| h.to_owned())
+                .unwrap_or_default()
+        };
+        if host.is_empty() {
+            return Err(Error::invalid(
+                "target",
+                format!(
+                    "{:?}: expected an absolute path, file://, https:// or [user@]host:path",
+                    self.repository
+                ),
+            ));
         }
-        Ok(())
+        policy.check_host(&host)
+    }
+
+    /// Whether the repository is on this server (an absolute path or a `file://` URL).
+    pub fn is_local(&self) -> bool {
+        self.repository.starts_with('/') || self.repository.starts_with("file://")
     }
 }
 

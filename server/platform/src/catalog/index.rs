@@ -593,6 +593,11 @@ impl Index {
         if let Some(ranks) = self.orders.lock().ok().and_then(|o| o.get(key).cloned()) {
             return ranks;
         }
+        // A key no entity has orders like no key at all; caching it separately would let
+        // requests fill memory with orders of made-up keys.
+        if !key.is_empty() && !self.keys.contains_key(key) {
+            return self.ranks("");
+        }
         // Each id's sort value and reference are looked up once, before sorting: looking them up
         // in the comparator scanned every entity's pairs O(n log n) times.
         let mut ids: Vec<(Option<&str>, &str, u32)> = self

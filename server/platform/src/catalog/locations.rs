@@ -124,6 +124,13 @@ async fn read(base: &Base) -> Result<String> {
             let meta = tokio::fs::metadata(path).await.map_err(|e| {
                 Error::invalid("target", format!("cannot read {}: {e}", path.display()))
             })?;
+            // Devices such as /dev/zero report length 0 and never end; only regular files are read.
+            if !meta.is_file() {
+                return Err(Error::invalid(
+                    "target",
+                    format!("{} is not a regular file", path.display()),
+                ));
+            }
             if meta.len() > yaml::MAX_TEXT_BYTES as u64 {
                 return Err(Error::invalid(
                     "target",
@@ -134,8 +141,30 @@ async fn read(base: &Base) -> Result<String> {
                     ),
                 ));
             }
-            tokio::fs::read_to_string(path).await.map_err(|e| {
+            // Read at most one byte more than allowed, in case the file grows after the check.
+            use tokio::io::AsyncReadExt as _;
+            let file = tokio::fs::File::open(path).await.map_err(|e| {
                 Error::invalid("target", format!("cannot read {}: {e}", path.display()))
+            })?;
+            let mut bytes = Vec::new();
+            file.take(yaml::MAX_TEXT_BYTES as u64 + 1)
+                .read_to_end(&mut bytes)
+                .await
+                .map_err(|e| {
+                    Error::invalid("target", format!("cannot read {}: {e}", path.display()))
+                })?;
+            if bytes.len() > yaml::MAX_TEXT_BYTES {
+                return Err(Error::invalid(
+                    "target",
+                    format!(
+                        "{} is larger than {} bytes",
+                        path.display(),
+                        yaml::MAX_TEXT_BYTES
+                    ),
+                ));
+            }
+            String::from_utf8(bytes).map_err(|_| {
+                Error::invalid("target", format!("{} is not UTF-8 text", path.display()))
             })
         }
         Base::Url(url) => {

@@ -24,6 +24,7 @@ use serde_json::{Map, Value, json};
 
 use self::entity::Processed;
 use self::index::{Index, Stored};
+use crate::identity::{Principal, Role};
 use crate::{Error, Result, Store};
 
 /// The annotation marking entities whose location no longer provides them.
@@ -234,7 +235,39 @@ impl Catalog {
         options: IngestOptions,
     ) -> Result<IngestReport> {
         let processed = prepare(location_key, documents).map_err(Error::Rejected)?;
+        self.store_processed(location_key, processed, options, None)
+            .await
+    }
+
+    /// Like [`Catalog::ingest`], on behalf of a user: unless a platform admin, the user may only
+    /// store entities owned by one of their teams (or themselves), may only change entities their
+    /// teams own, and may not store User or Group entities, which grant membership and roles.
+    pub async fn ingest_as(
+        &self,
+        principal: &Principal,
+        location_key: &str,
+        documents: Vec<Value>,
+        options: IngestOptions,
+    ) -> Result<IngestReport> {
+        let processed = prepare(location_key, documents).map_err(Error::Rejected)?;
+        self.store_processed(location_key, processed, options, Some(principal))
+            .await
+    }
+
+    async fn store_processed(
+        &self,
+        location_key: &str,
+        processed: Vec<Processed>,
+        options: IngestOptions,
+        actor: Option<&Principal>,
+    ) -> Result<IngestReport> {
         let _writer = self.writer.lock().await;
+        if let Some(principal) = actor.filter(|p| p.role != Role::PlatformAdmin) {
+            let index = self.index();
+            for p in &processed {
+                authorize(&index, principal, p)?;
+            }
+        }
         let mut report = IngestReport::default();
         let mut writes = Vec::new();
         {
@@ -472,6 +505,45 @@ impl Catalog {
         }
         body
     }
+}
+
+/// The rule of [`Catalog::ingest_as`] for one entity.
+fn authorize(index: &Index, principal: &Principal, p: &Processed) -> Result<()> {
+    if matches!(p.kind, "User" | "Group") {
+        return Err(Error::Forbidden(format!(
+            "{}: only platform admins may import users and groups, because they grant team membership and roles",
+            p.entity_ref
+        )));
+    }
+    let mine = |owner: &str| principal.is_member_of(owner) || owner == principal.entity_ref;
+    if let Some(existing) = index.by_ref(&p.entity_ref) {
+        let owners: Vec<String> = index
+            .relations(existing)
+            .into_iter()
+            .filter(|r| r.kind == "ownedBy")
+            .map(|r| r.target)
+            .collect();
+        if !owners.iter().any(|o| mine(o)) {
+            return Err(Error::Forbidden(format!(
+                "{} is owned by {}; only its owners (or platform admins) may change it",
+                p.entity_ref,
+                if owners.is_empty() {
+                    "nobody".to_owned()
+                } else {
+                    owners.join(", ")
+                }
+            )));
+        }
+    }
+    if let Some(owner) = p.edges.iter().find(|e| e.kind == "ownedBy")
+        && !mine(&owner.target)
+    {
+        return Err(Error::Forbidden(format!(
+            "{}: spec.owner {} is not one of your teams; you may only register what your teams own",
+            p.entity_ref, owner.target
+        )));
+    }
+    Ok(())
 }
 
 fn stored(
