@@ -136,7 +136,7 @@ mod tests {
             ":x",
             "a/b/c",
             "user:a:b",
-            "ada lovelace",
+            "ada okafor",
         ] {
             let err = parse(bad, Some("user"))
                 .err()
