@@ -261,14 +261,18 @@ def run_causeway(a, exp, res):
                CAUSEWAY_LOG_FILTER="warn",
                # POST /locations bodies are small (the server reads the files), but a 10k-entity
                # file sent to POST /import for comparison is ~5 MiB, above the 2 MiB default
-               CAUSEWAY_BODY_LIMIT_BYTES=str(64 * 1024 * 1024))
+               CAUSEWAY_BODY_LIMIT_BYTES=str(64 * 1024 * 1024),
+               # Registering locations is for platform admins; the benchmark user is one.
+               CAUSEWAY_ADMIN_TEAMS=f"group:default/{BENCH_USER}-admins")
     # Identity for the API token and the portal session: one User entity, imported before the
     # server starts (the CLI writes to the same database), so the measured import is only the
     # generated catalog.
     user_file = os.path.join(workdir, "bench-user.yaml")
     with open(user_file, "w") as f:
-        f.write("apiVersion: backstage.io/v1alpha1\nkind: User\n"
-                f"metadata:\n  name: {BENCH_USER}\nspec:\n  memberOf: []\n")
+        f.write("apiVersion: backstage.io/v1alpha1\nkind: Group\n"
+                f"metadata:\n  name: {BENCH_USER}-admins\nspec:\n  type: team\n  children: []\n"
+                "---\napiVersion: backstage.io/v1alpha1\nkind: User\n"
+                f"metadata:\n  name: {BENCH_USER}\nspec:\n  memberOf: [{BENCH_USER}-admins]\n")
     cli(a.bin, env, "catalog", "import", user_file)
     out = cli(a.bin, env, "token", "create", "--user", f"user:default/{BENCH_USER}", "--name", "bench")
     token = out.strip().splitlines()[-1].strip()
