@@ -277,7 +277,8 @@ impl Catalog {
                 let hash = persist::hash(&body);
                 match index.by_ref(&p.entity_ref) {
                     Some(existing)
-                        if existing.location_key != location_key && !is_orphan(existing) =>
+                        if existing.location_key != location_key
+                            && !is_orphan(&index, existing) =>
                     {
                         return Err(Error::Conflict(format!(
                             "{} is already provided by {}; remove it there first or unregister that location",
@@ -333,7 +334,7 @@ impl Catalog {
                     };
                     if existing.location_key == location_key
                         && !provided.contains(existing.entity_ref.as_str())
-                        && !is_orphan(existing)
+                        && !is_orphan(&index, existing)
                     {
                         report.orphaned.push(existing.entity_ref.clone());
                         writes.push(orphaned(existing));
@@ -567,16 +568,14 @@ fn stored(
     }
 }
 
-fn is_orphan(entity: &Stored) -> bool {
-    serde_json::from_str::<Value>(&entity.body)
-        .ok()
-        .and_then(|b| {
-            b.pointer("/metadata/annotations")
-                .and_then(|a| a.get(ORPHAN_ANNOTATION))
-                .and_then(Value::as_str)
-                .map(|v| v == "true")
-        })
-        .unwrap_or(false)
+/// Whether `entity` carries the orphan annotation, read from the index's search pairs rather than
+/// by parsing its body (the refresh of a large location asks this of every entity it holds).
+fn is_orphan(index: &Index, entity: &Stored) -> bool {
+    index.id_of(&entity.entity_ref).is_some_and(|id| {
+        index
+            .values_of(id, &format!("metadata.annotations.{ORPHAN_ANNOTATION}"))
+            .contains(&"true")
+    })
 }
 
 /// A copy of `entity` marked as an orphan.
