@@ -4,6 +4,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+// The catalog index is millions of small allocations made by one writer and freed by others;
+// glibc's per-thread arenas keep freed memory fragmented and resident, mimalloc returns it.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = causeway::cli::Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

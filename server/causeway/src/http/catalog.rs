@@ -9,10 +9,11 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use causeway_platform::audit::{Entry, Outcome};
+use causeway_platform::catalog::index::{Index, Stored};
 use causeway_platform::catalog::query::{
     Cursor, Filter, FullText, Order, Query, parse_fields, select_fields,
 };
-use causeway_platform::catalog::{Catalog, IngestOptions, prepare, yaml};
+use causeway_platform::catalog::{Catalog, IngestOptions, prepare, render, yaml};
 use causeway_platform::identity::{Principal, Role};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -82,20 +83,46 @@ impl Params {
     }
 }
 
-fn render_all(catalog: &Catalog, ids: &[u32], fields: &[String]) -> Vec<Value> {
+/// A response whose body is JSON text written without going through a `Value`.
+pub struct RawJson(Vec<u8>);
+
+impl IntoResponse for RawJson {
+    fn into_response(self) -> Response {
+        (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            self.0,
+        )
+            .into_response()
+    }
+}
+
+/// Appends one entity as served, keeping only `fields` when some are named.
+fn render_one(index: &Index, entity: &Stored, fields: &[String], out: &mut Vec<u8>) {
+    if fields.is_empty() {
+        render::render_into(index, entity, out);
+    } else {
+        // Field selection needs the structure; only then is the entity parsed.
+        let selected = select_fields(&render::render(index, entity), fields);
+        let _ = serde_json::to_writer(&mut *out, &selected);
+    }
+}
+
+/// The entities with `ids` as a JSON array.
+fn render_all(catalog: &Catalog, ids: &[u32], fields: &[String]) -> Vec<u8> {
     let index = catalog.index();
-    ids.iter()
-        .filter_map(|id| index.get(*id))
-        .map(|e| {
-            let rendered = Catalog::render(&index, e);
-            // Field selection copies; without one the rendered entity is sent as it is.
-            if fields.is_empty() {
-                rendered
-            } else {
-                select_fields(&rendered, fields)
-            }
-        })
-        .collect()
+    let mut out = Vec::with_capacity(ids.len() * 1024 + 2);
+    out.push(b'[');
+    for (i, entity) in ids.iter().filter_map(|id| index.get(*id)).enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        render_one(&index, entity, fields, &mut out);
+    }
+    out.push(b']');
+    out
 }
 
 #[utoipa::path(get, path = "/api/catalog/entities/by-query", tag = "catalog",
@@ -114,7 +141,7 @@ fn render_all(catalog: &Catalog, ids: &[u32], fields: &[String]) -> Vec<Value> {
 pub async fn by_query(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<RawJson, ApiError> {
     let params = Params::from(raw);
     let limit = params.number("limit", MAX_LIMIT)?.unwrap_or(DEFAULT_LIMIT);
     let fields = parse_fields(&params.all("fields"));
@@ -157,11 +184,12 @@ pub async fn by_query(
         };
         page_info.insert("prevCursor".to_owned(), Value::String(prev.encode()));
     }
-    Ok(Json(json!({
-        "items": render_all(catalog, &page.ids, &fields),
-        "totalItems": page.total,
-        "pageInfo": page_info,
-    })))
+    let mut out = b"{\"items\":".to_vec();
+    out.extend(render_all(catalog, &page.ids, &fields));
+    out.extend(format!(",\"totalItems\":{},\"pageInfo\":", page.total).bytes());
+    let _ = serde_json::to_writer(&mut out, &page_info);
+    out.push(b'}');
+    Ok(RawJson(out))
 }
 
 #[utoipa::path(get, path = "/api/catalog/entities", tag = "catalog",
@@ -201,7 +229,7 @@ pub async fn list(
     let limit = params.number("limit", MAX_LIMIT)?;
     let catalog = &state.platform.catalog;
     let page = query.page(&catalog.index(), offset, limit.unwrap_or(u64::MAX));
-    let mut response = Json(Value::Array(render_all(catalog, &page.ids, &fields))).into_response();
+    let mut response = RawJson(render_all(catalog, &page.ids, &fields)).into_response();
     if let Some(limit) = limit.filter(|l| offset.saturating_add(*l) < page.total) {
         let after = Cursor {
             query,
@@ -217,6 +245,12 @@ pub async fn list(
     Ok(response)
 }
 
+fn rendered(index: &Index, entity: &Stored) -> RawJson {
+    let mut out = Vec::with_capacity(entity.body.len() + 512);
+    render::render_into(index, entity, &mut out);
+    RawJson(out)
+}
+
 fn not_found(what: String) -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "NotFoundError", what)
 }
@@ -228,7 +262,7 @@ fn not_found(what: String) -> ApiError {
 pub async fn by_name(
     State(state): State<AppState>,
     Path((kind, namespace, name)): Path<(String, String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<RawJson, ApiError> {
     let entity_ref = format!(
         "{}:{}/{}",
         kind.to_lowercase(),
@@ -238,7 +272,7 @@ pub async fn by_name(
     let index = state.platform.catalog.index();
     index
         .by_ref(&entity_ref)
-        .map(|e| Json(Catalog::render(&index, e)))
+        .map(|e| rendered(&index, e))
         .ok_or_else(|| not_found(format!("No entity named '{entity_ref}' found")))
 }
 
@@ -248,11 +282,11 @@ pub async fn by_name(
 pub async fn by_uid(
     State(state): State<AppState>,
     Path(uid): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<RawJson, ApiError> {
     let index = state.platform.catalog.index();
     index
         .by_uid(&uid)
-        .map(|e| Json(Catalog::render(&index, e)))
+        .map(|e| rendered(&index, e))
         .ok_or_else(|| not_found(format!("No entity with uid {uid}")))
 }
 
@@ -336,7 +370,7 @@ pub async fn by_refs(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
     body: Result<Json<ByRefs>, axum::extract::rejection::JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<RawJson, ApiError> {
     let Json(body) =
         body.map_err(|e| ApiError::input(format!("request body: {}", e.body_text())))?;
     if body.entity_refs.len() > MAX_LIMIT as usize {
@@ -348,20 +382,23 @@ pub async fn by_refs(
     let fields = parse_fields(&body.fields);
     let index = state.platform.catalog.index();
     let allowed = (!filter.is_empty()).then(|| filter.evaluate(&index));
-    let items: Vec<Value> = body
-        .entity_refs
-        .iter()
-        .map(|text| {
-            let normalised = causeway_platform::catalog::refs::parse(text, "", "default").ok();
-            normalised
-                .and_then(|r| index.id_of(&r))
-                .filter(|id| allowed.as_ref().is_none_or(|a| a.contains(*id)))
-                .and_then(|id| index.get(id))
-                .map(|e| select_fields(&Catalog::render(&index, e), &fields))
-                .unwrap_or(Value::Null)
-        })
-        .collect();
-    Ok(Json(json!({ "items": items })))
+    let mut out = b"{\"items\":[".to_vec();
+    for (i, text) in body.entity_refs.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let normalised = causeway_platform::catalog::refs::parse(text, "", "default").ok();
+        match normalised
+            .and_then(|r| index.id_of(&r))
+            .filter(|id| allowed.as_ref().is_none_or(|a| a.contains(*id)))
+            .and_then(|id| index.get(id))
+        {
+            Some(entity) => render_one(&index, entity, &fields, &mut out),
+            None => out.extend_from_slice(b"null"),
+        }
+    }
+    out.extend_from_slice(b"]}");
+    Ok(RawJson(out))
 }
 
 #[utoipa::path(get, path = "/api/catalog/entity-facets", tag = "catalog",
@@ -502,23 +539,31 @@ pub async fn add_location(
             })
             .await;
     }
-    let entities: Vec<Value> = {
+    let entities = {
         let index = state.platform.catalog.index();
-        registered
+        let ids: Vec<u32> = registered
             .report
             .added
             .iter()
             .chain(&registered.report.updated)
             .chain(&registered.report.unchanged)
-            .filter_map(|r| index.by_ref(r).map(|e| Catalog::render(&index, e)))
-            .collect()
+            .filter_map(|r| index.id_of(r))
+            .collect();
+        drop(index);
+        render_all(&state.platform.catalog, &ids, &[])
     };
-    let mut body = json!({ "location": registered.location, "entities": entities });
+    let mut out = b"{\"location\":".to_vec();
+    let _ = serde_json::to_writer(&mut out, &registered.location);
+    out.extend_from_slice(b",\"entities\":");
+    out.extend(entities);
     if dry_run {
-        body["exists"] = Value::Bool(registered.exists);
-        body["report"] = serde_json::to_value(&registered.report).unwrap_or_default();
+        out.extend_from_slice(b",\"exists\":");
+        let _ = serde_json::to_writer(&mut out, &registered.exists);
+        out.extend_from_slice(b",\"report\":");
+        let _ = serde_json::to_writer(&mut out, &registered.report);
     }
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    out.push(b'}');
+    Ok((StatusCode::CREATED, RawJson(out)).into_response())
 }
 
 #[utoipa::path(delete, path = "/api/catalog/locations/{id}", tag = "catalog", params(("id" = String, Path)),

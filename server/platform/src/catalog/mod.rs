@@ -12,6 +12,7 @@ pub mod locations;
 mod persist;
 pub mod query;
 pub mod refs;
+pub mod render;
 pub mod validate;
 pub mod yaml;
 
@@ -20,7 +21,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use self::entity::Processed;
 use self::index::{Index, Stored};
@@ -162,6 +163,11 @@ impl Catalog {
     /// Rebuilds the index from the database (at start, and when another replica wrote).
     pub async fn reload(&self) -> Result<()> {
         let _writer = self.writer.lock().await;
+        self.reload_locked().await
+    }
+
+    /// [`Catalog::reload`] for a caller that holds the writer lock.
+    async fn reload_locked(&self) -> Result<()> {
         let version = persist::version(&self.store).await?;
         let rows = persist::load_all(&self.store).await?;
         let mut index = Index::default();
@@ -196,10 +202,14 @@ impl Catalog {
 
     /// Reloads the index when another process changed the catalog; returns whether it did.
     pub async fn refresh_if_stale(&self) -> Result<bool> {
+        // The comparison waits for a write in progress: this process's own commit bumps the
+        // stored version before the write records it, and comparing in between would reload the
+        // whole index after every large import.
+        let _writer = self.writer.lock().await;
         if persist::version(&self.store).await? == self.version.load(Ordering::Acquire) {
             return Ok(false);
         }
-        self.reload().await?;
+        self.reload_locked().await?;
         Ok(true)
     }
 
@@ -273,7 +283,7 @@ impl Catalog {
         {
             let index = self.index();
             for p in processed {
-                let body = p.body.to_string();
+                let body = render::body_text(&p.body);
                 let hash = persist::hash(&body);
                 match index.by_ref(&p.entity_ref) {
                     Some(existing)
@@ -300,8 +310,9 @@ impl Catalog {
                             existing.generation + 1
                         };
                         report.updated.push(p.entity_ref.clone());
-                        writes.push(stored(
+                        writes.push(stored_with(
                             p,
+                            body,
                             existing.uid.clone(),
                             new_etag(),
                             generation,
@@ -310,8 +321,9 @@ impl Catalog {
                     }
                     None => {
                         report.added.push(p.entity_ref.clone());
-                        writes.push(stored(
+                        writes.push(stored_with(
                             p,
+                            body,
                             uuid::Uuid::new_v4().to_string(),
                             new_etag(),
                             1,
@@ -487,24 +499,7 @@ impl Catalog {
     /// The entity as the API serves it: the authored body plus `metadata.uid`, `metadata.etag`,
     /// `metadata.generation` and `relations` in both directions.
     pub fn render(index: &Index, entity: &Stored) -> Value {
-        let mut body: Value = serde_json::from_str(&entity.body).unwrap_or(Value::Null);
-        if let Some(metadata) = body.get_mut("metadata").and_then(Value::as_object_mut) {
-            metadata.insert("uid".to_owned(), Value::String(entity.uid.clone()));
-            metadata.insert("etag".to_owned(), Value::String(entity.etag.clone()));
-            metadata.insert("generation".to_owned(), json!(entity.generation));
-        }
-        let relations: Vec<Value> = index
-            .relations(entity)
-            .into_iter()
-            .map(|r| {
-                let (kind, namespace, name) = refs::split(&r.target);
-                json!({ "type": r.kind, "targetRef": r.target, "target": { "kind": kind, "namespace": namespace, "name": name } })
-            })
-            .collect();
-        if let Some(root) = body.as_object_mut() {
-            root.insert("relations".to_owned(), Value::Array(relations));
-        }
-        body
+        render::render(index, entity)
     }
 }
 
@@ -554,6 +549,19 @@ fn stored(
     generation: i64,
     location_key: String,
 ) -> Stored {
+    let body = render::body_text(&p.body);
+    stored_with(p, body, uid, etag, generation, location_key)
+}
+
+/// [`stored`] with the body text already computed.
+fn stored_with(
+    p: Processed,
+    body: String,
+    uid: String,
+    etag: String,
+    generation: i64,
+    location_key: String,
+) -> Stored {
     Stored {
         uid,
         etag,
@@ -562,7 +570,7 @@ fn stored(
         kind: p.kind.to_owned(),
         namespace: p.namespace,
         name: p.name,
-        body: Arc::from(p.body.to_string()),
+        body: Arc::from(body),
         edges: p.edges,
         location_key,
     }
@@ -572,9 +580,11 @@ fn stored(
 /// by parsing its body (the refresh of a large location asks this of every entity it holds).
 fn is_orphan(index: &Index, entity: &Stored) -> bool {
     index.id_of(&entity.entity_ref).is_some_and(|id| {
-        index
-            .values_of(id, &format!("metadata.annotations.{ORPHAN_ANNOTATION}"))
-            .contains(&"true")
+        index.has_value(
+            id,
+            &format!("metadata.annotations.{ORPHAN_ANNOTATION}"),
+            "true",
+        )
     })
 }
 
@@ -593,7 +603,7 @@ fn orphaned(entity: &Stored) -> Stored {
         }
     }
     let mut copy = entity.clone();
-    copy.body = Arc::from(body.to_string());
+    copy.body = Arc::from(render::body_text(&body));
     copy.etag = new_etag();
     copy
 }

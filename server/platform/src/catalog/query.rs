@@ -198,16 +198,19 @@ impl Query {
             // scan of a contiguous buffer per key; cheap when the filter leaves many entities),
             // or test the pairs of each remaining entity (cheap when the filter leaves few, or
             // when no fields are named and every key would have to be searched).
-            let by_values: usize = if fields.is_empty() {
-                usize::MAX
+            let searched: Vec<String> = if fields.is_empty() {
+                index.keys().map(str::to_owned).collect()
             } else {
-                fields.iter().map(|k| index.distinct_values(k)).sum()
+                fields.clone()
             };
+            let by_values: usize = searched.iter().map(|k| index.distinct_values(k)).sum();
+            // Testing an entity means flattening its body again: count it as several values.
             let by_entities = usize::try_from(ids.len())
                 .unwrap_or(usize::MAX)
-                .saturating_mul(index.pairs_per_entity());
+                .saturating_mul(index.pairs_per_entity())
+                .saturating_mul(8);
             ids = if by_values <= by_entities {
-                ids & full_text_by_values(index, &term, &fields)
+                ids & full_text_by_values(index, &term, &searched)
             } else {
                 full_text_by_entities(index, &ids, &term, &fields)
             };
@@ -221,26 +224,21 @@ impl Query {
         let total = ids.len();
         let (start, end) = (offset as usize, offset.saturating_add(limit) as usize);
         let ids: Vec<u32> = match self.order.as_slice() {
-            // With one sort field, walk its precomputed order and stop as soon as the page is
-            // full: no per-query sort.
+            // With one sort field, select the page from its precomputed order: no full sort.
             [] | [_] => {
                 let (key, ascending) = self
                     .order
                     .first()
                     .map_or(("", true), |o| (o.field.as_str(), o.ascending));
-                let ranks = index.ranks(key);
-                let mut ordered: Vec<(u32, u32)> = ids
+                let ranking = index.ranks(key);
+                let mut ordered: Vec<(u64, u32)> = ids
                     .iter()
-                    .map(|id| (ranks.get(id as usize).copied().unwrap_or(u32::MAX), id))
+                    .map(|id| (ranking.key(id, ascending), id))
                     .collect();
                 let want = end.min(ordered.len());
                 if want > 0 {
-                    if ascending {
-                        ordered.select_nth_unstable(want - 1);
-                        ordered[..want].sort_unstable();
-                    } else {
-                        ordered.sort_unstable_by(|a, b| b.cmp(a));
-                    }
+                    ordered.select_nth_unstable(want - 1);
+                    ordered[..want].sort_unstable();
                 }
                 ordered
                     .into_iter()
@@ -250,15 +248,16 @@ impl Query {
                     .collect()
             }
             orders => {
-                let ranks: Vec<_> = orders
+                let rankings: Vec<_> = orders
                     .iter()
                     .map(|o| (index.ranks(&o.field), o.ascending))
                     .collect();
                 let mut ordered: Vec<u32> = ids.iter().collect();
                 ordered.sort_by(|a, b| {
-                    for (r, ascending) in &ranks {
-                        let (x, y) = (r.get(*a as usize), r.get(*b as usize));
-                        let ord = if *ascending { x.cmp(&y) } else { y.cmp(&x) };
+                    for (ranking, ascending) in &rankings {
+                        let ord = ranking
+                            .key(*a, *ascending)
+                            .cmp(&ranking.key(*b, *ascending));
                         if ord.is_ne() {
                             return ord;
                         }
@@ -297,7 +296,7 @@ fn full_text_by_entities(
     ids.iter()
         .filter(|id| {
             index.pairs_of(*id).iter().any(|(k, v)| {
-                (fields.is_empty() || fields.iter().any(|f| **f == **k))
+                (fields.is_empty() || fields.iter().any(|f| f == k))
                     && finder.find(v.as_bytes()).is_some()
             })
         })

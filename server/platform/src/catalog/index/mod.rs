@@ -1,0 +1,616 @@
+//! The in-memory catalog index that serves every read.
+//!
+//! The database is the source of truth; this index is rebuilt from it at start and updated after
+//! every committed write. Filters are evaluated on posting lists (roaring bitmaps of dense entity
+//! ids) keyed by Backstage's search keys, which is what makes queries and facets take microseconds
+//! instead of scanning rows.
+//!
+//! Memory is what limits a catalog of 100 000 entities, so the index keeps each distinct string
+//! once (values and references are shared `Arc<str>`s), keeps no per-entity copy of its search
+//! pairs (they are computed again from the body when an entity is removed), and finds entities by
+//! reference and uid through hash tables of ids rather than maps of copied strings.
+
+mod pairs;
+mod posting;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::sync::{Arc, Mutex};
+
+use hashbrown::{DefaultHashBuilder, HashSet, HashTable};
+use roaring::RoaringBitmap;
+use serde_json::Value;
+
+use self::pairs::{MAX_VALUE_LENGTH, original_values, relation_key, search_pairs};
+use self::posting::{Haystack, Posting};
+use super::entity::Edge;
+
+/// An entity as stored: the authored body plus the output-only metadata.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub uid: String,
+    pub etag: String,
+    pub generation: i64,
+    pub entity_ref: String,
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    /// The authored body, compact JSON with `metadata` first (see [`super::body_text`]).
+    pub body: Arc<str>,
+    /// Relations declared by the entity's own fields.
+    pub edges: Vec<Edge>,
+    /// Where the entity came from (`url:…`, `file:…`, `upload:…`).
+    pub location_key: String,
+}
+
+/// One relation as served: type and target.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Related {
+    pub kind: String,
+    pub target: String,
+}
+
+#[derive(Debug)]
+struct ValueEntry {
+    posting: Posting,
+    /// Some entity wrote this value in another case; facets look the authored spelling up.
+    cased: bool,
+}
+
+#[derive(Debug, Default)]
+struct KeyEntry {
+    values: hashbrown::HashMap<Arc<str>, ValueEntry>,
+    exists: RoaringBitmap,
+    /// Ids with at least one list item among their values of this key (see [`pairs::Pair::item`]).
+    items: RoaringBitmap,
+}
+
+/// For each id, its position in the order of one field; ranks from `present` on are entities
+/// without the field.
+#[derive(Debug)]
+pub struct Ranking {
+    ranks: Vec<u32>,
+    present: u32,
+}
+
+impl Ranking {
+    /// A sort key for `id`: ascending or descending by the field, entities without it last
+    /// either way (ordered by reference among themselves).
+    pub fn key(&self, id: u32, ascending: bool) -> u64 {
+        let rank = self.ranks.get(id as usize).copied().unwrap_or(u32::MAX);
+        if rank >= self.present {
+            (1 << 32) | u64::from(rank)
+        } else if ascending {
+            u64::from(rank)
+        } else {
+            u64::from(self.present - 1 - rank)
+        }
+    }
+}
+
+/// A shared ranking.
+pub type Ranks = Arc<Ranking>;
+
+/// The index.
+#[derive(Debug, Default)]
+pub struct Index {
+    slots: Vec<Option<Arc<Stored>>>,
+    free: Vec<u32>,
+    hasher: DefaultHashBuilder,
+    /// Ids, hashed by their entity's reference.
+    by_ref: HashTable<u32>,
+    /// Ids, hashed by their entity's uid.
+    by_uid: HashTable<u32>,
+    keys: hashbrown::HashMap<Box<str>, KeyEntry>,
+    /// Every value and reference the index holds, once.
+    strings: HashSet<Arc<str>>,
+    all: RoaringBitmap,
+    /// Number of indexed (key, value) pairs over all entities, for query planning.
+    pair_count: usize,
+    /// Relations pointing at a reference, from the entities that declare them: target → (reverse
+    /// type, source). Kept for targets that do not exist (yet), so they attach when they appear.
+    incoming: hashbrown::HashMap<Arc<str>, Vec<(&'static str, Arc<str>)>>,
+    /// Orders computed on demand, dropped on every write.
+    orders: Mutex<HashMap<String, Ranks>>,
+    /// Substring-search buffers built on demand per key, dropped on every write.
+    haystacks: Mutex<HashMap<String, Arc<Haystack>>>,
+}
+
+fn intern(strings: &mut HashSet<Arc<str>>, s: &str) -> Arc<str> {
+    if let Some(shared) = strings.get(s) {
+        return shared.clone();
+    }
+    let shared: Arc<str> = Arc::from(s);
+    strings.insert(shared.clone());
+    shared
+}
+
+/// Forgets `s` when nothing but the set holds it any more.
+fn release(strings: &mut HashSet<Arc<str>>, s: &str) {
+    if strings.get(s).is_some_and(|a| Arc::strong_count(a) == 1) {
+        strings.remove(s);
+    }
+}
+
+/// The ways `key` can name a list item: `metadata.tags.java` is the item `java` of
+/// `metadata.tags` (items may contain dots themselves, so every split is a candidate).
+fn item_splits(key: &str) -> impl Iterator<Item = (&str, &str)> {
+    key.match_indices('.')
+        .map(move |(at, _)| (&key[..at], &key[at + 1..]))
+        .filter(|(prefix, item)| !prefix.is_empty() && !item.is_empty())
+}
+
+impl Index {
+    /// Number of entities.
+    pub fn len(&self) -> u64 {
+        self.all.len()
+    }
+
+    /// Whether the index is empty.
+    pub fn is_empty(&self) -> bool {
+        self.all.is_empty()
+    }
+
+    /// Every id.
+    pub fn all(&self) -> &RoaringBitmap {
+        &self.all
+    }
+
+    /// The entity with dense id `id`.
+    pub fn get(&self, id: u32) -> Option<&Arc<Stored>> {
+        self.slots.get(id as usize).and_then(Option::as_ref)
+    }
+
+    /// The id of the entity with normalised reference `entity_ref`.
+    pub fn id_of(&self, entity_ref: &str) -> Option<u32> {
+        let hash = self.hasher.hash_one(entity_ref);
+        self.by_ref
+            .find(hash, |&id| {
+                self.get(id).is_some_and(|e| e.entity_ref == entity_ref)
+            })
+            .copied()
+    }
+
+    /// The entity with reference `entity_ref`.
+    pub fn by_ref(&self, entity_ref: &str) -> Option<&Arc<Stored>> {
+        self.id_of(entity_ref).and_then(|id| self.get(id))
+    }
+
+    /// The entity with uid `uid`.
+    pub fn by_uid(&self, uid: &str) -> Option<&Arc<Stored>> {
+        let hash = self.hasher.hash_one(uid);
+        self.by_uid
+            .find(hash, |&id| self.get(id).is_some_and(|e| e.uid == uid))
+            .and_then(|&id| self.get(id))
+    }
+
+    /// Every relation of `entity`: those it declares and those others declare towards it.
+    pub fn relations(&self, entity: &Stored) -> Vec<Related> {
+        let mut related: Vec<Related> = entity
+            .edges
+            .iter()
+            .map(|e| Related {
+                kind: e.kind.to_owned(),
+                target: e.target.clone(),
+            })
+            .collect();
+        for (kind, source) in self.incoming_of(&entity.entity_ref) {
+            related.push(Related {
+                kind: (*kind).to_owned(),
+                target: source.to_string(),
+            });
+        }
+        related.sort();
+        related.dedup();
+        related
+    }
+
+    fn incoming_of(&self, entity_ref: &str) -> &[(&'static str, Arc<str>)] {
+        self.incoming.get(entity_ref).map_or(&[], Vec::as_slice)
+    }
+
+    /// Inserts or replaces an entity (matched by reference).
+    pub fn upsert(&mut self, entity: Stored) {
+        if let Some(id) = self.id_of(&entity.entity_ref) {
+            self.remove_id(id);
+        }
+        let entity = Arc::new(entity);
+        let id = self.free.pop().unwrap_or_else(|| {
+            u32::try_from(self.slots.len()).expect("fewer than 4 billion entities")
+        });
+        if self.slots.len() <= id as usize {
+            self.slots.resize_with(id as usize + 1, || None);
+        }
+        self.slots[id as usize] = Some(entity.clone());
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        let rehash = |field: fn(&Stored) -> &str| {
+            move |&i: &u32| hasher.hash_one(slots[i as usize].as_deref().map_or("", field))
+        };
+        self.by_ref.insert_unique(
+            hasher.hash_one(entity.entity_ref.as_str()),
+            id,
+            rehash(|e| &e.entity_ref),
+        );
+        self.by_uid
+            .insert_unique(hasher.hash_one(entity.uid.as_str()), id, rehash(|e| &e.uid));
+
+        let source = intern(&mut self.strings, &entity.entity_ref);
+        for edge in &entity.edges {
+            let target = intern(&mut self.strings, &edge.target);
+            let list = self.incoming.entry(target).or_default();
+            if list
+                .iter()
+                .any(|(k, s)| *k == edge.reverse && **s == *source)
+            {
+                continue;
+            }
+            list.push((edge.reverse, source.clone()));
+            if let Some(target) = self.id_of(&edge.target).filter(|t| *t != id) {
+                self.add_pair(target, &relation_key(edge.reverse), &source, false, false);
+            }
+        }
+        let body: Value = serde_json::from_str(&entity.body).unwrap_or(Value::Null);
+        let incoming = self.incoming_of(&entity.entity_ref).to_vec();
+        for pair in search_pairs(&body, &entity.edges, &incoming) {
+            self.add_pair(id, &pair.key, &pair.value, pair.item, pair.cased);
+        }
+        self.all.insert(id);
+        self.invalidate_orders();
+    }
+
+    fn add_pair(&mut self, id: u32, key: &str, value: &str, item: bool, cased: bool) {
+        if key.len() > MAX_VALUE_LENGTH || value.len() > MAX_VALUE_LENGTH {
+            return;
+        }
+        if !self.keys.contains_key(key) {
+            self.keys.insert(key.into(), KeyEntry::default());
+        }
+        let Some(entry) = self.keys.get_mut(key) else {
+            return;
+        };
+        entry.exists.insert(id);
+        if item {
+            entry.items.insert(id);
+        }
+        match entry.values.get_mut(value) {
+            Some(existing) => {
+                existing.posting.insert(id);
+                existing.cased |= cased;
+            }
+            None => {
+                let value = intern(&mut self.strings, value);
+                entry.values.insert(
+                    value,
+                    ValueEntry {
+                        posting: Posting::One(id),
+                        cased,
+                    },
+                );
+            }
+        }
+        self.pair_count += 1;
+    }
+
+    /// Takes `id` out of the posting of (`key`, `value`), dropping what becomes empty except the
+    /// key's `exists` and `items` sets, which the caller settles.
+    fn remove_value(&mut self, id: u32, key: &str, value: &str) {
+        let Some(entry) = self.keys.get_mut(key) else {
+            return;
+        };
+        let emptied = entry
+            .values
+            .get_mut(value)
+            .is_some_and(|v| v.posting.remove(id));
+        if emptied {
+            entry.values.remove(value);
+            release(&mut self.strings, value);
+        }
+        self.pair_count = self.pair_count.saturating_sub(1);
+    }
+
+    fn drop_key_if_empty(&mut self, key: &str) {
+        if self.keys.get(key).is_some_and(|k| k.values.is_empty()) {
+            self.keys.remove(key);
+        }
+    }
+
+    /// Removes the relation pair that `source` gave entity `target`, unless `target` declares the
+    /// same relation itself (a group's `children` and a child's `parent` both say it).
+    fn remove_relation(&mut self, target: u32, reverse: &str, source: &str) {
+        let Some(entity) = self.get(target).cloned() else {
+            return;
+        };
+        let declares = |e: &Edge| e.kind.eq_ignore_ascii_case(reverse);
+        if entity
+            .edges
+            .iter()
+            .any(|e| declares(e) && e.target == source)
+        {
+            return;
+        }
+        let key = relation_key(reverse);
+        self.remove_value(target, &key, source);
+        let still = entity.edges.iter().any(declares)
+            || self
+                .incoming_of(&entity.entity_ref)
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case(reverse));
+        if !still && let Some(entry) = self.keys.get_mut(key.as_str()) {
+            entry.exists.remove(target);
+        }
+        self.drop_key_if_empty(&key);
+    }
+
+    /// Removes the entity with reference `entity_ref`; returns it if it existed.
+    pub fn remove(&mut self, entity_ref: &str) -> Option<Arc<Stored>> {
+        let id = self.id_of(entity_ref)?;
+        self.remove_id(id)
+    }
+
+    fn remove_id(&mut self, id: u32) -> Option<Arc<Stored>> {
+        let entity = self.get(id)?.clone();
+        // The pairs the entity was indexed under are exactly those its body, its edges and the
+        // relations pointing at it give now: every change to the latter updated the index too.
+        let body: Value = serde_json::from_str(&entity.body).unwrap_or(Value::Null);
+        let pairs = search_pairs(&body, &entity.edges, self.incoming_of(&entity.entity_ref));
+        for pair in &pairs {
+            self.remove_value(id, &pair.key, &pair.value);
+        }
+        for pair in &pairs {
+            if let Some(entry) = self.keys.get_mut(pair.key.as_str()) {
+                entry.exists.remove(id);
+                entry.items.remove(id);
+            }
+            self.drop_key_if_empty(&pair.key);
+        }
+        for edge in &entity.edges {
+            if let Some(list) = self.incoming.get_mut(edge.target.as_str()) {
+                list.retain(|(k, s)| !(*k == edge.reverse && **s == *entity.entity_ref));
+                if list.is_empty() {
+                    self.incoming.remove(edge.target.as_str());
+                }
+            }
+            if let Some(target) = self.id_of(&edge.target).filter(|t| *t != id) {
+                self.remove_relation(target, edge.reverse, &entity.entity_ref);
+            }
+            release(&mut self.strings, &edge.target);
+        }
+        let ref_hash = self.hasher.hash_one(entity.entity_ref.as_str());
+        if let Ok(found) = self.by_ref.find_entry(ref_hash, |&i| i == id) {
+            found.remove();
+        }
+        let uid_hash = self.hasher.hash_one(entity.uid.as_str());
+        if let Ok(found) = self.by_uid.find_entry(uid_hash, |&i| i == id) {
+            found.remove();
+        }
+        self.slots[id as usize] = None;
+        release(&mut self.strings, &entity.entity_ref);
+        self.all.remove(id);
+        self.free.push(id);
+        self.invalidate_orders();
+        Some(entity)
+    }
+
+    fn invalidate_orders(&self) {
+        if let Ok(mut orders) = self.orders.lock() {
+            orders.clear();
+        }
+        if let Ok(mut haystacks) = self.haystacks.lock() {
+            haystacks.clear();
+        }
+    }
+
+    /// Ids whose list `prefix` holds `item`, for keys of the form `prefix.item`.
+    fn items_matching(&self, key: &str) -> Option<RoaringBitmap> {
+        let mut found: Option<RoaringBitmap> = None;
+        for (prefix, item) in item_splits(key) {
+            if let Some(entry) = self.keys.get(prefix)
+                && let Some(value) = entry.values.get(item)
+            {
+                let ids = value.posting.to_bitmap() & &entry.items;
+                *found.get_or_insert_with(RoaringBitmap::new) |= ids;
+            }
+        }
+        found
+    }
+
+    /// Ids having `key` (lowercase) at all.
+    pub fn having(&self, key: &str) -> RoaringBitmap {
+        let mut ids = self
+            .keys
+            .get(key)
+            .map(|k| k.exists.clone())
+            .unwrap_or_default();
+        if let Some(items) = self.items_matching(key) {
+            ids |= items;
+        }
+        ids
+    }
+
+    /// Ids where `key` (lowercase) has `value` (lowercase).
+    pub fn matching(&self, key: &str, value: &str) -> RoaringBitmap {
+        let mut ids = self
+            .keys
+            .get(key)
+            .and_then(|k| k.values.get(value))
+            .map(|v| v.posting.to_bitmap())
+            .unwrap_or_default();
+        if value == "true"
+            && let Some(items) = self.items_matching(key)
+        {
+            ids |= items;
+        }
+        ids
+    }
+
+    /// How many distinct values `key` (lowercase) has.
+    pub fn distinct_values(&self, key: &str) -> usize {
+        self.keys.get(key).map_or(0, |k| k.values.len())
+    }
+
+    /// Every indexed key.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.keys.keys().map(|k| &**k)
+    }
+
+    /// Average number of indexed pairs per entity (at least 1).
+    pub fn pairs_per_entity(&self) -> usize {
+        (self.pair_count / usize::try_from(self.len()).unwrap_or(1).max(1)).max(1)
+    }
+
+    /// Ids where some value of `key` (lowercase) contains `term` (lowercase).
+    pub fn containing(&self, key: &str, term: &str) -> RoaringBitmap {
+        let Some(entry) = self.keys.get(key) else {
+            return RoaringBitmap::new();
+        };
+        if term.contains('\0') {
+            // The buffer separates values with NUL; such a term is tested value by value.
+            let mut ids = RoaringBitmap::new();
+            for (value, v) in &entry.values {
+                if value.contains(term) {
+                    v.posting.add_to(&mut ids);
+                }
+            }
+            return ids;
+        }
+        let cached = self.haystacks.lock().ok().and_then(|h| h.get(key).cloned());
+        let haystack = cached.unwrap_or_else(|| {
+            let built = Arc::new(Haystack::build(
+                entry.values.iter().map(|(v, e)| (&**v, &e.posting)),
+            ));
+            if let Ok(mut haystacks) = self.haystacks.lock() {
+                haystacks.insert(key.to_owned(), built.clone());
+            }
+            built
+        });
+        haystack.search(term)
+    }
+
+    /// The search pairs of entity `id` as (key, value), computed from its body.
+    pub fn pairs_of(&self, id: u32) -> Vec<(String, String)> {
+        let Some(entity) = self.get(id) else {
+            return Vec::new();
+        };
+        let body: Value = serde_json::from_str(&entity.body).unwrap_or(Value::Null);
+        search_pairs(&body, &entity.edges, self.incoming_of(&entity.entity_ref))
+            .into_iter()
+            .map(|p| (p.key, p.value))
+            .collect()
+    }
+
+    /// How `value` of `key` is spelled in the body of entity `id`.
+    fn authored(&self, id: u32, key: &str, value: &str) -> Option<String> {
+        let body: Value = serde_json::from_str(&self.get(id)?.body).ok()?;
+        let mut originals = Vec::new();
+        original_values(&body, key, &mut originals);
+        originals
+            .into_iter()
+            .find(|o| o.to_lowercase() == value)
+            .map(str::to_owned)
+    }
+
+    /// Distinct values of `key` with their counts within `within` (all entities when `None`),
+    /// shown as authored, most frequent first. A `prefix.item` key counts as the value `true`.
+    pub fn facet(&self, key: &str, within: Option<&RoaringBitmap>) -> Vec<(String, u64)> {
+        let mut counts: Vec<(String, u64)> = Vec::new();
+        if let Some(entry) = self.keys.get(key) {
+            for (value, v) in &entry.values {
+                let count = v.posting.count_in(within);
+                if count == 0 {
+                    continue;
+                }
+                let label = v
+                    .cased
+                    .then(|| {
+                        v.posting
+                            .first()
+                            .and_then(|id| self.authored(id, key, value))
+                    })
+                    .flatten()
+                    .unwrap_or_else(|| value.to_string());
+                counts.push((label, count));
+            }
+        }
+        if let Some(items) = self.items_matching(key) {
+            let count = within.map_or(items.len(), |w| items.intersection_len(w));
+            match counts.iter_mut().find(|(v, _)| v == "true") {
+                Some(existing) => existing.1 += count,
+                None if count > 0 => counts.push(("true".to_owned(), count)),
+                None => {}
+            }
+        }
+        counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        counts
+    }
+
+    /// Whether entity `id` has the value `value` for `key`.
+    pub fn has_value(&self, id: u32, key: &str, value: &str) -> bool {
+        self.keys
+            .get(key)
+            .and_then(|k| k.values.get(value))
+            .is_some_and(|v| v.posting.contains(id))
+    }
+
+    /// The order of every id by `key` (lowercase; by the smallest value when an entity has
+    /// several; ties and entities without the key ordered by reference). `key` `""` orders by
+    /// reference alone.
+    pub fn ranks(&self, key: &str) -> Ranks {
+        if let Some(ranks) = self.orders.lock().ok().and_then(|o| o.get(key).cloned()) {
+            return ranks;
+        }
+        // A key no entity has orders like no key at all; caching it separately would let
+        // requests fill memory with orders of made-up keys.
+        if !key.is_empty() && !self.keys.contains_key(key) {
+            return self.ranks("");
+        }
+        // Each id's sort value is found by walking the key's values once, not by looking into
+        // every entity.
+        let mut first: Vec<Option<&str>> = vec![None; self.slots.len()];
+        if let Some(entry) = self.keys.get(key) {
+            for (value, v) in &entry.values {
+                v.posting.for_each(|id| {
+                    let slot = &mut first[id as usize];
+                    if slot.is_none_or(|f| **value < *f) {
+                        *slot = Some(value);
+                    }
+                });
+            }
+        }
+        let mut ids: Vec<(Option<&str>, &str, u32)> = self
+            .all
+            .iter()
+            .map(|id| {
+                let reference = self.get(id).map_or("", |e| e.entity_ref.as_str());
+                (first[id as usize], reference, id)
+            })
+            .collect();
+        let present =
+            u32::try_from(ids.iter().filter(|(v, _, _)| v.is_some()).count()).unwrap_or(u32::MAX);
+        ids.sort_unstable_by(|(x, rx, a), (y, ry, b)| match (x, y) {
+            (Some(x), Some(y)) => x.cmp(y).then_with(|| rx.cmp(ry)).then(a.cmp(b)),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => rx.cmp(ry).then(a.cmp(b)),
+        });
+        let mut ranks = vec![u32::MAX; self.slots.len()];
+        for (rank, (_, _, id)) in ids.into_iter().enumerate() {
+            ranks[id as usize] = u32::try_from(rank).unwrap_or(u32::MAX);
+        }
+        let ranks = Arc::new(Ranking { ranks, present });
+        if let Ok(mut orders) = self.orders.lock() {
+            orders.insert(key.to_owned(), ranks.clone());
+        }
+        ranks
+    }
+
+    /// Every reference that something points at but that does not exist, with who points at it.
+    pub fn dangling_from<'a>(&self, entity: &'a Stored) -> Vec<&'a Edge> {
+        entity
+            .edges
+            .iter()
+            .filter(|e| self.id_of(&e.target).is_none())
+            .collect()
+    }
+}

@@ -1,0 +1,135 @@
+//! Posting lists and the substring-search buffer built from them.
+
+use roaring::RoaringBitmap;
+
+/// The ids having one value of one key. Most values belong to one entity (names, titles,
+/// references), so a single id does not pay for a bitmap; the bitmap is boxed to keep the common
+/// case at 16 bytes.
+#[derive(Debug, Clone)]
+pub(super) enum Posting {
+    One(u32),
+    Many(Box<RoaringBitmap>),
+}
+
+impl Posting {
+    pub(super) fn insert(&mut self, id: u32) {
+        match self {
+            Self::One(existing) if *existing == id => {}
+            Self::One(existing) => {
+                let mut bitmap = RoaringBitmap::new();
+                bitmap.insert(*existing);
+                bitmap.insert(id);
+                *self = Self::Many(Box::new(bitmap));
+            }
+            Self::Many(bitmap) => {
+                bitmap.insert(id);
+            }
+        }
+    }
+
+    /// Removes `id`; returns whether the posting is now empty.
+    pub(super) fn remove(&mut self, id: u32) -> bool {
+        match self {
+            Self::One(existing) => *existing == id,
+            Self::Many(bitmap) => {
+                bitmap.remove(id);
+                bitmap.is_empty()
+            }
+        }
+    }
+
+    pub(super) fn to_bitmap(&self) -> RoaringBitmap {
+        match self {
+            Self::One(id) => std::iter::once(*id).collect(),
+            Self::Many(bitmap) => (**bitmap).clone(),
+        }
+    }
+
+    pub(super) fn contains(&self, id: u32) -> bool {
+        match self {
+            Self::One(existing) => *existing == id,
+            Self::Many(bitmap) => bitmap.contains(id),
+        }
+    }
+
+    pub(super) fn first(&self) -> Option<u32> {
+        match self {
+            Self::One(id) => Some(*id),
+            Self::Many(bitmap) => bitmap.min(),
+        }
+    }
+
+    pub(super) fn add_to(&self, ids: &mut RoaringBitmap) {
+        match self {
+            Self::One(id) => {
+                ids.insert(*id);
+            }
+            Self::Many(bitmap) => *ids |= &**bitmap,
+        }
+    }
+
+    pub(super) fn for_each(&self, mut f: impl FnMut(u32)) {
+        match self {
+            Self::One(id) => f(*id),
+            Self::Many(bitmap) => bitmap.iter().for_each(f),
+        }
+    }
+
+    pub(super) fn count_in(&self, within: Option<&RoaringBitmap>) -> u64 {
+        match (self, within) {
+            (Self::One(_), None) => 1,
+            (Self::One(id), Some(set)) => u64::from(set.contains(*id)),
+            (Self::Many(bitmap), None) => bitmap.len(),
+            (Self::Many(bitmap), Some(set)) => bitmap.intersection_len(set),
+        }
+    }
+}
+
+/// Every distinct value of one key in one buffer, so that a substring search is one vectorised
+/// scan of contiguous memory instead of a hash-map walk with one search call per value.
+#[derive(Debug)]
+pub(super) struct Haystack {
+    /// The values, each followed by a NUL byte: a term without NUL cannot match across two.
+    text: String,
+    /// Where each value starts in `text`, ascending.
+    starts: Vec<usize>,
+    postings: Vec<Posting>,
+}
+
+impl Haystack {
+    pub(super) fn build<'a>(values: impl Iterator<Item = (&'a str, &'a Posting)>) -> Self {
+        let mut text = String::new();
+        let mut starts = Vec::new();
+        let mut postings = Vec::new();
+        for (value, posting) in values {
+            starts.push(text.len());
+            text.push_str(value);
+            text.push('\0');
+            postings.push(posting.clone());
+        }
+        Self {
+            text,
+            starts,
+            postings,
+        }
+    }
+
+    /// Ids of the values containing `term` (which holds no NUL).
+    pub(super) fn search(&self, term: &str) -> RoaringBitmap {
+        let finder = memchr::memmem::Finder::new(term.as_bytes());
+        let bytes = self.text.as_bytes();
+        let mut ids = RoaringBitmap::new();
+        let mut from = 0;
+        while let Some(found) = finder.find(&bytes[from..]) {
+            let at = from + found;
+            let value = self.starts.partition_point(|&s| s <= at) - 1;
+            self.postings[value].add_to(&mut ids);
+            // One match per value is enough: continue with the next value.
+            match self.starts.get(value + 1) {
+                Some(next) => from = *next,
+                None => break,
+            }
+        }
+        ids
+    }
+}

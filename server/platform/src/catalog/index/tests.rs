@@ -1,0 +1,153 @@
+//! Index behaviour that the HTTP suites cannot isolate: relations attaching in both directions,
+//! replacement, list items as keys, and ordering.
+use super::*;
+use crate::catalog::{entity, validate};
+
+fn entity(yaml: &str) -> Stored {
+    let body: Value = serde_yaml_ng::from_str(yaml).expect("yaml");
+    let kind = validate::validate(&body).expect("valid");
+    let p = entity::process(body, kind).expect("processed");
+    Stored {
+        uid: p.entity_ref.clone(),
+        etag: String::new(),
+        generation: 1,
+        entity_ref: p.entity_ref,
+        kind: p.kind.to_owned(),
+        namespace: p.namespace,
+        name: p.name,
+        body: Arc::from(p.body.to_string()),
+        edges: p.edges,
+        location_key: "test".to_owned(),
+    }
+}
+
+fn component(name: &str) -> Stored {
+    entity(&format!(
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {{ name: {name} }}\nspec: {{ type: service, lifecycle: production, owner: team }}\n"
+    ))
+}
+
+#[test]
+fn reverse_relations_follow_both_ends() {
+    let mut index = Index::default();
+    // The owner arrives after what it owns: the reverse relations attach when it appears.
+    index.upsert(component("a"));
+    index.upsert(component("b"));
+    index.upsert(entity("apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata: { name: team }\nspec: { type: team, children: [] }\n"));
+    let group = index.id_of("group:default/team").expect("group");
+    assert!(index.having("relations.ownerof").contains(group));
+    assert_eq!(
+        index
+            .matching("relations.ownerof", "component:default/a")
+            .len(),
+        1
+    );
+
+    index.remove("component:default/a");
+    assert!(
+        index.having("relations.ownerof").contains(group),
+        "still owns b"
+    );
+    assert!(
+        index
+            .matching("relations.ownerof", "component:default/a")
+            .is_empty()
+    );
+    index.remove("component:default/b");
+    assert!(
+        !index.having("relations.ownerof").contains(group),
+        "owns nothing now"
+    );
+    let relations = index.relations(index.get(group).expect("group"));
+    assert!(relations.is_empty(), "{relations:?}");
+    assert_eq!(index.facet("kind", None), vec![("Group".to_owned(), 1)]);
+}
+
+#[test]
+fn replacing_an_entity_updates_its_postings() {
+    let mut index = Index::default();
+    index.upsert(component("a"));
+    let mut changed = component("a");
+    changed.body = Arc::from(changed.body.replace("production", "deprecated"));
+    index.upsert(changed);
+    assert!(index.matching("spec.lifecycle", "production").is_empty());
+    assert_eq!(index.matching("spec.lifecycle", "deprecated").len(), 1);
+    assert_eq!(index.len(), 1);
+}
+
+#[test]
+fn list_items_answer_as_keys() {
+    let mut index = Index::default();
+    index.upsert(entity("apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: { name: a, tags: [java] }\nspec: { type: service, lifecycle: production, owner: team, dependsOn: [\"component:lib.core\"] }\n"));
+    index.upsert(entity("apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: { name: b, tags: [go] }\nspec: { type: java, lifecycle: production, owner: team }\n"));
+    let a = index.id_of("component:default/a").expect("a");
+    assert_eq!(
+        index
+            .matching("metadata.tags.java", "true")
+            .iter()
+            .collect::<Vec<_>>(),
+        [a]
+    );
+    assert_eq!(
+        index
+            .having("spec.dependson.component:lib.core")
+            .iter()
+            .collect::<Vec<_>>(),
+        [a]
+    );
+    assert!(index.matching("metadata.tags.java", "false").is_empty());
+    // A scalar value is not a list item: `spec.type.java` does not exist.
+    assert!(index.having("spec.type.java").is_empty());
+    assert_eq!(
+        index.facet("metadata.tags.go", None),
+        vec![("true".to_owned(), 1)]
+    );
+}
+
+#[test]
+fn a_relation_declared_from_both_ends_survives_either_end() {
+    let mut index = Index::default();
+    index.upsert(entity("apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata: { name: parent }\nspec: { type: team, children: [child] }\n"));
+    index.upsert(entity("apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata: { name: child }\nspec: { type: team, parent: parent, children: [] }\n"));
+    let child = index.id_of("group:default/child").expect("child");
+    index.remove("group:default/parent");
+    // The child still declares its parent, which is now a dangling reference.
+    assert!(
+        index
+            .matching("relations.childof", "group:default/parent")
+            .contains(child)
+    );
+    assert!(index.having("relations.childof").contains(child));
+    index.remove("group:default/child");
+    assert!(index.having("relations.childof").is_empty());
+    assert!(index.keys().next().is_none(), "nothing left behind");
+}
+
+#[test]
+fn facets_show_authored_values_of_dotted_keys() {
+    let mut index = Index::default();
+    index.upsert(entity("apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: { name: a, annotations: { backstage.io/Team-Tag: Blue } }\nspec: { type: service, lifecycle: production, owner: team }\n"));
+    assert_eq!(
+        index.facet("metadata.annotations.backstage.io/team-tag", None),
+        vec![("Blue".to_owned(), 1)]
+    );
+}
+
+#[test]
+fn entities_without_the_sort_field_come_last_in_both_directions() {
+    let mut index = Index::default();
+    for (name, title) in [("a", Some("Zeta")), ("b", None), ("c", Some("Alpha"))] {
+        let title = title.map(|t| format!(", title: {t}")).unwrap_or_default();
+        index.upsert(entity(&format!("apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {{ name: {name}{title} }}\nspec: {{ type: service, lifecycle: production, owner: team }}\n")));
+    }
+    let ranking = index.ranks("metadata.title");
+    let order = |ascending: bool| {
+        let mut ids: Vec<u32> = index.all().iter().collect();
+        ids.sort_by_key(|id| ranking.key(*id, ascending));
+        ids.iter()
+            .map(|id| index.get(*id).expect("id").name.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(order(true), ["c", "a", "b"]);
+    assert_eq!(order(false), ["a", "c", "b"]);
+}

@@ -1,0 +1,156 @@
+//! Entities as JSON text: the form bodies are stored in, and the form the API serves.
+//!
+//! Serving an entity adds output-only fields (`metadata.uid`, `etag`, `generation` and
+//! `relations`) to its authored body. Bodies are stored with `metadata` first so that those
+//! fields are spliced into the text; parsing and re-serialising every entity of a page was most
+//! of what a query cost.
+
+use std::io::Write as _;
+
+use serde_json::{Value, json};
+
+use super::index::{Index, Stored};
+use super::refs;
+
+const PREFIX: &[u8] = b"{\"metadata\":{";
+
+/// The stored text of an entity body: compact JSON with `metadata` as the first member.
+pub fn body_text(body: &Value) -> String {
+    let Some(root) = body.as_object() else {
+        return body.to_string();
+    };
+    let mut out: Vec<u8> = Vec::with_capacity(512);
+    out.push(b'{');
+    let mut first = true;
+    if let Some(metadata) = root.get("metadata") {
+        out.extend_from_slice(b"\"metadata\":");
+        write_json(&mut out, metadata);
+        first = false;
+    }
+    for (key, value) in root.iter().filter(|(k, _)| *k != "metadata") {
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        write_json(&mut out, key);
+        out.push(b':');
+        write_json(&mut out, value);
+    }
+    out.push(b'}');
+    // Serialising a `Value` only produces UTF-8.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+fn write_json(out: &mut Vec<u8>, value: &(impl serde::Serialize + ?Sized)) {
+    // Writing a `Value` or a string into memory cannot fail.
+    let _ = serde_json::to_writer(&mut *out, value);
+}
+
+/// Appends the entity as the API serves it to `out`.
+pub fn render_into(index: &Index, entity: &Stored, out: &mut Vec<u8>) {
+    let body = entity.body.as_bytes();
+    if !(body.starts_with(PREFIX) && body.ends_with(b"}")) {
+        // Not written by `body_text` (never the case for bodies this version stored).
+        write_json(out, &render_parsed(index, entity));
+        return;
+    }
+    out.extend_from_slice(b"{\"metadata\":{\"uid\":");
+    write_json(out, &entity.uid);
+    out.extend_from_slice(b",\"etag\":");
+    write_json(out, &entity.etag);
+    let _ = write!(out, ",\"generation\":{}", entity.generation);
+    let rest = &body[PREFIX.len()..body.len() - 1];
+    if !rest.starts_with(b"}") {
+        out.push(b',');
+    }
+    out.extend_from_slice(rest);
+    out.extend_from_slice(b",\"relations\":[");
+    for (i, relation) in index.relations(entity).iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let (kind, namespace, name) = refs::split(&relation.target);
+        out.extend_from_slice(b"{\"type\":");
+        write_json(out, &relation.kind);
+        out.extend_from_slice(b",\"targetRef\":");
+        write_json(out, &relation.target);
+        out.extend_from_slice(b",\"target\":{\"kind\":");
+        write_json(out, kind);
+        out.extend_from_slice(b",\"namespace\":");
+        write_json(out, namespace);
+        out.extend_from_slice(b",\"name\":");
+        write_json(out, name);
+        out.extend_from_slice(b"}}");
+    }
+    out.extend_from_slice(b"]}");
+}
+
+/// The entity as the API serves it, as a JSON value.
+pub fn render(index: &Index, entity: &Stored) -> Value {
+    let mut out = Vec::with_capacity(entity.body.len() + 256);
+    render_into(index, entity, &mut out);
+    serde_json::from_slice(&out).unwrap_or(Value::Null)
+}
+
+/// The same, by parsing the body: the fallback for bodies in another form.
+fn render_parsed(index: &Index, entity: &Stored) -> Value {
+    let mut body: Value = serde_json::from_str(&entity.body).unwrap_or(Value::Null);
+    if let Some(metadata) = body.get_mut("metadata").and_then(Value::as_object_mut) {
+        metadata.insert("uid".to_owned(), Value::String(entity.uid.clone()));
+        metadata.insert("etag".to_owned(), Value::String(entity.etag.clone()));
+        metadata.insert("generation".to_owned(), json!(entity.generation));
+    }
+    let relations: Vec<Value> = index
+        .relations(entity)
+        .into_iter()
+        .map(|r| {
+            let (kind, namespace, name) = refs::split(&r.target);
+            json!({ "type": r.kind, "targetRef": r.target, "target": { "kind": kind, "namespace": namespace, "name": name } })
+        })
+        .collect();
+    if let Some(root) = body.as_object_mut() {
+        root.insert("relations".to_owned(), Value::Array(relations));
+    }
+    body
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    fn stored(body: &Value) -> Stored {
+        Stored {
+            uid: "u-1".to_owned(),
+            etag: "e\"1".to_owned(),
+            generation: 3,
+            entity_ref: "component:default/a".to_owned(),
+            kind: "Component".to_owned(),
+            namespace: "default".to_owned(),
+            name: "a".to_owned(),
+            body: Arc::from(body_text(body)),
+            edges: Vec::new(),
+            location_key: "test".to_owned(),
+        }
+    }
+
+    #[test]
+    fn splicing_and_parsing_agree() {
+        let body = json!({
+            "apiVersion": "backstage.io/v1alpha1",
+            "kind": "Component",
+            "metadata": { "name": "a", "namespace": "default", "description": "say \"hi\"\n" },
+            "spec": { "type": "service", "owner": "team", "lifecycle": "production" },
+        });
+        let entity = stored(&body);
+        assert!(entity.body.starts_with("{\"metadata\":{"));
+        let index = Index::default();
+        let mut out = Vec::new();
+        render_into(&index, &entity, &mut out);
+        let spliced: Value = serde_json::from_slice(&out).expect("valid JSON");
+        assert_eq!(spliced, render_parsed(&index, &entity));
+        assert_eq!(spliced["metadata"]["etag"], "e\"1");
+        assert_eq!(spliced["spec"], body["spec"]);
+    }
+}
