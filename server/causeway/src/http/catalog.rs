@@ -501,7 +501,7 @@ pub struct NewLocation {
 #[utoipa::path(post, path = "/api/catalog/locations", tag = "catalog",
     params(("dryRun" = Option<bool>, Query)),
     request_body(content = Value, description = "`{type: \"file\" | \"url\", target}`"),
-    responses((status = 201, description = "`{location, entities, exists?}`", body = Value), (status = 400, description = "Unreadable or invalid", body = ErrorEnvelope), (status = 409, description = "Already registered, or an entity belongs to another location", body = ErrorEnvelope)))]
+    responses((status = 201, description = "`{location, entities, exists?}`; `entities` is filled only by a dry run, as in Backstage", body = Value), (status = 400, description = "Unreadable or invalid", body = ErrorEnvelope), (status = 409, description = "Already registered, or an entity belongs to another location", body = ErrorEnvelope)))]
 /// `POST /locations[?dryRun=true]`: registers a location and ingests what it provides.
 pub async fn add_location(
     State(state): State<AppState>,
@@ -539,7 +539,12 @@ pub async fn add_location(
             })
             .await;
     }
-    let entities = {
+    // As in Backstage, only a dry run lists the entities: a registration answers with the
+    // location, and its entities are read through the catalog API (rendering a 10 000-entity
+    // location into the answer cost more memory than the entities themselves).
+    let entities = if !dry_run {
+        b"[]".to_vec()
+    } else {
         let index = state.platform.catalog.index();
         let ids: Vec<u32> = registered
             .report
