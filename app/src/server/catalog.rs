@@ -99,8 +99,8 @@ fn filter(params: &CatalogParams, skip: Option<&str>) -> Filter {
     }
 }
 
-fn body_of(stored: &Stored) -> Value {
-    serde_json::from_str(&stored.body).unwrap_or(Value::Null)
+fn body_of(index: &Index, stored: &Stored) -> Value {
+    index.body_value(stored)
 }
 
 fn text(body: &Value, pointer: &str) -> Option<String> {
@@ -144,7 +144,7 @@ fn ref_link(index: &Index, entity_ref: &str) -> RefLink {
     match index.by_ref(entity_ref) {
         Some(stored) => RefLink {
             entity_ref: entity_ref.to_owned(),
-            label: display_name(stored, &body_of(stored)),
+            label: display_name(stored, &body_of(index, stored)),
             href: Some(ref_path(entity_ref)),
         },
         None => RefLink {
@@ -158,7 +158,7 @@ fn ref_link(index: &Index, entity_ref: &str) -> RefLink {
 fn contact(index: &Index, entity_ref: &str) -> ContactView {
     match index.by_ref(entity_ref) {
         Some(stored) => {
-            let body = body_of(stored);
+            let body = body_of(index, stored);
             ContactView {
                 entity_ref: entity_ref.to_owned(),
                 kind: stored.kind.clone(),
@@ -179,7 +179,7 @@ fn contact(index: &Index, entity_ref: &str) -> ContactView {
 
 fn relation_view(index: &Index, relation: &str, target: &str) -> RelationView {
     let stored = index.by_ref(target);
-    let body = stored.map(|s| body_of(s)).unwrap_or(Value::Null);
+    let body = stored.map(|s| body_of(index, s)).unwrap_or(Value::Null);
     RelationView {
         relation: relation.to_owned(),
         target: ref_link(index, target),
@@ -198,11 +198,11 @@ fn declared(stored: &Stored, kind: &str, target_kind: Option<&str>) -> Option<St
         .find(|e| {
             e.kind == kind && target_kind.is_none_or(|k| e.target.starts_with(&format!("{k}:")))
         })
-        .map(|e| e.target.clone())
+        .map(|e| e.target.to_string())
 }
 
 fn row(index: &Index, stored: &Stored) -> CatalogRow {
-    let body = body_of(stored);
+    let body = body_of(index, stored);
     CatalogRow {
         entity_ref: stored.entity_ref.clone(),
         href: ref_path(&stored.entity_ref),
@@ -364,7 +364,7 @@ fn string_pairs(body: &Value, pointer: &str) -> Vec<(String, String)> {
 pub fn entity(catalog: &Catalog, entity_ref: &str) -> Option<EntityView> {
     let index = catalog.index();
     let stored = index.by_ref(entity_ref)?;
-    let body = body_of(stored);
+    let body = body_of(&index, stored);
 
     let relations: Vec<RelationView> = index
         .relations(stored)

@@ -53,7 +53,7 @@ pub fn owned_by(catalog: &Catalog, team_refs: &[String]) -> Vec<EntitySummary> {
             let Some(entity) = index.get(id) else {
                 continue;
             };
-            let body: Value = serde_json::from_str(&entity.body).unwrap_or(Value::Null);
+            let body = index.body_value(entity);
             owned.push(EntitySummary::from_body(
                 &entity.entity_ref,
                 &entity.kind,

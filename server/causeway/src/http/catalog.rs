@@ -246,7 +246,7 @@ pub async fn list(
 }
 
 fn rendered(index: &Index, entity: &Stored) -> RawJson {
-    let mut out = Vec::with_capacity(entity.body.len() + 512);
+    let mut out = Vec::with_capacity(2048);
     render::render_into(index, entity, &mut out);
     RawJson(out)
 }

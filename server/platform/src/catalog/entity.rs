@@ -1,6 +1,8 @@
 //! An entity after validation: its normalised reference, the relations its own fields declare,
 //! and the body as authored (output-only fields removed).
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 
 use super::kinds::{Kind, Shape};
@@ -14,8 +16,8 @@ pub struct Edge {
     pub kind: &'static str,
     /// The reverse type, stored on the target: `ownerOf`, `hasPart`, …
     pub reverse: &'static str,
-    /// Normalised reference of the target.
-    pub target: String,
+    /// Normalised reference of the target (shared: the index holds each reference once).
+    pub target: Arc<str>,
 }
 
 /// A validated entity ready to store.
@@ -104,7 +106,7 @@ fn edges(
                 Ok(target) => edges.push(Edge {
                     kind: relation.forward,
                     reverse: relation.reverse,
-                    target,
+                    target: Arc::from(target),
                 }),
                 Err(message) => {
                     let field_path = match field.shape {

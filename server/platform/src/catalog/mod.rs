@@ -296,14 +296,13 @@ impl Catalog {
                         )));
                     }
                     Some(existing)
-                        if persist::hash(&existing.body) == hash
+                        if persist::hash(&index.body(existing)) == hash
                             && existing.location_key == location_key =>
                     {
                         report.unchanged.push(p.entity_ref.clone());
                     }
                     Some(existing) => {
-                        let old: Value =
-                            serde_json::from_str(&existing.body).unwrap_or(Value::Null);
+                        let old = index.body_value(existing);
                         let generation = if old.get("spec") == p.body.get("spec") {
                             existing.generation
                         } else {
@@ -349,14 +348,14 @@ impl Catalog {
                         && !is_orphan(&index, existing)
                     {
                         report.orphaned.push(existing.entity_ref.clone());
-                        writes.push(orphaned(existing));
+                        writes.push(orphaned(&index, existing));
                     }
                 }
             }
             let written: BTreeSet<&str> = writes.iter().map(|w| w.entity_ref.as_str()).collect();
             for write in &writes {
                 for edge in index.dangling_from(write) {
-                    if !written.contains(edge.target.as_str()) {
+                    if !written.contains(&*edge.target) {
                         report.warnings.push(format!(
                             "{}: {} refers to {}, which does not exist",
                             write.entity_ref, edge.kind, edge.target
@@ -447,7 +446,7 @@ impl Catalog {
                     gone.push(entity_ref.clone());
                     continue;
                 };
-                let body: Value = serde_json::from_str(&entity.body).unwrap_or(Value::Null);
+                let body = index.body_value(entity);
                 let text = |p: &str| body.pointer(p).and_then(Value::as_str).map(str::to_owned);
                 let display = text("/spec/profile/displayName")
                     .or_else(|| text("/metadata/title"))
@@ -570,7 +569,7 @@ fn stored_with(
         kind: p.kind.to_owned(),
         namespace: p.namespace,
         name: p.name,
-        body: Arc::from(body),
+        body: index::Body::from(body),
         edges: p.edges,
         location_key,
     }
@@ -589,8 +588,8 @@ fn is_orphan(index: &Index, entity: &Stored) -> bool {
 }
 
 /// A copy of `entity` marked as an orphan.
-fn orphaned(entity: &Stored) -> Stored {
-    let mut body: Value = serde_json::from_str(&entity.body).unwrap_or(Value::Null);
+fn orphaned(index: &Index, entity: &Stored) -> Stored {
+    let mut body = index.body_value(entity);
     if let Some(metadata) = body.get_mut("metadata").and_then(Value::as_object_mut) {
         let annotations = metadata
             .entry("annotations")
@@ -603,7 +602,7 @@ fn orphaned(entity: &Stored) -> Stored {
         }
     }
     let mut copy = entity.clone();
-    copy.body = Arc::from(render::body_text(&body));
+    copy.body = index::Body::from(render::body_text(&body));
     copy.etag = new_etag();
     copy
 }

@@ -101,11 +101,19 @@ pub async fn upsert(store: &Store, entities: &[Stored]) -> Result<i64> {
         );
         let mut query = sqlx::query(&sql);
         for e in chunk {
+            // Entities on their way to the store are built from documents; only the index packs
+            // bodies, after they are stored.
+            let Some(body) = e.body.plain() else {
+                return Err(crate::Error::invalid(
+                    "body",
+                    format!("{}: a packed body cannot be stored", e.entity_ref),
+                ));
+            };
             let owner = e
                 .edges
                 .iter()
                 .find(|edge| edge.kind == "ownedBy")
-                .map(|edge| edge.target.clone());
+                .map(|edge| edge.target.to_string());
             query = query
                 .bind(e.uid.clone())
                 .bind(e.entity_ref.clone())
@@ -113,11 +121,11 @@ pub async fn upsert(store: &Store, entities: &[Stored]) -> Result<i64> {
                 .bind(e.namespace.clone())
                 .bind(e.name.clone())
                 .bind(owner)
-                .bind(e.body.to_string())
+                .bind(body.to_owned())
                 .bind(e.etag.clone())
                 .bind(e.generation)
                 .bind(e.location_key.clone())
-                .bind(hash(&e.body))
+                .bind(hash(body))
                 .bind(now)
                 .bind(now);
         }

@@ -351,8 +351,6 @@ pub fn parse_fields(params: &[String]) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
     use crate::catalog::index::Stored;
 
@@ -371,7 +369,7 @@ mod tests {
             kind: kind.to_owned(),
             namespace: "default".to_owned(),
             name: name.to_owned(),
-            body: Arc::from(body.to_string()),
+            body: crate::catalog::index::Body::from(body.to_string()),
             edges: Vec::new(),
             location_key: "upload:test".to_owned(),
         }

@@ -9,6 +9,8 @@ use std::io::Write as _;
 
 use serde_json::{Value, json};
 
+#[cfg(test)]
+use super::index::Body;
 use super::index::{Index, Stored};
 use super::refs;
 
@@ -48,7 +50,8 @@ fn write_json(out: &mut Vec<u8>, value: &(impl serde::Serialize + ?Sized)) {
 
 /// Appends the entity as the API serves it to `out`.
 pub fn render_into(index: &Index, entity: &Stored, out: &mut Vec<u8>) {
-    let body = entity.body.as_bytes();
+    let text = index.body(entity);
+    let body = text.as_bytes();
     if !(body.starts_with(PREFIX) && body.ends_with(b"}")) {
         // Not written by `body_text` (never the case for bodies this version stored).
         write_json(out, &render_parsed(index, entity));
@@ -87,14 +90,14 @@ pub fn render_into(index: &Index, entity: &Stored, out: &mut Vec<u8>) {
 
 /// The entity as the API serves it, as a JSON value.
 pub fn render(index: &Index, entity: &Stored) -> Value {
-    let mut out = Vec::with_capacity(entity.body.len() + 256);
+    let mut out = Vec::with_capacity(1024);
     render_into(index, entity, &mut out);
     serde_json::from_slice(&out).unwrap_or(Value::Null)
 }
 
 /// The same, by parsing the body: the fallback for bodies in another form.
 fn render_parsed(index: &Index, entity: &Stored) -> Value {
-    let mut body: Value = serde_json::from_str(&entity.body).unwrap_or(Value::Null);
+    let mut body = index.body_value(entity);
     if let Some(metadata) = body.get_mut("metadata").and_then(Value::as_object_mut) {
         metadata.insert("uid".to_owned(), Value::String(entity.uid.clone()));
         metadata.insert("etag".to_owned(), Value::String(entity.etag.clone()));
@@ -116,8 +119,6 @@ fn render_parsed(index: &Index, entity: &Stored) -> Value {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
 
     fn stored(body: &Value) -> Stored {
@@ -129,7 +130,7 @@ mod tests {
             kind: "Component".to_owned(),
             namespace: "default".to_owned(),
             name: "a".to_owned(),
-            body: Arc::from(body_text(body)),
+            body: Body::from(body_text(body)),
             edges: Vec::new(),
             location_key: "test".to_owned(),
         }
@@ -144,7 +145,13 @@ mod tests {
             "spec": { "type": "service", "owner": "team", "lifecycle": "production" },
         });
         let entity = stored(&body);
-        assert!(entity.body.starts_with("{\"metadata\":{"));
+        assert!(
+            entity
+                .body
+                .plain()
+                .expect("plain")
+                .starts_with("{\"metadata\":{")
+        );
         let index = Index::default();
         let mut out = Vec::new();
         render_into(&index, &entity, &mut out);

@@ -10,11 +10,13 @@
 //! pairs (they are computed again from the body when an entity is removed), and finds entities by
 //! reference and uid through hash tables of ids rather than maps of copied strings.
 
+mod bodies;
 mod pairs;
 mod posting;
 #[cfg(test)]
 mod tests;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex};
@@ -23,6 +25,8 @@ use hashbrown::{DefaultHashBuilder, HashSet, HashTable};
 use roaring::RoaringBitmap;
 use serde_json::Value;
 
+pub use self::bodies::Body;
+use self::bodies::{Codec, SAMPLES, TRAIN_AFTER};
 use self::pairs::{MAX_VALUE_LENGTH, original_values, relation_key, search_pairs};
 use self::posting::{Haystack, Posting};
 use super::entity::Edge;
@@ -37,8 +41,9 @@ pub struct Stored {
     pub kind: String,
     pub namespace: String,
     pub name: String,
-    /// The authored body, compact JSON with `metadata` first (see [`super::body_text`]).
-    pub body: Arc<str>,
+    /// The authored body, compact JSON with `metadata` first (see
+    /// [`super::render::body_text`]); read it through [`Index::body`], since the index packs it.
+    pub body: Body,
     /// Relations declared by the entity's own fields.
     pub edges: Vec<Edge>,
     /// Where the entity came from (`url:…`, `file:…`, `upload:…`).
@@ -116,6 +121,10 @@ pub struct Index {
     orders: Mutex<HashMap<String, Ranks>>,
     /// Substring-search buffers built on demand per key, dropped on every write.
     haystacks: Mutex<HashMap<String, Arc<Haystack>>>,
+    /// Packs bodies once enough entities were seen to train it.
+    codec: Option<Codec>,
+    /// Entities removed since shared strings were last swept.
+    removed_since_sweep: usize,
 }
 
 fn intern(strings: &mut HashSet<Arc<str>>, s: &str) -> Arc<str> {
@@ -163,6 +172,24 @@ impl Index {
         self.slots.get(id as usize).and_then(Option::as_ref)
     }
 
+    /// The body text of `entity`.
+    pub fn body<'a>(&self, entity: &'a Stored) -> Cow<'a, str> {
+        match &entity.body {
+            Body::Plain(text) => Cow::Borrowed(text),
+            Body::Packed { len, bytes } => Cow::Owned(
+                self.codec
+                    .as_ref()
+                    .and_then(|codec| codec.unpack(*len, bytes))
+                    .unwrap_or_default(),
+            ),
+        }
+    }
+
+    /// The body of `entity`, parsed.
+    pub fn body_value(&self, entity: &Stored) -> Value {
+        serde_json::from_str(&self.body(entity)).unwrap_or(Value::Null)
+    }
+
     /// The id of the entity with normalised reference `entity_ref`.
     pub fn id_of(&self, entity_ref: &str) -> Option<u32> {
         let hash = self.hasher.hash_one(entity_ref);
@@ -193,7 +220,7 @@ impl Index {
             .iter()
             .map(|e| Related {
                 kind: e.kind.to_owned(),
-                target: e.target.clone(),
+                target: e.target.to_string(),
             })
             .collect();
         for (kind, source) in self.incoming_of(&entity.entity_ref) {
@@ -215,6 +242,15 @@ impl Index {
     pub fn upsert(&mut self, entity: Stored) {
         if let Some(id) = self.id_of(&entity.entity_ref) {
             self.remove_id(id);
+        }
+        let body = self.body_value(&entity);
+        let mut entity = entity;
+        for edge in &mut entity.edges {
+            edge.target = intern(&mut self.strings, &edge.target);
+        }
+        entity.edges.shrink_to_fit();
+        if let (Some(codec), Body::Plain(text)) = (&self.codec, &entity.body) {
+            entity.body = codec.pack(text);
         }
         let entity = Arc::new(entity);
         let id = self.free.pop().unwrap_or_else(|| {
@@ -238,8 +274,7 @@ impl Index {
 
         let source = intern(&mut self.strings, &entity.entity_ref);
         for edge in &entity.edges {
-            let target = intern(&mut self.strings, &edge.target);
-            let list = self.incoming.entry(target).or_default();
+            let list = self.incoming.entry(edge.target.clone()).or_default();
             if list
                 .iter()
                 .any(|(k, s)| *k == edge.reverse && **s == *source)
@@ -251,13 +286,38 @@ impl Index {
                 self.add_pair(target, &relation_key(edge.reverse), &source, false, false);
             }
         }
-        let body: Value = serde_json::from_str(&entity.body).unwrap_or(Value::Null);
         let incoming = self.incoming_of(&entity.entity_ref).to_vec();
         for pair in search_pairs(&body, &entity.edges, &incoming) {
             self.add_pair(id, &pair.key, &pair.value, pair.item, pair.cased);
         }
         self.all.insert(id);
         self.invalidate_orders();
+        if self.codec.is_none() && self.all.len() >= TRAIN_AFTER as u64 {
+            self.train_codec();
+        }
+    }
+
+    /// Trains the body dictionary on a sample of the entities and packs every body with it.
+    fn train_codec(&mut self) {
+        let stride = (self.slots.len() / SAMPLES).max(1);
+        let samples: Vec<&[u8]> = self
+            .slots
+            .iter()
+            .step_by(stride)
+            .flatten()
+            .filter_map(|e| e.body.plain().map(str::as_bytes))
+            .collect();
+        let Some(codec) = Codec::train(&samples) else {
+            return;
+        };
+        for slot in self.slots.iter_mut().flatten() {
+            if let Body::Plain(text) = &slot.body {
+                let mut packed = (**slot).clone();
+                packed.body = codec.pack(text);
+                *slot = Arc::new(packed);
+            }
+        }
+        self.codec = Some(codec);
     }
 
     fn add_pair(&mut self, id: u32, key: &str, value: &str, item: bool, cased: bool) {
@@ -280,7 +340,13 @@ impl Index {
                 existing.cased |= cased;
             }
             None => {
-                let value = intern(&mut self.strings, value);
+                // References recur under several keys and in the relation maps, so they are
+                // shared; other values live once, in their key's map.
+                let value = if key.starts_with("relations.") {
+                    intern(&mut self.strings, value)
+                } else {
+                    Arc::from(value)
+                };
                 entry.values.insert(
                     value,
                     ValueEntry {
@@ -326,7 +392,7 @@ impl Index {
         if entity
             .edges
             .iter()
-            .any(|e| declares(e) && e.target == source)
+            .any(|e| declares(e) && *e.target == *source)
         {
             return;
         }
@@ -353,7 +419,7 @@ impl Index {
         let entity = self.get(id)?.clone();
         // The pairs the entity was indexed under are exactly those its body, its edges and the
         // relations pointing at it give now: every change to the latter updated the index too.
-        let body: Value = serde_json::from_str(&entity.body).unwrap_or(Value::Null);
+        let body = self.body_value(&entity);
         let pairs = search_pairs(&body, &entity.edges, self.incoming_of(&entity.entity_ref));
         for pair in &pairs {
             self.remove_value(id, &pair.key, &pair.value);
@@ -366,16 +432,15 @@ impl Index {
             self.drop_key_if_empty(&pair.key);
         }
         for edge in &entity.edges {
-            if let Some(list) = self.incoming.get_mut(edge.target.as_str()) {
+            if let Some(list) = self.incoming.get_mut(&*edge.target) {
                 list.retain(|(k, s)| !(*k == edge.reverse && **s == *entity.entity_ref));
                 if list.is_empty() {
-                    self.incoming.remove(edge.target.as_str());
+                    self.incoming.remove(&*edge.target);
                 }
             }
             if let Some(target) = self.id_of(&edge.target).filter(|t| *t != id) {
                 self.remove_relation(target, edge.reverse, &entity.entity_ref);
             }
-            release(&mut self.strings, &edge.target);
         }
         let ref_hash = self.hasher.hash_one(entity.entity_ref.as_str());
         if let Ok(found) = self.by_ref.find_entry(ref_hash, |&i| i == id) {
@@ -386,10 +451,16 @@ impl Index {
             found.remove();
         }
         self.slots[id as usize] = None;
-        release(&mut self.strings, &entity.entity_ref);
         self.all.remove(id);
         self.free.push(id);
         self.invalidate_orders();
+        // The removed entity's own references are still held by whoever has it, so they cannot
+        // be released here; shared strings nobody holds any more are swept in batches.
+        self.removed_since_sweep += 1;
+        if self.removed_since_sweep * 4 > self.strings.len().max(1024) {
+            self.strings.retain(|s| Arc::strong_count(s) > 1);
+            self.removed_since_sweep = 0;
+        }
         Some(entity)
     }
 
@@ -493,7 +564,7 @@ impl Index {
         let Some(entity) = self.get(id) else {
             return Vec::new();
         };
-        let body: Value = serde_json::from_str(&entity.body).unwrap_or(Value::Null);
+        let body = self.body_value(entity);
         search_pairs(&body, &entity.edges, self.incoming_of(&entity.entity_ref))
             .into_iter()
             .map(|p| (p.key, p.value))
@@ -502,7 +573,7 @@ impl Index {
 
     /// How `value` of `key` is spelled in the body of entity `id`.
     fn authored(&self, id: u32, key: &str, value: &str) -> Option<String> {
-        let body: Value = serde_json::from_str(&self.get(id)?.body).ok()?;
+        let body = self.body_value(self.get(id)?);
         let mut originals = Vec::new();
         original_values(&body, key, &mut originals);
         originals

@@ -2,12 +2,22 @@
 
 use roaring::RoaringBitmap;
 
+/// Most ids a sorted list holds before the posting becomes a bitmap.
+const FEW: usize = 32;
+
 /// The ids having one value of one key. Most values belong to one entity (names, titles,
-/// references), so a single id does not pay for a bitmap; the bitmap is boxed to keep the common
-/// case at 16 bytes.
+/// references) and many to a handful (an API's consumers, a system's components), so a single id
+/// and short lists do not pay for a bitmap, whose smallest form is several allocations. Both
+/// lists and bitmaps are boxed to keep the common case at 16 bytes.
 #[derive(Debug, Clone)]
 pub(super) enum Posting {
     One(u32),
+    /// Sorted, between 2 and [`FEW`] ids.
+    #[expect(
+        clippy::box_collection,
+        reason = "a boxed Vec is one pointer wide, which keeps every posting at 16 bytes"
+    )]
+    Few(Box<Vec<u32>>),
     Many(Box<RoaringBitmap>),
 }
 
@@ -16,10 +26,20 @@ impl Posting {
         match self {
             Self::One(existing) if *existing == id => {}
             Self::One(existing) => {
-                let mut bitmap = RoaringBitmap::new();
-                bitmap.insert(*existing);
-                bitmap.insert(id);
-                *self = Self::Many(Box::new(bitmap));
+                let mut ids = vec![*existing, id];
+                ids.sort_unstable();
+                *self = Self::Few(Box::new(ids));
+            }
+            Self::Few(ids) => {
+                if let Err(at) = ids.binary_search(&id) {
+                    if ids.len() < FEW {
+                        ids.insert(at, id);
+                    } else {
+                        let mut bitmap: RoaringBitmap = ids.iter().copied().collect();
+                        bitmap.insert(id);
+                        *self = Self::Many(Box::new(bitmap));
+                    }
+                }
             }
             Self::Many(bitmap) => {
                 bitmap.insert(id);
@@ -31,6 +51,15 @@ impl Posting {
     pub(super) fn remove(&mut self, id: u32) -> bool {
         match self {
             Self::One(existing) => *existing == id,
+            Self::Few(ids) => {
+                if let Ok(at) = ids.binary_search(&id) {
+                    ids.remove(at);
+                }
+                if let [last] = ids.as_slice() {
+                    *self = Self::One(*last);
+                }
+                false
+            }
             Self::Many(bitmap) => {
                 bitmap.remove(id);
                 bitmap.is_empty()
@@ -38,16 +67,10 @@ impl Posting {
         }
     }
 
-    pub(super) fn to_bitmap(&self) -> RoaringBitmap {
-        match self {
-            Self::One(id) => std::iter::once(*id).collect(),
-            Self::Many(bitmap) => (**bitmap).clone(),
-        }
-    }
-
     pub(super) fn contains(&self, id: u32) -> bool {
         match self {
             Self::One(existing) => *existing == id,
+            Self::Few(ids) => ids.binary_search(&id).is_ok(),
             Self::Many(bitmap) => bitmap.contains(id),
         }
     }
@@ -55,7 +78,17 @@ impl Posting {
     pub(super) fn first(&self) -> Option<u32> {
         match self {
             Self::One(id) => Some(*id),
+            Self::Few(ids) => ids.first().copied(),
             Self::Many(bitmap) => bitmap.min(),
+        }
+    }
+
+    pub(super) fn to_bitmap(&self) -> RoaringBitmap {
+        match self {
+            Self::One(id) => std::iter::once(*id).collect(),
+            Self::Few(ids) => RoaringBitmap::from_sorted_iter(ids.iter().copied())
+                .unwrap_or_else(|_| ids.iter().copied().collect()),
+            Self::Many(bitmap) => (**bitmap).clone(),
         }
     }
 
@@ -64,6 +97,9 @@ impl Posting {
             Self::One(id) => {
                 ids.insert(*id);
             }
+            Self::Few(few) => {
+                ids.extend(few.iter().copied());
+            }
             Self::Many(bitmap) => *ids |= &**bitmap,
         }
     }
@@ -71,6 +107,7 @@ impl Posting {
     pub(super) fn for_each(&self, mut f: impl FnMut(u32)) {
         match self {
             Self::One(id) => f(*id),
+            Self::Few(ids) => ids.iter().copied().for_each(f),
             Self::Many(bitmap) => bitmap.iter().for_each(f),
         }
     }
@@ -79,6 +116,10 @@ impl Posting {
         match (self, within) {
             (Self::One(_), None) => 1,
             (Self::One(id), Some(set)) => u64::from(set.contains(*id)),
+            (Self::Few(ids), None) => ids.len() as u64,
+            (Self::Few(ids), Some(set)) => {
+                ids.iter().filter(|id| set.contains(**id)).count() as u64
+            }
             (Self::Many(bitmap), None) => bitmap.len(),
             (Self::Many(bitmap), Some(set)) => bitmap.intersection_len(set),
         }

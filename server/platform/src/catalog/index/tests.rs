@@ -15,7 +15,7 @@ fn entity(yaml: &str) -> Stored {
         kind: p.kind.to_owned(),
         namespace: p.namespace,
         name: p.name,
-        body: Arc::from(p.body.to_string()),
+        body: Body::from(p.body.to_string()),
         edges: p.edges,
         location_key: "test".to_owned(),
     }
@@ -68,7 +68,13 @@ fn replacing_an_entity_updates_its_postings() {
     let mut index = Index::default();
     index.upsert(component("a"));
     let mut changed = component("a");
-    changed.body = Arc::from(changed.body.replace("production", "deprecated"));
+    changed.body = Body::from(
+        changed
+            .body
+            .plain()
+            .expect("plain")
+            .replace("production", "deprecated"),
+    );
     index.upsert(changed);
     assert!(index.matching("spec.lifecycle", "production").is_empty());
     assert_eq!(index.matching("spec.lifecycle", "deprecated").len(), 1);
@@ -121,6 +127,7 @@ fn a_relation_declared_from_both_ends_survives_either_end() {
     index.remove("group:default/child");
     assert!(index.having("relations.childof").is_empty());
     assert!(index.keys().next().is_none(), "nothing left behind");
+    assert!(index.incoming.is_empty());
 }
 
 #[test]
@@ -150,4 +157,58 @@ fn entities_without_the_sort_field_come_last_in_both_directions() {
     };
     assert_eq!(order(true), ["c", "a", "b"]);
     assert_eq!(order(false), ["a", "c", "b"]);
+}
+
+#[test]
+fn bodies_are_packed_once_there_are_enough_and_read_back_exactly() {
+    let mut index = Index::default();
+    let mut texts = Vec::new();
+    for i in 0..bodies::TRAIN_AFTER + 50 {
+        let e = entity(&format!(
+            "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {{ name: svc-{i}, description: Service number {i} }}\nspec: {{ type: service, lifecycle: production, owner: team-{} }}\n",
+            i % 7
+        ));
+        texts.push((
+            e.entity_ref.clone(),
+            e.body.plain().expect("plain").to_owned(),
+        ));
+        index.upsert(e);
+    }
+    for (entity_ref, text) in &texts {
+        let stored = index.by_ref(entity_ref).expect("stored");
+        assert!(
+            matches!(stored.body, Body::Packed { .. }),
+            "{entity_ref} is packed"
+        );
+        assert_eq!(index.body(stored), text.as_str());
+    }
+    // Removal recomputes the search pairs from the packed body.
+    index.remove("component:default/svc-3");
+    assert!(index.matching("metadata.name", "svc-3").is_empty());
+    assert_eq!(index.matching("spec.owner", "team-3").len(), 149);
+}
+
+#[test]
+fn postings_grow_and_shrink_through_their_forms() {
+    let mut index = Index::default();
+    for i in 0..40 {
+        index.upsert(entity(&format!(
+            "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {{ name: c{i} }}\nspec: {{ type: service, lifecycle: production, owner: team, system: {} }}\n",
+            if i < 3 { "small" } else { "large" }
+        )));
+    }
+    assert_eq!(index.matching("spec.system", "small").len(), 3);
+    assert_eq!(index.matching("spec.system", "large").len(), 37);
+    assert_eq!(
+        index.facet("spec.system", None),
+        vec![("large".to_owned(), 37), ("small".to_owned(), 3)]
+    );
+    for i in 0..3 {
+        index.remove(&format!("component:default/c{i}"));
+    }
+    assert!(index.matching("spec.system", "small").is_empty());
+    assert_eq!(
+        index.facet("spec.system", None),
+        vec![("large".to_owned(), 37)]
+    );
 }
