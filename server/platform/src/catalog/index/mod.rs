@@ -13,6 +13,7 @@
 mod bodies;
 mod pairs;
 mod posting;
+mod reverse;
 #[cfg(test)]
 mod tests;
 
@@ -27,7 +28,7 @@ use serde_json::Value;
 
 pub use self::bodies::Body;
 use self::bodies::{Codec, SAMPLES, TRAIN_AFTER};
-use self::pairs::{MAX_VALUE_LENGTH, original_values, relation_key, search_pairs};
+use self::pairs::{MAX_VALUE_LENGTH, original_values, search_pairs};
 use self::posting::{Haystack, Posting};
 use super::entity::Edge;
 
@@ -57,16 +58,9 @@ pub struct Related {
     pub target: String,
 }
 
-#[derive(Debug)]
-struct ValueEntry {
-    posting: Posting,
-    /// Some entity wrote this value in another case; facets look the authored spelling up.
-    cased: bool,
-}
-
 #[derive(Debug, Default)]
 struct KeyEntry {
-    values: hashbrown::HashMap<Arc<str>, ValueEntry>,
+    values: hashbrown::HashMap<Arc<str>, Posting>,
     exists: RoaringBitmap,
     /// Ids with at least one list item among their values of this key (see [`pairs::Pair::item`]).
     items: RoaringBitmap,
@@ -117,6 +111,10 @@ pub struct Index {
     /// Relations pointing at a reference, from the entities that declare them: target → (reverse
     /// type, source). Kept for targets that do not exist (yet), so they attach when they appear.
     incoming: hashbrown::HashMap<Arc<str>, Vec<(&'static str, Arc<str>)>>,
+    /// For each reverse relation key (`relations.ownerof`), the entities that others point at
+    /// with it. The (key, source) pairs themselves are not stored: they are read from the
+    /// sources' edges when asked for (see `reverse.rs`), which saves one map entry per relation.
+    reverse: hashbrown::HashMap<Box<str>, RoaringBitmap>,
     /// Orders computed on demand, dropped on every write.
     orders: Mutex<HashMap<String, Ranks>>,
     /// Substring-search buffers built on demand per key, dropped on every write.
@@ -282,12 +280,19 @@ impl Index {
                 continue;
             }
             list.push((edge.reverse, source.clone()));
-            if let Some(target) = self.id_of(&edge.target).filter(|t| *t != id) {
-                self.add_pair(target, &relation_key(edge.reverse), &source, false, false);
+            if let Some(target) = self.id_of(&edge.target) {
+                self.mark_reverse(edge.reverse, target);
             }
         }
-        let incoming = self.incoming_of(&entity.entity_ref).to_vec();
-        for pair in search_pairs(&body, &entity.edges, &incoming) {
+        let kinds: Vec<&'static str> = self
+            .incoming_of(&entity.entity_ref)
+            .iter()
+            .map(|(kind, _)| *kind)
+            .collect();
+        for kind in kinds {
+            self.mark_reverse(kind, id);
+        }
+        for pair in search_pairs(&body, &entity.edges, &[]) {
             self.add_pair(id, &pair.key, &pair.value, pair.item, pair.cased);
         }
         self.all.insert(id);
@@ -335,10 +340,7 @@ impl Index {
             entry.items.insert(id);
         }
         match entry.values.get_mut(value) {
-            Some(existing) => {
-                existing.posting.insert(id);
-                existing.cased |= cased;
-            }
+            Some(existing) => existing.insert(id, cased),
             None => {
                 // References recur under several keys and in the relation maps, so they are
                 // shared; other values live once, in their key's map.
@@ -347,13 +349,7 @@ impl Index {
                 } else {
                     Arc::from(value)
                 };
-                entry.values.insert(
-                    value,
-                    ValueEntry {
-                        posting: Posting::One(id),
-                        cased,
-                    },
-                );
+                entry.values.insert(value, Posting::new(id, cased));
             }
         }
         self.pair_count += 1;
@@ -365,10 +361,7 @@ impl Index {
         let Some(entry) = self.keys.get_mut(key) else {
             return;
         };
-        let emptied = entry
-            .values
-            .get_mut(value)
-            .is_some_and(|v| v.posting.remove(id));
+        let emptied = entry.values.get_mut(value).is_some_and(|v| v.remove(id));
         if emptied {
             entry.values.remove(value);
             release(&mut self.strings, value);
@@ -382,33 +375,6 @@ impl Index {
         }
     }
 
-    /// Removes the relation pair that `source` gave entity `target`, unless `target` declares the
-    /// same relation itself (a group's `children` and a child's `parent` both say it).
-    fn remove_relation(&mut self, target: u32, reverse: &str, source: &str) {
-        let Some(entity) = self.get(target).cloned() else {
-            return;
-        };
-        let declares = |e: &Edge| e.kind.eq_ignore_ascii_case(reverse);
-        if entity
-            .edges
-            .iter()
-            .any(|e| declares(e) && *e.target == *source)
-        {
-            return;
-        }
-        let key = relation_key(reverse);
-        self.remove_value(target, &key, source);
-        let still = entity.edges.iter().any(declares)
-            || self
-                .incoming_of(&entity.entity_ref)
-                .iter()
-                .any(|(k, _)| k.eq_ignore_ascii_case(reverse));
-        if !still && let Some(entry) = self.keys.get_mut(key.as_str()) {
-            entry.exists.remove(target);
-        }
-        self.drop_key_if_empty(&key);
-    }
-
     /// Removes the entity with reference `entity_ref`; returns it if it existed.
     pub fn remove(&mut self, entity_ref: &str) -> Option<Arc<Stored>> {
         let id = self.id_of(entity_ref)?;
@@ -417,10 +383,9 @@ impl Index {
 
     fn remove_id(&mut self, id: u32) -> Option<Arc<Stored>> {
         let entity = self.get(id)?.clone();
-        // The pairs the entity was indexed under are exactly those its body, its edges and the
-        // relations pointing at it give now: every change to the latter updated the index too.
+        // The pairs the entity was indexed under are exactly those its body and its edges give.
         let body = self.body_value(&entity);
-        let pairs = search_pairs(&body, &entity.edges, self.incoming_of(&entity.entity_ref));
+        let pairs = search_pairs(&body, &entity.edges, &[]);
         for pair in &pairs {
             self.remove_value(id, &pair.key, &pair.value);
         }
@@ -431,15 +396,24 @@ impl Index {
             }
             self.drop_key_if_empty(&pair.key);
         }
+        let kinds: Vec<&'static str> = self
+            .incoming_of(&entity.entity_ref)
+            .iter()
+            .map(|(kind, _)| *kind)
+            .collect();
+        for kind in kinds {
+            self.unmark_reverse(kind, id);
+        }
         for edge in &entity.edges {
             if let Some(list) = self.incoming.get_mut(&*edge.target) {
                 list.retain(|(k, s)| !(*k == edge.reverse && **s == *entity.entity_ref));
+                let still = list.iter().any(|(k, _)| *k == edge.reverse);
                 if list.is_empty() {
                     self.incoming.remove(&*edge.target);
                 }
-            }
-            if let Some(target) = self.id_of(&edge.target).filter(|t| *t != id) {
-                self.remove_relation(target, edge.reverse, &entity.entity_ref);
+                if !still && let Some(target) = self.id_of(&edge.target) {
+                    self.unmark_reverse(edge.reverse, target);
+                }
             }
         }
         let ref_hash = self.hasher.hash_one(entity.entity_ref.as_str());
@@ -480,7 +454,7 @@ impl Index {
             if let Some(entry) = self.keys.get(prefix)
                 && let Some(value) = entry.values.get(item)
             {
-                let ids = value.posting.to_bitmap() & &entry.items;
+                let ids = value.to_bitmap() & &entry.items;
                 *found.get_or_insert_with(RoaringBitmap::new) |= ids;
             }
         }
@@ -494,6 +468,9 @@ impl Index {
             .get(key)
             .map(|k| k.exists.clone())
             .unwrap_or_default();
+        if let Some(pointed_at) = self.reverse.get(key) {
+            ids |= pointed_at;
+        }
         if let Some(items) = self.items_matching(key) {
             ids |= items;
         }
@@ -506,8 +483,9 @@ impl Index {
             .keys
             .get(key)
             .and_then(|k| k.values.get(value))
-            .map(|v| v.posting.to_bitmap())
+            .map(Posting::to_bitmap)
             .unwrap_or_default();
+        ids |= self.reverse_matching(key, value);
         if value == "true"
             && let Some(items) = self.items_matching(key)
         {
@@ -521,9 +499,17 @@ impl Index {
         self.keys.get(key).map_or(0, |k| k.values.len())
     }
 
-    /// Every indexed key.
+    /// Every indexed key, including reverse relation keys.
     pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.keys.keys().map(|k| &**k)
+        let mut keys: Vec<&str> = self
+            .keys
+            .keys()
+            .chain(self.reverse.keys())
+            .map(|k| &**k)
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        keys.into_iter()
     }
 
     /// Average number of indexed pairs per entity (at least 1).
@@ -533,24 +519,32 @@ impl Index {
 
     /// Ids where some value of `key` (lowercase) contains `term` (lowercase).
     pub fn containing(&self, key: &str, term: &str) -> RoaringBitmap {
-        let Some(entry) = self.keys.get(key) else {
-            return RoaringBitmap::new();
-        };
+        let mut ids = RoaringBitmap::new();
+        self.each_reverse(key, None, |target, source| {
+            if source.contains(term) {
+                ids.insert(target);
+            }
+        });
+        match self.keys.get(key) {
+            Some(entry) => ids | self.containing_declared(key, entry, term),
+            None => ids,
+        }
+    }
+
+    fn containing_declared(&self, key: &str, entry: &KeyEntry, term: &str) -> RoaringBitmap {
         if term.contains('\0') {
             // The buffer separates values with NUL; such a term is tested value by value.
             let mut ids = RoaringBitmap::new();
             for (value, v) in &entry.values {
                 if value.contains(term) {
-                    v.posting.add_to(&mut ids);
+                    v.add_to(&mut ids);
                 }
             }
             return ids;
         }
         let cached = self.haystacks.lock().ok().and_then(|h| h.get(key).cloned());
         let haystack = cached.unwrap_or_else(|| {
-            let built = Arc::new(Haystack::build(
-                entry.values.iter().map(|(v, e)| (&**v, &e.posting)),
-            ));
+            let built = Arc::new(Haystack::build(entry.values.iter().map(|(v, p)| (&**v, p))));
             if let Ok(mut haystacks) = self.haystacks.lock() {
                 haystacks.insert(key.to_owned(), built.clone());
             }
@@ -588,20 +582,26 @@ impl Index {
         let mut counts: Vec<(String, u64)> = Vec::new();
         if let Some(entry) = self.keys.get(key) {
             for (value, v) in &entry.values {
-                let count = v.posting.count_in(within);
+                let count = v.count_in(within);
                 if count == 0 {
                     continue;
                 }
                 let label = v
-                    .cased
-                    .then(|| {
-                        v.posting
-                            .first()
-                            .and_then(|id| self.authored(id, key, value))
-                    })
+                    .cased()
+                    .then(|| v.first().and_then(|id| self.authored(id, key, value)))
                     .flatten()
                     .unwrap_or_else(|| value.to_string());
                 counts.push((label, count));
+            }
+        }
+        let mut derived: HashMap<&str, u64> = HashMap::new();
+        self.each_reverse(key, within, |_, source| {
+            *derived.entry(source).or_default() += 1;
+        });
+        for (value, count) in derived {
+            match counts.iter_mut().find(|(v, _)| v == value) {
+                Some(existing) => existing.1 += count,
+                None => counts.push((value.to_owned(), count)),
             }
         }
         if let Some(items) = self.items_matching(key) {
@@ -621,7 +621,7 @@ impl Index {
         self.keys
             .get(key)
             .and_then(|k| k.values.get(value))
-            .is_some_and(|v| v.posting.contains(id))
+            .is_some_and(|v| v.contains(id))
     }
 
     /// The order of every id by `key` (lowercase; by the smallest value when an entity has
@@ -633,15 +633,21 @@ impl Index {
         }
         // A key no entity has orders like no key at all; caching it separately would let
         // requests fill memory with orders of made-up keys.
-        if !key.is_empty() && !self.keys.contains_key(key) {
+        if !key.is_empty() && !self.keys.contains_key(key) && !self.reverse.contains_key(key) {
             return self.ranks("");
         }
         // Each id's sort value is found by walking the key's values once, not by looking into
         // every entity.
         let mut first: Vec<Option<&str>> = vec![None; self.slots.len()];
+        self.each_reverse(key, None, |id, value| {
+            let slot = &mut first[id as usize];
+            if slot.is_none_or(|f| *value < *f) {
+                *slot = Some(value);
+            }
+        });
         if let Some(entry) = self.keys.get(key) {
             for (value, v) in &entry.values {
-                v.posting.for_each(|id| {
+                v.for_each(|id| {
                     let slot = &mut first[id as usize];
                     if slot.is_none_or(|f| **value < *f) {
                         *slot = Some(value);

@@ -9,39 +9,54 @@ const FEW: usize = 32;
 /// references) and many to a handful (an API's consumers, a system's components), so a single id
 /// and short lists do not pay for a bitmap, whose smallest form is several allocations. Both
 /// lists and bitmaps are boxed to keep the common case at 16 bytes.
+///
+/// Each form also carries whether some entity wrote the value in another case (facets then look
+/// the authored spelling up), which fits beside the id or pointer without growing the posting.
 #[derive(Debug, Clone)]
 pub(super) enum Posting {
-    One(u32),
+    One(u32, bool),
     /// Sorted, between 2 and [`FEW`] ids.
     #[expect(
         clippy::box_collection,
         reason = "a boxed Vec is one pointer wide, which keeps every posting at 16 bytes"
     )]
-    Few(Box<Vec<u32>>),
-    Many(Box<RoaringBitmap>),
+    Few(Box<Vec<u32>>, bool),
+    Many(Box<RoaringBitmap>, bool),
 }
 
 impl Posting {
-    pub(super) fn insert(&mut self, id: u32) {
+    pub(super) fn new(id: u32, cased: bool) -> Self {
+        Self::One(id, cased)
+    }
+
+    pub(super) fn cased(&self) -> bool {
         match self {
-            Self::One(existing) if *existing == id => {}
-            Self::One(existing) => {
+            Self::One(_, cased) | Self::Few(_, cased) | Self::Many(_, cased) => *cased,
+        }
+    }
+
+    pub(super) fn insert(&mut self, id: u32, cased: bool) {
+        match self {
+            Self::One(existing, was) if *existing == id => *was |= cased,
+            Self::One(existing, was) => {
                 let mut ids = vec![*existing, id];
                 ids.sort_unstable();
-                *self = Self::Few(Box::new(ids));
+                *self = Self::Few(Box::new(ids), *was || cased);
             }
-            Self::Few(ids) => {
+            Self::Few(ids, was) => {
+                *was |= cased;
                 if let Err(at) = ids.binary_search(&id) {
                     if ids.len() < FEW {
                         ids.insert(at, id);
                     } else {
                         let mut bitmap: RoaringBitmap = ids.iter().copied().collect();
                         bitmap.insert(id);
-                        *self = Self::Many(Box::new(bitmap));
+                        *self = Self::Many(Box::new(bitmap), *was);
                     }
                 }
             }
-            Self::Many(bitmap) => {
+            Self::Many(bitmap, was) => {
+                *was |= cased;
                 bitmap.insert(id);
             }
         }
@@ -50,17 +65,17 @@ impl Posting {
     /// Removes `id`; returns whether the posting is now empty.
     pub(super) fn remove(&mut self, id: u32) -> bool {
         match self {
-            Self::One(existing) => *existing == id,
-            Self::Few(ids) => {
+            Self::One(existing, _) => *existing == id,
+            Self::Few(ids, cased) => {
                 if let Ok(at) = ids.binary_search(&id) {
                     ids.remove(at);
                 }
                 if let [last] = ids.as_slice() {
-                    *self = Self::One(*last);
+                    *self = Self::One(*last, *cased);
                 }
                 false
             }
-            Self::Many(bitmap) => {
+            Self::Many(bitmap, _) => {
                 bitmap.remove(id);
                 bitmap.is_empty()
             }
@@ -69,59 +84,59 @@ impl Posting {
 
     pub(super) fn contains(&self, id: u32) -> bool {
         match self {
-            Self::One(existing) => *existing == id,
-            Self::Few(ids) => ids.binary_search(&id).is_ok(),
-            Self::Many(bitmap) => bitmap.contains(id),
+            Self::One(existing, _) => *existing == id,
+            Self::Few(ids, _) => ids.binary_search(&id).is_ok(),
+            Self::Many(bitmap, _) => bitmap.contains(id),
         }
     }
 
     pub(super) fn first(&self) -> Option<u32> {
         match self {
-            Self::One(id) => Some(*id),
-            Self::Few(ids) => ids.first().copied(),
-            Self::Many(bitmap) => bitmap.min(),
+            Self::One(id, _) => Some(*id),
+            Self::Few(ids, _) => ids.first().copied(),
+            Self::Many(bitmap, _) => bitmap.min(),
         }
     }
 
     pub(super) fn to_bitmap(&self) -> RoaringBitmap {
         match self {
-            Self::One(id) => std::iter::once(*id).collect(),
-            Self::Few(ids) => RoaringBitmap::from_sorted_iter(ids.iter().copied())
+            Self::One(id, _) => std::iter::once(*id).collect(),
+            Self::Few(ids, _) => RoaringBitmap::from_sorted_iter(ids.iter().copied())
                 .unwrap_or_else(|_| ids.iter().copied().collect()),
-            Self::Many(bitmap) => (**bitmap).clone(),
+            Self::Many(bitmap, _) => (**bitmap).clone(),
         }
     }
 
     pub(super) fn add_to(&self, ids: &mut RoaringBitmap) {
         match self {
-            Self::One(id) => {
+            Self::One(id, _) => {
                 ids.insert(*id);
             }
-            Self::Few(few) => {
+            Self::Few(few, _) => {
                 ids.extend(few.iter().copied());
             }
-            Self::Many(bitmap) => *ids |= &**bitmap,
+            Self::Many(bitmap, _) => *ids |= &**bitmap,
         }
     }
 
     pub(super) fn for_each(&self, mut f: impl FnMut(u32)) {
         match self {
-            Self::One(id) => f(*id),
-            Self::Few(ids) => ids.iter().copied().for_each(f),
-            Self::Many(bitmap) => bitmap.iter().for_each(f),
+            Self::One(id, _) => f(*id),
+            Self::Few(ids, _) => ids.iter().copied().for_each(f),
+            Self::Many(bitmap, _) => bitmap.iter().for_each(f),
         }
     }
 
     pub(super) fn count_in(&self, within: Option<&RoaringBitmap>) -> u64 {
         match (self, within) {
-            (Self::One(_), None) => 1,
-            (Self::One(id), Some(set)) => u64::from(set.contains(*id)),
-            (Self::Few(ids), None) => ids.len() as u64,
-            (Self::Few(ids), Some(set)) => {
+            (Self::One(..), None) => 1,
+            (Self::One(id, _), Some(set)) => u64::from(set.contains(*id)),
+            (Self::Few(ids, _), None) => ids.len() as u64,
+            (Self::Few(ids, _), Some(set)) => {
                 ids.iter().filter(|id| set.contains(**id)).count() as u64
             }
-            (Self::Many(bitmap), None) => bitmap.len(),
-            (Self::Many(bitmap), Some(set)) => bitmap.intersection_len(set),
+            (Self::Many(bitmap, _), None) => bitmap.len(),
+            (Self::Many(bitmap, _), Some(set)) => bitmap.intersection_len(set),
         }
     }
 }

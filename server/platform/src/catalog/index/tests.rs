@@ -212,3 +212,37 @@ fn postings_grow_and_shrink_through_their_forms() {
         vec![("large".to_owned(), 37)]
     );
 }
+
+#[test]
+fn reverse_relations_answer_every_kind_of_question() {
+    let mut index = Index::default();
+    index.upsert(component("a"));
+    index.upsert(component("b"));
+    index.upsert(entity("apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata: { name: team }\nspec: { type: team, children: [] }\n"));
+    index.upsert(entity("apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata: { name: other }\nspec: { type: team, children: [] }\n"));
+    let team = index.id_of("group:default/team").expect("team");
+    assert_eq!(
+        index.facet("relations.ownerof", None),
+        vec![
+            ("component:default/a".to_owned(), 1),
+            ("component:default/b".to_owned(), 1)
+        ]
+    );
+    assert_eq!(
+        index
+            .containing("relations.ownerof", "default/b")
+            .iter()
+            .collect::<Vec<_>>(),
+        [team]
+    );
+    assert!(index.keys().any(|k| k == "relations.ownerof"));
+    let ranking = index.ranks("relations.ownerof");
+    let mut ids: Vec<u32> = index.all().iter().collect();
+    ids.sort_by_key(|id| ranking.key(*id, true));
+    assert_eq!(ids[0], team, "the only entity with the key sorts first");
+    // Pairs of an entity include the relations pointing at it, as full-text search expects.
+    assert!(index.pairs_of(team).contains(&(
+        "relations.ownerof".to_owned(),
+        "component:default/a".to_owned()
+    )));
+}
