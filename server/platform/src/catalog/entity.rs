@@ -29,8 +29,10 @@ pub struct Processed {
     pub kind: &'static str,
     pub namespace: String,
     pub name: String,
-    /// The authored entity with `metadata.namespace` filled in and output-only fields removed.
-    pub body: Value,
+    /// The authored entity with `metadata.namespace` filled in and output-only fields removed,
+    /// as stored ([`super::render::body_text`]): documents are turned into text as soon as they
+    /// are checked, so that a large import never holds all of them as JSON trees.
+    pub body: String,
     /// Relations declared by this entity, sorted and without duplicates.
     pub edges: Vec<Edge>,
 }
@@ -78,7 +80,7 @@ pub fn process(mut body: Value, kind: &'static Kind) -> Result<Processed, Vec<Vi
         kind: kind.name,
         namespace,
         name,
-        body,
+        body: super::render::body_text(&body),
         edges,
     })
 }

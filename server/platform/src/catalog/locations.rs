@@ -8,7 +8,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use sqlx::Row;
 
-use super::{Catalog, IngestOptions, IngestReport, Problem, git, yaml};
+use super::entity::Processed;
+use super::{Catalog, IngestOptions, IngestReport, Preparer, git, yaml};
 use crate::time::now_millis;
 use crate::{Error, Result};
 
@@ -208,8 +209,8 @@ async fn read(base: &Base) -> Result<String> {
 }
 
 /// Reads a location and every location its `kind: Location` entities point at, annotating each
-/// entity with where it came from.
-async fn read_tree(root: &Location, policy: &ReadPolicy) -> Result<Vec<Value>> {
+/// entity with where it came from, and checks every document as it is parsed.
+async fn read_tree(root: &Location, policy: &ReadPolicy) -> Result<Vec<Processed>> {
     let base = match root.kind.as_str() {
         "file" => Base::File(PathBuf::from(&root.target)),
         "url" => Base::Url(policy.check_url(&root.target)?),
@@ -221,85 +222,79 @@ async fn read_tree(root: &Location, policy: &ReadPolicy) -> Result<Vec<Value>> {
             ));
         }
     };
-    let mut documents = Vec::new();
+    let mut preparer = Preparer::default();
     let mut pending = vec![(base, 0usize)];
-    let mut problems: Vec<Problem> = Vec::new();
     while let Some((base, depth)) = pending.pop() {
         let source = base.describe();
         let text = read(&base).await?;
-        let parsed = match yaml::parse(&source, &text) {
-            Ok(parsed) => parsed,
-            Err(mut p) => {
-                problems.append(&mut p);
-                continue;
-            }
-        };
-        for mut document in parsed {
-            if document
-                .get("kind")
-                .and_then(Value::as_str)
-                .is_some_and(|k| k.eq_ignore_ascii_case("location"))
-                && depth < MAX_DEPTH
-            {
-                let spec = document.get("spec");
-                let mut targets: Vec<String> = spec
-                    .and_then(|s| s.get("targets"))
-                    .and_then(Value::as_array)
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(Value::as_str)
-                            .map(str::to_owned)
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                targets.extend(
-                    spec.and_then(|s| s.get("target"))
-                        .and_then(Value::as_str)
-                        .map(str::to_owned),
-                );
-                for target in targets {
-                    pending.push((base.resolve(&target, policy)?, depth + 1));
-                }
+        let mut targets = Vec::new();
+        let parsed = yaml::parse_each(&source, &text, |index, mut document| {
+            if depth < MAX_DEPTH {
+                targets.extend(location_targets(&document));
             }
             annotate(&mut document, &root.key(), &source);
-            documents.push(document);
+            preparer.add(&source, index, document);
+        });
+        if let Err(problems) = parsed {
+            preparer.fail(problems);
+        }
+        for target in targets {
+            pending.push((base.resolve(&target, policy)?, depth + 1));
         }
     }
-    if !problems.is_empty() {
-        return Err(Error::Rejected(problems));
+    preparer.finish().map_err(Error::Rejected)
+}
+
+/// The targets a `kind: Location` document points at (none for other kinds).
+fn location_targets(document: &Value) -> Vec<String> {
+    let is_location = document
+        .get("kind")
+        .and_then(Value::as_str)
+        .is_some_and(|k| k.eq_ignore_ascii_case("location"));
+    if !is_location {
+        return Vec::new();
     }
-    Ok(documents)
+    let spec = document.get("spec");
+    let mut targets: Vec<String> = spec
+        .and_then(|s| s.get("targets"))
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    targets.extend(
+        spec.and_then(|s| s.get("target"))
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+    );
+    targets
 }
 
 /// Reads a git location on a blocking thread (the git library does blocking I/O).
-async fn read_git_tree(root: &Location, policy: &ReadPolicy) -> Result<Vec<Value>> {
+async fn read_git_tree(root: &Location, policy: &ReadPolicy) -> Result<Vec<Processed>> {
     let target = git::GitTarget::parse(&root.target)?;
     let policy_copy = policy.clone();
     let files = tokio::task::spawn_blocking(move || git::read(&target, &policy_copy, MAX_DEPTH))
         .await
         .map_err(|e| Error::invalid("target", format!("reading the repository failed: {e}")))??;
-    let mut documents = Vec::new();
-    let mut problems = Vec::new();
+    let mut preparer = Preparer::default();
     for (path, text) in files {
         let source = format!(
             "git:{}#{path}",
             root.target.split('#').next().unwrap_or_default()
         );
-        match yaml::parse(&source, &text) {
-            Ok(parsed) => {
-                for mut document in parsed {
-                    annotate(&mut document, &root.key(), &source);
-                    documents.push(document);
-                }
-            }
-            Err(mut p) => problems.append(&mut p),
+        let parsed = yaml::parse_each(&source, &text, |index, mut document| {
+            annotate(&mut document, &root.key(), &source);
+            preparer.add(&source, index, document);
+        });
+        if let Err(problems) = parsed {
+            preparer.fail(problems);
         }
     }
-    if problems.is_empty() {
-        Ok(documents)
-    } else {
-        Err(Error::Rejected(problems))
-    }
+    preparer.finish().map_err(Error::Rejected)
 }
 
 /// Sets Backstage's provenance annotations (kept when the author set them).
@@ -402,11 +397,11 @@ impl Catalog {
             refreshed_at_millis: None,
             last_error: None,
         });
-        let documents = read_tree(&location, policy).await?;
+        let processed = read_tree(&location, policy).await?;
         let report = self
-            .ingest(
+            .ingest_prepared(
                 &location.key(),
-                documents,
+                processed,
                 IngestOptions {
                     replace: true,
                     dry_run,
@@ -448,10 +443,10 @@ impl Catalog {
         policy: &ReadPolicy,
     ) -> Result<IngestReport> {
         let result = match read_tree(location, policy).await {
-            Ok(documents) => {
-                self.ingest(
+            Ok(processed) => {
+                self.ingest_prepared(
                     &location.key(),
-                    documents,
+                    processed,
                     IngestOptions {
                         replace: true,
                         dry_run: false,

@@ -101,42 +101,66 @@ pub struct Catalog {
     principals: Option<crate::identity::PrincipalCache>,
 }
 
-/// Validates and processes documents; every problem of every document is reported.
-pub fn prepare(source: &str, documents: Vec<Value>) -> Result<Vec<Processed>, Vec<Problem>> {
-    let mut problems = Vec::new();
-    let mut processed: Vec<Processed> = Vec::new();
-    let mut seen = BTreeSet::new();
-    for (i, document) in documents.into_iter().enumerate() {
+/// Validates and processes documents one at a time, collecting every problem of every
+/// document; a file is read into it document by document.
+#[derive(Debug, Default)]
+pub struct Preparer {
+    processed: Vec<Processed>,
+    problems: Vec<Problem>,
+    seen: BTreeSet<String>,
+}
+
+impl Preparer {
+    /// Checks document `index` (from 0) of `source`.
+    pub fn add(&mut self, source: &str, index: usize, document: Value) {
         let kind = match validate::validate(&document) {
             Ok(kind) => kind,
             Err(violations) => {
-                problems.extend(
-                    violations
-                        .into_iter()
-                        .map(|v| Problem::new(source, Some(i), &v.field, v.message)),
-                );
-                continue;
+                self.reject(source, index, violations);
+                return;
             }
         };
         match entity::process(document, kind) {
             Ok(p) => {
-                if !seen.insert(p.entity_ref.clone()) {
-                    problems.push(Problem::new(source, Some(i), "metadata.name", format!("{} appears more than once (names are unique per kind and namespace, ignoring case)", p.entity_ref)));
+                if !self.seen.insert(p.entity_ref.clone()) {
+                    self.problems.push(Problem::new(source, Some(index), "metadata.name", format!("{} appears more than once (names are unique per kind and namespace, ignoring case)", p.entity_ref)));
                 }
-                processed.push(p);
+                self.processed.push(p);
             }
-            Err(violations) => problems.extend(
-                violations
-                    .into_iter()
-                    .map(|v| Problem::new(source, Some(i), &v.field, v.message)),
-            ),
+            Err(violations) => self.reject(source, index, violations),
         }
     }
-    if problems.is_empty() {
-        Ok(processed)
-    } else {
-        Err(problems)
+
+    /// Records problems found outside the documents (unreadable YAML, for instance).
+    pub fn fail(&mut self, mut problems: Vec<Problem>) {
+        self.problems.append(&mut problems);
     }
+
+    fn reject(&mut self, source: &str, index: usize, violations: Vec<validate::Violation>) {
+        self.problems.extend(
+            violations
+                .into_iter()
+                .map(|v| Problem::new(source, Some(index), &v.field, v.message)),
+        );
+    }
+
+    /// The processed entities, or every problem.
+    pub fn finish(self) -> Result<Vec<Processed>, Vec<Problem>> {
+        if self.problems.is_empty() {
+            Ok(self.processed)
+        } else {
+            Err(self.problems)
+        }
+    }
+}
+
+/// Validates and processes documents; every problem of every document is reported.
+pub fn prepare(source: &str, documents: Vec<Value>) -> Result<Vec<Processed>, Vec<Problem>> {
+    let mut preparer = Preparer::default();
+    for (index, document) in documents.into_iter().enumerate() {
+        preparer.add(source, index, document);
+    }
+    preparer.finish()
 }
 
 impl Catalog {
@@ -264,6 +288,17 @@ impl Catalog {
             .await
     }
 
+    /// Stores entities already checked by a [`Preparer`]; as [`Catalog::ingest`] otherwise.
+    pub async fn ingest_prepared(
+        &self,
+        location_key: &str,
+        processed: Vec<Processed>,
+        options: IngestOptions,
+    ) -> Result<IngestReport> {
+        self.store_processed(location_key, processed, options, None)
+            .await
+    }
+
     async fn store_processed(
         &self,
         location_key: &str,
@@ -283,8 +318,7 @@ impl Catalog {
         {
             let index = self.index();
             for p in processed {
-                let body = render::body_text(&p.body);
-                let hash = persist::hash(&body);
+                let hash = persist::hash(&p.body);
                 match index.by_ref(&p.entity_ref) {
                     Some(existing)
                         if existing.location_key != location_key
@@ -303,15 +337,15 @@ impl Catalog {
                     }
                     Some(existing) => {
                         let old = index.body_value(existing);
-                        let generation = if old.get("spec") == p.body.get("spec") {
+                        let new: Value = serde_json::from_str(&p.body).unwrap_or(Value::Null);
+                        let generation = if old.get("spec") == new.get("spec") {
                             existing.generation
                         } else {
                             existing.generation + 1
                         };
                         report.updated.push(p.entity_ref.clone());
-                        writes.push(stored_with(
+                        writes.push(stored(
                             p,
-                            body,
                             existing.uid.clone(),
                             new_etag(),
                             generation,
@@ -320,9 +354,8 @@ impl Catalog {
                     }
                     None => {
                         report.added.push(p.entity_ref.clone());
-                        writes.push(stored_with(
+                        writes.push(stored(
                             p,
-                            body,
                             uuid::Uuid::new_v4().to_string(),
                             new_etag(),
                             1,
@@ -548,19 +581,6 @@ fn stored(
     generation: i64,
     location_key: String,
 ) -> Stored {
-    let body = render::body_text(&p.body);
-    stored_with(p, body, uid, etag, generation, location_key)
-}
-
-/// [`stored`] with the body text already computed.
-fn stored_with(
-    p: Processed,
-    body: String,
-    uid: String,
-    etag: String,
-    generation: i64,
-    location_key: String,
-) -> Stored {
     Stored {
         uid,
         etag,
@@ -569,7 +589,7 @@ fn stored_with(
         kind: p.kind.to_owned(),
         namespace: p.namespace,
         name: p.name,
-        body: index::Body::from(body),
+        body: index::Body::from(p.body),
         edges: p.edges,
         location_key,
     }

@@ -12,6 +12,19 @@ pub const MAX_DOCUMENTS: usize = 200_000;
 
 /// Parses every document of `text`; `source` names it in problems. Empty documents are skipped.
 pub fn parse(source: &str, text: &str) -> Result<Vec<Value>, Vec<Problem>> {
+    let mut documents = Vec::new();
+    parse_each(source, text, |_, document| documents.push(document))?;
+    Ok(documents)
+}
+
+/// Parses the documents of `text` one at a time, handing each to `each` with its position (from
+/// 0), so that a caller can reduce it before the next is parsed. Stops at the first document that
+/// is not valid YAML.
+pub fn parse_each(
+    source: &str,
+    text: &str,
+    mut each: impl FnMut(usize, Value),
+) -> Result<(), Vec<Problem>> {
     if text.len() > MAX_TEXT_BYTES {
         return Err(vec![Problem::new(
             source,
@@ -23,7 +36,6 @@ pub fn parse(source: &str, text: &str) -> Result<Vec<Value>, Vec<Problem>> {
             ),
         )]);
     }
-    let mut documents = Vec::new();
     for (index, document) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
         if index >= MAX_DOCUMENTS {
             return Err(vec![Problem::new(
@@ -37,7 +49,7 @@ pub fn parse(source: &str, text: &str) -> Result<Vec<Value>, Vec<Problem>> {
         // exceeded"), which is what stops billion-laughs documents.
         match <Value as serde::Deserialize>::deserialize(document) {
             Ok(Value::Null) => {}
-            Ok(value) => documents.push((index, value)),
+            Ok(value) => each(index, value),
             Err(error) => {
                 let at = error
                     .location()
@@ -58,7 +70,7 @@ pub fn parse(source: &str, text: &str) -> Result<Vec<Value>, Vec<Problem>> {
             }
         }
     }
-    Ok(documents.into_iter().map(|(_, v)| v).collect())
+    Ok(())
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ fn entity(yaml: &str) -> Stored {
         kind: p.kind.to_owned(),
         namespace: p.namespace,
         name: p.name,
-        body: Body::from(p.body.to_string()),
+        body: Body::from(p.body),
         edges: p.edges,
         location_key: "test".to_owned(),
     }
