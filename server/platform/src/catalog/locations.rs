@@ -490,7 +490,7 @@ impl Catalog {
             .locations()
             .await?
             .into_iter()
-            .find(|l| l.key() == key)
+            .find(|l| *l.key() == *key)
             .ok_or_else(|| Error::invalid("entityRef", format!("{entity_ref} was not registered through a location ({key}); nothing to refresh")))?;
         self.refresh_location(&location, policy).await
     }

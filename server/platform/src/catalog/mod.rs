@@ -195,7 +195,13 @@ impl Catalog {
         let version = persist::version(&self.store).await?;
         let rows = persist::load_all(&self.store).await?;
         let mut index = Index::default();
+        // Entities of one location share its key.
+        let mut locations: std::collections::HashMap<String, Arc<str>> = Default::default();
         for row in rows {
+            let location_key = locations
+                .entry(row.location_key)
+                .or_insert_with_key(|key| Arc::from(key.as_str()))
+                .clone();
             let body: Value = match serde_json::from_str(&row.body) {
                 Ok(body) => body,
                 Err(error) => {
@@ -204,13 +210,9 @@ impl Catalog {
                 }
             };
             match validate::validate(&body).map(|kind| entity::process(body, kind)) {
-                Ok(Ok(p)) => index.upsert(stored(
-                    p,
-                    row.uid,
-                    row.etag,
-                    row.generation,
-                    row.location_key,
-                )),
+                Ok(Ok(p)) => {
+                    index.upsert(stored(p, row.uid, row.etag, row.generation, location_key))
+                }
                 _ => {
                     tracing::warn!(entity = %row.entity_ref, "stored entity no longer validates; skipped")
                 }
@@ -315,13 +317,14 @@ impl Catalog {
         }
         let mut report = IngestReport::default();
         let mut writes = Vec::new();
+        let shared_key: Arc<str> = Arc::from(location_key);
         {
             let index = self.index();
             for p in processed {
                 let hash = persist::hash(&p.body);
                 match index.by_ref(&p.entity_ref) {
                     Some(existing)
-                        if existing.location_key != location_key
+                        if *existing.location_key != *location_key
                             && !is_orphan(&index, existing) =>
                     {
                         return Err(Error::Conflict(format!(
@@ -331,7 +334,7 @@ impl Catalog {
                     }
                     Some(existing)
                         if persist::hash(&index.body(existing)) == hash
-                            && existing.location_key == location_key =>
+                            && *existing.location_key == *location_key =>
                     {
                         report.unchanged.push(p.entity_ref.clone());
                     }
@@ -349,7 +352,7 @@ impl Catalog {
                             existing.uid.clone(),
                             new_etag(),
                             generation,
-                            location_key.to_owned(),
+                            shared_key.clone(),
                         ));
                     }
                     None => {
@@ -359,7 +362,7 @@ impl Catalog {
                             uuid::Uuid::new_v4().to_string(),
                             new_etag(),
                             1,
-                            location_key.to_owned(),
+                            shared_key.clone(),
                         ));
                     }
                 }
@@ -376,7 +379,7 @@ impl Catalog {
                     let Some(existing) = index.get(id) else {
                         continue;
                     };
-                    if existing.location_key == location_key
+                    if *existing.location_key == *location_key
                         && !provided.contains(existing.entity_ref.as_str())
                         && !is_orphan(&index, existing)
                     {
@@ -442,7 +445,7 @@ impl Catalog {
                 .all()
                 .iter()
                 .filter_map(|id| index.get(id))
-                .filter(|e| e.location_key == location_key)
+                .filter(|e| *e.location_key == *location_key)
                 .map(|e| e.entity_ref.clone())
                 .collect()
         };
@@ -579,7 +582,7 @@ fn stored(
     uid: String,
     etag: String,
     generation: i64,
-    location_key: String,
+    location_key: Arc<str>,
 ) -> Stored {
     Stored {
         uid,

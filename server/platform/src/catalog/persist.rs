@@ -124,7 +124,7 @@ pub async fn upsert(store: &Store, entities: &[Stored]) -> Result<i64> {
                 .bind(body.to_owned())
                 .bind(e.etag.clone())
                 .bind(e.generation)
-                .bind(e.location_key.clone())
+                .bind(e.location_key.to_string())
                 .bind(hash(body))
                 .bind(now)
                 .bind(now);

@@ -371,7 +371,7 @@ mod tests {
             name: name.to_owned(),
             body: crate::catalog::index::Body::from(body.to_string()),
             edges: Vec::new(),
-            location_key: "upload:test".to_owned(),
+            location_key: std::sync::Arc::from("upload:test"),
         }
     }
 

@@ -132,7 +132,7 @@ mod tests {
             name: "a".to_owned(),
             body: Body::from(body_text(body)),
             edges: Vec::new(),
-            location_key: "test".to_owned(),
+            location_key: std::sync::Arc::from("test"),
         }
     }
 

@@ -47,8 +47,9 @@ pub struct Stored {
     pub body: Body,
     /// Relations declared by the entity's own fields.
     pub edges: Vec<Edge>,
-    /// Where the entity came from (`url:…`, `file:…`, `upload:…`).
-    pub location_key: String,
+    /// Where the entity came from (`url:…`, `file:…`, `upload:…`); shared by every entity of
+    /// one location.
+    pub location_key: Arc<str>,
 }
 
 /// One relation as served: type and target.
@@ -544,13 +545,19 @@ impl Index {
         }
         let cached = self.haystacks.lock().ok().and_then(|h| h.get(key).cloned());
         let haystack = cached.unwrap_or_else(|| {
-            let built = Arc::new(Haystack::build(entry.values.iter().map(|(v, p)| (&**v, p))));
+            let built = Arc::new(Haystack::build(entry.values.keys().map(|v| &**v)));
             if let Ok(mut haystacks) = self.haystacks.lock() {
                 haystacks.insert(key.to_owned(), built.clone());
             }
             built
         });
-        haystack.search(term)
+        let mut ids = RoaringBitmap::new();
+        haystack.search(term, |value| {
+            if let Some(posting) = entry.values.get(value) {
+                posting.add_to(&mut ids);
+            }
+        });
+        ids
     }
 
     /// The search pairs of entity `id` as (key, value), computed from its body.

@@ -142,50 +142,47 @@ impl Posting {
 }
 
 /// Every distinct value of one key in one buffer, so that a substring search is one vectorised
-/// scan of contiguous memory instead of a hash-map walk with one search call per value.
+/// scan of contiguous memory instead of a hash-map walk with one search call per value. The
+/// buffer holds only text: a match is turned into ids through the key's map.
 #[derive(Debug)]
 pub(super) struct Haystack {
     /// The values, each followed by a NUL byte: a term without NUL cannot match across two.
     text: String,
     /// Where each value starts in `text`, ascending.
-    starts: Vec<usize>,
-    postings: Vec<Posting>,
+    starts: Vec<u32>,
 }
 
 impl Haystack {
-    pub(super) fn build<'a>(values: impl Iterator<Item = (&'a str, &'a Posting)>) -> Self {
+    pub(super) fn build<'a>(values: impl Iterator<Item = &'a str>) -> Self {
         let mut text = String::new();
         let mut starts = Vec::new();
-        let mut postings = Vec::new();
-        for (value, posting) in values {
-            starts.push(text.len());
+        for value in values {
+            starts.push(u32::try_from(text.len()).unwrap_or(u32::MAX));
             text.push_str(value);
             text.push('\0');
-            postings.push(posting.clone());
         }
-        Self {
-            text,
-            starts,
-            postings,
-        }
+        Self { text, starts }
     }
 
-    /// Ids of the values containing `term` (which holds no NUL).
-    pub(super) fn search(&self, term: &str) -> RoaringBitmap {
+    /// Calls `found` with each value containing `term` (which holds no NUL).
+    pub(super) fn search<'a>(&'a self, term: &str, mut found: impl FnMut(&'a str)) {
         let finder = memchr::memmem::Finder::new(term.as_bytes());
         let bytes = self.text.as_bytes();
-        let mut ids = RoaringBitmap::new();
         let mut from = 0;
-        while let Some(found) = finder.find(&bytes[from..]) {
-            let at = from + found;
-            let value = self.starts.partition_point(|&s| s <= at) - 1;
-            self.postings[value].add_to(&mut ids);
+        while let Some(at) = finder.find(&bytes[from..]).map(|i| from + i) {
+            let value = self.starts.partition_point(|&s| s as usize <= at) - 1;
+            let start = self.starts[value] as usize;
+            let end = self
+                .starts
+                .get(value + 1)
+                .map_or(self.text.len(), |next| *next as usize)
+                - 1;
+            found(&self.text[start..end]);
             // One match per value is enough: continue with the next value.
-            match self.starts.get(value + 1) {
-                Some(next) => from = *next,
-                None => break,
+            from = end + 1;
+            if from >= bytes.len() {
+                break;
             }
         }
-        ids
     }
 }

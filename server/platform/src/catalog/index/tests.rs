@@ -17,7 +17,7 @@ fn entity(yaml: &str) -> Stored {
         name: p.name,
         body: Body::from(p.body),
         edges: p.edges,
-        location_key: "test".to_owned(),
+        location_key: Arc::from("test"),
     }
 }
 
