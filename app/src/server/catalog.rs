@@ -196,7 +196,7 @@ fn declared(stored: &Stored, kind: &str, target_kind: Option<&str>) -> Option<St
         .edges
         .iter()
         .find(|e| {
-            e.kind == kind && target_kind.is_none_or(|k| e.target.starts_with(&format!("{k}:")))
+            e.kind() == kind && target_kind.is_none_or(|k| e.target.starts_with(&format!("{k}:")))
         })
         .map(|e| e.target.to_string())
 }
@@ -374,7 +374,7 @@ pub fn entity(catalog: &Catalog, entity_ref: &str) -> Option<EntityView> {
     let dangling: Vec<RelationView> = index
         .dangling_from(stored)
         .into_iter()
-        .map(|edge| relation_view(&index, edge.kind, &edge.target))
+        .map(|edge| relation_view(&index, edge.kind(), &edge.target))
         .collect();
     let owner = declared(stored, "ownedBy", None).map(|r| contact(&index, &r));
     let is_party = matches!(stored.kind.as_str(), "Group" | "User");

@@ -5,19 +5,29 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use super::kinds::{Kind, Shape};
+use super::kinds::{Kind, Relation, Shape};
 use super::refs;
 use super::validate::Violation;
 
-/// A relation declared by an entity's own fields.
+/// A relation declared by an entity's own fields. Every entity keeps its edges in memory, so an
+/// edge is two pointers: the relation's entry in the kind table and the shared target.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Edge {
-    /// `ownedBy`, `partOf`, …
-    pub kind: &'static str,
-    /// The reverse type, stored on the target: `ownerOf`, `hasPart`, …
-    pub reverse: &'static str,
+    relation: &'static Relation,
     /// Normalised reference of the target (shared: the index holds each reference once).
     pub target: Arc<str>,
+}
+
+impl Edge {
+    /// The relation type on the declaring entity: `ownedBy`, `partOf`, …
+    pub fn kind(&self) -> &'static str {
+        self.relation.forward
+    }
+
+    /// The reverse type, on the target: `ownerOf`, `hasPart`, …
+    pub fn reverse(&self) -> &'static str {
+        self.relation.reverse
+    }
 }
 
 /// A validated entity ready to store.
@@ -86,14 +96,14 @@ pub fn process(mut body: Value, kind: &'static Kind) -> Result<Processed, Vec<Vi
 }
 
 fn edges(
-    kind: &Kind,
+    kind: &'static Kind,
     spec: &Map<String, Value>,
     namespace: &str,
 ) -> Result<Vec<Edge>, Vec<Violation>> {
     let mut edges = Vec::new();
     let mut violations = Vec::new();
     for field in kind.fields {
-        let Some(relation) = field.relation else {
+        let Some(relation) = field.relation.as_ref() else {
             continue;
         };
         let targets: Vec<&str> = match (field.shape, spec.get(field.name)) {
@@ -106,8 +116,7 @@ fn edges(
         for (i, target) in targets.into_iter().enumerate() {
             match refs::parse(target, relation.default_kind, namespace) {
                 Ok(target) => edges.push(Edge {
-                    kind: relation.forward,
-                    reverse: relation.reverse,
+                    relation,
                     target: Arc::from(target),
                 }),
                 Err(message) => {

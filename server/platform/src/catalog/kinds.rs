@@ -21,7 +21,7 @@ pub enum Shape {
 
 /// A relation a reference field produces: the type on the referring entity and the reverse type
 /// on the referenced one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Relation {
     pub forward: &'static str,
     pub reverse: &'static str,

@@ -394,7 +394,9 @@ impl Catalog {
                     if !written.contains(&*edge.target) {
                         report.warnings.push(format!(
                             "{}: {} refers to {}, which does not exist",
-                            write.entity_ref, edge.kind, edge.target
+                            write.entity_ref,
+                            edge.kind(),
+                            edge.target
                         ));
                     }
                 }
@@ -566,7 +568,7 @@ fn authorize(index: &Index, principal: &Principal, p: &Processed) -> Result<()> 
             )));
         }
     }
-    if let Some(owner) = p.edges.iter().find(|e| e.kind == "ownedBy")
+    if let Some(owner) = p.edges.iter().find(|e| e.kind() == "ownedBy")
         && !mine(&owner.target)
     {
         return Err(Error::Forbidden(format!(

@@ -112,7 +112,7 @@ pub async fn upsert(store: &Store, entities: &[Stored]) -> Result<i64> {
             let owner = e
                 .edges
                 .iter()
-                .find(|edge| edge.kind == "ownedBy")
+                .find(|edge| edge.kind() == "ownedBy")
                 .map(|edge| edge.target.to_string());
             query = query
                 .bind(e.uid.clone())

@@ -218,7 +218,7 @@ impl Index {
             .edges
             .iter()
             .map(|e| Related {
-                kind: e.kind.to_owned(),
+                kind: e.kind().to_owned(),
                 target: e.target.to_string(),
             })
             .collect();
@@ -276,13 +276,13 @@ impl Index {
             let list = self.incoming.entry(edge.target.clone()).or_default();
             if list
                 .iter()
-                .any(|(k, s)| *k == edge.reverse && **s == *source)
+                .any(|(k, s)| *k == edge.reverse() && **s == *source)
             {
                 continue;
             }
-            list.push((edge.reverse, source.clone()));
+            list.push((edge.reverse(), source.clone()));
             if let Some(target) = self.id_of(&edge.target) {
-                self.mark_reverse(edge.reverse, target);
+                self.mark_reverse(edge.reverse(), target);
             }
         }
         let kinds: Vec<&'static str> = self
@@ -407,13 +407,13 @@ impl Index {
         }
         for edge in &entity.edges {
             if let Some(list) = self.incoming.get_mut(&*edge.target) {
-                list.retain(|(k, s)| !(*k == edge.reverse && **s == *entity.entity_ref));
-                let still = list.iter().any(|(k, _)| *k == edge.reverse);
+                list.retain(|(k, s)| !(*k == edge.reverse() && **s == *entity.entity_ref));
+                let still = list.iter().any(|(k, _)| *k == edge.reverse());
                 if list.is_empty() {
                     self.incoming.remove(&*edge.target);
                 }
                 if !still && let Some(target) = self.id_of(&edge.target) {
-                    self.unmark_reverse(edge.reverse, target);
+                    self.unmark_reverse(edge.reverse(), target);
                 }
             }
         }

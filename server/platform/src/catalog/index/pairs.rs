@@ -32,7 +32,7 @@ pub(super) fn search_pairs(
     let mut pairs = Vec::new();
     flatten("", body, false, &mut pairs);
     for edge in edges {
-        pairs.push(relation(edge.kind, &edge.target));
+        pairs.push(relation(edge.kind(), &edge.target));
     }
     for (kind, source) in incoming {
         pairs.push(relation(kind, source));

@@ -48,7 +48,7 @@ impl Index {
             return ids;
         }
         if let Some(entity) = self.by_ref(source) {
-            for edge in entity.edges.iter().filter(|e| is_key_of(key, e.reverse)) {
+            for edge in entity.edges.iter().filter(|e| is_key_of(key, e.reverse())) {
                 if let Some(target) = self.id_of(&edge.target) {
                     ids.insert(target);
                 }
@@ -82,7 +82,7 @@ impl Index {
                 let declared = entity
                     .edges
                     .iter()
-                    .any(|e| e.kind.eq_ignore_ascii_case(kind) && e.target == *source);
+                    .any(|e| e.kind().eq_ignore_ascii_case(kind) && e.target == *source);
                 if !declared {
                     f(id, source);
                 }
