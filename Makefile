@@ -76,7 +76,7 @@ dev-cluster-down:
 ## catalog backend, same data and requests; SIZES="1000 10000" selects catalog sizes. Release build,
 ## because debug timings say nothing about the product.
 bench-catalog:
-	cargo build --release -p causeway
+	cargo build --release -p causeway -p causeway-bench-probe
 	CAUSEWAY_BIN=$(CARGO_TARGET_DIR)/release/causeway tests/bench/catalog/run.sh
 
 clean:

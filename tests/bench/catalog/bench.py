@@ -25,7 +25,6 @@ import os
 import re
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import threading
@@ -101,111 +100,24 @@ class Client:
         return json.loads(body)
 
 
-class RawClient:
-    """The latency probe: one keep-alive connection speaking just enough HTTP/1.1 to send a GET
-    and read its response (Content-Length or chunked). http.client spends ~0.15 ms of Python per
-    request, which is more than Causeway's whole answer and would hide the difference between
-    the servers; this probe costs a few tens of microseconds."""
-
-    def __init__(self, port, headers):
-        self.port = port
-        self.head = "".join(f"{k}: {v}\r\n" for k, v in
-                            {"Host": f"127.0.0.1:{port}", "Accept": "application/json",
-                             **headers}.items())
-        self.sock = None
-        self.buf = b""
-
-    def connect(self):
-        self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=60)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.buf = b""
-
-    def _fill(self):
-        chunk = self.sock.recv(1 << 20)
-        if not chunk:
-            raise ConnectionError("connection closed")
-        self.buf += chunk
-
-    def _line(self):
-        while b"\r\n" not in self.buf:
-            self._fill()
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return line
-
-    def _exactly(self, n):
-        while len(self.buf) < n:
-            self._fill()
-        out, self.buf = self.buf[:n], self.buf[n:]
-        return out
-
-    def get(self, path):
-        if self.sock is None:
-            self.connect()
-        self.sock.sendall(f"GET {path} HTTP/1.1\r\n{self.head}\r\n".encode())
-        while b"\r\n\r\n" not in self.buf:
-            self._fill()
-        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
-        lines = head.split(b"\r\n")
-        status = int(lines[0].split()[1])
-        fields = {}
-        for line in lines[1:]:
-            k, _, v = line.partition(b":")
-            fields[k.strip().lower()] = v.strip()
-        if b"content-length" in fields:
-            body = self._exactly(int(fields[b"content-length"]))
-        elif fields.get(b"transfer-encoding", b"").lower() == b"chunked":
-            parts = []
-            while True:
-                size = int(self._line().split(b";")[0], 16)
-                if size == 0:
-                    while self._line():
-                        pass
-                    break
-                parts.append(self._exactly(size))
-                self._exactly(2)
-            body = b"".join(parts)
-        else:
-            raise RuntimeError(f"GET {path}: response without length")
-        if fields.get(b"connection", b"").lower() == b"close":
-            self.sock.close()
-            self.sock = None
-        return status, body
-
-
-def pct(values, p):
-    s = sorted(values)
-    k = (len(s) - 1) * p / 100.0
-    f = int(k)
-    c = min(f + 1, len(s) - 1)
-    return s[f] + (s[c] - s[f]) * (k - f)
+# The latency probe, built by `make bench-catalog` (run.sh passes its path).
+PROBE = os.environ.get("BENCH_PROBE", "causeway-bench-probe")
 
 
 def seq_latency(client, paths, count, warmup=20, budget_s=90.0):
-    """`count` sequential requests cycling through `paths`; stops early (after at least 30)
-    when the wall time exceeds `budget_s`, so that a slow system cannot stall the run."""
-    client = RawClient(client.port, {k: v for k, v in client.headers.items() if k != "Accept"})
-    for i in range(warmup):
-        client.get(paths[i % len(paths)])
-    lat, sizes = [], []
-    started = time.perf_counter()
-    for i in range(count):
-        if i >= 30 and time.perf_counter() - started > budget_s:
-            break
-        p = paths[i % len(paths)]
-        t = time.perf_counter()
-        st, body = client.get(p)
-        lat.append((time.perf_counter() - t) * 1000)
-        if st != 200:
-            raise RuntimeError(f"GET {p} -> {st}: {body[:300]!r}")
-        sizes.append(len(body))
-    return {
-        "n": len(lat),
-        "p50_ms": round(pct(lat, 50), 3),
-        "p90_ms": round(pct(lat, 90), 3),
-        "p99_ms": round(pct(lat, 99), 3),
-        "mean_ms": round(statistics.mean(lat), 3),
-        "resp_bytes": int(statistics.median(sizes)),
-    }
+    """`count` sequential requests cycling through `paths`, sent and timed by the compiled probe
+    (tests/bench/catalog/probe) over one keep-alive connection with `client`'s headers; stops
+    early (after at least 30) when the wall time exceeds `budget_s`. A Python client spends more
+    per request than Causeway takes to answer, which would hide the difference between servers."""
+    argv = [PROBE, "--port", str(client.port), "--count", str(count), "--warmup", str(warmup),
+            "--budget-seconds", str(budget_s)]
+    for name, value in client.headers.items():
+        if name != "Accept":
+            argv += ["--header", f"{name}: {value}"]
+    done = subprocess.run(argv + list(paths), capture_output=True, text=True, timeout=budget_s + 600)
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr.strip() or f"probe exited {done.returncode}")
+    return json.loads(done.stdout)
 
 
 def queries(exp):

@@ -14,6 +14,7 @@
 #   SEQ               sequential requests per query (300); PAGE_SEQ for the portal page (100)
 #   SEED              generator seed (42, the Backstage baseline's)
 #   CAUSEWAY_BIN      the binary (default: $CARGO_TARGET_DIR/release/causeway)
+#   BENCH_PROBE       the latency probe (default: $CARGO_TARGET_DIR/release/causeway-bench-probe)
 #   BACKSTAGE_DIR     where Backstage is installed from npm (default ~/.cache/causeway/bench/…)
 #   PROCESSING_INTERVAL  Backstage's catalog.processingInterval in s (default: its own 100-150 s)
 # Output: the Markdown table on stdout; every run's JSON in target/bench/catalog-<time>.json.
@@ -29,6 +30,9 @@ PAGE_SEQ=${PAGE_SEQ:-100}
 SEED=${SEED:-42}
 CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/causeway/target}
 CAUSEWAY_BIN=${CAUSEWAY_BIN:-$CARGO_TARGET_DIR/release/causeway}
+# The compiled latency probe (tests/bench/catalog/probe), which bench.py runs for every latency row.
+BENCH_PROBE=${BENCH_PROBE:-$CARGO_TARGET_DIR/release/causeway-bench-probe}
+export BENCH_PROBE
 
 # Pinned versions of the Backstage baseline (better-sqlite3 13 crashes on Node 20).
 V_DEFAULTS=0.19.0     # @backstage/backend-defaults
@@ -73,6 +77,7 @@ for n in $SIZES; do
 done
 
 [[ -x $CAUSEWAY_BIN ]] || { echo "no Causeway binary at $CAUSEWAY_BIN (make bench-catalog builds it)" >&2; exit 1; }
+[[ -x $BENCH_PROBE ]] || { echo "no latency probe at $BENCH_PROBE (make bench-catalog builds it)" >&2; exit 1; }
 
 # ---- Backstage from npm, installed once per pinned version set ----
 backstage_ok() {
