@@ -1011,3 +1011,26 @@ async fn hostile_parameters_are_bounded() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["items"], json!([]));
 }
+
+#[tokio::test]
+async fn registering_one_location_twice_at_once_is_a_conflict_not_an_error() {
+    let app = App::new().await;
+    std::fs::create_dir_all(&app.dir).expect("dir");
+    let file = app.dir.join("catalog-info.yaml");
+    std::fs::write(&file, NEW_SERVICE).expect("write");
+    let body = json!({ "type": "file", "target": file.display().to_string() });
+    let (first, second) = tokio::join!(
+        app.call(
+            "POST",
+            "/api/catalog/locations",
+            &app.linus,
+            Some(body.clone())
+        ),
+        app.call("POST", "/api/catalog/locations", &app.linus, Some(body)),
+    );
+    let mut statuses = [first.status(), second.status()];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::CREATED, StatusCode::CONFLICT]);
+    let (_, list) = app.get("/api/catalog/locations").await;
+    assert_eq!(list.as_array().expect("list").len(), 1);
+}

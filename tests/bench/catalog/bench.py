@@ -222,7 +222,30 @@ class Server:
         self.log.close()
 
 
+def machine_idle(window=1.0):
+    """The fraction of the machine's CPU time that was idle over the next `window` seconds."""
+    def sample():
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+        return fields[3] + fields[4], sum(fields)
+    idle0, total0 = sample()
+    time.sleep(window)
+    idle1, total1 = sample()
+    return (idle1 - idle0) / max(total1 - total0, 1)
+
+
+def wait_quiet(limit=30.0):
+    """Waits until the machine is at least 90% idle for a second (at most `limit` seconds), so
+    that latencies are not measured while a database still digests the import (PostgreSQL's
+    autovacuum and analyze, SQLite's checkpoint). Returns the seconds waited."""
+    started = now()
+    while now() - started < limit and machine_idle() < 0.9:
+        pass
+    return round(now() - started, 1)
+
+
 def measure_queries(client, exp, a, res, pid, health_path):
+    res["quiet_wait_s"] = wait_quiet()
     qs = queries(exp)
     res["answers"] = answers(client, qs)
     res["latency"] = {name: seq_latency(client, paths, a.seq, budget_s=a.seq_budget)

@@ -409,13 +409,21 @@ impl Catalog {
             )
             .await?;
         if !dry_run {
-            sqlx::query("INSERT INTO locations (id, type, target, created_at, refreshed_at) VALUES ($1, $2, $3, $4, $4)")
+            // Two registrations of one location can both pass the check above; the unique
+            // constraint decides, and the loser gets the same answer as if it had come second
+            // (its entities are the winner's: same location, same files).
+            let inserted = sqlx::query("INSERT INTO locations (id, type, target, created_at, refreshed_at) VALUES ($1, $2, $3, $4, $4) ON CONFLICT (type, target) DO NOTHING")
                 .bind(&location.id)
                 .bind(kind)
                 .bind(target)
                 .bind(now_millis())
                 .execute(self.store.pool())
                 .await?;
+            if inserted.rows_affected() == 0 {
+                return Err(Error::Conflict(format!(
+                    "location {kind}:{target} is already registered"
+                )));
+            }
         }
         Ok(Registered {
             location,

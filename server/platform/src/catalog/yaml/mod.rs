@@ -1,8 +1,11 @@
 //! Reading descriptor files: multi-document YAML (or JSON), with limits so that a hostile upload
 //! cannot exhaust memory, and errors that name the document, line and column.
 
+mod strict;
+
 use serde_json::Value;
 
+use self::strict::Strict;
 use super::Problem;
 
 /// Largest descriptor text accepted in one piece (file, upload or fetched URL).
@@ -47,9 +50,9 @@ pub fn parse_each(
         }
         // serde_yaml_ng refuses alias expansion beyond a fixed budget ("repetition limit
         // exceeded"), which is what stops billion-laughs documents.
-        match <Value as serde::Deserialize>::deserialize(document) {
-            Ok(Value::Null) => {}
-            Ok(value) => each(index, value),
+        match <Strict as serde::Deserialize>::deserialize(document) {
+            Ok(Strict(Value::Null)) => {}
+            Ok(Strict(value)) => each(index, value),
             Err(error) => {
                 let at = error
                     .location()
@@ -108,6 +111,28 @@ mod tests {
             "{}",
             problems[0]
         );
+    }
+
+    #[test]
+    fn refuses_duplicate_keys() {
+        let problems = parse(
+            "dup.yaml",
+            "kind: Component\nmetadata:\n  name: a\n  name: b\n",
+        )
+        .expect_err("duplicate");
+        let message = problems[0].to_string();
+        assert!(
+            message.contains("\"name\" appears more than once"),
+            "{message}"
+        );
+        assert!(message.contains("line"), "{message}");
+    }
+
+    #[test]
+    fn reads_non_string_keys_as_strings() {
+        let docs = parse("x", "kind: A\nspec:\n  1: one\n  true: yes\n").expect("valid");
+        assert_eq!(docs[0]["spec"]["1"], "one");
+        assert_eq!(docs[0]["spec"]["true"], "yes");
     }
 
     #[test]
