@@ -754,3 +754,29 @@ async fn portal_imports_preview_then_store_and_are_audited() {
     assert!(html.contains("group:default/nobody"));
     assert!(html.contains("This owner is not in the catalog."));
 }
+
+#[tokio::test]
+async fn portal_functions_answer_malformed_arguments_with_400() {
+    let app = TestApp::new().await;
+    let cookie = app.sign_in("user:default/ada").await;
+    for (path, body) in [
+        ("/api/portal/catalog-import", "yaml=kind%3A%20x"),
+        ("/api/portal/catalog-import", ""),
+        ("/api/portal/entity", "nothing=1"),
+    ] {
+        let response = app
+            .send(with(
+                post_form(path, body, Some(&cookie)),
+                header::ACCEPT,
+                "application/json",
+            ))
+            .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::BAD_REQUEST,
+            "{path} {body:?}"
+        );
+        let message = text(response).await;
+        assert!(message.contains("missing field"), "{path}: {message}");
+    }
+}

@@ -91,3 +91,26 @@ pub async fn envelope(request: Request, next: Next) -> Response {
         None => response,
     }
 }
+
+/// Largest server-function error body inspected by [`portal_arguments`].
+const PORTAL_ERROR_BYTES: usize = 64 * 1024;
+
+/// Turns the portal's server-function failures to read their arguments into 400s. Leptos answers
+/// every server-function error with 500, its body naming the kind first (`Args|missing field
+/// \`yaml\``); a request with missing or malformed arguments is the caller's error, and the body
+/// (which the portal's own client decodes) is kept as it is.
+pub async fn portal_arguments(request: Request, next: Next) -> Response {
+    let portal = request.uri().path().starts_with("/api/portal/");
+    let response = next.run(request).await;
+    if !portal || response.status() != StatusCode::INTERNAL_SERVER_ERROR {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, PORTAL_ERROR_BYTES).await else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "server function failed").into_response();
+    };
+    if bytes.starts_with(b"Args|") || bytes.starts_with(b"Deserialization|") {
+        parts.status = StatusCode::BAD_REQUEST;
+    }
+    Response::from_parts(parts, axum::body::Body::from(bytes))
+}

@@ -177,6 +177,7 @@ pub fn router(state: AppState) -> Router {
     // limit is enforced once, by `RequestBodyLimitLayer` below.
     app.layer(axum::extract::DefaultBodyLimit::disable())
         .layer(middleware::from_fn(error::envelope))
+        .layer(middleware::from_fn(error::portal_arguments))
         .layer(middleware::from_fn_with_state(state.clone(), auth::authenticate))
         .layer(middleware::from_fn(crate::telemetry::record_metrics))
         .layer(
