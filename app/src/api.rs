@@ -230,12 +230,29 @@ fn finish(outcome: ImportOutcome) -> ImportOutcome {
     });
     if plain_form {
         let short = outcome.clone().truncated(OUTCOME_ENTRIES_IN_URL);
-        if let Ok(json) = serde_json::to_string(&short) {
+        let secret = crate::server::signed::session_secret();
+        if let (Ok(json), Some(secret)) = (serde_json::to_string(&short), secret)
+            && let Some(signature) = crate::server::signed::sign(&secret, &json)
+        {
             leptos_axum::redirect(&format!(
-                "/catalog/import?outcome={}",
+                "/catalog/import?outcome={}&sig={signature}",
                 crate::model::encode_query_value(&json)
             ));
         }
     }
     outcome
+}
+
+/// The outcome an import page address carries, if it was signed for this session (see
+/// `server/signed.rs`); anything else shows no outcome.
+#[server(prefix = "/api/portal", endpoint = "import-outcome")]
+pub async fn signed_import_outcome(
+    outcome: String,
+    signature: String,
+) -> Result<Option<ImportOutcome>, ServerFnError> {
+    use crate::server::signed::{session_secret, verify};
+
+    Ok(session_secret()
+        .filter(|secret| verify(secret, &outcome, &signature))
+        .and_then(|_| serde_json::from_str(&outcome).ok()))
 }

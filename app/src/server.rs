@@ -3,6 +3,7 @@
 
 pub mod catalog;
 mod graph;
+pub mod signed;
 
 use causeway_platform::Platform;
 use causeway_platform::identity::{Principal, Role};

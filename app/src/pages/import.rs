@@ -10,7 +10,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::CatalogImport;
+use crate::api::{CatalogImport, signed_import_outcome};
 use crate::model::{ImportOutcome, ref_path};
 
 /// A minimal valid descriptor, shown as an example.
@@ -30,14 +30,24 @@ spec:
 pub fn ImportPage() -> impl IntoView {
     let import = ServerAction::<CatalogImport>::new();
     let query = use_query_map();
-    let from_address: Option<ImportOutcome> = query
-        .with_untracked(|q| q.get("outcome"))
-        .and_then(|json| serde_json::from_str(&json).ok());
+    // An outcome in the address is shown only if the server finds it signed for this session.
+    let from_address = Resource::new(
+        move || query.with(|q| (q.get("outcome"), q.get("sig"))),
+        |(outcome, signature)| async move {
+            match (outcome, signature) {
+                (Some(outcome), Some(signature)) => signed_import_outcome(outcome, signature)
+                    .await
+                    .ok()
+                    .flatten(),
+                _ => None,
+            }
+        },
+    );
     let pending = import.pending();
     let outcome = move || match import.value().get() {
         Some(Ok(outcome)) => Some(Ok(outcome)),
         Some(Err(error)) => Some(Err(error.to_string())),
-        None => from_address.clone().map(Ok),
+        None => from_address.get().flatten().map(Ok),
     };
     view! {
         <Title text="Register entities" />
@@ -77,10 +87,12 @@ pub fn ImportPage() -> impl IntoView {
         </section>
         <div aria-live="polite">
             {move || pending.get().then(|| view! { <p class="muted">"Checking…"</p> })}
-            {move || outcome().map(|result| match result {
-                Ok(outcome) => view! { <OutcomeView outcome /> }.into_any(),
-                Err(error) => view! { <p class="error-box" role="alert">{error}</p> }.into_any(),
-            })}
+            <Transition fallback=|| ()>
+                {move || outcome().map(|result| match result {
+                    Ok(outcome) => view! { <OutcomeView outcome /> }.into_any(),
+                    Err(error) => view! { <p class="error-box" role="alert">{error}</p> }.into_any(),
+                })}
+            </Transition>
         </div>
     }
 }

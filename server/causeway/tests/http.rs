@@ -732,6 +732,26 @@ async fn portal_imports_preview_then_store_and_are_audited() {
             .by_ref("component:default/imported")
             .is_some()
     );
+    // The address shows the outcome only to the session it was signed for: a link crafted or
+    // passed on shows nothing.
+    let shown = |cookie: String, location: String| {
+        let app = &app;
+        async move {
+            let page = app
+                .send(with(get(&location), header::COOKIE, &cookie))
+                .await;
+            assert_eq!(page.status(), StatusCode::OK);
+            text(page).await.contains("data-testid=\"import-outcome\"")
+        }
+    };
+    assert!(shown(cookie.clone(), location.to_owned()).await);
+    let other = app.sign_in("user:default/ada").await;
+    assert!(!shown(other, location.to_owned()).await);
+    let forged = location.replace("imported", "forged");
+    assert!(!shown(cookie.clone(), forged).await);
+    let unsigned = location.split("&sig=").next().expect("outcome").to_owned();
+    assert!(!shown(cookie.clone(), unsigned).await);
+
     let audit = app.state.platform.audit.recent(5).await.expect("audit");
     assert!(
         audit.iter().any(|r| r.action == "catalog.import"

@@ -20,7 +20,7 @@ use super::AppState;
 use super::error::ApiError;
 
 /// Name of the session cookie.
-pub const SESSION_COOKIE: &str = "causeway_session";
+pub use causeway_platform::identity::SESSION_COOKIE;
 
 /// Paths anyone may reach without signing in.
 fn is_public(path: &str) -> bool {

@@ -1,6 +1,9 @@
 //! Server-side portal sessions. The cookie carries a random secret; the store keeps only its hash,
 //! so a leaked database does not hand out live sessions.
 
+/// The name of the cookie that carries a session's secret.
+pub const SESSION_COOKIE: &str = "causeway_session";
+
 use std::sync::Arc;
 use std::time::Duration;
 
