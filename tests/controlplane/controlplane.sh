@@ -215,7 +215,8 @@ EOF
     # Server-side apply: Argo CD's Application CRD is larger than the annotation that client-side
     # apply would write.
     "${kubectl[@]}" apply --server-side --field-manager=causeway-controlplane \
-        -f "$root/charts/causeway/files/rbac.yaml" -f "$crds" >"$state_abs/apply.log" 2>&1 \
+        -f "$root/charts/causeway/files/rbac.yaml" -f "$root/charts/causeway/files/deployer.yaml" \
+        -f "$crds" >"$state_abs/apply.log" 2>&1 \
         || { cat "$state_abs/apply.log" >&2; return 1; }
     "${kubectl[@]}" wait --for condition=Established --timeout=60s -f "$crds" >/dev/null
     # Without the aggregation controller a RoleBinding to `edit` grants nothing; tests that bind it

@@ -20,6 +20,10 @@ pub enum Error {
     #[error("not allowed: {0}")]
     Forbidden(String),
     /// The store could not be reached or refused the statement.
+    /// A Kubernetes cluster could not be reached or refused the connection's configuration.
+    #[error("cluster unavailable: {0}")]
+    Cluster(String),
+
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     /// Migrations could not be applied.

@@ -7,6 +7,7 @@ pub mod entity_ref;
 pub mod error;
 pub mod identity;
 pub mod org;
+pub mod provision;
 pub mod store;
 mod time;
 

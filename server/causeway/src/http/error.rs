@@ -61,6 +61,11 @@ impl From<causeway_platform::Error> for ApiError {
             E::NotFound(_) => Self::new(StatusCode::NOT_FOUND, "NotFoundError", error.to_string()),
             E::Conflict(_) => Self::new(StatusCode::CONFLICT, "ConflictError", error.to_string()),
             E::Forbidden(_) => Self::forbidden(error.to_string()),
+            E::Cluster(_) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceUnavailableError",
+                error.to_string(),
+            ),
             E::Database(_) | E::Migration(_) => {
                 tracing::error!(%error, "store error while serving an API call");
                 Self::new(

@@ -1,0 +1,263 @@
+//! The desired state of one service's environment: the namespace and its baseline, as typed
+//! Kubernetes objects.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{
+    LimitRange, LimitRangeItem, LimitRangeSpec, Namespace, ResourceQuota, ResourceQuotaSpec,
+    ServiceAccount,
+};
+use k8s_openapi::api::networking::v1::{
+    NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicySpec,
+};
+use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use kube::Resource;
+use kube::api::{ApiResource, DynamicObject};
+
+use super::config::{Environment, Quota};
+
+/// The version of the rules below; every object carries it, so an object rendered by older rules
+/// can be told apart.
+pub const BLUEPRINT_VERSION: &str = "1";
+/// The field manager of every write.
+pub const MANAGER: &str = "causeway";
+/// The ClusterRole a service's CI identity is bound to in its namespaces (chart's rbac.yaml).
+pub const DEPLOYER_ROLE: &str = "causeway-deployer";
+
+/// Labels every object carries.
+pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "causeway");
+pub const SERVICE_LABEL: &str = "causeway.dev/service";
+pub const TEAM_LABEL: &str = "causeway.dev/team";
+pub const ENVIRONMENT_LABEL: &str = "causeway.dev/environment";
+pub const COST_CENTRE_LABEL: &str = "causeway.dev/cost-centre";
+pub const REQUEST_ANNOTATION: &str = "causeway.dev/request-id";
+pub const BLUEPRINT_ANNOTATION: &str = "causeway.dev/blueprint-version";
+
+/// One service in one environment: what the bundle is rendered for.
+#[derive(Debug, Clone)]
+pub struct Instance {
+    /// The component's name.
+    pub service: String,
+    /// The owning team's group name (the name part of its reference).
+    pub team: String,
+    pub cost_centre: Option<String>,
+    pub namespace: String,
+    pub quota: Quota,
+    pub request_id: String,
+}
+
+/// One object to apply, in the form the API takes it.
+#[derive(Debug, Clone)]
+pub struct Desired {
+    pub resource: ApiResource,
+    pub object: DynamicObject,
+}
+
+impl Desired {
+    fn of<K>(object: &K) -> Self
+    where
+        K: Resource<DynamicType = ()> + serde::Serialize,
+    {
+        let resource = ApiResource::erase::<K>(&());
+        let value = serde_json::to_value(object).unwrap_or_default();
+        let mut object: DynamicObject =
+            serde_json::from_value(value).unwrap_or_else(|_| DynamicObject::new("", &resource));
+        object.types = Some(kube::api::TypeMeta {
+            api_version: resource.api_version.clone(),
+            kind: resource.kind.clone(),
+        });
+        Self { resource, object }
+    }
+
+    /// `Kind/name` for reports.
+    pub fn describe(&self) -> String {
+        format!(
+            "{}/{}",
+            self.resource.kind,
+            self.object.metadata.name.as_deref().unwrap_or("")
+        )
+    }
+}
+
+fn labels(s: &Instance, environment: &Environment) -> BTreeMap<String, String> {
+    let mut labels = BTreeMap::from([
+        (MANAGED_BY.0.to_owned(), MANAGED_BY.1.to_owned()),
+        (SERVICE_LABEL.to_owned(), s.service.clone()),
+        (TEAM_LABEL.to_owned(), s.team.clone()),
+        (ENVIRONMENT_LABEL.to_owned(), environment.name.clone()),
+    ]);
+    if let Some(cost_centre) = &s.cost_centre {
+        labels.insert(COST_CENTRE_LABEL.to_owned(), cost_centre.clone());
+    }
+    labels
+}
+
+fn meta(s: &Instance, environment: &Environment, name: &str, namespaced: bool) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.to_owned()),
+        namespace: namespaced.then(|| s.namespace.clone()),
+        labels: Some(labels(s, environment)),
+        annotations: Some(BTreeMap::from([
+            (REQUEST_ANNOTATION.to_owned(), s.request_id.clone()),
+            (
+                BLUEPRINT_ANNOTATION.to_owned(),
+                BLUEPRINT_VERSION.to_owned(),
+            ),
+        ])),
+        ..ObjectMeta::default()
+    }
+}
+
+fn quantity(text: String) -> Quantity {
+    Quantity(text)
+}
+
+/// Millicores as the API server writes them back (`2`, not `2000m`), so that what is applied
+/// reads the same as what is stored.
+fn cpu(millis: u64) -> Quantity {
+    if millis % 1000 == 0 {
+        quantity((millis / 1000).to_string())
+    } else {
+        quantity(format!("{millis}m"))
+    }
+}
+
+/// MiB in the API server's canonical form (`4Gi`, not `4096Mi`).
+fn memory(mib: u64) -> Quantity {
+    if mib % 1024 == 0 {
+        quantity(format!("{}Gi", mib / 1024))
+    } else {
+        quantity(format!("{mib}Mi"))
+    }
+}
+
+/// Every object of the environment, the namespace first.
+pub fn render(s: &Instance, environment: &Environment) -> Vec<Desired> {
+    let mut objects = Vec::new();
+
+    let mut namespace_meta = meta(s, environment, &s.namespace, false);
+    let level = environment.pod_security.as_str();
+    if let Some(labels) = namespace_meta.labels.as_mut() {
+        for mode in ["enforce", "audit", "warn"] {
+            labels.insert(
+                format!("pod-security.kubernetes.io/{mode}"),
+                level.to_owned(),
+            );
+        }
+    }
+    objects.push(Desired::of(&Namespace {
+        metadata: namespace_meta,
+        ..Namespace::default()
+    }));
+
+    objects.push(Desired::of(&ResourceQuota {
+        metadata: meta(s, environment, "causeway-quota", true),
+        spec: Some(ResourceQuotaSpec {
+            hard: Some(BTreeMap::from([
+                ("requests.cpu".to_owned(), cpu(s.quota.cpu_millis)),
+                ("requests.memory".to_owned(), memory(s.quota.memory_mib)),
+                ("pods".to_owned(), quantity(s.quota.pods.to_string())),
+            ])),
+            ..ResourceQuotaSpec::default()
+        }),
+        ..ResourceQuota::default()
+    }));
+
+    let (default_cpu, default_memory) = environment.container_default;
+    let defaults = BTreeMap::from([
+        ("cpu".to_owned(), cpu(default_cpu)),
+        ("memory".to_owned(), memory(default_memory)),
+    ]);
+    objects.push(Desired::of(&LimitRange {
+        metadata: meta(s, environment, "causeway-defaults", true),
+        spec: Some(LimitRangeSpec {
+            limits: vec![LimitRangeItem {
+                type_: "Container".to_owned(),
+                default: Some(defaults.clone()),
+                default_request: Some(defaults),
+                ..LimitRangeItem::default()
+            }],
+        }),
+    }));
+
+    let binding = |name: &str, role: &str, subjects: Vec<Subject>| RoleBinding {
+        metadata: meta(s, environment, name, true),
+        role_ref: RoleRef {
+            api_group: "rbac.authorization.k8s.io".to_owned(),
+            kind: "ClusterRole".to_owned(),
+            name: role.to_owned(),
+        },
+        subjects: Some(subjects),
+    };
+    let group = |name: &str| Subject {
+        api_group: Some("rbac.authorization.k8s.io".to_owned()),
+        kind: "Group".to_owned(),
+        name: name.to_owned(),
+        namespace: None,
+    };
+    objects.push(Desired::of(&binding(
+        "team-edit",
+        "edit",
+        vec![group(&s.team)],
+    )));
+    if !environment.viewers.is_empty() {
+        let viewers = environment.viewers.iter().map(|v| group(v)).collect();
+        objects.push(Desired::of(&binding("viewers-view", "view", viewers)));
+    }
+
+    objects.push(Desired::of(&ServiceAccount {
+        metadata: meta(s, environment, "ci-deployer", true),
+        ..ServiceAccount::default()
+    }));
+    objects.push(Desired::of(&binding(
+        "ci-deployer",
+        DEPLOYER_ROLE,
+        vec![Subject {
+            api_group: None,
+            kind: "ServiceAccount".to_owned(),
+            name: "ci-deployer".to_owned(),
+            namespace: Some(s.namespace.clone()),
+        }],
+    )));
+
+    let policy = |name: &str, from: Vec<NetworkPolicyPeer>| NetworkPolicy {
+        metadata: meta(s, environment, name, true),
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(LabelSelector::default()),
+            policy_types: Some(vec!["Ingress".to_owned()]),
+            ingress: (!from.is_empty()).then(|| {
+                vec![NetworkPolicyIngressRule {
+                    from: Some(from),
+                    ports: None,
+                }]
+            }),
+            ..NetworkPolicySpec::default()
+        }),
+    };
+    objects.push(Desired::of(&policy("default-deny-ingress", Vec::new())));
+    objects.push(Desired::of(&policy(
+        "allow-same-namespace",
+        vec![NetworkPolicyPeer {
+            pod_selector: Some(LabelSelector::default()),
+            ..NetworkPolicyPeer::default()
+        }],
+    )));
+    for source in &environment.ingress_from {
+        objects.push(Desired::of(&policy(
+            &format!("allow-from-{source}"),
+            vec![NetworkPolicyPeer {
+                namespace_selector: Some(LabelSelector {
+                    match_labels: Some(BTreeMap::from([(
+                        "kubernetes.io/metadata.name".to_owned(),
+                        source.clone(),
+                    )])),
+                    ..LabelSelector::default()
+                }),
+                ..NetworkPolicyPeer::default()
+            }],
+        )));
+    }
+    objects
+}

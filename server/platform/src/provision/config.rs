@@ -1,0 +1,166 @@
+//! Where environments go and what every environment gets: clusters, environments with their
+//! default quotas and Pod Security level, and the hard ceilings requests are held to.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// A Kubernetes cluster Causeway provisions into.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cluster {
+    pub name: String,
+    /// Kubeconfig file and context; `None` means the pod's own service account (in-cluster).
+    pub kubeconfig: Option<PathBuf>,
+    pub context: Option<String>,
+}
+
+/// Where an environment's objects go.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", tag = "type", content = "name")]
+pub enum Target {
+    /// Applied to the named cluster.
+    Cluster(String),
+    /// Committed to a git repository at this path.
+    Gitops(PathBuf),
+}
+
+/// Pod Security Standards level enforced on an environment's namespaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PodSecurity {
+    Privileged,
+    Baseline,
+    Restricted,
+}
+
+impl PodSecurity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Privileged => "privileged",
+            Self::Baseline => "baseline",
+            Self::Restricted => "restricted",
+        }
+    }
+}
+
+/// A namespace's resource budget (Kubernetes quantities).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quota {
+    /// Total CPU requests, in millicores.
+    pub cpu_millis: u64,
+    /// Total memory requests, in MiB.
+    pub memory_mib: u64,
+    pub pods: u64,
+}
+
+/// An environment every service can have.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Environment {
+    pub name: String,
+    pub target: Target,
+    pub quota: Quota,
+    /// Default request and limit per container, in millicores and MiB.
+    pub container_default: (u64, u64),
+    pub pod_security: PodSecurity,
+    /// Protected environments cannot be destroyed through Causeway.
+    pub protected: bool,
+    /// Groups given `view` in every namespace of this environment.
+    pub viewers: Vec<String>,
+    /// Namespaces whose pods may reach services here (ingress controller, monitoring).
+    pub ingress_from: Vec<String>,
+}
+
+/// The most any request may ask for, per environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ceiling {
+    pub quota: Quota,
+    /// Teams (group references) allowed to have this environment; empty means every team.
+    pub teams: Vec<String>,
+}
+
+/// Clusters, environments and ceilings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProvisionConfig {
+    pub clusters: Vec<Cluster>,
+    pub environments: Vec<Environment>,
+    pub ceilings: BTreeMap<String, Ceiling>,
+}
+
+impl ProvisionConfig {
+    /// The configuration used when none is given: with a kubeconfig, one cluster `local` from it
+    /// (context `causeway` when the file has one, else its current context) serving `dev`,
+    /// `staging` and `prod`; without one, all three committed to the repository at `gitops`.
+    pub fn embedded(kubeconfig: Option<(PathBuf, Option<String>)>, gitops: PathBuf) -> Self {
+        let (clusters, target) = match kubeconfig {
+            Some((path, context)) => (
+                vec![Cluster {
+                    name: "local".to_owned(),
+                    kubeconfig: Some(path),
+                    context,
+                }],
+                Target::Cluster("local".to_owned()),
+            ),
+            None => (Vec::new(), Target::Gitops(gitops)),
+        };
+        let environment = |name: &str, quota: Quota, pod_security, protected| Environment {
+            name: name.to_owned(),
+            target: target.clone(),
+            quota,
+            container_default: (100, 128),
+            pod_security,
+            protected,
+            viewers: Vec::new(),
+            ingress_from: vec!["ingress-nginx".to_owned(), "monitoring".to_owned()],
+        };
+        let quota = |cpu_millis, memory_mib, pods| Quota {
+            cpu_millis,
+            memory_mib,
+            pods,
+        };
+        let environments = vec![
+            environment("dev", quota(2000, 4096, 20), PodSecurity::Baseline, false),
+            environment(
+                "staging",
+                quota(4000, 8192, 40),
+                PodSecurity::Restricted,
+                false,
+            ),
+            environment(
+                "prod",
+                quota(8000, 16384, 80),
+                PodSecurity::Restricted,
+                true,
+            ),
+        ];
+        let ceilings = environments
+            .iter()
+            .map(|e| {
+                let ceiling = Ceiling {
+                    quota: Quota {
+                        cpu_millis: e.quota.cpu_millis * 4,
+                        memory_mib: e.quota.memory_mib * 4,
+                        pods: e.quota.pods * 4,
+                    },
+                    teams: Vec::new(),
+                };
+                (e.name.clone(), ceiling)
+            })
+            .collect();
+        Self {
+            clusters,
+            environments,
+            ceilings,
+        }
+    }
+
+    /// The environment named `name`.
+    pub fn environment(&self, name: &str) -> Option<&Environment> {
+        self.environments.iter().find(|e| e.name == name)
+    }
+
+    /// The cluster named `name`.
+    pub fn cluster(&self, name: &str) -> Option<&Cluster> {
+        self.clusters.iter().find(|c| c.name == name)
+    }
+}

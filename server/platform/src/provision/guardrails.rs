@@ -1,0 +1,209 @@
+//! The seam every provisioning request passes before anything is planned or applied. For now it
+//! holds requests to the hard ceilings of the configuration; policies plug in here later.
+
+use std::collections::BTreeMap;
+
+use super::config::{ProvisionConfig, Quota};
+use crate::catalog::Problem;
+
+/// A parameter a request may set, with its unit.
+const PARAMETERS: &[(&str, &str)] = &[
+    ("cpu", "CPU requests, e.g. 2 or 1500m"),
+    ("memory", "memory requests, e.g. 4Gi or 512Mi"),
+    ("pods", "number of pods"),
+];
+
+fn problem(field: &str, message: String) -> Problem {
+    Problem::new("request", None, field, message)
+}
+
+/// The quota a request asks for: the environment's default with `set` applied, or every problem
+/// with the parameters.
+pub fn requested_quota(
+    default: &Quota,
+    set: &BTreeMap<String, String>,
+) -> Result<Quota, Vec<Problem>> {
+    let mut quota = default.clone();
+    let mut problems = Vec::new();
+    for (key, value) in set {
+        let parsed = match key.as_str() {
+            "cpu" => parse_cpu(value).map(|v| quota.cpu_millis = v),
+            "memory" => parse_memory(value).map(|v| quota.memory_mib = v),
+            "pods" => value.trim().parse::<u64>().ok().map(|v| quota.pods = v),
+            _ => {
+                let known: Vec<String> = PARAMETERS
+                    .iter()
+                    .map(|(k, what)| format!("{k} ({what})"))
+                    .collect();
+                problems.push(problem(
+                    &format!("set.{key}"),
+                    format!("is not a parameter; expected one of {}", known.join(", ")),
+                ));
+                continue;
+            }
+        };
+        if parsed.is_none() {
+            let what = PARAMETERS
+                .iter()
+                .find(|(k, _)| k == key)
+                .map_or("", |(_, what)| *what);
+            problems.push(problem(
+                &format!("set.{key}"),
+                format!("{value:?} is not valid; expected {what}"),
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(quota)
+    } else {
+        Err(problems)
+    }
+}
+
+/// Millicores from `2`, `0.5` or `1500m`.
+fn parse_cpu(text: &str) -> Option<u64> {
+    let text = text.trim();
+    if let Some(millis) = text.strip_suffix('m') {
+        return millis.parse().ok();
+    }
+    let cores: f64 = text.parse().ok()?;
+    (cores.is_finite() && cores >= 0.0 && cores < 1e9).then(|| (cores * 1000.0).round() as u64)
+}
+
+/// MiB from `512Mi`, `4Gi` or `1Ti`.
+fn parse_memory(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let (number, factor) = [("Mi", 1), ("Gi", 1024), ("Ti", 1024 * 1024)]
+        .iter()
+        .find_map(|(suffix, factor)| text.strip_suffix(suffix).map(|n| (n, *factor)))?;
+    number.parse::<u64>().ok()?.checked_mul(factor)
+}
+
+/// Checks a request against the ceilings of its environment: the quota, and which teams may have
+/// the environment at all. Each problem names the field, the limit and the requested value.
+pub fn check(
+    config: &ProvisionConfig,
+    environment: &str,
+    team: &str,
+    quota: &Quota,
+) -> Result<(), Vec<Problem>> {
+    let Some(ceiling) = config.ceilings.get(environment) else {
+        return Ok(());
+    };
+    let mut problems = Vec::new();
+    if !ceiling.teams.is_empty() && !ceiling.teams.iter().any(|t| t == team) {
+        problems.push(problem(
+            "environment",
+            format!(
+                "{environment} is open to {} only; {team} is not among them",
+                ceiling.teams.join(", ")
+            ),
+        ));
+    }
+    let over = |field: &str, requested: u64, limit: u64, unit: &str| {
+        (requested > limit).then(|| {
+            problem(
+                field,
+                format!(
+                    "{requested}{unit} is above the ceiling of {limit}{unit} for {environment}"
+                ),
+            )
+        })
+    };
+    problems.extend(over(
+        "set.cpu",
+        quota.cpu_millis,
+        ceiling.quota.cpu_millis,
+        "m",
+    ));
+    problems.extend(over(
+        "set.memory",
+        quota.memory_mib,
+        ceiling.quota.memory_mib,
+        "Mi",
+    ));
+    problems.extend(over("set.pods", quota.pods, ceiling.quota.pods, ""));
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    fn set(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn parameters_are_parsed_with_their_units() {
+        let default = Quota {
+            cpu_millis: 1000,
+            memory_mib: 1024,
+            pods: 10,
+        };
+        let quota = requested_quota(
+            &default,
+            &set(&[("cpu", "1.5"), ("memory", "2Gi"), ("pods", "4")]),
+        )
+        .expect("valid");
+        assert_eq!(
+            quota,
+            Quota {
+                cpu_millis: 1500,
+                memory_mib: 2048,
+                pods: 4
+            }
+        );
+        assert_eq!(
+            requested_quota(&default, &set(&[("cpu", "250m")]))
+                .expect("valid")
+                .cpu_millis,
+            250
+        );
+        let problems = requested_quota(&default, &set(&[("cpu", "lots"), ("gpus", "1")]))
+            .expect_err("invalid");
+        let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        assert!(
+            text.iter()
+                .any(|t| t.contains("set.cpu") && t.contains("\"lots\"")),
+            "{text:?}"
+        );
+        assert!(
+            text.iter()
+                .any(|t| t.contains("set.gpus") && t.contains("not a parameter")),
+            "{text:?}"
+        );
+    }
+
+    #[test]
+    fn ceilings_name_the_field_the_limit_and_the_request() {
+        let config = ProvisionConfig::embedded(None, PathBuf::from("var/gitops"));
+        let ceiling = &config.ceilings["dev"].quota;
+        let quota = Quota {
+            cpu_millis: ceiling.cpu_millis + 1,
+            ..ceiling.clone()
+        };
+        let problems = check(&config, "dev", "payments", &quota).expect_err("above");
+        assert_eq!(problems.len(), 1);
+        let text = problems[0].to_string();
+        assert!(text.contains("set.cpu"), "{text}");
+        assert!(
+            text.contains(&format!("{}m", ceiling.cpu_millis + 1)),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("ceiling of {}m", ceiling.cpu_millis)),
+            "{text}"
+        );
+        assert!(check(&config, "dev", "payments", ceiling).is_ok());
+    }
+}

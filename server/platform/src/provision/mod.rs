@@ -1,0 +1,268 @@
+//! The provisioning engine: a service's environment on Kubernetes, rendered from the catalog and
+//! the platform team's configuration, checked against the guardrails, and applied with
+//! server-side apply.
+//!
+//! `prepare` does everything that touches nothing (lookup, guardrails, rendering), so that every
+//! door (REST, CLI, portal, tasks) can show the same answer before anything changes.
+
+pub mod apply;
+pub mod bundle;
+pub mod config;
+pub mod guardrails;
+pub mod naming;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use kube::Client;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use serde::Serialize;
+use serde_json::Value;
+
+use self::apply::{Applied, Failure, apply_all};
+use self::bundle::{Desired, Instance, render};
+use self::config::{Cluster, Environment, ProvisionConfig, Target};
+use crate::catalog::{Catalog, Problem, refs};
+use crate::{Error, Result};
+
+/// The annotation a component names its cost centre with.
+pub const COST_CENTRE_ANNOTATION: &str = "causeway.dev/cost-centre";
+
+/// A request for a service's environment.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    /// The component's reference (`payments-api`, `component:default/payments-api`).
+    pub service: String,
+    pub environment: String,
+    /// Parameters (`cpu`, `memory`, `pods`) overriding the environment's defaults.
+    pub set: BTreeMap<String, String>,
+    /// Carried by every object, to trace it back to the request.
+    pub request_id: String,
+}
+
+/// A checked and rendered request.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub environment: Environment,
+    pub instance: Instance,
+    pub bundle: Vec<Desired>,
+}
+
+/// What an apply did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub namespace: String,
+    pub applied: Vec<Applied>,
+    pub failed: Vec<Failure>,
+}
+
+/// The engine; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Provisioner {
+    config: Arc<ProvisionConfig>,
+    catalog: Catalog,
+}
+
+fn problem(field: &str, message: String) -> Problem {
+    Problem::new("request", None, field, message)
+}
+
+/// A label value: at most 63 characters of `[A-Za-z0-9-_.]`, starting and ending alphanumeric.
+fn is_label_value(text: &str) -> bool {
+    text.len() <= 63
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && text
+            .chars()
+            .next()
+            .is_none_or(|c| c.is_ascii_alphanumeric())
+        && text
+            .chars()
+            .last()
+            .is_none_or(|c| c.is_ascii_alphanumeric())
+}
+
+impl Provisioner {
+    pub fn new(config: ProvisionConfig, catalog: Catalog) -> Self {
+        Self {
+            config: Arc::new(config),
+            catalog,
+        }
+    }
+
+    pub fn config(&self) -> &ProvisionConfig {
+        &self.config
+    }
+
+    /// Looks the service up, holds the request to the guardrails and renders its objects; every
+    /// problem is reported at once, each naming its field.
+    pub fn prepare(&self, request: &Request) -> Result<Prepared> {
+        let mut problems = Vec::new();
+        let environment = self.config.environment(&request.environment);
+        if environment.is_none() {
+            let known: Vec<&str> = self
+                .config
+                .environments
+                .iter()
+                .map(|e| e.name.as_str())
+                .collect();
+            problems.push(problem(
+                "environment",
+                format!(
+                    "{:?} is not an environment; expected one of {}",
+                    request.environment,
+                    known.join(", ")
+                ),
+            ));
+        }
+        let component = self.component(&request.service);
+        let (service, team, cost_centre) = match component {
+            Ok(found) => found,
+            Err(mut found) => {
+                problems.append(&mut found);
+                Default::default()
+            }
+        };
+        let Some(environment) = environment.filter(|_| problems.is_empty()) else {
+            return Err(Error::Rejected(problems));
+        };
+        let quota = guardrails::requested_quota(&environment.quota, &request.set)
+            .map_err(Error::Rejected)?;
+        guardrails::check(&self.config, &environment.name, &team.0, &quota)
+            .map_err(Error::Rejected)?;
+        let instance = Instance {
+            namespace: naming::namespace(&service, &environment.name),
+            service,
+            team: team.1,
+            cost_centre,
+            quota,
+            request_id: request.request_id.clone(),
+        };
+        let bundle = render(&instance, environment);
+        Ok(Prepared {
+            environment: environment.clone(),
+            instance,
+            bundle,
+        })
+    }
+
+    /// The component's name, its owning team (reference and name) and cost centre.
+    #[allow(clippy::type_complexity)]
+    fn component(
+        &self,
+        service: &str,
+    ) -> Result<(String, (String, String), Option<String>), Vec<Problem>> {
+        let entity_ref = refs::parse(service, "component", "default")
+            .map_err(|message| vec![problem("service", message)])?;
+        let index = self.catalog.index();
+        let Some(entity) = index.by_ref(&entity_ref) else {
+            return Err(vec![problem(
+                "service",
+                format!("{entity_ref} is not in the catalog"),
+            )]);
+        };
+        if entity.kind != "Component" {
+            return Err(vec![problem(
+                "service",
+                format!(
+                    "{entity_ref} is of kind {}; environments are for components",
+                    entity.kind
+                ),
+            )]);
+        }
+        let mut problems = Vec::new();
+        let owner = entity
+            .edges
+            .iter()
+            .find(|e| e.kind() == "ownedBy")
+            .map(|e| e.target.to_string())
+            .unwrap_or_default();
+        let (_, _, team_name) = refs::split(&owner);
+        let team_name = naming::namespace(team_name, "")
+            .trim_end_matches('-')
+            .to_owned();
+        if owner.is_empty() || team_name.is_empty() {
+            problems.push(problem(
+                "service",
+                format!("{entity_ref} has no owner; its owning team gets access"),
+            ));
+        }
+        let body = index.body_value(entity);
+        let cost_centre = body
+            .pointer(&format!(
+                "/metadata/annotations/{}",
+                COST_CENTRE_ANNOTATION.replace('/', "~1")
+            ))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        if let Some(value) = cost_centre.as_deref().filter(|v| !is_label_value(v)) {
+            problems.push(problem(
+                &format!("metadata.annotations.{COST_CENTRE_ANNOTATION}"),
+                format!("{value:?} cannot be a label value; expected at most 63 letters, digits, '-', '_' or '.'"),
+            ));
+        }
+        if problems.is_empty() {
+            Ok((entity.name.to_lowercase(), (owner, team_name), cost_centre))
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// Prepares the request and applies its objects to the environment's cluster.
+    pub async fn apply(&self, request: &Request) -> Result<Report> {
+        let prepared = self.prepare(request)?;
+        let client = self.client_for(&prepared.environment).await?;
+        let (applied, failed) = apply_all(&client, &prepared.bundle).await;
+        Ok(Report {
+            namespace: prepared.instance.namespace,
+            applied,
+            failed,
+        })
+    }
+
+    async fn client_for(&self, environment: &Environment) -> Result<Client> {
+        match &environment.target {
+            Target::Cluster(name) => {
+                let cluster = self.config.cluster(name).ok_or_else(|| {
+                    Error::invalid(
+                        "environment",
+                        format!(
+                            "{} targets cluster {name:?}, which is not configured",
+                            environment.name
+                        ),
+                    )
+                })?;
+                cluster_client(cluster).await
+            }
+            Target::Gitops(path) => Err(Error::invalid(
+                "environment",
+                format!(
+                    "{} is delivered through the git repository {}, which this version does not write yet",
+                    environment.name,
+                    path.display()
+                ),
+            )),
+        }
+    }
+}
+
+/// A client for `cluster`, from its kubeconfig and context or from the pod's service account.
+pub async fn cluster_client(cluster: &Cluster) -> Result<Client> {
+    let unavailable = |what: String| Error::Cluster(format!("{}: {what}", cluster.name));
+    let config = match &cluster.kubeconfig {
+        Some(path) => {
+            let file = Kubeconfig::read_from(path)
+                .map_err(|e| unavailable(format!("cannot read {}: {e}", path.display())))?;
+            let options = KubeConfigOptions {
+                context: cluster.context.clone(),
+                ..KubeConfigOptions::default()
+            };
+            kube::Config::from_custom_kubeconfig(file, &options)
+                .await
+                .map_err(|e| unavailable(e.to_string()))?
+        }
+        None => kube::Config::incluster().map_err(|e| unavailable(e.to_string()))?,
+    };
+    Client::try_from(config).map_err(|e| unavailable(e.to_string()))
+}

@@ -1,0 +1,336 @@
+//! The provisioning engine against the real control plane, as Causeway's backend identity with
+//! only its ClusterRole (charts/causeway/files/rbac.yaml): a service's environment applied object
+//! by object, re-applied without a write, refused with clear errors when the request is wrong, and
+//! never taking over a field another manager owns.
+
+#[path = "support/kube.rs"]
+mod cluster;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use causeway_platform::catalog::{IngestOptions, yaml};
+use causeway_platform::provision::apply::Change;
+use causeway_platform::provision::config::ProvisionConfig;
+use causeway_platform::provision::{Provisioner, Request};
+use causeway_platform::{Error, Platform, Settings, Store};
+use cluster::{Identity, client, kubeconfig_path, status_code, unique_name};
+use k8s_openapi::api::core::v1::{LimitRange, Namespace, Pod, ResourceQuota, ServiceAccount};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::rbac::v1::RoleBinding;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
+use serde_json::json;
+
+/// A catalog holding one component of `team-a` (the control plane's developer group) and an
+/// engine with the embedded configuration pointed at the plane as the backend.
+async fn engine(service: &str) -> Provisioner {
+    let dir = std::env::temp_dir().join(format!("causeway-provision-{}", uuid::Uuid::new_v4()));
+    let store = Store::open(&format!("sqlite://{}/causeway.db", dir.display()))
+        .await
+        .expect("store");
+    store.migrate().await.expect("migrate");
+    let platform = Platform::new(
+        store,
+        &Settings {
+            admin_teams: Vec::new(),
+            session_ttl: Duration::from_secs(60),
+        },
+    )
+    .expect("platform");
+    platform.load().await.expect("load");
+    let catalog = format!(
+        "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n  name: team-a\nspec:\n  type: team\n  children: []\n---\n\
+         apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: {service}\n  annotations:\n    causeway.dev/cost-centre: cc-4711\n\
+         spec:\n  type: service\n  lifecycle: production\n  owner: team-a\n---\n\
+         apiVersion: backstage.io/v1alpha1\nkind: API\nmetadata:\n  name: {service}-api\nspec:\n  type: openapi\n  lifecycle: production\n  owner: team-a\n  definition: openapi\n"
+    );
+    platform
+        .catalog
+        .ingest(
+            "test",
+            yaml::parse("test", &catalog).expect("yaml"),
+            IngestOptions::default(),
+        )
+        .await
+        .expect("ingest");
+    let config = ProvisionConfig::embedded(
+        Some((
+            kubeconfig_path(),
+            Some(Identity::Causeway.context().to_owned()),
+        )),
+        PathBuf::from("unused"),
+    );
+    Provisioner::new(config, platform.catalog.clone())
+}
+
+fn request(service: &str, environment: &str, set: &[(&str, &str)]) -> Request {
+    Request {
+        service: service.to_owned(),
+        environment: environment.to_owned(),
+        set: set
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect::<BTreeMap<_, _>>(),
+        request_id: "req-1".to_owned(),
+    }
+}
+
+async fn remove(namespace: &str) {
+    let admin = client(Identity::Admin).await;
+    let _ = Api::<Namespace>::all(admin)
+        .delete(namespace, &DeleteParams::default())
+        .await;
+}
+
+#[tokio::test]
+async fn an_environment_is_applied_object_by_object_and_reapplied_without_a_write() {
+    let service = unique_name("svc");
+    let engine = engine(&service).await;
+    let report = engine
+        .apply(&request(
+            &service,
+            "dev",
+            &[("cpu", "1500m"), ("pods", "12")],
+        ))
+        .await
+        .expect("applied");
+    let namespace = report.namespace.clone();
+    assert_eq!(namespace, format!("{service}-dev"));
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    assert!(
+        report.applied.iter().all(|a| a.change == Change::Created),
+        "{:?}",
+        report.applied
+    );
+
+    let backend = client(Identity::Causeway).await;
+    let ns = Api::<Namespace>::all(backend.clone())
+        .get(&namespace)
+        .await
+        .expect("namespace");
+    let labels = ns.metadata.labels.clone().unwrap_or_default();
+    for (key, value) in [
+        ("app.kubernetes.io/managed-by", "causeway"),
+        ("causeway.dev/service", service.as_str()),
+        ("causeway.dev/team", "team-a"),
+        ("causeway.dev/environment", "dev"),
+        ("causeway.dev/cost-centre", "cc-4711"),
+        ("pod-security.kubernetes.io/enforce", "baseline"),
+    ] {
+        assert_eq!(labels.get(key).map(String::as_str), Some(value), "{key}");
+    }
+    let annotations = ns.metadata.annotations.clone().unwrap_or_default();
+    assert_eq!(
+        annotations
+            .get("causeway.dev/request-id")
+            .map(String::as_str),
+        Some("req-1")
+    );
+    assert!(annotations.contains_key("causeway.dev/blueprint-version"));
+
+    let quota = Api::<ResourceQuota>::namespaced(backend.clone(), &namespace)
+        .get("causeway-quota")
+        .await
+        .expect("quota");
+    let hard = quota.spec.and_then(|s| s.hard).unwrap_or_default();
+    assert_eq!(hard["requests.cpu"].0, "1500m");
+    assert_eq!(hard["pods"].0, "12");
+    assert_eq!(hard["requests.memory"].0, "4Gi");
+    let limits = Api::<LimitRange>::namespaced(backend.clone(), &namespace)
+        .get("causeway-defaults")
+        .await
+        .expect("limit range");
+    assert_eq!(limits.spec.expect("spec").limits[0].type_, "Container");
+    let bindings = Api::<RoleBinding>::namespaced(backend.clone(), &namespace);
+    let team = bindings.get("team-edit").await.expect("team binding");
+    assert_eq!(team.role_ref.name, "edit");
+    assert_eq!(team.subjects.expect("subjects")[0].name, "team-a");
+    assert_eq!(
+        bindings.get("ci-deployer").await.expect("ci").role_ref.name,
+        "causeway-deployer"
+    );
+    Api::<ServiceAccount>::namespaced(backend.clone(), &namespace)
+        .get("ci-deployer")
+        .await
+        .expect("ci service account");
+    let policies: Vec<String> = Api::<NetworkPolicy>::namespaced(backend.clone(), &namespace)
+        .list(&ListParams::default())
+        .await
+        .expect("policies")
+        .into_iter()
+        .filter_map(|p| p.metadata.name)
+        .collect();
+    for name in [
+        "default-deny-ingress",
+        "allow-same-namespace",
+        "allow-from-ingress-nginx",
+        "allow-from-monitoring",
+    ] {
+        assert!(policies.iter().any(|p| p == name), "{name} in {policies:?}");
+    }
+
+    // The owning team can work in the namespace; another team cannot.
+    let team_a = client(Identity::DeveloperA).await;
+    Api::<Pod>::namespaced(team_a, &namespace)
+        .list(&ListParams::default())
+        .await
+        .expect("team-a lists pods");
+    let team_b = client(Identity::DeveloperB).await;
+    assert_eq!(
+        status_code(
+            Api::<Pod>::namespaced(team_b, &namespace)
+                .list(&ListParams::default())
+                .await
+        ),
+        403
+    );
+
+    // Applying the same request again writes nothing: each object's resourceVersion right before
+    // the apply is the one after it (`Unchanged`). Versions from the first apply are not compared,
+    // because the quota controller writes the quota's status in between.
+    let again = engine
+        .apply(&request(
+            &service,
+            "dev",
+            &[("cpu", "1500m"), ("pods", "12")],
+        ))
+        .await
+        .expect("re-applied");
+    assert!(again.failed.is_empty(), "{:?}", again.failed);
+    assert_eq!(again.applied.len(), report.applied.len());
+    for applied in &again.applied {
+        assert_eq!(applied.change, Change::Unchanged, "{}", applied.object);
+    }
+
+    // A changed parameter updates only what depends on it.
+    let changed = engine
+        .apply(&request(
+            &service,
+            "dev",
+            &[("cpu", "1500m"), ("pods", "13")],
+        ))
+        .await
+        .expect("changed");
+    let updated: Vec<&str> = changed
+        .applied
+        .iter()
+        .filter(|a| a.change == Change::Updated)
+        .map(|a| a.object.as_str())
+        .collect();
+    assert_eq!(updated, ["ResourceQuota/causeway-quota"]);
+    remove(&namespace).await;
+}
+
+#[tokio::test]
+async fn a_field_another_manager_owns_is_reported_not_taken_over() {
+    let service = unique_name("svc");
+    let engine = engine(&service).await;
+    let report = engine
+        .apply(&request(&service, "dev", &[]))
+        .await
+        .expect("applied");
+    let namespace = report.namespace;
+    // Someone else takes the quota's pod count with their own field manager.
+    let admin = client(Identity::Admin).await;
+    let quotas = Api::<ResourceQuota>::namespaced(admin, &namespace);
+    quotas
+        .patch(
+            "causeway-quota",
+            &PatchParams::apply("kubectl-hand-edit").force(),
+            &Patch::Apply(json!({
+                "apiVersion": "v1", "kind": "ResourceQuota",
+                "metadata": { "name": "causeway-quota" },
+                "spec": { "hard": { "pods": "99" } },
+            })),
+        )
+        .await
+        .expect("hand edit");
+    let again = engine
+        .apply(&request(&service, "dev", &[]))
+        .await
+        .expect("reported");
+    assert_eq!(again.failed.len(), 1, "{:?}", again.failed);
+    let failure = &again.failed[0];
+    assert_eq!(failure.object, "ResourceQuota/causeway-quota");
+    assert!(failure.conflict);
+    assert!(
+        failure.message.contains("kubectl-hand-edit"),
+        "{}",
+        failure.message
+    );
+    let hard = quotas
+        .get("causeway-quota")
+        .await
+        .expect("quota")
+        .spec
+        .and_then(|s| s.hard)
+        .unwrap_or_default();
+    assert_eq!(hard["pods"].0, "99", "the other manager's value stays");
+    remove(&namespace).await;
+}
+
+#[tokio::test]
+async fn wrong_requests_are_refused_naming_the_field_and_create_nothing() {
+    let service = unique_name("svc");
+    let engine = engine(&service).await;
+    let problems = |result: Result<_, Error>| match result {
+        Err(Error::Rejected(problems)) => {
+            problems.iter().map(ToString::to_string).collect::<Vec<_>>()
+        }
+        Err(other) => panic!("expected a rejection, got {other}"),
+        Ok(report) => panic!("expected a rejection, got {report:?}"),
+    };
+    let above = problems(
+        engine
+            .apply(&request(&service, "dev", &[("cpu", "64")]))
+            .await,
+    );
+    assert!(
+        above.iter().any(|p| p.contains("set.cpu")
+            && p.contains("64000m")
+            && p.contains("ceiling of 8000m")),
+        "{above:?}"
+    );
+    let unknown_env = problems(engine.apply(&request(&service, "qa", &[])).await);
+    assert!(
+        unknown_env.iter().any(|p| p.contains("environment")
+            && p.contains("\"qa\"")
+            && p.contains("dev, staging, prod")),
+        "{unknown_env:?}"
+    );
+    let unknown_service = problems(engine.apply(&request("no-such-service", "dev", &[])).await);
+    assert!(
+        unknown_service
+            .iter()
+            .any(|p| p.contains("service") && p.contains("component:default/no-such-service")),
+        "{unknown_service:?}"
+    );
+    let not_component = problems(
+        engine
+            .apply(&request(&format!("api:{service}-api"), "dev", &[]))
+            .await,
+    );
+    assert!(
+        not_component.iter().any(|p| p.contains("is of kind API")),
+        "{not_component:?}"
+    );
+    let bad_parameter = problems(
+        engine
+            .apply(&request(&service, "dev", &[("gpus", "1")]))
+            .await,
+    );
+    assert!(
+        bad_parameter.iter().any(|p| p.contains("set.gpus")),
+        "{bad_parameter:?}"
+    );
+    let admin = client(Identity::Admin).await;
+    assert!(
+        Api::<Namespace>::all(admin)
+            .get_opt(&format!("{service}-dev"))
+            .await
+            .expect("lookup")
+            .is_none(),
+        "nothing was created"
+    );
+}
