@@ -117,7 +117,7 @@ fn quantity(text: String) -> Quantity {
 /// Millicores as the API server writes them back (`2`, not `2000m`), so that what is applied
 /// reads the same as what is stored.
 fn cpu(millis: u64) -> Quantity {
-    if millis % 1000 == 0 {
+    if millis.is_multiple_of(1000) {
         quantity((millis / 1000).to_string())
     } else {
         quantity(format!("{millis}m"))
@@ -126,7 +126,7 @@ fn cpu(millis: u64) -> Quantity {
 
 /// MiB in the API server's canonical form (`4Gi`, not `4096Mi`).
 fn memory(mib: u64) -> Quantity {
-    if mib % 1024 == 0 {
+    if mib.is_multiple_of(1024) {
         quantity(format!("{}Gi", mib / 1024))
     } else {
         quantity(format!("{mib}Mi"))

@@ -67,7 +67,7 @@ fn parse_cpu(text: &str) -> Option<u64> {
         return millis.parse().ok();
     }
     let cores: f64 = text.parse().ok()?;
-    (cores.is_finite() && cores >= 0.0 && cores < 1e9).then(|| (cores * 1000.0).round() as u64)
+    (cores.is_finite() && (0.0..1e9).contains(&cores)).then(|| (cores * 1000.0).round() as u64)
 }
 
 /// MiB from `512Mi`, `4Gi` or `1Ti`.
