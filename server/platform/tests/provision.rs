@@ -13,6 +13,7 @@ use std::time::Duration;
 use causeway_platform::catalog::{IngestOptions, yaml};
 use causeway_platform::provision::apply::Change;
 use causeway_platform::provision::config::ProvisionConfig;
+use causeway_platform::provision::plan::Step;
 use causeway_platform::provision::{Provisioner, Request};
 use causeway_platform::{Error, Platform, Settings, Store};
 use cluster::{Identity, client, kubeconfig_path, status_code, unique_name};
@@ -25,6 +26,11 @@ use serde_json::json;
 /// A catalog holding one component of `team-a` (the control plane's developer group) and an
 /// engine with the embedded configuration pointed at the plane as the backend.
 async fn engine(service: &str) -> Provisioner {
+    engine_with(service, |_| {}).await
+}
+
+/// [`engine`] with the configuration changed by `adjust`.
+async fn engine_with(service: &str, adjust: impl FnOnce(&mut ProvisionConfig)) -> Provisioner {
     let dir = std::env::temp_dir().join(format!("causeway-provision-{}", uuid::Uuid::new_v4()));
     let store = Store::open(&format!("sqlite://{}/causeway.db", dir.display()))
         .await
@@ -54,13 +60,14 @@ async fn engine(service: &str) -> Provisioner {
         )
         .await
         .expect("ingest");
-    let config = ProvisionConfig::embedded(
+    let mut config = ProvisionConfig::embedded(
         Some((
             kubeconfig_path(),
             Some(Identity::Causeway.context().to_owned()),
         )),
         PathBuf::from("unused"),
     );
+    adjust(&mut config);
     Provisioner::new(config, platform.catalog.clone())
 }
 
@@ -333,4 +340,116 @@ async fn wrong_requests_are_refused_naming_the_field_and_create_nothing() {
             .is_none(),
         "nothing was created"
     );
+}
+
+#[tokio::test]
+async fn a_plan_shows_what_would_change_and_an_apply_removes_what_is_no_longer_rendered() {
+    let service = unique_name("svc");
+    let with_viewers = engine_with(&service, |config| {
+        for environment in &mut config.environments {
+            environment.viewers = vec!["auditors".to_owned()];
+        }
+    })
+    .await;
+    let first = with_viewers
+        .plan(&request(&service, "dev", &[]))
+        .await
+        .expect("plan");
+    assert!(
+        first.steps.iter().all(|s| matches!(s, Step::Create { .. })),
+        "{:?}",
+        first.steps
+    );
+    assert!(first.steps.contains(&Step::Create {
+        object: "RoleBinding/viewers-view".to_owned()
+    }));
+    let report = with_viewers
+        .apply(&request(&service, "dev", &[]))
+        .await
+        .expect("apply");
+    let namespace = report.namespace;
+
+    // The same configuration with the viewers gone and more pods.
+    let without = engine(&service).await;
+    let plan = without
+        .plan(&request(&service, "dev", &[("pods", "25")]))
+        .await
+        .expect("plan");
+    let update = plan
+        .steps
+        .iter()
+        .find_map(|s| match s {
+            Step::Update { object, fields } if object == "ResourceQuota/causeway-quota" => {
+                Some(fields.clone())
+            }
+            _ => None,
+        })
+        .expect("the quota would change");
+    assert_eq!(update.len(), 1, "{update:?}");
+    assert_eq!(update[0].path, "spec.hard.pods");
+    assert_eq!(update[0].live, json!("20"));
+    assert_eq!(update[0].desired, json!("25"));
+    assert!(
+        plan.steps.contains(&Step::Delete {
+            object: "RoleBinding/viewers-view".to_owned()
+        }),
+        "{:?}",
+        plan.steps
+    );
+    assert!(plan.steps.contains(&Step::Unchanged {
+        object: "LimitRange/causeway-defaults".to_owned()
+    }));
+    // Planning changed nothing.
+    let backend = client(Identity::Causeway).await;
+    let bindings = Api::<RoleBinding>::namespaced(backend, &namespace);
+    assert!(
+        bindings
+            .get_opt("viewers-view")
+            .await
+            .expect("get")
+            .is_some()
+    );
+
+    let applied = without
+        .apply(&request(&service, "dev", &[("pods", "25")]))
+        .await
+        .expect("apply");
+    assert_eq!(applied.deleted, ["RoleBinding/viewers-view"]);
+    assert!(
+        bindings
+            .get_opt("viewers-view")
+            .await
+            .expect("get")
+            .is_none()
+    );
+    remove(&namespace).await;
+}
+
+#[tokio::test]
+async fn destroy_removes_the_environment_and_refuses_protected_ones() {
+    let service = unique_name("svc");
+    let engine = engine(&service).await;
+    let namespace = engine
+        .apply(&request(&service, "dev", &[]))
+        .await
+        .expect("apply")
+        .namespace;
+    let gone = engine
+        .destroy(&request(&service, "dev", &[]))
+        .await
+        .expect("destroyed");
+    assert_eq!(gone, namespace);
+    let admin = client(Identity::Admin).await;
+    assert!(
+        Api::<Namespace>::all(admin.clone())
+            .get_opt(&namespace)
+            .await
+            .expect("lookup")
+            .is_none(),
+        "the namespace is gone when destroy returns"
+    );
+    match engine.destroy(&request(&service, "prod", &[])).await {
+        Err(Error::Forbidden(message)) => assert!(message.contains("protected"), "{message}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
 }

@@ -10,6 +10,7 @@ pub mod bundle;
 pub mod config;
 pub mod guardrails;
 pub mod naming;
+pub mod plan;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use serde_json::Value;
 use self::apply::{Applied, Failure, apply_all};
 use self::bundle::{Desired, Instance, render};
 use self::config::{Cluster, Environment, ProvisionConfig, Target};
+use self::plan::{Step, leftovers, plan_one};
 use crate::catalog::{Catalog, Problem, refs};
 use crate::{Error, Result};
 
@@ -53,8 +55,21 @@ pub struct Prepared {
 pub struct Report {
     pub namespace: String,
     pub applied: Vec<Applied>,
+    /// Objects of an earlier rendering that this one no longer has (`Kind/name`).
+    pub deleted: Vec<String>,
     pub failed: Vec<Failure>,
 }
+
+/// What an apply would do.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub namespace: String,
+    pub environment: String,
+    pub steps: Vec<Step>,
+}
+
+/// How long a destroy waits for the namespace to be gone.
+const DESTROY_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// The engine; cheap to clone.
 #[derive(Debug, Clone)]
@@ -209,16 +224,98 @@ impl Provisioner {
         }
     }
 
-    /// Prepares the request and applies its objects to the environment's cluster.
+    /// What applying the request would change, object by object, without changing anything.
+    pub async fn plan(&self, request: &Request) -> Result<Plan> {
+        let prepared = self.prepare(request)?;
+        let client = self.client_for(&prepared.environment).await?;
+        let mut steps = Vec::new();
+        for desired in &prepared.bundle {
+            steps.push(plan_one(&client, desired).await.map_err(cluster_error)?);
+        }
+        let stale = leftovers(&client, &prepared.bundle, &prepared.instance.namespace)
+            .await
+            .map_err(cluster_error)?;
+        steps.extend(stale.into_iter().map(|(resource, name)| Step::Delete {
+            object: format!("{}/{name}", resource.kind),
+        }));
+        Ok(Plan {
+            namespace: prepared.instance.namespace,
+            environment: prepared.environment.name,
+            steps,
+        })
+    }
+
+    /// Prepares the request, applies its objects to the environment's cluster and removes what
+    /// an earlier rendering created and this one no longer has.
     pub async fn apply(&self, request: &Request) -> Result<Report> {
         let prepared = self.prepare(request)?;
         let client = self.client_for(&prepared.environment).await?;
-        let (applied, failed) = apply_all(&client, &prepared.bundle).await;
+        let (applied, mut failed) = apply_all(&client, &prepared.bundle).await;
+        let namespace = prepared.instance.namespace;
+        let mut deleted = Vec::new();
+        if failed.is_empty() {
+            let stale = leftovers(&client, &prepared.bundle, &namespace)
+                .await
+                .map_err(cluster_error)?;
+            for (resource, name) in stale {
+                let api: kube::Api<kube::api::DynamicObject> =
+                    kube::Api::namespaced_with(client.clone(), &namespace, &resource);
+                let object = format!("{}/{name}", resource.kind);
+                match api.delete(&name, &kube::api::DeleteParams::default()).await {
+                    Ok(_) => deleted.push(object),
+                    Err(error) => failed.push(Failure {
+                        object,
+                        message: error.to_string(),
+                        conflict: false,
+                    }),
+                }
+            }
+        }
         Ok(Report {
-            namespace: prepared.instance.namespace,
+            namespace,
             applied,
+            deleted,
             failed,
         })
+    }
+
+    /// Removes the service's environment (its namespace and everything in it) and waits until the
+    /// API server has finished; refused for protected environments.
+    pub async fn destroy(&self, request: &Request) -> Result<String> {
+        let prepared = self.prepare(request)?;
+        if prepared.environment.protected {
+            return Err(Error::Forbidden(format!(
+                "{} is a protected environment; its namespaces are removed by the platform team, not through Causeway",
+                prepared.environment.name
+            )));
+        }
+        let client = self.client_for(&prepared.environment).await?;
+        let namespace = prepared.instance.namespace;
+        let api = kube::Api::<k8s_openapi::api::core::v1::Namespace>::all(client);
+        match api
+            .delete(&namespace, &kube::api::DeleteParams::default())
+            .await
+        {
+            Ok(_) => {}
+            Err(kube::Error::Api(e)) if e.code == 404 => return Ok(namespace),
+            Err(other) => return Err(cluster_error(other)),
+        }
+        let started = std::time::Instant::now();
+        while api
+            .get_opt(&namespace)
+            .await
+            .map_err(cluster_error)?
+            .is_some()
+        {
+            if started.elapsed() > DESTROY_WAIT {
+                return Err(Error::Cluster(format!(
+                    "{namespace} is still terminating after {} s",
+                    DESTROY_WAIT.as_secs()
+                )));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+        Ok(namespace)
     }
 
     async fn client_for(&self, environment: &Environment) -> Result<Client> {
@@ -245,6 +342,13 @@ impl Provisioner {
             )),
         }
     }
+}
+
+fn cluster_error(error: kube::Error) -> Error {
+    Error::Cluster(match error {
+        kube::Error::Api(e) => e.message,
+        other => other.to_string(),
+    })
 }
 
 /// A client for `cluster`, from its kubeconfig and context or from the pod's service account.

@@ -1,0 +1,196 @@
+//! What applying a bundle would change, computed by the API server itself: every object is sent
+//! as a server-side-apply dry run and the answer is compared with what is live.
+
+use std::collections::BTreeSet;
+
+use kube::Client;
+use kube::api::{Api, ApiResource, DynamicObject, ListParams, Patch, PatchParams};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::bundle::{Desired, ENVIRONMENT_LABEL, MANAGER, SERVICE_LABEL};
+
+/// One field that would change: its path and both values (`null` when absent).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldChange {
+    pub path: String,
+    pub live: Value,
+    pub desired: Value,
+}
+
+/// What would happen to one object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Step {
+    Create {
+        object: String,
+    },
+    Update {
+        object: String,
+        fields: Vec<FieldChange>,
+    },
+    Unchanged {
+        object: String,
+    },
+    Delete {
+        object: String,
+    },
+    /// Another field manager owns a field the bundle sets; the API server's message names both.
+    Conflict {
+        object: String,
+        message: String,
+    },
+}
+
+/// Fields that the API server maintains and that say nothing about the desired state.
+const VOLATILE: &[&str] = &[
+    "metadata.managedFields",
+    "metadata.resourceVersion",
+    "metadata.generation",
+    "metadata.uid",
+    "metadata.creationTimestamp",
+    "status",
+];
+
+/// The differences between `live` and `desired`, as dotted paths.
+pub fn diff(live: &Value, desired: &Value) -> Vec<FieldChange> {
+    let mut changes = Vec::new();
+    walk("", live, desired, &mut changes);
+    changes
+}
+
+fn walk(path: &str, live: &Value, desired: &Value, out: &mut Vec<FieldChange>) {
+    if VOLATILE.contains(&path) {
+        return;
+    }
+    match (live, desired) {
+        (Value::Object(a), Value::Object(b)) => {
+            let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+            for key in keys {
+                let child = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                walk(
+                    &child,
+                    a.get(key).unwrap_or(&Value::Null),
+                    b.get(key).unwrap_or(&Value::Null),
+                    out,
+                );
+            }
+        }
+        (a, b) if a != b => out.push(FieldChange {
+            path: path.to_owned(),
+            live: a.clone(),
+            desired: b.clone(),
+        }),
+        _ => {}
+    }
+}
+
+fn api(client: &Client, desired: &Desired) -> Api<DynamicObject> {
+    match desired.object.metadata.namespace.as_deref() {
+        Some(namespace) => Api::namespaced_with(client.clone(), namespace, &desired.resource),
+        None => Api::all_with(client.clone(), &desired.resource),
+    }
+}
+
+/// The step for one object.
+pub async fn plan_one(client: &Client, desired: &Desired) -> Result<Step, kube::Error> {
+    let api = api(client, desired);
+    let name = desired.object.metadata.name.clone().unwrap_or_default();
+    let object = desired.describe();
+    let Some(live) = api.get_opt(&name).await? else {
+        return Ok(Step::Create { object });
+    };
+    let params = PatchParams::apply(MANAGER).dry_run();
+    let after = match api
+        .patch(&name, &params, &Patch::Apply(&desired.object))
+        .await
+    {
+        Ok(after) => after,
+        Err(kube::Error::Api(e)) if e.code == 409 => {
+            return Ok(Step::Conflict {
+                object,
+                message: e.message,
+            });
+        }
+        Err(other) => return Err(other),
+    };
+    let fields = diff(
+        &serde_json::to_value(&live).unwrap_or_default(),
+        &serde_json::to_value(&after).unwrap_or_default(),
+    );
+    Ok(if fields.is_empty() {
+        Step::Unchanged { object }
+    } else {
+        Step::Update { object, fields }
+    })
+}
+
+/// Objects of the bundle's kinds in its namespace that carry its service and environment labels
+/// but are no longer rendered, with the resource to delete them through: an apply removes them.
+pub async fn leftovers(
+    client: &Client,
+    bundle: &[Desired],
+    namespace: &str,
+) -> Result<Vec<(ApiResource, String)>, kube::Error> {
+    let Some(first) = bundle.first() else {
+        return Ok(Vec::new());
+    };
+    let labels = first.object.metadata.labels.clone().unwrap_or_default();
+    let selector = [SERVICE_LABEL, ENVIRONMENT_LABEL]
+        .iter()
+        .filter_map(|key| labels.get(*key).map(|v| format!("{key}={v}")))
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut found = Vec::new();
+    let mut seen_kinds = BTreeSet::new();
+    for desired in bundle
+        .iter()
+        .filter(|d| d.object.metadata.namespace.is_some())
+    {
+        if !seen_kinds.insert(desired.resource.kind.clone()) {
+            continue;
+        }
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(client.clone(), namespace, &desired.resource);
+        for live in api.list(&ListParams::default().labels(&selector)).await? {
+            let name = live.metadata.name.clone().unwrap_or_default();
+            let wanted = bundle.iter().any(|d| {
+                d.resource.kind == desired.resource.kind
+                    && d.object.metadata.name.as_deref() == Some(name.as_str())
+            });
+            if !wanted {
+                found.push((desired.resource.clone(), name));
+            }
+        }
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn diffs_name_each_changed_field_and_skip_what_the_server_maintains() {
+        let live = json!({
+            "metadata": { "name": "q", "resourceVersion": "5", "labels": { "a": "1" } },
+            "spec": { "hard": { "pods": "10", "requests.cpu": "2" } },
+            "status": { "used": { "pods": "3" } },
+        });
+        let desired = json!({
+            "metadata": { "name": "q", "resourceVersion": "6", "labels": { "a": "1", "b": "2" } },
+            "spec": { "hard": { "pods": "12", "requests.cpu": "2" } },
+        });
+        let changes = diff(&live, &desired);
+        let paths: Vec<&str> = changes.iter().map(|c| c.path.as_str()).collect();
+        assert_eq!(paths, ["metadata.labels.b", "spec.hard.pods"]);
+        assert_eq!(changes[1].live, json!("10"));
+        assert_eq!(changes[1].desired, json!("12"));
+    }
+}
