@@ -37,7 +37,9 @@ run: setup site server
 	$(CAUSEWAY) migrate
 	$(CAUSEWAY) seed
 	$(CAUSEWAY) catalog import server/causeway/demo/organisation
-	CAUSEWAY_SITE_ROOT=$(SITE_ROOT) $(CAUSEWAY) serve
+	@# Environments go to the development cluster when `make dev-cluster` has started one, else
+	@# to the local GitOps directory (see README, Provisioning).
+	CAUSEWAY_SITE_ROOT=$(SITE_ROOT) $(if $(wildcard var/dev-cluster/kubeconfig),CAUSEWAY_KUBECONFIG=$(CURDIR)/var/dev-cluster/kubeconfig) $(CAUSEWAY) serve
 
 fmt:
 	cargo fmt --all

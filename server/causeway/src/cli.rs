@@ -45,6 +45,9 @@ enum Command {
     /// Work with the software catalog.
     #[command(subcommand)]
     Catalog(CatalogCommand),
+    /// Plan, apply or destroy a service's environment on its cluster.
+    #[command(subcommand)]
+    Provision(ProvisionCommand),
     /// Print the version.
     Version,
 }
@@ -57,6 +60,30 @@ enum CatalogCommand {
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
     },
+}
+
+/// Which environment of which service.
+#[derive(Debug, clap::Args)]
+struct Target {
+    /// The component, e.g. payments-api or component:default/payments-api.
+    #[arg(long)]
+    service: String,
+    /// The environment: dev, staging or prod with the default configuration.
+    #[arg(long = "env")]
+    environment: String,
+    /// A parameter, `key=value` (cpu, memory, pods); repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum ProvisionCommand {
+    /// Show what an apply would change, object by object, without changing anything.
+    Plan(Target),
+    /// Create or update the environment; re-applying an unchanged request changes nothing.
+    Apply(Target),
+    /// Remove the environment and wait until its namespace is gone (not for protected ones).
+    Destroy(Target),
 }
 
 #[derive(Debug, Subcommand)]
@@ -103,7 +130,132 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             platform.store.close().await;
             result
         }
+        Command::Provision(command) => {
+            let platform = open(&config).await?;
+            let result = provision(&config, &platform, command).await;
+            platform.store.close().await;
+            result
+        }
         Command::Version => Ok(()),
+    }
+}
+
+/// Runs a provisioning command, printing one line per object.
+async fn provision(
+    config: &Config,
+    platform: &Platform,
+    command: ProvisionCommand,
+) -> anyhow::Result<()> {
+    use causeway_platform::provision::Request;
+    use causeway_platform::provision::plan::Step;
+
+    let engine = serve::provisioner(config, platform);
+    let (ProvisionCommand::Plan(target)
+    | ProvisionCommand::Apply(target)
+    | ProvisionCommand::Destroy(target)) = &command;
+    let mut set = std::collections::BTreeMap::new();
+    for pair in &target.set {
+        let (key, value) = pair
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("--set {pair:?}: expected key=value"))?;
+        set.insert(key.trim().to_owned(), value.trim().to_owned());
+    }
+    let request = Request {
+        service: target.service.clone(),
+        environment: target.environment.clone(),
+        set,
+        request_id: format!("cli-{}", uuid::Uuid::new_v4()),
+    };
+    match command {
+        ProvisionCommand::Plan(_) => {
+            let plan = engine.plan(&request).await?;
+            println!("Plan for {} ({}):", plan.namespace, plan.environment);
+            for step in &plan.steps {
+                match step {
+                    Step::Create { object } => println!("  create     {object}"),
+                    Step::Unchanged { object } => println!("  unchanged  {object}"),
+                    Step::Delete { object } => println!("  delete     {object}"),
+                    Step::Conflict { object, message } => {
+                        println!("  conflict   {object}: {message}");
+                    }
+                    Step::Update { object, fields } => {
+                        println!("  update     {object}");
+                        for field in fields {
+                            println!(
+                                "               {}: {} -> {}",
+                                field.path, field.live, field.desired
+                            );
+                        }
+                    }
+                }
+            }
+            Ok(())
+        }
+        ProvisionCommand::Apply(_) => {
+            let report = engine.apply(&request).await?;
+            audit(
+                platform,
+                "provision.apply",
+                &report.namespace,
+                report.failed.is_empty(),
+                &request,
+            )
+            .await;
+            println!(
+                "Applied {} (request {}):",
+                report.namespace, request.request_id
+            );
+            for applied in &report.applied {
+                println!(
+                    "  {:<10} {}",
+                    format!("{:?}", applied.change).to_lowercase(),
+                    applied.object
+                );
+            }
+            for deleted in &report.deleted {
+                println!("  deleted    {deleted}");
+            }
+            for failure in &report.failed {
+                println!("  FAILED     {}: {}", failure.object, failure.message);
+            }
+            if report.failed.is_empty() {
+                Ok(())
+            } else {
+                anyhow::bail!("{} object(s) could not be applied", report.failed.len())
+            }
+        }
+        ProvisionCommand::Destroy(_) => {
+            let namespace = engine.destroy(&request).await?;
+            audit(platform, "provision.destroy", &namespace, true, &request).await;
+            println!("Destroyed {namespace}");
+            Ok(())
+        }
+    }
+}
+
+/// Records a provisioning change made from the command line.
+async fn audit(
+    platform: &Platform,
+    action: &str,
+    namespace: &str,
+    ok: bool,
+    request: &causeway_platform::provision::Request,
+) {
+    use causeway_platform::audit::{Entry, Outcome};
+    let entry = Entry {
+        actor: "cli",
+        action,
+        target: namespace,
+        outcome: if ok {
+            Outcome::Success
+        } else {
+            Outcome::Failed
+        },
+        detail: serde_json::json!({ "service": request.service, "environment": request.environment, "set": request.set }),
+        request_id: Some(&request.request_id),
+    };
+    if let Err(error) = platform.audit.record(entry).await {
+        eprintln!("warning: could not write the audit record: {error}");
     }
 }
 

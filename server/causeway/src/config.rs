@@ -51,6 +51,10 @@ pub struct Config {
     pub catalog_refresh: Duration,
     /// Whether entities that vanished from their location are deleted (else kept as orphans).
     pub catalog_delete_orphans: bool,
+    /// The kubeconfig environments are provisioned with (`CAUSEWAY_KUBECONFIG`, else `KUBECONFIG`).
+    pub kubeconfig: Option<PathBuf>,
+    /// Where environments are written when no cluster is configured.
+    pub gitops_dir: PathBuf,
     /// Whether `public_url` was set explicitly (otherwise it follows `listen`).
     public_url_set: bool,
 }
@@ -171,6 +175,18 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "keep",
         "entities gone from their location: `keep` (annotated `backstage.io/orphan`) or `delete`",
     ),
+    (
+        "kubeconfig",
+        "CAUSEWAY_KUBECONFIG",
+        "",
+        "kubeconfig of the cluster that serves `dev`, `staging` and `prod` (context `causeway` when it has one); default `$KUBECONFIG`; with neither, environments go to `gitops_dir`",
+    ),
+    (
+        "gitops_dir",
+        "CAUSEWAY_GITOPS_DIR",
+        "var/gitops",
+        "the git repository environments are written to when no cluster is configured",
+    ),
 ];
 
 impl Default for Config {
@@ -191,6 +207,8 @@ impl Default for Config {
             catalog_allowed_hosts: Vec::new(),
             catalog_refresh: Duration::from_secs(300),
             catalog_delete_orphans: false,
+            kubeconfig: None,
+            gitops_dir: PathBuf::from("var/gitops"),
             public_url_set: false,
         }
     }
@@ -211,9 +229,17 @@ impl Config {
     /// Loads the configuration from `vars`: the file named by `CAUSEWAY_CONFIG`, if any, then the
     /// other `CAUSEWAY_*` variables. Any unknown key or variable is an error.
     pub fn load(vars: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
+        let mut kubectl_default = None;
         let vars: Vec<(String, String)> = vars
             .into_iter()
-            .filter(|(k, _)| k.starts_with("CAUSEWAY_"))
+            .filter(|(k, v)| {
+                // kubectl's own variable is the default cluster, as it is for kubectl; of a
+                // list of files, the first.
+                if k == "KUBECONFIG" {
+                    kubectl_default = v.split(':').find(|p| !p.is_empty()).map(PathBuf::from);
+                }
+                k.starts_with("CAUSEWAY_")
+            })
             .collect();
         let mut config = Self::default();
         if let Some((_, path)) = vars.iter().find(|(k, _)| k == CONFIG_FILE_VAR) {
@@ -240,6 +266,9 @@ impl Config {
                     ));
                 }
             }
+        }
+        if config.kubeconfig.is_none() {
+            config.kubeconfig = kubectl_default;
         }
         config.check()?;
         Ok(config)
@@ -420,6 +449,15 @@ impl Config {
                         )));
                     }
                 };
+            }
+            "kubeconfig" => {
+                self.kubeconfig = (!value.trim().is_empty()).then(|| PathBuf::from(value.trim()));
+            }
+            "gitops_dir" => {
+                if value.trim().is_empty() {
+                    return Err(err("must name a directory".to_owned()));
+                }
+                self.gitops_dir = PathBuf::from(value.trim());
             }
             _ => return Err(err("unknown key".to_owned())),
         }

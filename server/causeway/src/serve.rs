@@ -1,6 +1,8 @@
 //! `causeway serve`: starts the HTTP server and the background loops, stops gracefully on SIGTERM
 //! or SIGINT.
 
+use causeway_platform::provision::Provisioner;
+use causeway_platform::provision::config::ProvisionConfig;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -20,12 +22,21 @@ pub fn state(config: Config) -> anyhow::Result<AppState> {
     let platform = Platform::new(store, &settings(&config))
         .map_err(|e| anyhow::anyhow!("configuration key `{e}"))?;
     Ok(AppState {
+        provisioner: provisioner(&config, &platform),
         platform,
         leptos: http::leptos_options(&config),
         config: Arc::new(config),
         metrics: telemetry::metrics_handle(),
         migrated: Arc::new(AtomicBool::new(false)),
     })
+}
+
+/// The provisioning engine for `config`, over `platform`'s catalog.
+pub fn provisioner(config: &Config, platform: &Platform) -> Provisioner {
+    Provisioner::new(
+        ProvisionConfig::for_kubeconfig(config.kubeconfig.clone(), config.gitops_dir.clone()),
+        platform.catalog.clone(),
+    )
 }
 
 /// The domain's settings, from the configuration.

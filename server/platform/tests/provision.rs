@@ -196,14 +196,10 @@ async fn an_environment_is_applied_object_by_object_and_reapplied_without_a_writ
     // Applying the same request again writes nothing: each object's resourceVersion right before
     // the apply is the one after it (`Unchanged`). Versions from the first apply are not compared,
     // because the quota controller writes the quota's status in between.
-    let again = engine
-        .apply(&request(
-            &service,
-            "dev",
-            &[("cpu", "1500m"), ("pods", "12")],
-        ))
-        .await
-        .expect("re-applied");
+    // A new request for the same state (its own request id) writes nothing either.
+    let mut same = request(&service, "dev", &[("cpu", "1500m"), ("pods", "12")]);
+    same.request_id = "req-2".to_owned();
+    let again = engine.apply(&same).await.expect("re-applied");
     assert!(again.failed.is_empty(), "{:?}", again.failed);
     assert_eq!(again.applied.len(), report.applied.len());
     for applied in &again.applied {
@@ -211,14 +207,9 @@ async fn an_environment_is_applied_object_by_object_and_reapplied_without_a_writ
     }
 
     // A changed parameter updates only what depends on it.
-    let changed = engine
-        .apply(&request(
-            &service,
-            "dev",
-            &[("cpu", "1500m"), ("pods", "13")],
-        ))
-        .await
-        .expect("changed");
+    let mut more_pods = request(&service, "dev", &[("cpu", "1500m"), ("pods", "13")]);
+    more_pods.request_id = "req-3".to_owned();
+    let changed = engine.apply(&more_pods).await.expect("changed");
     let updated: Vec<&str> = changed
         .applied
         .iter()
@@ -226,6 +217,32 @@ async fn an_environment_is_applied_object_by_object_and_reapplied_without_a_writ
         .map(|a| a.object.as_str())
         .collect();
     assert_eq!(updated, ["ResourceQuota/causeway-quota"]);
+    let quota = Api::<ResourceQuota>::namespaced(client(Identity::Causeway).await, &namespace)
+        .get("causeway-quota")
+        .await
+        .expect("quota");
+    let annotations = quota.metadata.annotations.unwrap_or_default();
+    assert_eq!(
+        annotations
+            .get("causeway.dev/request-id")
+            .map(String::as_str),
+        Some("req-3"),
+        "the request that last changed the object"
+    );
+    let limits = Api::<LimitRange>::namespaced(client(Identity::Causeway).await, &namespace)
+        .get("causeway-defaults")
+        .await
+        .expect("limits");
+    assert_eq!(
+        limits
+            .metadata
+            .annotations
+            .unwrap_or_default()
+            .get("causeway.dev/request-id")
+            .map(String::as_str),
+        Some("req-1"),
+        "untouched objects keep the request that created them"
+    );
     remove(&namespace).await;
 }
 

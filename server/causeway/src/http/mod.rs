@@ -38,6 +38,8 @@ use crate::config::{AuthMode, Config};
 #[derive(Clone)]
 pub struct AppState {
     pub platform: Platform,
+    /// The provisioning engine, configured from `kubeconfig` and `gitops_dir`.
+    pub provisioner: causeway_platform::provision::Provisioner,
     pub config: Arc<Config>,
     pub leptos: LeptosOptions,
     pub metrics: PrometheusHandle,

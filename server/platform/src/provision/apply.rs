@@ -6,6 +6,7 @@ use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use serde::Serialize;
 
 use super::bundle::{Desired, MANAGER};
+use super::plan::{diff, keeping_request_of};
 
 /// What applying one object did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -57,11 +58,32 @@ pub async fn apply_one(client: &Client, desired: &Desired) -> Result<Applied, Fa
             conflict,
         }
     };
-    let before = api
-        .get_opt(&name)
-        .await
-        .map_err(failure)?
-        .and_then(|o| o.metadata.resource_version);
+    let live = api.get_opt(&name).await.map_err(failure)?;
+    if let Some(live) = &live {
+        // A dry run with the live request id: if that changes nothing, the object is already as
+        // desired and is not written (a new request id alone is no reason to write).
+        let same_request = keeping_request_of(&desired.object, live);
+        let dry = api
+            .patch(
+                &name,
+                &PatchParams::apply(MANAGER).dry_run(),
+                &Patch::Apply(&same_request),
+            )
+            .await
+            .map_err(failure)?;
+        let unchanged = diff(
+            &serde_json::to_value(live).unwrap_or_default(),
+            &serde_json::to_value(&dry).unwrap_or_default(),
+        )
+        .is_empty();
+        if unchanged {
+            return Ok(Applied {
+                object: desired.describe(),
+                change: Change::Unchanged,
+                resource_version: live.metadata.resource_version.clone().unwrap_or_default(),
+            });
+        }
+    }
     let after = api
         .patch(
             &name,
@@ -71,7 +93,7 @@ pub async fn apply_one(client: &Client, desired: &Desired) -> Result<Applied, Fa
         .await
         .map_err(failure)?;
     let version = after.metadata.resource_version.unwrap_or_default();
-    let change = match before {
+    let change = match live.and_then(|l| l.metadata.resource_version) {
         None => Change::Created,
         Some(before) if before == version => Change::Unchanged,
         Some(_) => Change::Updated,

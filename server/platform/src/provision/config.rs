@@ -154,6 +154,19 @@ impl ProvisionConfig {
         }
     }
 
+    /// [`ProvisionConfig::embedded`] for the kubeconfig at `path`, if any: its context `causeway`
+    /// when it has one, else its current context.
+    pub fn for_kubeconfig(path: Option<PathBuf>, gitops: PathBuf) -> Self {
+        let cluster = path.map(|path| {
+            let context = kube::config::Kubeconfig::read_from(&path)
+                .ok()
+                .filter(|file| file.contexts.iter().any(|c| c.name == "causeway"))
+                .map(|_| "causeway".to_owned());
+            (path, context)
+        });
+        Self::embedded(cluster, gitops)
+    }
+
     /// The environment named `name`.
     pub fn environment(&self, name: &str) -> Option<&Environment> {
         self.environments.iter().find(|e| e.name == name)

@@ -8,7 +8,23 @@ use kube::api::{Api, ApiResource, DynamicObject, ListParams, Patch, PatchParams}
 use serde::Serialize;
 use serde_json::Value;
 
-use super::bundle::{Desired, ENVIRONMENT_LABEL, MANAGER, SERVICE_LABEL};
+use super::bundle::{Desired, ENVIRONMENT_LABEL, MANAGER, REQUEST_ANNOTATION, SERVICE_LABEL};
+
+/// `desired` with the request id `live` carries. An object keeps the id of the request that last
+/// changed it, so comparing with it is what tells a real change from a new request for the same
+/// state (which must write nothing).
+pub fn keeping_request_of(desired: &DynamicObject, live: &DynamicObject) -> DynamicObject {
+    let mut object = desired.clone();
+    let previous = live
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(REQUEST_ANNOTATION));
+    if let (Some(previous), Some(annotations)) = (previous, object.metadata.annotations.as_mut()) {
+        annotations.insert(REQUEST_ANNOTATION.to_owned(), previous.clone());
+    }
+    object
+}
 
 /// One field that would change: its path and both values (`null` when absent).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -105,8 +121,9 @@ pub async fn plan_one(client: &Client, desired: &Desired) -> Result<Step, kube::
         return Ok(Step::Create { object });
     };
     let params = PatchParams::apply(MANAGER).dry_run();
+    let same_request = keeping_request_of(&desired.object, &live);
     let after = match api
-        .patch(&name, &params, &Patch::Apply(&desired.object))
+        .patch(&name, &params, &Patch::Apply(&same_request))
         .await
     {
         Ok(after) => after,
