@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod error;
 pub mod health;
 pub mod openapi;
+pub mod provision;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -128,6 +129,9 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/catalog/refresh", post(catalog::refresh))
         .route("/api/catalog/import", post(catalog::import))
+        .route("/api/provision/plan", post(provision::plan))
+        .route("/api/provision/apply", post(provision::apply))
+        .route("/api/provision/destroy", post(provision::destroy))
         .route("/api/openapi.json", get(openapi::document));
 
     let mut app = Router::new()

@@ -6,7 +6,7 @@ use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use super::{api, catalog};
+use super::{api, catalog, provision};
 
 /// Backstage's error envelope, used by every error response.
 #[derive(Debug, Serialize, ToSchema)]
@@ -62,11 +62,12 @@ impl Modify for BearerToken {
         catalog::by_query, catalog::list, catalog::by_name, catalog::by_uid, catalog::delete_by_uid, catalog::by_refs,
         catalog::facets, catalog::validate_entity, catalog::locations, catalog::location, catalog::add_location,
         catalog::delete_location, catalog::refresh, catalog::import,
+        provision::plan, provision::apply, provision::destroy,
     ),
-    components(schemas(ErrorEnvelope)),
+    components(schemas(ErrorEnvelope, provision::Target)),
     modifiers(&BearerToken),
     security(("token" = [])),
-    tags((name = "catalog", description = "Backstage-compatible software catalog"), (name = "identity", description = "The caller, API tokens, audit log")),
+    tags((name = "catalog", description = "Backstage-compatible software catalog"), (name = "identity", description = "The caller, API tokens, audit log"), (name = "provision", description = "A service's environments on Kubernetes")),
 )]
 pub struct ApiDoc;
 

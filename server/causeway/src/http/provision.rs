@@ -1,0 +1,183 @@
+//! The provisioning API under `/api/provision`: plan, apply and destroy a service's environment.
+//! Everyone signed in may plan; only members of the owning team (and platform admins) may apply
+//! or destroy, and every change is audited.
+
+use axum::Extension;
+use axum::Json;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use causeway_platform::audit::{Entry, Outcome};
+use causeway_platform::catalog::refs;
+use causeway_platform::identity::{Principal, Role};
+use causeway_platform::provision::{Plan, Report, Request};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::auth::request_id;
+use super::error::ApiError;
+use super::openapi::ErrorEnvelope;
+
+/// The body of every provisioning call.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    /// The component, e.g. `payments-api` or `component:default/payments-api`.
+    pub service: String,
+    /// The environment (`dev`, `staging`, `prod` by default).
+    pub environment: String,
+    /// Parameters overriding the environment's defaults: `cpu`, `memory`, `pods`.
+    #[serde(default)]
+    pub set: std::collections::BTreeMap<String, String>,
+}
+
+fn request(target: Target, headers: &HeaderMap) -> Request {
+    Request {
+        service: target.service,
+        environment: target.environment,
+        set: target.set,
+        request_id: request_id(headers).unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+    }
+}
+
+fn body(
+    target: Result<Json<Target>, axum::extract::rejection::JsonRejection>,
+) -> Result<Target, ApiError> {
+    target
+        .map(|Json(t)| t)
+        .map_err(|e| ApiError::input(format!("request body: {}", e.body_text())))
+}
+
+/// Only platform admins and members of the service's owning team change its environments.
+fn authorize(state: &AppState, principal: &Principal, service: &str) -> Result<(), ApiError> {
+    if principal.role == Role::PlatformAdmin {
+        return Ok(());
+    }
+    let Ok(entity_ref) = refs::parse(service, "component", "default") else {
+        // An unparseable reference is reported by the engine, field and rule included.
+        return Ok(());
+    };
+    let index = state.platform.catalog.index();
+    let Some(entity) = index.by_ref(&entity_ref) else {
+        return Ok(());
+    };
+    let owners: Vec<String> = entity
+        .edges
+        .iter()
+        .filter(|e| e.kind() == "ownedBy")
+        .map(|e| e.target.to_string())
+        .collect();
+    if owners
+        .iter()
+        .any(|o| principal.is_member_of(o) || *o == principal.entity_ref)
+    {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(format!(
+            "{entity_ref} is owned by {}; only its team (or platform admins) may change its environments",
+            if owners.is_empty() {
+                "nobody".to_owned()
+            } else {
+                owners.join(", ")
+            }
+        )))
+    }
+}
+
+async fn audit(
+    state: &AppState,
+    principal: &Principal,
+    action: &str,
+    target: &str,
+    ok: bool,
+    detail: Value,
+    request: &Request,
+) {
+    state
+        .record(Entry {
+            actor: &principal.entity_ref,
+            action,
+            target,
+            outcome: if ok {
+                Outcome::Success
+            } else {
+                Outcome::Failed
+            },
+            detail,
+            request_id: Some(&request.request_id),
+        })
+        .await;
+}
+
+#[utoipa::path(post, path = "/api/provision/plan", tag = "provision", request_body = Target,
+    responses((status = 200, description = "`{namespace, environment, steps: [{action: create|update|unchanged|delete|conflict, object, fields?, message?}]}`", body = Value),
+        (status = 400, description = "Unknown service or environment, bad parameter, above a ceiling", body = ErrorEnvelope),
+        (status = 503, description = "The cluster is unreachable", body = ErrorEnvelope)))]
+/// `POST /api/provision/plan`: what an apply would change; changes nothing.
+pub async fn plan(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    target: Result<Json<Target>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Plan>, ApiError> {
+    let request = request(body(target)?, &headers);
+    Ok(Json(state.provisioner.plan(&request).await?))
+}
+
+#[utoipa::path(post, path = "/api/provision/apply", tag = "provision", request_body = Target,
+    responses((status = 200, description = "`{namespace, applied: [{object, change, resource_version}], deleted, failed: [{object, message, conflict}]}`", body = Value),
+        (status = 400, description = "Unknown service or environment, bad parameter, above a ceiling", body = ErrorEnvelope),
+        (status = 403, description = "Not a member of the owning team", body = ErrorEnvelope),
+        (status = 503, description = "The cluster is unreachable", body = ErrorEnvelope)))]
+/// `POST /api/provision/apply`: creates or updates the environment.
+pub async fn apply(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
+    target: Result<Json<Target>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Report>, ApiError> {
+    let target = body(target)?;
+    authorize(&state, &principal, &target.service)?;
+    let request = request(target, &headers);
+    let report = state.provisioner.apply(&request).await?;
+    let detail = json!({ "service": request.service, "environment": request.environment, "set": request.set, "failed": report.failed });
+    audit(
+        &state,
+        &principal,
+        "provision.apply",
+        &report.namespace,
+        report.failed.is_empty(),
+        detail,
+        &request,
+    )
+    .await;
+    Ok(Json(report))
+}
+
+#[utoipa::path(post, path = "/api/provision/destroy", tag = "provision", request_body = Target,
+    responses((status = 200, description = "`{namespace}` once it is gone", body = Value),
+        (status = 403, description = "Not a member of the owning team, or a protected environment", body = ErrorEnvelope),
+        (status = 503, description = "The cluster is unreachable", body = ErrorEnvelope)))]
+/// `POST /api/provision/destroy`: removes the environment and waits until it is gone.
+pub async fn destroy(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
+    target: Result<Json<Target>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let target = body(target)?;
+    authorize(&state, &principal, &target.service)?;
+    let request = request(target, &headers);
+    let namespace = state.provisioner.destroy(&request).await?;
+    let detail = json!({ "service": request.service, "environment": request.environment });
+    audit(
+        &state,
+        &principal,
+        "provision.destroy",
+        &namespace,
+        true,
+        detail,
+        &request,
+    )
+    .await;
+    Ok(Json(json!({ "namespace": namespace })))
+}
