@@ -103,6 +103,10 @@ async fn owners_change_environments_others_may_only_look() {
         .await;
     assert_eq!(status, StatusCode::OK, "{plan}");
     assert_eq!(plan["namespace"], "payments-api-dev");
+    assert_eq!(
+        plan["pipeline_run"]["spec"]["params"][0]["value"],
+        "https://github.com/example-retail/payments-api.git"
+    );
     assert!(
         plan["steps"]
             .as_array()
@@ -127,9 +131,11 @@ async fn owners_change_environments_others_may_only_look() {
     let (status, report) = app.post("/api/provision/apply", &ada, target.clone()).await;
     assert_eq!(status, StatusCode::OK, "{report}");
     assert_eq!(report["failed"], json!([]));
+    // The baseline (10), the pipeline (4 Tasks and the Pipeline: payments-api names its
+    // repository) and observability (dashboard, ServiceMonitor, PrometheusRule).
     assert_eq!(
         report["applied"].as_array().expect("applied").len(),
-        10,
+        18,
         "{report}"
     );
     let audit = app.state.platform.audit.recent(5).await.expect("audit");

@@ -47,7 +47,7 @@ async fn engine_with(service: &str, adjust: impl FnOnce(&mut ProvisionConfig)) -
     platform.load().await.expect("load");
     let catalog = format!(
         "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n  name: team-a\nspec:\n  type: team\n  children: []\n---\n\
-         apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: {service}\n  annotations:\n    causeway.dev/cost-centre: cc-4711\n\
+         apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: {service}\n  annotations:\n    causeway.dev/cost-centre: cc-4711\n    github.com/project-slug: example/{service}\n\
          spec:\n  type: service\n  lifecycle: production\n  owner: team-a\n---\n\
          apiVersion: backstage.io/v1alpha1\nkind: API\nmetadata:\n  name: {service}-api\nspec:\n  type: openapi\n  lifecycle: production\n  owner: team-a\n  definition: openapi\n"
     );
@@ -469,4 +469,105 @@ async fn destroy_removes_the_environment_and_refuses_protected_ones() {
         Err(Error::Forbidden(message)) => assert!(message.contains("protected"), "{message}"),
         other => panic!("expected a refusal, got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn pipelines_and_observability_come_with_the_environment() {
+    use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
+
+    let service = unique_name("svc");
+    let engine = engine(&service).await;
+    let plan = engine
+        .plan(&request(&service, "staging", &[("availability", "99.5")]))
+        .await
+        .expect("plan");
+    let run = plan.pipeline_run.expect("a pipeline run is shown");
+    assert_eq!(
+        run["spec"]["params"][0]["value"],
+        format!("https://github.com/example/{service}.git")
+    );
+    let report = engine
+        .apply(&request(&service, "staging", &[("availability", "99.5")]))
+        .await
+        .expect("applied");
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    let namespace = report.namespace;
+    let backend = client(Identity::Causeway).await;
+    let custom = |group: &str, version: &str, kind: &str, plural: &str| {
+        let resource =
+            ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural);
+        Api::<DynamicObject>::namespaced_with(backend.clone(), &namespace, &resource)
+    };
+    let tasks: Vec<String> = custom("tekton.dev", "v1", "Task", "tasks")
+        .list(&ListParams::default())
+        .await
+        .expect("tasks")
+        .into_iter()
+        .filter_map(|t| t.metadata.name)
+        .collect();
+    for name in ["clone", "test", "build", "deploy"] {
+        assert!(tasks.iter().any(|t| t == name), "{name} in {tasks:?}");
+    }
+    let pipeline = custom("tekton.dev", "v1", "Pipeline", "pipelines")
+        .get("delivery")
+        .await
+        .expect("pipeline");
+    let order: Vec<(&str, Option<&str>)> = pipeline.data["spec"]["tasks"]
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .map(|t| {
+            (
+                t["name"].as_str().unwrap_or_default(),
+                t["runAfter"][0].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        order,
+        [
+            ("clone", None),
+            ("test", Some("clone")),
+            ("build", Some("test")),
+            ("deploy", Some("build"))
+        ]
+    );
+    let rule = custom(
+        "monitoring.coreos.com",
+        "v1",
+        "PrometheusRule",
+        "prometheusrules",
+    )
+    .get(&format!("{service}-slo"))
+    .await
+    .expect("rule");
+    let page = &rule.data["spec"]["groups"][1]["rules"][0];
+    // 14.4 times the 0.5% error budget of a 99.5% objective.
+    assert!(
+        page["expr"].as_str().expect("expr").contains("> 0.072 "),
+        "{page}"
+    );
+    custom(
+        "monitoring.coreos.com",
+        "v1",
+        "ServiceMonitor",
+        "servicemonitors",
+    )
+    .get(&service)
+    .await
+    .expect("service monitor");
+    let dashboard = custom(
+        "grafana.integreatly.org",
+        "v1beta1",
+        "GrafanaDashboard",
+        "grafanadashboards",
+    )
+    .get(&format!("{service}-red"))
+    .await
+    .expect("dashboard");
+    let model: serde_json::Value =
+        serde_json::from_str(dashboard.data["spec"]["json"].as_str().expect("json"))
+            .expect("model");
+    assert_eq!(model["panels"].as_array().expect("panels").len(), 3);
+    remove(&namespace).await;
 }

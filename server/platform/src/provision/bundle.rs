@@ -17,6 +17,7 @@ use kube::Resource;
 use kube::api::{ApiResource, DynamicObject};
 
 use super::config::{Environment, Quota};
+use super::{delivery, observability};
 
 /// The version of the rules below; every object carries it, so an object rendered by older rules
 /// can be told apart.
@@ -45,6 +46,10 @@ pub struct Instance {
     pub cost_centre: Option<String>,
     pub namespace: String,
     pub quota: Quota,
+    /// The availability objective, in percent, the alert rules are derived from.
+    pub availability: f64,
+    /// The clone URL of the component's repository; without one there is no pipeline.
+    pub repository: Option<String>,
     pub request_id: String,
 }
 
@@ -68,6 +73,22 @@ impl Desired {
             api_version: resource.api_version.clone(),
             kind: resource.kind.clone(),
         });
+        Self { resource, object }
+    }
+
+    /// A custom resource (`group/version`, kind, plural) with `spec`, in `instance`'s namespace.
+    fn custom(
+        (group, version, kind, plural): (&str, &str, &str, &str),
+        metadata: ObjectMeta,
+        spec: &impl serde::Serialize,
+    ) -> Self {
+        let resource = ApiResource::from_gvk_with_plural(
+            &kube::api::GroupVersionKind::gvk(group, version, kind),
+            plural,
+        );
+        let mut object = DynamicObject::new("", &resource);
+        object.metadata = metadata;
+        object.data = serde_json::json!({ "spec": spec });
         Self { resource, object }
     }
 
@@ -259,5 +280,64 @@ pub fn render(s: &Instance, environment: &Environment) -> Vec<Desired> {
             }],
         )));
     }
+    if s.repository.is_some() {
+        let tekton = |kind, plural| ("tekton.dev", "v1", kind, plural);
+        for (name, spec) in delivery::tasks() {
+            objects.push(Desired::custom(
+                tekton("Task", "tasks"),
+                meta(s, environment, &name, true),
+                &spec,
+            ));
+        }
+        objects.push(Desired::custom(
+            tekton("Pipeline", "pipelines"),
+            meta(s, environment, "delivery", true),
+            &delivery::pipeline(),
+        ));
+    }
+    objects.push(Desired::custom(
+        (
+            "grafana.integreatly.org",
+            "v1beta1",
+            "GrafanaDashboard",
+            "grafanadashboards",
+        ),
+        meta(s, environment, &format!("{}-red", s.service), true),
+        &observability::dashboard(&s.service, &s.namespace),
+    ));
+    objects.push(Desired::custom(
+        (
+            "monitoring.coreos.com",
+            "v1",
+            "ServiceMonitor",
+            "servicemonitors",
+        ),
+        meta(s, environment, &s.service, true),
+        &observability::service_monitor(&s.service),
+    ));
+    objects.push(Desired::custom(
+        (
+            "monitoring.coreos.com",
+            "v1",
+            "PrometheusRule",
+            "prometheusrules",
+        ),
+        meta(s, environment, &format!("{}-slo", s.service), true),
+        &observability::rules(&s.service, &s.namespace, s.availability),
+    ));
     objects
+}
+
+/// The PipelineRun a change to `revision` would start, when the service has a pipeline.
+pub fn pipeline_run(s: &Instance, revision: &str) -> Option<serde_json::Value> {
+    let repository = s.repository.clone()?;
+    Some(delivery::run(
+        &delivery::Source {
+            image: format!("registry.local/{}/{}:{revision}", s.team, s.service),
+            repository,
+            namespace: s.namespace.clone(),
+            service: s.service.clone(),
+        },
+        revision,
+    ))
 }

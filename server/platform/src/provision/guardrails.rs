@@ -11,25 +11,48 @@ const PARAMETERS: &[(&str, &str)] = &[
     ("cpu", "CPU requests, e.g. 2 or 1500m"),
     ("memory", "memory requests, e.g. 4Gi or 512Mi"),
     ("pods", "number of pods"),
+    (
+        "availability",
+        "availability objective in percent, from 90 to 99.999, e.g. 99.9",
+    ),
 ];
+
+/// The availability objective when a request sets none.
+pub const DEFAULT_AVAILABILITY: f64 = 99.9;
+
+/// What a request asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parameters {
+    pub quota: Quota,
+    /// Percent; the alert rules are derived from it.
+    pub availability: f64,
+}
 
 fn problem(field: &str, message: String) -> Problem {
     Problem::new("request", None, field, message)
 }
 
-/// The quota a request asks for: the environment's default with `set` applied, or every problem
-/// with the parameters.
-pub fn requested_quota(
+/// What a request asks for: the environment's defaults with `set` applied, or every problem with
+/// the parameters.
+pub fn parameters(
     default: &Quota,
     set: &BTreeMap<String, String>,
-) -> Result<Quota, Vec<Problem>> {
+) -> Result<Parameters, Vec<Problem>> {
     let mut quota = default.clone();
+    let mut availability = DEFAULT_AVAILABILITY;
     let mut problems = Vec::new();
     for (key, value) in set {
         let parsed = match key.as_str() {
             "cpu" => parse_cpu(value).map(|v| quota.cpu_millis = v),
             "memory" => parse_memory(value).map(|v| quota.memory_mib = v),
             "pods" => value.trim().parse::<u64>().ok().map(|v| quota.pods = v),
+            "availability" => value
+                .trim()
+                .trim_end_matches('%')
+                .parse::<f64>()
+                .ok()
+                .filter(|v| (90.0..=99.999).contains(v))
+                .map(|v| availability = v),
             _ => {
                 let known: Vec<String> = PARAMETERS
                     .iter()
@@ -54,7 +77,10 @@ pub fn requested_quota(
         }
     }
     if problems.is_empty() {
-        Ok(quota)
+        Ok(Parameters {
+            quota,
+            availability,
+        })
     } else {
         Err(problems)
     }
@@ -150,13 +176,19 @@ mod tests {
             memory_mib: 1024,
             pods: 10,
         };
-        let quota = requested_quota(
+        let asked = parameters(
             &default,
-            &set(&[("cpu", "1.5"), ("memory", "2Gi"), ("pods", "4")]),
+            &set(&[
+                ("cpu", "1.5"),
+                ("memory", "2Gi"),
+                ("pods", "4"),
+                ("availability", "99.5"),
+            ]),
         )
         .expect("valid");
+        assert!((asked.availability - 99.5).abs() < 1e-9);
         assert_eq!(
-            quota,
+            asked.quota,
             Quota {
                 cpu_millis: 1500,
                 memory_mib: 2048,
@@ -164,14 +196,23 @@ mod tests {
             }
         );
         assert_eq!(
-            requested_quota(&default, &set(&[("cpu", "250m")]))
+            parameters(&default, &set(&[("cpu", "250m")]))
                 .expect("valid")
+                .quota
                 .cpu_millis,
             250
         );
-        let problems = requested_quota(&default, &set(&[("cpu", "lots"), ("gpus", "1")]))
-            .expect_err("invalid");
+        let problems = parameters(
+            &default,
+            &set(&[("cpu", "lots"), ("gpus", "1"), ("availability", "100")]),
+        )
+        .expect_err("invalid");
         let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        assert!(
+            text.iter()
+                .any(|t| t.contains("set.availability") && t.contains("90 to 99.999")),
+            "{text:?}"
+        );
         assert!(
             text.iter()
                 .any(|t| t.contains("set.cpu") && t.contains("\"lots\"")),

@@ -8,8 +8,10 @@
 pub mod apply;
 pub mod bundle;
 pub mod config;
+pub mod delivery;
 pub mod guardrails;
 pub mod naming;
+pub mod observability;
 pub mod plan;
 
 use std::collections::BTreeMap;
@@ -66,10 +68,24 @@ pub struct Plan {
     pub namespace: String,
     pub environment: String,
     pub steps: Vec<Step>,
+    /// The PipelineRun a push to the default branch would start, when the service has a
+    /// repository (Causeway shows it; the CI system starts it).
+    pub pipeline_run: Option<Value>,
 }
 
 /// How long a destroy waits for the namespace to be gone.
 const DESTROY_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// What the catalog says about a component.
+struct Component {
+    name: String,
+    /// The owning group's reference, and its name (the RBAC group of the team).
+    owner: String,
+    team: String,
+    cost_centre: Option<String>,
+    /// Its repository's clone URL, when its annotations give one.
+    repository: Option<String>,
+}
 
 /// The engine; cheap to clone.
 #[derive(Debug, Clone)]
@@ -131,27 +147,33 @@ impl Provisioner {
                 ),
             ));
         }
-        let component = self.component(&request.service);
-        let (service, team, cost_centre) = match component {
-            Ok(found) => found,
+        let component = match self.component(&request.service) {
+            Ok(found) => Some(found),
             Err(mut found) => {
                 problems.append(&mut found);
-                Default::default()
+                None
             }
         };
-        let Some(environment) = environment.filter(|_| problems.is_empty()) else {
+        let (Some(environment), Some(component)) = (environment, component) else {
             return Err(Error::Rejected(problems));
         };
-        let quota = guardrails::requested_quota(&environment.quota, &request.set)
-            .map_err(Error::Rejected)?;
-        guardrails::check(&self.config, &environment.name, &team.0, &quota)
-            .map_err(Error::Rejected)?;
+        let asked =
+            guardrails::parameters(&environment.quota, &request.set).map_err(Error::Rejected)?;
+        guardrails::check(
+            &self.config,
+            &environment.name,
+            &component.owner,
+            &asked.quota,
+        )
+        .map_err(Error::Rejected)?;
         let instance = Instance {
-            namespace: naming::namespace(&service, &environment.name),
-            service,
-            team: team.1,
-            cost_centre,
-            quota,
+            namespace: naming::namespace(&component.name, &environment.name),
+            service: component.name,
+            team: component.team,
+            cost_centre: component.cost_centre,
+            quota: asked.quota,
+            availability: asked.availability,
+            repository: component.repository,
             request_id: request.request_id.clone(),
         };
         let bundle = render(&instance, environment);
@@ -162,12 +184,8 @@ impl Provisioner {
         })
     }
 
-    /// The component's name, its owning team (reference and name) and cost centre.
-    #[allow(clippy::type_complexity)]
-    fn component(
-        &self,
-        service: &str,
-    ) -> Result<(String, (String, String), Option<String>), Vec<Problem>> {
+    /// What the catalog says about the component `service`.
+    fn component(&self, service: &str) -> Result<Component, Vec<Problem>> {
         let entity_ref = refs::parse(service, "component", "default")
             .map_err(|message| vec![problem("service", message)])?;
         let index = self.catalog.index();
@@ -217,8 +235,19 @@ impl Provisioner {
                 format!("{value:?} cannot be a label value; expected at most 63 letters, digits, '-', '_' or '.'"),
             ));
         }
+        let annotations = body
+            .pointer("/metadata/annotations")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
         if problems.is_empty() {
-            Ok((entity.name.to_lowercase(), (owner, team_name), cost_centre))
+            Ok(Component {
+                name: entity.name.to_lowercase(),
+                owner,
+                team: team_name,
+                cost_centre,
+                repository: delivery::repository(&annotations),
+            })
         } else {
             Err(problems)
         }
@@ -239,6 +268,7 @@ impl Provisioner {
             object: format!("{}/{name}", resource.kind),
         }));
         Ok(Plan {
+            pipeline_run: bundle::pipeline_run(&prepared.instance, "main"),
             namespace: prepared.instance.namespace,
             environment: prepared.environment.name,
             steps,
