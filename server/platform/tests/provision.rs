@@ -31,6 +31,20 @@ async fn engine(service: &str) -> Provisioner {
 
 /// [`engine`] with the configuration changed by `adjust`.
 async fn engine_with(service: &str, adjust: impl FnOnce(&mut ProvisionConfig)) -> Provisioner {
+    let catalog = format!(
+        "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n  name: team-a\nspec:\n  type: team\n  children: []\n---\n\
+         apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: {service}\n  annotations:\n    causeway.dev/cost-centre: cc-4711\n    github.com/project-slug: example/{service}\n\
+         spec:\n  type: service\n  lifecycle: production\n  owner: team-a\n---\n\
+         apiVersion: backstage.io/v1alpha1\nkind: API\nmetadata:\n  name: {service}-api\nspec:\n  type: openapi\n  lifecycle: production\n  owner: team-a\n  definition: openapi\n"
+    );
+    engine_with_catalog(&catalog, adjust).await
+}
+
+/// An engine over a catalog of `catalog` (YAML documents), configured as [`engine`] is.
+async fn engine_with_catalog(
+    catalog: &str,
+    adjust: impl FnOnce(&mut ProvisionConfig),
+) -> Provisioner {
     let dir = std::env::temp_dir().join(format!("causeway-provision-{}", uuid::Uuid::new_v4()));
     let store = Store::open(&format!("sqlite://{}/causeway.db", dir.display()))
         .await
@@ -45,17 +59,11 @@ async fn engine_with(service: &str, adjust: impl FnOnce(&mut ProvisionConfig)) -
     )
     .expect("platform");
     platform.load().await.expect("load");
-    let catalog = format!(
-        "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n  name: team-a\nspec:\n  type: team\n  children: []\n---\n\
-         apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: {service}\n  annotations:\n    causeway.dev/cost-centre: cc-4711\n    github.com/project-slug: example/{service}\n\
-         spec:\n  type: service\n  lifecycle: production\n  owner: team-a\n---\n\
-         apiVersion: backstage.io/v1alpha1\nkind: API\nmetadata:\n  name: {service}-api\nspec:\n  type: openapi\n  lifecycle: production\n  owner: team-a\n  definition: openapi\n"
-    );
     platform
         .catalog
         .ingest(
             "test",
-            yaml::parse("test", &catalog).expect("yaml"),
+            yaml::parse("test", catalog).expect("yaml"),
             IngestOptions::default(),
         )
         .await
@@ -570,4 +578,56 @@ async fn pipelines_and_observability_come_with_the_environment() {
             .expect("model");
     assert_eq!(model["panels"].as_array().expect("panels").len(), 3);
     remove(&namespace).await;
+}
+
+#[tokio::test]
+async fn twenty_concurrent_requests_converge_without_duplicates() {
+    // Ten services, each requested twice at the same time: twenty applies in flight at once.
+    let services: Vec<String> = (0..10).map(|_| unique_name("par")).collect();
+    let mut catalog = String::from(
+        "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n  name: team-a\nspec:\n  type: team\n  children: []\n",
+    );
+    for service in &services {
+        catalog.push_str(&format!(
+            "---\napiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: {service}\nspec:\n  type: service\n  lifecycle: production\n  owner: team-a\n"
+        ));
+    }
+    let engine = engine_with_catalog(&catalog, |_| {}).await;
+    let requests: Vec<Request> = services
+        .iter()
+        .flat_map(|s| [request(s, "dev", &[]), request(s, "dev", &[])])
+        .collect();
+    let reports = futures::future::join_all(requests.iter().map(|r| engine.apply(r))).await;
+    let backend = client(Identity::Causeway).await;
+    for report in reports {
+        let report = report.expect("applied");
+        assert!(report.failed.is_empty(), "{:?}", report.failed);
+    }
+    for service in &services {
+        let namespace = format!("{service}-dev");
+        let quotas = Api::<ResourceQuota>::namespaced(backend.clone(), &namespace)
+            .list(&ListParams::default())
+            .await
+            .expect("quotas");
+        assert_eq!(quotas.items.len(), 1, "one quota in {namespace}");
+        let policies = Api::<NetworkPolicy>::namespaced(backend.clone(), &namespace)
+            .list(&ListParams::default())
+            .await
+            .expect("policies");
+        assert_eq!(policies.items.len(), 4, "four policies in {namespace}");
+        let plan = engine
+            .plan(&request(service, "dev", &[]))
+            .await
+            .expect("plan");
+        assert!(
+            plan.steps
+                .iter()
+                .all(|s| matches!(s, Step::Unchanged { .. })),
+            "{namespace} converged: {:?}",
+            plan.steps
+        );
+    }
+    for service in &services {
+        remove(&format!("{service}-dev")).await;
+    }
 }

@@ -73,6 +73,9 @@ pub struct Plan {
     pub pipeline_run: Option<Value>,
 }
 
+/// How long one call to the API server may take before the operation fails.
+const API_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// How long a destroy waits for the namespace to be gone.
 const DESTROY_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
 
@@ -398,5 +401,12 @@ pub async fn cluster_client(cluster: &Cluster) -> Result<Client> {
         }
         None => kube::Config::incluster().map_err(|e| unavailable(e.to_string()))?,
     };
+    let mut config = config;
+    // Provisioning calls are short; an API server that stops answering must fail the operation
+    // (which is then reported and can be retried) rather than hang it.
+    config.connect_timeout = Some(API_TIMEOUT);
+    config.read_timeout = Some(API_TIMEOUT);
+    config.write_timeout = Some(API_TIMEOUT);
+    config.reset_reader_on_write = true;
     Client::try_from(config).map_err(|e| unavailable(e.to_string()))
 }
