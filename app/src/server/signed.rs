@@ -5,7 +5,6 @@
 //! to someone else; signed with the session's own secret (which only that browser and the server
 //! know), only the session that imported can have it shown, and the server keeps no state.
 
-use causeway_platform::identity::SESSION_COOKIE;
 use hmac::{Hmac, Mac};
 use leptos::prelude::use_context;
 use sha2::Sha256;
@@ -15,16 +14,13 @@ type HmacSha256 = Hmac<Sha256>;
 /// The session secret of the current request, from its cookie.
 pub fn session_secret() -> Option<String> {
     let parts = use_context::<http::request::Parts>()?;
-    parts
-        .headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
-        .map(|(_, value)| value.to_owned())
-        .filter(|v| !v.is_empty())
+    causeway_platform::identity::session_secret(
+        parts
+            .headers
+            .get_all(http::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+    )
 }
 
 fn mac(secret: &str, text: &str) -> Option<HmacSha256> {

@@ -7,7 +7,7 @@ pub(crate) mod cache;
 mod sessions;
 mod tokens;
 
-pub use sessions::{NewSession, SESSION_COOKIE, Sessions};
+pub use sessions::{NewSession, SESSION_COOKIE, Sessions, session_secret};
 pub use tokens::{ApiToken, NewToken, Tokens};
 
 use serde::Serialize;

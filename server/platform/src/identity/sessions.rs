@@ -4,6 +4,17 @@
 /// The name of the cookie that carries a session's secret.
 pub const SESSION_COOKIE: &str = "causeway_session";
 
+/// The session secret among the values of a request's `Cookie` headers, if there is one.
+pub fn session_secret<'a>(cookie_headers: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    cookie_headers
+        .into_iter()
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.to_owned())
+        .filter(|v| !v.is_empty())
+}
+
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -233,6 +233,14 @@ impl Index {
         related
     }
 
+    /// The reverse types others point at `entity_ref` with.
+    fn incoming_kinds(&self, entity_ref: &str) -> Vec<&'static str> {
+        self.incoming_of(entity_ref)
+            .iter()
+            .map(|(kind, _)| *kind)
+            .collect()
+    }
+
     fn incoming_of(&self, entity_ref: &str) -> &[(&'static str, Arc<str>)] {
         self.incoming.get(entity_ref).map_or(&[], Vec::as_slice)
     }
@@ -285,12 +293,7 @@ impl Index {
                 self.mark_reverse(edge.reverse(), target);
             }
         }
-        let kinds: Vec<&'static str> = self
-            .incoming_of(&entity.entity_ref)
-            .iter()
-            .map(|(kind, _)| *kind)
-            .collect();
-        for kind in kinds {
+        for kind in self.incoming_kinds(&entity.entity_ref) {
             self.mark_reverse(kind, id);
         }
         for pair in search_pairs(&body, &entity.edges, &[]) {
@@ -397,12 +400,7 @@ impl Index {
             }
             self.drop_key_if_empty(&pair.key);
         }
-        let kinds: Vec<&'static str> = self
-            .incoming_of(&entity.entity_ref)
-            .iter()
-            .map(|(kind, _)| *kind)
-            .collect();
-        for kind in kinds {
+        for kind in self.incoming_kinds(&entity.entity_ref) {
             self.unmark_reverse(kind, id);
         }
         for edge in &entity.edges {
