@@ -5,23 +5,23 @@
 
 #[path = "support/kube.rs"]
 mod cluster;
+#[path = "support/testbed.rs"]
+mod testbed;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::time::Duration;
 
-use causeway_platform::catalog::{IngestOptions, yaml};
+use causeway_platform::Error;
 use causeway_platform::provision::apply::Change;
 use causeway_platform::provision::config::ProvisionConfig;
 use causeway_platform::provision::plan::Step;
 use causeway_platform::provision::{Provisioner, Request};
-use causeway_platform::{Error, Platform, Settings, Store};
-use cluster::{Identity, client, kubeconfig_path, status_code, unique_name};
+use cluster::{Identity, client, status_code, unique_name};
 use k8s_openapi::api::core::v1::{LimitRange, Namespace, Pod, ResourceQuota, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use serde_json::json;
+use testbed::engine_with_catalog;
 
 /// A catalog holding one component of `team-a` (the control plane's developer group) and an
 /// engine with the embedded configuration pointed at the plane as the backend.
@@ -38,45 +38,6 @@ async fn engine_with(service: &str, adjust: impl FnOnce(&mut ProvisionConfig)) -
          apiVersion: backstage.io/v1alpha1\nkind: API\nmetadata:\n  name: {service}-api\nspec:\n  type: openapi\n  lifecycle: production\n  owner: team-a\n  definition: openapi\n"
     );
     engine_with_catalog(&catalog, adjust).await
-}
-
-/// An engine over a catalog of `catalog` (YAML documents), configured as [`engine`] is.
-async fn engine_with_catalog(
-    catalog: &str,
-    adjust: impl FnOnce(&mut ProvisionConfig),
-) -> Provisioner {
-    let dir = std::env::temp_dir().join(format!("causeway-provision-{}", uuid::Uuid::new_v4()));
-    let store = Store::open(&format!("sqlite://{}/causeway.db", dir.display()))
-        .await
-        .expect("store");
-    store.migrate().await.expect("migrate");
-    let platform = Platform::new(
-        store,
-        &Settings {
-            admin_teams: Vec::new(),
-            session_ttl: Duration::from_secs(60),
-        },
-    )
-    .expect("platform");
-    platform.load().await.expect("load");
-    platform
-        .catalog
-        .ingest(
-            "test",
-            yaml::parse("test", catalog).expect("yaml"),
-            IngestOptions::default(),
-        )
-        .await
-        .expect("ingest");
-    let mut config = ProvisionConfig::embedded(
-        Some((
-            kubeconfig_path(),
-            Some(Identity::Causeway.context().to_owned()),
-        )),
-        PathBuf::from("unused"),
-    );
-    adjust(&mut config);
-    Provisioner::new(config, platform.catalog.clone())
 }
 
 fn request(service: &str, environment: &str, set: &[(&str, &str)]) -> Request {

@@ -7,16 +7,15 @@
 
 #[path = "support/kube.rs"]
 mod cluster;
+#[path = "support/testbed.rs"]
+mod testbed;
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use causeway_platform::catalog::{IngestOptions, yaml};
-use causeway_platform::provision::config::ProvisionConfig;
+use causeway_platform::provision::Request;
 use causeway_platform::provision::plan::Step;
-use causeway_platform::provision::{Provisioner, Request};
-use causeway_platform::{Platform, Settings, Store};
 use cluster::{Identity, kubeconfig_path, unique_name};
+use testbed::engine_with_catalog;
 
 const PAUSE: Duration = Duration::from_secs(30);
 
@@ -47,42 +46,11 @@ impl Drop for Paused {
 #[tokio::test]
 async fn an_outage_is_reported_and_a_retry_converges() {
     let service = unique_name("out");
-    let dir = std::env::temp_dir().join(format!("causeway-outage-{}", uuid::Uuid::new_v4()));
-    let store = Store::open(&format!("sqlite://{}/causeway.db", dir.display()))
-        .await
-        .expect("store");
-    let platform = Platform::new(
-        store,
-        &Settings {
-            admin_teams: Vec::new(),
-            session_ttl: Duration::from_secs(60),
-        },
-    )
-    .expect("platform");
-    platform.load().await.expect("load");
     let catalog = format!(
         "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n  name: team-a\nspec:\n  type: team\n  children: []\n---\n\
          apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: {service}\nspec:\n  type: service\n  lifecycle: production\n  owner: team-a\n"
     );
-    platform
-        .catalog
-        .ingest(
-            "test",
-            yaml::parse("test", &catalog).expect("yaml"),
-            IngestOptions::default(),
-        )
-        .await
-        .expect("ingest");
-    let engine = Provisioner::new(
-        ProvisionConfig::embedded(
-            Some((
-                kubeconfig_path(),
-                Some(Identity::Causeway.context().to_owned()),
-            )),
-            PathBuf::from("unused"),
-        ),
-        platform.catalog.clone(),
-    );
+    let engine = engine_with_catalog(&catalog, |_| {}).await;
     let request = |pods: &str| Request {
         service: service.clone(),
         environment: "dev".to_owned(),

@@ -296,13 +296,9 @@ fn may_change(state: &AppState, principal: &Principal, entity_ref: &str) -> bool
         return true;
     }
     let index = state.platform.catalog.index();
-    let Some(entity) = index.by_ref(entity_ref) else {
-        return false;
-    };
-    index.relations(entity).iter().any(|r| {
-        r.kind == "ownedBy"
-            && (principal.is_member_of(&r.target) || r.target == principal.entity_ref)
-    })
+    index
+        .by_ref(entity_ref)
+        .is_some_and(|entity| index.owners(entity).iter().any(|o| principal.acts_for(o)))
 }
 
 #[utoipa::path(delete, path = "/api/catalog/entities/by-uid/{uid}", tag = "catalog", params(("uid" = String, Path)),

@@ -61,16 +61,8 @@ fn authorize(state: &AppState, principal: &Principal, service: &str) -> Result<(
     let Some(entity) = index.by_ref(&entity_ref) else {
         return Ok(());
     };
-    let owners: Vec<String> = entity
-        .edges
-        .iter()
-        .filter(|e| e.kind() == "ownedBy")
-        .map(|e| e.target.to_string())
-        .collect();
-    if owners
-        .iter()
-        .any(|o| principal.is_member_of(o) || *o == principal.entity_ref)
-    {
+    let owners = index.owners(entity);
+    if owners.iter().any(|o| principal.acts_for(o)) {
         Ok(())
     } else {
         Err(ApiError::forbidden(format!(

@@ -548,15 +548,9 @@ fn authorize(index: &Index, principal: &Principal, p: &Processed) -> Result<()> 
             p.entity_ref
         )));
     }
-    let mine = |owner: &str| principal.is_member_of(owner) || owner == principal.entity_ref;
     if let Some(existing) = index.by_ref(&p.entity_ref) {
-        let owners: Vec<String> = index
-            .relations(existing)
-            .into_iter()
-            .filter(|r| r.kind == "ownedBy")
-            .map(|r| r.target)
-            .collect();
-        if !owners.iter().any(|o| mine(o)) {
+        let owners = index.owners(existing);
+        if !owners.iter().any(|o| principal.acts_for(o)) {
             return Err(Error::Forbidden(format!(
                 "{} is owned by {}; only its owners (or platform admins) may change it",
                 p.entity_ref,
@@ -569,7 +563,7 @@ fn authorize(index: &Index, principal: &Principal, p: &Processed) -> Result<()> 
         }
     }
     if let Some(owner) = p.edges.iter().find(|e| e.kind() == "ownedBy")
-        && !mine(&owner.target)
+        && !principal.acts_for(&owner.target)
     {
         return Err(Error::Forbidden(format!(
             "{}: spec.owner {} is not one of your teams; you may only register what your teams own",

@@ -49,6 +49,11 @@ impl Principal {
     pub fn is_member_of(&self, team_ref: &str) -> bool {
         self.teams.iter().any(|t| t.entity_ref == team_ref)
     }
+
+    /// Whether the user may act for `owner_ref`: it is one of their teams, or themselves.
+    pub fn acts_for(&self, owner_ref: &str) -> bool {
+        self.is_member_of(owner_ref) || owner_ref == self.entity_ref
+    }
 }
 
 /// Resolves users into [`Principal`]s; knows which teams make a user a platform admin.

@@ -2,7 +2,7 @@
 
 use futures::future::join_all;
 use kube::Client;
-use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::api::{Patch, PatchParams};
 use serde::Serialize;
 
 use super::bundle::{Desired, MANAGER};
@@ -35,17 +35,10 @@ pub struct Failure {
     pub conflict: bool,
 }
 
-fn api(client: &Client, desired: &Desired) -> Api<DynamicObject> {
-    match desired.object.metadata.namespace.as_deref() {
-        Some(namespace) => Api::namespaced_with(client.clone(), namespace, &desired.resource),
-        None => Api::all_with(client.clone(), &desired.resource),
-    }
-}
-
 /// Applies one object with field manager `causeway`, never forcing: a field another manager owns
 /// is reported as a conflict naming both, not taken over.
 pub async fn apply_one(client: &Client, desired: &Desired) -> Result<Applied, Failure> {
-    let api = api(client, desired);
+    let api = desired.api(client);
     let name = desired.object.metadata.name.clone().unwrap_or_default();
     let failure = |error: kube::Error| {
         let conflict = matches!(&error, kube::Error::Api(e) if e.code == 409);

@@ -92,6 +92,16 @@ impl Desired {
         Self { resource, object }
     }
 
+    /// The API to read and write this object through (namespaced or cluster-wide).
+    pub fn api(&self, client: &kube::Client) -> kube::Api<DynamicObject> {
+        match self.object.metadata.namespace.as_deref() {
+            Some(namespace) => {
+                kube::Api::namespaced_with(client.clone(), namespace, &self.resource)
+            }
+            None => kube::Api::all_with(client.clone(), &self.resource),
+        }
+    }
+
     /// `Kind/name` for reports.
     pub fn describe(&self) -> String {
         format!(

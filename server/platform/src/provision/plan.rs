@@ -105,16 +105,9 @@ fn walk(path: &str, live: &Value, desired: &Value, out: &mut Vec<FieldChange>) {
     }
 }
 
-fn api(client: &Client, desired: &Desired) -> Api<DynamicObject> {
-    match desired.object.metadata.namespace.as_deref() {
-        Some(namespace) => Api::namespaced_with(client.clone(), namespace, &desired.resource),
-        None => Api::all_with(client.clone(), &desired.resource),
-    }
-}
-
 /// The step for one object.
 pub async fn plan_one(client: &Client, desired: &Desired) -> Result<Step, kube::Error> {
-    let api = api(client, desired);
+    let api = desired.api(client);
     let name = desired.object.metadata.name.clone().unwrap_or_default();
     let object = desired.describe();
     let Some(live) = api.get_opt(&name).await? else {

@@ -241,6 +241,15 @@ impl Index {
             .collect()
     }
 
+    /// The references `entity` is owned by.
+    pub fn owners(&self, entity: &Stored) -> Vec<String> {
+        self.relations(entity)
+            .into_iter()
+            .filter(|r| r.kind == "ownedBy")
+            .map(|r| r.target)
+            .collect()
+    }
+
     fn incoming_of(&self, entity_ref: &str) -> &[(&'static str, Arc<str>)] {
         self.incoming.get(entity_ref).map_or(&[], Vec::as_slice)
     }

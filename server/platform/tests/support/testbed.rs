@@ -1,0 +1,54 @@
+//! A provisioning engine for the integration tests: its own SQLite catalog and the control plane
+//! of `TEST_KUBECONFIG` (see `kube.rs`), reached as the backend.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use causeway_platform::catalog::{IngestOptions, yaml};
+use causeway_platform::provision::Provisioner;
+use causeway_platform::provision::config::ProvisionConfig;
+use causeway_platform::{Platform, Settings, Store};
+
+use crate::cluster::{Identity, kubeconfig_path};
+
+/// An engine over a fresh catalog of `catalog` (YAML documents), with the embedded configuration
+/// (changed by `adjust`) pointed at the control plane as Causeway's backend identity.
+pub async fn engine_with_catalog(
+    catalog: &str,
+    adjust: impl FnOnce(&mut ProvisionConfig),
+) -> Provisioner {
+    let dir = std::env::temp_dir().join(format!("causeway-provision-{}", uuid::Uuid::new_v4()));
+    let store = Store::open(&format!("sqlite://{}/causeway.db", dir.display()))
+        .await
+        .expect("store");
+    store.migrate().await.expect("migrate");
+    let platform = Platform::new(
+        store,
+        &Settings {
+            admin_teams: Vec::new(),
+            session_ttl: Duration::from_secs(60),
+        },
+    )
+    .expect("platform");
+    platform.load().await.expect("load");
+    platform
+        .catalog
+        .ingest(
+            "test",
+            yaml::parse("test", catalog).expect("yaml"),
+            IngestOptions::default(),
+        )
+        .await
+        .expect("ingest");
+    let mut config = ProvisionConfig::embedded(
+        Some((
+            kubeconfig_path(),
+            Some(Identity::Causeway.context().to_owned()),
+        )),
+        PathBuf::from("unused"),
+    );
+    adjust(&mut config);
+    Provisioner::new(config, platform.catalog.clone())
+}
