@@ -45,7 +45,7 @@ enum Command {
     /// Work with the software catalog.
     #[command(subcommand)]
     Catalog(CatalogCommand),
-    /// Plan, apply or destroy a service's environment on its cluster.
+    /// Plan, apply, destroy or inspect a service's environment.
     #[command(subcommand)]
     Provision(ProvisionCommand),
     /// Print the version.
@@ -84,6 +84,8 @@ enum ProvisionCommand {
     Apply(Target),
     /// Remove the environment and wait until its namespace is gone (not for protected ones).
     Destroy(Target),
+    /// Show the environment's record, how every object compares with it, and recent drift.
+    Status(Target),
 }
 
 #[derive(Debug, Subcommand)]
@@ -147,12 +149,12 @@ async fn provision(
     command: ProvisionCommand,
 ) -> anyhow::Result<()> {
     use causeway_platform::provision::Request;
-    use causeway_platform::provision::plan::Step;
 
     let engine = serve::provisioner(config, platform);
     let (ProvisionCommand::Plan(target)
     | ProvisionCommand::Apply(target)
-    | ProvisionCommand::Destroy(target)) = &command;
+    | ProvisionCommand::Destroy(target)
+    | ProvisionCommand::Status(target)) = &command;
     let mut set = std::collections::BTreeMap::new();
     for pair in &target.set {
         let (key, value) = pair
@@ -165,30 +167,13 @@ async fn provision(
         environment: target.environment.clone(),
         set,
         request_id: format!("cli-{}", uuid::Uuid::new_v4()),
+        requester: cli_requester(),
     };
     match command {
         ProvisionCommand::Plan(_) => {
             let plan = engine.plan(&request).await?;
             println!("Plan for {} ({}):", plan.namespace, plan.environment);
-            for step in &plan.steps {
-                match step {
-                    Step::Create { object } => println!("  create     {object}"),
-                    Step::Unchanged { object } => println!("  unchanged  {object}"),
-                    Step::Delete { object } => println!("  delete     {object}"),
-                    Step::Conflict { object, message } => {
-                        println!("  conflict   {object}: {message}");
-                    }
-                    Step::Update { object, fields } => {
-                        println!("  update     {object}");
-                        for field in fields {
-                            println!(
-                                "               {}: {} -> {}",
-                                field.path, field.live, field.desired
-                            );
-                        }
-                    }
-                }
-            }
+            print_steps(&plan.steps);
             Ok(())
         }
         ProvisionCommand::Apply(_) => {
@@ -218,6 +203,9 @@ async fn provision(
             for failure in &report.failed {
                 println!("  FAILED     {}: {}", failure.object, failure.message);
             }
+            if let Some(commit) = &report.commit {
+                println!("Committed {commit}");
+            }
             if report.failed.is_empty() {
                 Ok(())
             } else {
@@ -225,10 +213,90 @@ async fn provision(
             }
         }
         ProvisionCommand::Destroy(_) => {
-            let namespace = engine.destroy(&request).await?;
-            audit(platform, "provision.destroy", &namespace, true, &request).await;
-            println!("Destroyed {namespace}");
+            let destroyed = engine.destroy(&request).await?;
+            audit(
+                platform,
+                "provision.destroy",
+                &destroyed.namespace,
+                true,
+                &request,
+            )
+            .await;
+            println!("Destroyed {}", destroyed.namespace);
+            if let Some(commit) = &destroyed.commit {
+                println!("Committed {commit}");
+            }
             Ok(())
+        }
+        ProvisionCommand::Status(_) => {
+            let status = engine.status(&request).await?;
+            match &status.record {
+                Some(record) => println!(
+                    "{} ({}, {}): {}{}\n  last request {} by {}, parameters {}",
+                    record.namespace,
+                    record.environment,
+                    record.target,
+                    record.status.as_str(),
+                    record
+                        .message
+                        .as_deref()
+                        .map(|m| format!(" ({m})"))
+                        .unwrap_or_default(),
+                    record.request_id,
+                    record.requested_by,
+                    serde_json::to_string(&record.parameters).unwrap_or_default(),
+                ),
+                None => println!("{}: not provisioned", status.plan.namespace),
+            }
+            println!("Objects:");
+            print_steps(&status.plan.steps);
+            if !status.drift.is_empty() {
+                println!("Drift (newest first):");
+                for drift in &status.drift {
+                    println!(
+                        "  {} {:<9} {} ({})",
+                        drift.at_millis, drift.change, drift.object, drift.action
+                    );
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The person running the command line, as far as the machine knows: the author of GitOps
+/// commits made from it.
+fn cli_requester() -> causeway_platform::provision::Requester {
+    let login = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "cli".to_owned());
+    causeway_platform::provision::Requester {
+        entity_ref: format!("cli:{login}"),
+        email: format!("{login}@localhost"),
+        name: login,
+    }
+}
+
+/// One line per object (and one per changed field).
+fn print_steps(steps: &[causeway_platform::provision::plan::Step]) {
+    use causeway_platform::provision::plan::Step;
+    for step in steps {
+        match step {
+            Step::Create { object } => println!("  create     {object}"),
+            Step::Unchanged { object } => println!("  unchanged  {object}"),
+            Step::Delete { object } => println!("  delete     {object}"),
+            Step::Conflict { object, message } => {
+                println!("  conflict   {object}: {message}");
+            }
+            Step::Update { object, fields } => {
+                println!("  update     {object}");
+                for field in fields {
+                    println!(
+                        "               {}: {} -> {}",
+                        field.path, field.live, field.desired
+                    );
+                }
+            }
         }
     }
 }

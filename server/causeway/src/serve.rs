@@ -35,7 +35,7 @@ pub fn state(config: Config) -> anyhow::Result<AppState> {
 pub fn provisioner(config: &Config, platform: &Platform) -> Provisioner {
     Provisioner::new(
         ProvisionConfig::for_kubeconfig(config.kubeconfig.clone(), config.gitops_dir.clone()),
-        platform.catalog.clone(),
+        platform,
     )
 }
 
@@ -58,6 +58,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     tokio::spawn(purge_sessions(state.clone()));
     tokio::spawn(refresh_locations(state.clone()));
     tokio::spawn(follow_other_replicas(state.clone()));
+    tokio::spawn(reconcile_drift(state.clone()));
     tracing::info!(address = %listen, public_url = %state.config.public_url, "Causeway is serving");
     let store = state.platform.store.clone();
     axum::serve(listener, http::router(state))
@@ -121,6 +122,17 @@ async fn refresh_locations(state: AppState) {
         {
             tracing::warn!(%error, "could not refresh catalog locations");
         }
+    }
+}
+
+/// Starts the drift reconciler once the environments table and the catalog (which it renders
+/// from) are loaded.
+async fn reconcile_drift(state: AppState) {
+    while !state.migrated.load(Ordering::Acquire) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    if let Err(error) = state.provisioner.spawn_reconciler().await {
+        tracing::error!(%error, "the drift reconciler stopped");
     }
 }
 

@@ -21,7 +21,7 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use serde_json::json;
-use testbed::engine_with_catalog;
+use testbed::{engine_with_catalog, team_a_service};
 
 /// A catalog holding one component of `team-a` (the control plane's developer group) and an
 /// engine with the embedded configuration pointed at the plane as the backend.
@@ -31,12 +31,7 @@ async fn engine(service: &str) -> Provisioner {
 
 /// [`engine`] with the configuration changed by `adjust`.
 async fn engine_with(service: &str, adjust: impl FnOnce(&mut ProvisionConfig)) -> Provisioner {
-    let catalog = format!(
-        "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n  name: team-a\nspec:\n  type: team\n  children: []\n---\n\
-         apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: {service}\n  annotations:\n    causeway.dev/cost-centre: cc-4711\n    github.com/project-slug: example/{service}\n\
-         spec:\n  type: service\n  lifecycle: production\n  owner: team-a\n---\n\
-         apiVersion: backstage.io/v1alpha1\nkind: API\nmetadata:\n  name: {service}-api\nspec:\n  type: openapi\n  lifecycle: production\n  owner: team-a\n  definition: openapi\n"
-    );
+    let catalog = team_a_service(service);
     engine_with_catalog(&catalog, adjust).await
 }
 
@@ -49,6 +44,7 @@ fn request(service: &str, environment: &str, set: &[(&str, &str)]) -> Request {
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect::<BTreeMap<_, _>>(),
         request_id: "req-1".to_owned(),
+        ..Request::default()
     }
 }
 
@@ -424,7 +420,7 @@ async fn destroy_removes_the_environment_and_refuses_protected_ones() {
         .destroy(&request(&service, "dev", &[]))
         .await
         .expect("destroyed");
-    assert_eq!(gone, namespace);
+    assert_eq!(gone.namespace, namespace);
     let admin = client(Identity::Admin).await;
     assert!(
         Api::<Namespace>::all(admin.clone())

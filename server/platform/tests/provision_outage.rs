@@ -56,6 +56,7 @@ async fn an_outage_is_reported_and_a_retry_converges() {
         environment: "dev".to_owned(),
         set: [("pods".to_owned(), pods.to_owned())].into(),
         request_id: format!("pods-{pods}"),
+        ..Request::default()
     };
     engine.apply(&request("10")).await.expect("first apply");
 

@@ -132,6 +132,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/provision/plan", post(provision::plan))
         .route("/api/provision/apply", post(provision::apply))
         .route("/api/provision/destroy", post(provision::destroy))
+        .route("/api/provision/status", post(provision::status))
+        .route("/api/provision/environments", get(provision::environments))
         .route("/api/openapi.json", get(openapi::document));
 
     let mut app = Router::new()

@@ -62,7 +62,7 @@ impl Modify for BearerToken {
         catalog::by_query, catalog::list, catalog::by_name, catalog::by_uid, catalog::delete_by_uid, catalog::by_refs,
         catalog::facets, catalog::validate_entity, catalog::locations, catalog::location, catalog::add_location,
         catalog::delete_location, catalog::refresh, catalog::import,
-        provision::plan, provision::apply, provision::destroy,
+        provision::plan, provision::apply, provision::destroy, provision::status, provision::environments,
     ),
     components(schemas(ErrorEnvelope, provision::Target)),
     modifiers(&BearerToken),

@@ -9,7 +9,10 @@ use axum::http::HeaderMap;
 use causeway_platform::audit::{Entry, Outcome};
 use causeway_platform::catalog::refs;
 use causeway_platform::identity::{Principal, Role};
-use causeway_platform::provision::{Plan, Report, Request};
+use causeway_platform::provision::records::Record;
+use causeway_platform::provision::{
+    Destroyed, EnvironmentStatus, Plan, Report, Request, Requester,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -31,12 +34,26 @@ pub struct Target {
     pub set: std::collections::BTreeMap<String, String>,
 }
 
-fn request(target: Target, headers: &HeaderMap) -> Request {
+fn request(target: Target, headers: &HeaderMap, principal: &Principal) -> Request {
     Request {
         service: target.service,
         environment: target.environment,
         set: target.set,
         request_id: request_id(headers).unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+        requester: requester(principal),
+    }
+}
+
+/// The signed-in user as the author of what their request changes.
+fn requester(principal: &Principal) -> Requester {
+    let (_, _, name) = refs::split(&principal.entity_ref);
+    Requester {
+        entity_ref: principal.entity_ref.clone(),
+        name: principal.display_name.clone(),
+        email: principal
+            .email
+            .clone()
+            .unwrap_or_else(|| format!("{name}@users.causeway.invalid")),
     }
 }
 
@@ -108,10 +125,11 @@ async fn audit(
 /// `POST /api/provision/plan`: what an apply would change; changes nothing.
 pub async fn plan(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     headers: HeaderMap,
     target: Result<Json<Target>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<Plan>, ApiError> {
-    let request = request(body(target)?, &headers);
+    let request = request(body(target)?, &headers, &principal);
     Ok(Json(state.provisioner.plan(&request).await?))
 }
 
@@ -129,7 +147,7 @@ pub async fn apply(
 ) -> Result<Json<Report>, ApiError> {
     let target = body(target)?;
     authorize(&state, &principal, &target.service)?;
-    let request = request(target, &headers);
+    let request = request(target, &headers, &principal);
     let report = state.provisioner.apply(&request).await?;
     let detail = json!({ "service": request.service, "environment": request.environment, "set": request.set, "failed": report.failed });
     audit(
@@ -146,7 +164,7 @@ pub async fn apply(
 }
 
 #[utoipa::path(post, path = "/api/provision/destroy", tag = "provision", request_body = Target,
-    responses((status = 200, description = "`{namespace}` once it is gone", body = Value),
+    responses((status = 200, description = "`{namespace, commit?}` once it is gone (or its removal is committed)", body = Value),
         (status = 403, description = "Not a member of the owning team, or a protected environment", body = ErrorEnvelope),
         (status = 503, description = "The cluster is unreachable", body = ErrorEnvelope)))]
 /// `POST /api/provision/destroy`: removes the environment and waits until it is gone.
@@ -155,21 +173,43 @@ pub async fn destroy(
     Extension(principal): Extension<Principal>,
     headers: HeaderMap,
     target: Result<Json<Target>, axum::extract::rejection::JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Destroyed>, ApiError> {
     let target = body(target)?;
     authorize(&state, &principal, &target.service)?;
-    let request = request(target, &headers);
-    let namespace = state.provisioner.destroy(&request).await?;
-    let detail = json!({ "service": request.service, "environment": request.environment });
+    let request = request(target, &headers, &principal);
+    let destroyed = state.provisioner.destroy(&request).await?;
+    let detail = json!({ "service": request.service, "environment": request.environment, "commit": destroyed.commit });
     audit(
         &state,
         &principal,
         "provision.destroy",
-        &namespace,
+        &destroyed.namespace,
         true,
         detail,
         &request,
     )
     .await;
-    Ok(Json(json!({ "namespace": namespace })))
+    Ok(Json(destroyed))
+}
+
+#[utoipa::path(get, path = "/api/provision/environments", tag = "provision",
+    responses((status = 200, description = "Every provisioned environment: `[{namespace, service, environment, target, parameters, request_id, requested_by, status, message, created_at_millis, updated_at_millis}]`", body = Value)))]
+/// `GET /api/provision/environments`: every environment Causeway has provisioned.
+pub async fn environments(State(state): State<AppState>) -> Result<Json<Vec<Record>>, ApiError> {
+    Ok(Json(state.provisioner.records().list().await?))
+}
+
+#[utoipa::path(post, path = "/api/provision/status", tag = "provision", request_body = Target,
+    responses((status = 200, description = "`{record, plan, drift: [{object, change: modified|deleted|conflict, detail, action: restored|reported|failed, at_millis}]}`: the record, how every live object compares with it, and the newest drift", body = Value),
+        (status = 400, description = "Unknown service or environment", body = ErrorEnvelope),
+        (status = 503, description = "The cluster is unreachable", body = ErrorEnvelope)))]
+/// `POST /api/provision/status`: one environment's record, live comparison and drift.
+pub async fn status(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
+    target: Result<Json<Target>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<EnvironmentStatus>, ApiError> {
+    let request = request(body(target)?, &headers, &principal);
+    Ok(Json(state.provisioner.status(&request).await?))
 }

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    LimitRange, LimitRangeItem, LimitRangeSpec, Namespace, ResourceQuota, ResourceQuotaSpec,
-    ServiceAccount,
+    ConfigMap, LimitRange, LimitRangeItem, LimitRangeSpec, Namespace, ResourceQuota,
+    ResourceQuotaSpec, ServiceAccount,
 };
 use k8s_openapi::api::networking::v1::{
     NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicySpec,
@@ -16,7 +16,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use kube::Resource;
 use kube::api::{ApiResource, DynamicObject};
 
-use super::config::{Environment, Quota};
+use super::config::{Dashboards, Environment, Quota};
 use super::{delivery, observability};
 
 /// The version of the rules below; every object carries it, so an object rendered by older rules
@@ -78,7 +78,7 @@ impl Desired {
 
     /// A custom resource (`group/version`, kind, plural) with `spec`, in `instance`'s namespace.
     fn custom(
-        (group, version, kind, plural): (&str, &str, &str, &str),
+        (group, version, kind, plural): Crd,
         metadata: ObjectMeta,
         spec: &impl serde::Serialize,
     ) -> Self {
@@ -110,6 +110,58 @@ impl Desired {
             self.object.metadata.name.as_deref().unwrap_or("")
         )
     }
+}
+
+/// The custom resources a bundle may hold: group, version, kind, plural.
+type Crd = (&'static str, &'static str, &'static str, &'static str);
+const TEKTON_TASK: Crd = ("tekton.dev", "v1", "Task", "tasks");
+const TEKTON_PIPELINE: Crd = ("tekton.dev", "v1", "Pipeline", "pipelines");
+const GRAFANA_DASHBOARD: Crd = (
+    "grafana.integreatly.org",
+    "v1beta1",
+    "GrafanaDashboard",
+    "grafanadashboards",
+);
+const SERVICE_MONITOR: Crd = (
+    "monitoring.coreos.com",
+    "v1",
+    "ServiceMonitor",
+    "servicemonitors",
+);
+const PROMETHEUS_RULE: Crd = (
+    "monitoring.coreos.com",
+    "v1",
+    "PrometheusRule",
+    "prometheusrules",
+);
+
+/// Every kind of object a bundle can contain, for the reconciler to watch.
+pub fn kinds() -> Vec<ApiResource> {
+    let mut kinds = vec![
+        ApiResource::erase::<Namespace>(&()),
+        ApiResource::erase::<ResourceQuota>(&()),
+        ApiResource::erase::<LimitRange>(&()),
+        ApiResource::erase::<RoleBinding>(&()),
+        ApiResource::erase::<ServiceAccount>(&()),
+        ApiResource::erase::<NetworkPolicy>(&()),
+        ApiResource::erase::<ConfigMap>(&()),
+    ];
+    kinds.extend(
+        [
+            TEKTON_TASK,
+            TEKTON_PIPELINE,
+            GRAFANA_DASHBOARD,
+            SERVICE_MONITOR,
+            PROMETHEUS_RULE,
+        ]
+        .map(|(group, version, kind, plural)| {
+            ApiResource::from_gvk_with_plural(
+                &kube::api::GroupVersionKind::gvk(group, version, kind),
+                plural,
+            )
+        }),
+    );
+    kinds
 }
 
 fn labels(s: &Instance, environment: &Environment) -> BTreeMap<String, String> {
@@ -164,8 +216,12 @@ fn memory(mib: u64) -> Quantity {
     }
 }
 
-/// Every object of the environment, the namespace first.
-pub fn render(s: &Instance, environment: &Environment) -> Vec<Desired> {
+/// The label Grafana's dashboard sidecar looks for on ConfigMaps.
+pub const SIDECAR_LABEL: (&str, &str) = ("grafana_dashboard", "1");
+
+/// Every object of the environment, the namespace first; the dashboard in the form the target
+/// cluster's Grafana loads.
+pub fn render(s: &Instance, environment: &Environment, dashboards: Dashboards) -> Vec<Desired> {
     let mut objects = Vec::new();
 
     let mut namespace_meta = meta(s, environment, &s.namespace, false);
@@ -291,47 +347,49 @@ pub fn render(s: &Instance, environment: &Environment) -> Vec<Desired> {
         )));
     }
     if s.repository.is_some() {
-        let tekton = |kind, plural| ("tekton.dev", "v1", kind, plural);
         for (name, spec) in delivery::tasks() {
             objects.push(Desired::custom(
-                tekton("Task", "tasks"),
+                TEKTON_TASK,
                 meta(s, environment, &name, true),
                 &spec,
             ));
         }
         objects.push(Desired::custom(
-            tekton("Pipeline", "pipelines"),
+            TEKTON_PIPELINE,
             meta(s, environment, "delivery", true),
             &delivery::pipeline(),
         ));
     }
+    let dashboard = observability::dashboard(&s.service, &s.namespace);
+    let dashboard_name = format!("{}-red", s.service);
+    match dashboards {
+        Dashboards::Operator => objects.push(Desired::custom(
+            GRAFANA_DASHBOARD,
+            meta(s, environment, &dashboard_name, true),
+            &dashboard,
+        )),
+        Dashboards::ConfigMap => {
+            let mut metadata = meta(s, environment, &dashboard_name, true);
+            if let Some(labels) = metadata.labels.as_mut() {
+                labels.insert(SIDECAR_LABEL.0.to_owned(), SIDECAR_LABEL.1.to_owned());
+            }
+            objects.push(Desired::of(&ConfigMap {
+                metadata,
+                data: Some(BTreeMap::from([(
+                    format!("{dashboard_name}.json"),
+                    dashboard.json,
+                )])),
+                ..ConfigMap::default()
+            }));
+        }
+    }
     objects.push(Desired::custom(
-        (
-            "grafana.integreatly.org",
-            "v1beta1",
-            "GrafanaDashboard",
-            "grafanadashboards",
-        ),
-        meta(s, environment, &format!("{}-red", s.service), true),
-        &observability::dashboard(&s.service, &s.namespace),
-    ));
-    objects.push(Desired::custom(
-        (
-            "monitoring.coreos.com",
-            "v1",
-            "ServiceMonitor",
-            "servicemonitors",
-        ),
+        SERVICE_MONITOR,
         meta(s, environment, &s.service, true),
         &observability::service_monitor(&s.service),
     ));
     objects.push(Desired::custom(
-        (
-            "monitoring.coreos.com",
-            "v1",
-            "PrometheusRule",
-            "prometheusrules",
-        ),
+        PROMETHEUS_RULE,
         meta(s, environment, &format!("{}-slo", s.service), true),
         &observability::rules(&s.service, &s.namespace, s.availability),
     ));

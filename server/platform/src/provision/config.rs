@@ -13,16 +13,45 @@ pub struct Cluster {
     /// Kubeconfig file and context; `None` means the pod's own service account (in-cluster).
     pub kubeconfig: Option<PathBuf>,
     pub context: Option<String>,
+    /// How dashboards are delivered to the cluster's Grafana.
+    #[serde(default)]
+    pub dashboards: Dashboards,
+}
+
+/// How a cluster's Grafana finds dashboards.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dashboards {
+    /// A `GrafanaDashboard` resource for the Grafana operator.
+    #[default]
+    Operator,
+    /// A ConfigMap labelled `grafana_dashboard: "1"`, which Grafana's dashboard sidecar loads.
+    ConfigMap,
+}
+
+/// What the reconciler does when an environment no longer matches its record.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DriftPolicy {
+    /// Puts the recorded state back and records what it found.
+    #[default]
+    Restore,
+    /// Only records what it found; a person decides.
+    Report,
 }
 
 /// Where an environment's objects go.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase", tag = "type", content = "name")]
+#[serde(rename_all = "lowercase", tag = "type")]
 pub enum Target {
     /// Applied to the named cluster.
-    Cluster(String),
-    /// Committed to a git repository at this path.
-    Gitops(PathBuf),
+    Cluster { name: String },
+    /// Committed to the git repository at `repository`, under `clusters/<cluster>/`, for a GitOps
+    /// controller in that cluster to apply.
+    Gitops {
+        repository: PathBuf,
+        cluster: String,
+    },
 }
 
 /// Pod Security Standards level enforced on an environment's namespaces.
@@ -69,6 +98,9 @@ pub struct Environment {
     pub viewers: Vec<String>,
     /// Namespaces whose pods may reach services here (ingress controller, monitoring).
     pub ingress_from: Vec<String>,
+    /// Whether drift is put right or only reported.
+    #[serde(default)]
+    pub drift: DriftPolicy,
 }
 
 /// The most any request may ask for, per environment.
@@ -98,12 +130,23 @@ impl ProvisionConfig {
                     name: "local".to_owned(),
                     kubeconfig: Some(path),
                     context,
+                    dashboards: Dashboards::Operator,
                 }],
-                Target::Cluster("local".to_owned()),
+                Target::Cluster {
+                    name: "local".to_owned(),
+                },
             ),
-            None => (Vec::new(), Target::Gitops(gitops)),
+            None => (
+                Vec::new(),
+                Target::Gitops {
+                    repository: gitops,
+                    cluster: "local".to_owned(),
+                },
+            ),
         };
-        let environment = |name: &str, quota: Quota, pod_security, protected| Environment {
+        // Production drift is reported rather than undone: a change there may be an emergency
+        // fix that a person must look at before Causeway puts the recorded state back.
+        let environment = |name: &str, quota: Quota, pod_security, protected: bool| Environment {
             name: name.to_owned(),
             target: target.clone(),
             quota,
@@ -112,6 +155,11 @@ impl ProvisionConfig {
             protected,
             viewers: Vec::new(),
             ingress_from: vec!["ingress-nginx".to_owned(), "monitoring".to_owned()],
+            drift: if protected {
+                DriftPolicy::Report
+            } else {
+                DriftPolicy::Restore
+            },
         };
         let quota = |cpu_millis, memory_mib, pods| Quota {
             cpu_millis,

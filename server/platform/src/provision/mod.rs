@@ -9,10 +9,13 @@ pub mod apply;
 pub mod bundle;
 pub mod config;
 pub mod delivery;
+pub mod drift;
+pub mod gitops;
 pub mod guardrails;
 pub mod naming;
 pub mod observability;
 pub mod plan;
+pub mod records;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -22,12 +25,15 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use serde::Serialize;
 use serde_json::Value;
 
-use self::apply::{Applied, Failure, apply_all};
+use self::apply::{Applied, Change, Failure, apply_all};
 use self::bundle::{Desired, Instance, render};
-use self::config::{Cluster, Environment, ProvisionConfig, Target};
+use self::config::{Cluster, Dashboards, Environment, ProvisionConfig, Target};
+use self::gitops::Author;
 use self::plan::{Step, leftovers, plan_one};
+use self::records::{Drift, Record, Records, Status};
+use crate::audit::AuditLog;
 use crate::catalog::{Catalog, Problem, refs};
-use crate::{Error, Result};
+use crate::{Error, Platform, Result};
 
 /// The annotation a component names its cost centre with.
 pub const COST_CENTRE_ANNOTATION: &str = "causeway.dev/cost-centre";
@@ -42,6 +48,27 @@ pub struct Request {
     pub set: BTreeMap<String, String>,
     /// Carried by every object, to trace it back to the request.
     pub request_id: String,
+    /// Who asked: recorded with the environment, and the author of GitOps commits.
+    pub requester: Requester,
+}
+
+/// The person (or tool) behind a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Requester {
+    /// Entity reference of the user, or a name such as `cli:<login>`.
+    pub entity_ref: String,
+    pub name: String,
+    pub email: String,
+}
+
+impl Default for Requester {
+    fn default() -> Self {
+        Self {
+            entity_ref: "system".to_owned(),
+            name: "Causeway".to_owned(),
+            email: "causeway@localhost".to_owned(),
+        }
+    }
 }
 
 /// A checked and rendered request.
@@ -60,6 +87,28 @@ pub struct Report {
     /// Objects of an earlier rendering that this one no longer has (`Kind/name`).
     pub deleted: Vec<String>,
     pub failed: Vec<Failure>,
+    /// For a GitOps environment, the commit made (none when nothing changed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+}
+
+/// What a destroy did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Destroyed {
+    pub namespace: String,
+    /// For a GitOps environment, the commit that removed it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+}
+
+/// An environment as Causeway knows it: its record, how the live objects compare with it, and
+/// the drift seen lately.
+#[derive(Debug, Clone, Serialize)]
+pub struct EnvironmentStatus {
+    /// `None` for an environment never provisioned (the plan then creates everything).
+    pub record: Option<Record>,
+    pub plan: Plan,
+    pub drift: Vec<Drift>,
 }
 
 /// What an apply would do.
@@ -95,6 +144,8 @@ struct Component {
 pub struct Provisioner {
     config: Arc<ProvisionConfig>,
     catalog: Catalog,
+    records: Records,
+    audit: AuditLog,
 }
 
 fn problem(field: &str, message: String) -> Problem {
@@ -118,11 +169,18 @@ fn is_label_value(text: &str) -> bool {
 }
 
 impl Provisioner {
-    pub fn new(config: ProvisionConfig, catalog: Catalog) -> Self {
+    pub fn new(config: ProvisionConfig, platform: &Platform) -> Self {
         Self {
             config: Arc::new(config),
-            catalog,
+            catalog: platform.catalog.clone(),
+            records: Records::new(platform.store.clone()),
+            audit: platform.audit.clone(),
         }
+    }
+
+    /// The environments provisioned so far.
+    pub fn records(&self) -> &Records {
+        &self.records
     }
 
     pub fn config(&self) -> &ProvisionConfig {
@@ -179,7 +237,7 @@ impl Provisioner {
             repository: component.repository,
             request_id: request.request_id.clone(),
         };
-        let bundle = render(&instance, environment);
+        let bundle = render(&instance, environment, self.dashboards_for(environment));
         Ok(Prepared {
             environment: environment.clone(),
             instance,
@@ -259,32 +317,129 @@ impl Provisioner {
     /// What applying the request would change, object by object, without changing anything.
     pub async fn plan(&self, request: &Request) -> Result<Plan> {
         let prepared = self.prepare(request)?;
-        let client = self.client_for(&prepared.environment).await?;
-        let mut steps = Vec::new();
-        for desired in &prepared.bundle {
-            steps.push(plan_one(&client, desired).await.map_err(cluster_error)?);
-        }
-        let stale = leftovers(&client, &prepared.bundle, &prepared.instance.namespace)
-            .await
-            .map_err(cluster_error)?;
-        steps.extend(stale.into_iter().map(|(resource, name)| Step::Delete {
-            object: format!("{}/{name}", resource.kind),
-        }));
+        self.plan_prepared(&prepared).await
+    }
+
+    async fn plan_prepared(&self, prepared: &Prepared) -> Result<Plan> {
+        let namespace = &prepared.instance.namespace;
+        let steps = match &prepared.environment.target {
+            Target::Gitops {
+                repository,
+                cluster,
+            } => {
+                gitops::Repository::new(repository.clone())
+                    .plan(
+                        gitops::directory(cluster, namespace),
+                        prepared.bundle.clone(),
+                    )
+                    .await?
+            }
+            Target::Cluster { .. } => {
+                let client = self.client_for(&prepared.environment).await?;
+                let mut steps = Vec::new();
+                for desired in &prepared.bundle {
+                    steps.push(plan_one(&client, desired).await.map_err(cluster_error)?);
+                }
+                let stale = leftovers(&client, &prepared.bundle, namespace)
+                    .await
+                    .map_err(cluster_error)?;
+                steps.extend(stale.into_iter().map(|(resource, name)| Step::Delete {
+                    object: format!("{}/{name}", resource.kind),
+                }));
+                steps
+            }
+        };
         Ok(Plan {
             pipeline_run: bundle::pipeline_run(&prepared.instance, "main"),
-            namespace: prepared.instance.namespace,
-            environment: prepared.environment.name,
+            namespace: namespace.clone(),
+            environment: prepared.environment.name.clone(),
             steps,
         })
     }
 
-    /// Prepares the request, applies its objects to the environment's cluster and removes what
-    /// an earlier rendering created and this one no longer has.
+    /// The environment's record, how the live objects compare with it, and its recent drift.
+    pub async fn status(&self, request: &Request) -> Result<EnvironmentStatus> {
+        let prepared = self.prepare(request)?;
+        let namespace = prepared.instance.namespace.clone();
+        let record = self.records.get(&namespace).await?;
+        // Compared with what was last requested (not with the defaults), so that only drift shows.
+        let prepared = match &record {
+            Some(record) => self.prepare(&Request {
+                set: record.parameters.clone(),
+                request_id: record.request_id.clone(),
+                ..request.clone()
+            })?,
+            None => prepared,
+        };
+        Ok(EnvironmentStatus {
+            drift: self.records.drift(&namespace, 50).await?,
+            plan: self.plan_prepared(&prepared).await?,
+            record,
+        })
+    }
+
+    /// Prepares the request, records it, applies its objects to the environment's cluster (or
+    /// commits them to its repository) and removes what an earlier rendering created and this one
+    /// no longer has.
     pub async fn apply(&self, request: &Request) -> Result<Report> {
         let prepared = self.prepare(request)?;
+        let namespace = prepared.instance.namespace.clone();
+        self.records
+            .begin(&Record {
+                namespace: namespace.clone(),
+                service: self.service_ref(&request.service)?,
+                environment: prepared.environment.name.clone(),
+                target: target_name(&prepared.environment.target),
+                parameters: request.set.clone(),
+                request_id: request.request_id.clone(),
+                requested_by: request.requester.entity_ref.clone(),
+                status: Status::Applying,
+                message: None,
+                created_at_millis: 0,
+                updated_at_millis: 0,
+            })
+            .await?;
+        let outcome = match &prepared.environment.target {
+            Target::Gitops {
+                repository,
+                cluster,
+            } => self.commit(&prepared, request, repository, cluster).await,
+            Target::Cluster { .. } => self.apply_to_cluster(&prepared).await,
+        };
+        let (status, message) = match &outcome {
+            Ok(report) if report.failed.is_empty() => (
+                if report.commit.is_some()
+                    || matches!(prepared.environment.target, Target::Gitops { .. })
+                {
+                    Status::Committed
+                } else {
+                    Status::Ready
+                },
+                None,
+            ),
+            Ok(report) => (
+                Status::Failed,
+                Some(
+                    report
+                        .failed
+                        .iter()
+                        .map(|f| format!("{}: {}", f.object, f.message))
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                ),
+            ),
+            Err(error) => (Status::Failed, Some(error.to_string())),
+        };
+        self.records
+            .set_status(&namespace, status, message.as_deref())
+            .await?;
+        outcome
+    }
+
+    async fn apply_to_cluster(&self, prepared: &Prepared) -> Result<Report> {
         let client = self.client_for(&prepared.environment).await?;
         let (applied, mut failed) = apply_all(&client, &prepared.bundle).await;
-        let namespace = prepared.instance.namespace;
+        let namespace = prepared.instance.namespace.clone();
         let mut deleted = Vec::new();
         if failed.is_empty() {
             let stale = leftovers(&client, &prepared.bundle, &namespace)
@@ -309,12 +464,64 @@ impl Provisioner {
             applied,
             deleted,
             failed,
+            commit: None,
+        })
+    }
+
+    /// Commits the bundle to the environment's GitOps repository.
+    async fn commit(
+        &self,
+        prepared: &Prepared,
+        request: &Request,
+        repository: &std::path::Path,
+        cluster: &str,
+    ) -> Result<Report> {
+        let namespace = prepared.instance.namespace.clone();
+        let message = format!(
+            "Provision {} in {} ({namespace})\n\nRequested by {}.\nRequest-Id: {}\n",
+            prepared.instance.service,
+            prepared.environment.name,
+            request.requester.entity_ref,
+            request.request_id
+        );
+        let committed = gitops::Repository::new(repository.to_path_buf())
+            .commit(
+                gitops::directory(cluster, &namespace),
+                prepared.bundle.clone(),
+                author(&request.requester),
+                message,
+            )
+            .await?;
+        let mut applied = Vec::new();
+        let mut deleted = Vec::new();
+        for step in committed.steps {
+            let (object, change) = match step {
+                Step::Create { object } => (object, Change::Created),
+                Step::Update { object, .. } => (object, Change::Updated),
+                Step::Unchanged { object } => (object, Change::Unchanged),
+                Step::Delete { object } | Step::Conflict { object, .. } => {
+                    deleted.push(object);
+                    continue;
+                }
+            };
+            applied.push(Applied {
+                object,
+                change,
+                resource_version: String::new(),
+            });
+        }
+        Ok(Report {
+            namespace,
+            applied,
+            deleted,
+            failed: Vec::new(),
+            commit: committed.commit,
         })
     }
 
     /// Removes the service's environment (its namespace and everything in it) and waits until the
-    /// API server has finished; refused for protected environments.
-    pub async fn destroy(&self, request: &Request) -> Result<String> {
+    /// API server has finished, or commits its removal; refused for protected environments.
+    pub async fn destroy(&self, request: &Request) -> Result<Destroyed> {
         let prepared = self.prepare(request)?;
         if prepared.environment.protected {
             return Err(Error::Forbidden(format!(
@@ -322,38 +529,62 @@ impl Provisioner {
                 prepared.environment.name
             )));
         }
-        let client = self.client_for(&prepared.environment).await?;
         let namespace = prepared.instance.namespace;
-        let api = kube::Api::<k8s_openapi::api::core::v1::Namespace>::all(client);
-        match api
-            .delete(&namespace, &kube::api::DeleteParams::default())
-            .await
-        {
-            Ok(_) => {}
-            Err(kube::Error::Api(e)) if e.code == 404 => return Ok(namespace),
-            Err(other) => return Err(cluster_error(other)),
+        // From here on the reconciler leaves the environment alone, so it does not put back what
+        // is being removed.
+        self.records
+            .set_status(&namespace, Status::Destroying, None)
+            .await?;
+        let commit =
+            match &prepared.environment.target {
+                Target::Gitops {
+                    repository,
+                    cluster,
+                } => gitops::Repository::new(repository.clone())
+                    .remove(
+                        gitops::directory(cluster, &namespace),
+                        author(&request.requester),
+                        format!(
+                            "Destroy {} in {} ({namespace})\n\nRequested by {}.\nRequest-Id: {}\n",
+                            prepared.instance.service,
+                            prepared.environment.name,
+                            request.requester.entity_ref,
+                            request.request_id
+                        ),
+                    )
+                    .await?,
+                Target::Cluster { .. } => {
+                    let client = self.client_for(&prepared.environment).await?;
+                    delete_namespace(client, &namespace).await?;
+                    None
+                }
+            };
+        self.records.remove(&namespace).await?;
+        Ok(Destroyed { namespace, commit })
+    }
+
+    /// The normalised reference of the component `service`.
+    fn service_ref(&self, service: &str) -> Result<String> {
+        refs::parse(service, "component", "default")
+            .map(|r| r.to_string())
+            .map_err(|message| Error::invalid("service", message))
+    }
+
+    /// How the environment's cluster loads dashboards.
+    fn dashboards_for(&self, environment: &Environment) -> Dashboards {
+        match &environment.target {
+            Target::Cluster { name } => self
+                .config
+                .cluster(name)
+                .map(|c| c.dashboards)
+                .unwrap_or_default(),
+            Target::Gitops { .. } => Dashboards::default(),
         }
-        let started = std::time::Instant::now();
-        while api
-            .get_opt(&namespace)
-            .await
-            .map_err(cluster_error)?
-            .is_some()
-        {
-            if started.elapsed() > DESTROY_WAIT {
-                return Err(Error::Cluster(format!(
-                    "{namespace} is still terminating after {} s",
-                    DESTROY_WAIT.as_secs()
-                )));
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-        }
-        Ok(namespace)
     }
 
     async fn client_for(&self, environment: &Environment) -> Result<Client> {
         match &environment.target {
-            Target::Cluster(name) => {
+            Target::Cluster { name } => {
                 let cluster = self.config.cluster(name).ok_or_else(|| {
                     Error::invalid(
                         "environment",
@@ -365,15 +596,59 @@ impl Provisioner {
                 })?;
                 cluster_client(cluster).await
             }
-            Target::Gitops(path) => Err(Error::invalid(
+            Target::Gitops { repository, .. } => Err(Error::invalid(
                 "environment",
                 format!(
-                    "{} is delivered through the git repository {}, which this version does not write yet",
+                    "{} is delivered through the git repository {}, not applied to a cluster",
                     environment.name,
-                    path.display()
+                    repository.display()
                 ),
             )),
         }
+    }
+}
+
+/// Deletes `namespace` and waits until the API server has finished removing it.
+async fn delete_namespace(client: Client, namespace: &str) -> Result<()> {
+    let api = kube::Api::<k8s_openapi::api::core::v1::Namespace>::all(client);
+    match api
+        .delete(namespace, &kube::api::DeleteParams::default())
+        .await
+    {
+        Ok(_) => {}
+        Err(kube::Error::Api(e)) if e.code == 404 => return Ok(()),
+        Err(other) => return Err(cluster_error(other)),
+    }
+    let started = std::time::Instant::now();
+    while api
+        .get_opt(namespace)
+        .await
+        .map_err(cluster_error)?
+        .is_some()
+    {
+        if started.elapsed() > DESTROY_WAIT {
+            return Err(Error::Cluster(format!(
+                "{namespace} is still terminating after {} s",
+                DESTROY_WAIT.as_secs()
+            )));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    Ok(())
+}
+
+/// The name a record gives an environment's target.
+fn target_name(target: &Target) -> String {
+    match target {
+        Target::Cluster { name } => name.clone(),
+        Target::Gitops { cluster, .. } => format!("git:{cluster}"),
+    }
+}
+
+fn author(requester: &Requester) -> Author {
+    Author {
+        name: requester.name.clone(),
+        email: requester.email.clone(),
     }
 }
 
@@ -384,10 +659,11 @@ fn cluster_error(error: kube::Error) -> Error {
     })
 }
 
-/// A client for `cluster`, from its kubeconfig and context or from the pod's service account.
-pub async fn cluster_client(cluster: &Cluster) -> Result<Client> {
+/// The connection settings for `cluster`, from its kubeconfig and context or from the pod's
+/// service account.
+async fn cluster_config(cluster: &Cluster) -> Result<kube::Config> {
     let unavailable = |what: String| Error::Cluster(format!("{}: {what}", cluster.name));
-    let config = match &cluster.kubeconfig {
+    match &cluster.kubeconfig {
         Some(path) => {
             let file = Kubeconfig::read_from(path)
                 .map_err(|e| unavailable(format!("cannot read {}: {e}", path.display())))?;
@@ -397,16 +673,29 @@ pub async fn cluster_client(cluster: &Cluster) -> Result<Client> {
             };
             kube::Config::from_custom_kubeconfig(file, &options)
                 .await
-                .map_err(|e| unavailable(e.to_string()))?
+                .map_err(|e| unavailable(e.to_string()))
         }
-        None => kube::Config::incluster().map_err(|e| unavailable(e.to_string()))?,
-    };
-    let mut config = config;
+        None => kube::Config::incluster().map_err(|e| unavailable(e.to_string())),
+    }
+}
+
+/// A client for provisioning calls to `cluster`.
+pub async fn cluster_client(cluster: &Cluster) -> Result<Client> {
+    let mut config = cluster_config(cluster).await?;
     // Provisioning calls are short; an API server that stops answering must fail the operation
     // (which is then reported and can be retried) rather than hang it.
     config.connect_timeout = Some(API_TIMEOUT);
     config.read_timeout = Some(API_TIMEOUT);
     config.write_timeout = Some(API_TIMEOUT);
     config.reset_reader_on_write = true;
-    Client::try_from(config).map_err(|e| unavailable(e.to_string()))
+    Client::try_from(config).map_err(|e| Error::Cluster(format!("{}: {e}", cluster.name)))
+}
+
+/// A client for the reconciler's watches on `cluster`. A watch is quiet for minutes at a time,
+/// so it has no read timeout (the API server ends each watch itself after a few minutes).
+pub async fn watch_client(cluster: &Cluster) -> Result<Client> {
+    let mut config = cluster_config(cluster).await?;
+    config.connect_timeout = Some(API_TIMEOUT);
+    config.read_timeout = None;
+    Client::try_from(config).map_err(|e| Error::Cluster(format!("{}: {e}", cluster.name)))
 }

@@ -19,6 +19,14 @@ pub async fn engine_with_catalog(
     catalog: &str,
     adjust: impl FnOnce(&mut ProvisionConfig),
 ) -> Provisioner {
+    engine_and_platform(catalog, adjust).await.0
+}
+
+/// [`engine_with_catalog`], and the platform under it (for its audit log).
+pub async fn engine_and_platform(
+    catalog: &str,
+    adjust: impl FnOnce(&mut ProvisionConfig),
+) -> (Provisioner, Platform) {
     let dir = std::env::temp_dir().join(format!("causeway-provision-{}", uuid::Uuid::new_v4()));
     let store = Store::open(&format!("sqlite://{}/causeway.db", dir.display()))
         .await
@@ -50,5 +58,16 @@ pub async fn engine_with_catalog(
         PathBuf::from("unused"),
     );
     adjust(&mut config);
-    Provisioner::new(config, platform.catalog.clone())
+    (Provisioner::new(config, &platform), platform)
+}
+
+/// A catalog of `team-a` (the control plane's developer group), its component `service` with a
+/// cost centre and a repository, and an API.
+pub fn team_a_service(service: &str) -> String {
+    format!(
+        "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n  name: team-a\nspec:\n  type: team\n  children: []\n---\n\
+         apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: {service}\n  annotations:\n    causeway.dev/cost-centre: cc-4711\n    github.com/project-slug: example/{service}\n\
+         spec:\n  type: service\n  lifecycle: production\n  owner: team-a\n---\n\
+         apiVersion: backstage.io/v1alpha1\nkind: API\nmetadata:\n  name: {service}-api\nspec:\n  type: openapi\n  lifecycle: production\n  owner: team-a\n  definition: openapi\n"
+    )
 }
