@@ -14,7 +14,7 @@ export SITE_ROOT
 WASM_PROFILE ?= release
 CAUSEWAY := $(CARGO_TARGET_DIR)/debug/causeway
 
-.PHONY: help run test setup site server lint unit e2e fmt clean dev-cluster dev-cluster-down bench-catalog
+.PHONY: help run test setup site server lint unit e2e fmt clean dev-cluster dev-cluster-down bench-catalog bench-provision
 
 help:
 	@echo "make run   build and serve the portal with demo data on http://127.0.0.1:3000"
@@ -77,6 +77,9 @@ dev-cluster-down:
 ## The catalog benchmark (tests/bench/catalog): Causeway on SQLite and PostgreSQL beside Backstage's
 ## catalog backend, same data and requests; SIZES="1000 10000" selects catalog sizes. Release build,
 ## because debug timings say nothing about the product.
+bench-provision:
+	tests/bench/provision/run.sh
+
 bench-catalog:
 	cargo build --release -p causeway -p causeway-bench-probe
 	CAUSEWAY_BIN=$(CARGO_TARGET_DIR)/release/causeway tests/bench/catalog/run.sh

@@ -68,6 +68,18 @@ impl App {
             .header(header::CONTENT_TYPE, "application/json")
             .body(Body::from(body.to_string()))
             .expect("request");
+        self.send(request).await
+    }
+
+    async fn get(&self, uri: &str, auth: &str) -> (StatusCode, Value) {
+        let request = Request::get(uri)
+            .header(header::AUTHORIZATION, auth)
+            .body(Body::empty())
+            .expect("request");
+        self.send(request).await
+    }
+
+    async fn send(&self, request: Request<Body>) -> (StatusCode, Value) {
         let response: Response<Body> = self
             .router
             .clone()
@@ -154,6 +166,35 @@ async fn owners_change_environments_others_may_only_look() {
         "{again}"
     );
 
+    // Everyone signed in may look: the record, every object unchanged, no drift.
+    let (status, seen) = app
+        .post("/api/provision/status", &grace, target.clone())
+        .await;
+    assert_eq!(status, StatusCode::OK, "{seen}");
+    assert_eq!(seen["record"]["status"], "ready", "{seen}");
+    assert_eq!(seen["record"]["requested_by"], "user:default/ada");
+    assert_eq!(seen["record"]["parameters"], json!({ "pods": "8" }));
+    assert_eq!(seen["drift"], json!([]));
+    assert!(
+        seen["plan"]["steps"]
+            .as_array()
+            .expect("steps")
+            .iter()
+            .all(|s| s["action"] == "unchanged"),
+        "{seen}"
+    );
+    let (status, listed) = app.get("/api/provision/environments", &grace).await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    assert!(
+        listed
+            .as_array()
+            .expect("list")
+            .iter()
+            .any(|e| e["namespace"] == "payments-api-dev"
+                && e["service"] == "component:default/payments-api"),
+        "{listed}"
+    );
+
     let (status, protected) = app
         .post(
             "/api/provision/destroy",
@@ -179,6 +220,8 @@ async fn owners_change_environments_others_may_only_look() {
         .await;
     assert_eq!(status, StatusCode::OK, "{gone}");
     assert_eq!(gone["namespace"], "payments-api-dev");
+    let (_, listed) = app.get("/api/provision/environments", &grace).await;
+    assert_eq!(listed, json!([]), "a destroyed environment is forgotten");
 }
 
 #[tokio::test]

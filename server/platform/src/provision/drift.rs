@@ -129,10 +129,12 @@ impl Provisioner {
         let client = self.client_for(&prepared.environment).await?;
         let policy = prepared.environment.drift;
         let mut found = Vec::new();
-        for desired in &prepared.bundle {
-            let step = plan_one(&client, desired)
-                .await
-                .map_err(super::cluster_error)?;
+        // Every object is compared at once; what drifted is then put back in bundle order, so a
+        // deleted namespace is back before the objects inside it.
+        let steps =
+            futures::future::join_all(prepared.bundle.iter().map(|d| plan_one(&client, d))).await;
+        for (desired, step) in prepared.bundle.iter().zip(steps) {
+            let step = step.map_err(super::cluster_error)?;
             let Some((object, change, detail)) = drift_of(step) else {
                 reported.clear(namespace, &desired.describe());
                 continue;

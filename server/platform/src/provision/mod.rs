@@ -146,6 +146,31 @@ pub struct Provisioner {
     catalog: Catalog,
     records: Records,
     audit: AuditLog,
+    /// One client per cluster, so that its connections (and their TLS sessions) are reused
+    /// across requests instead of opened for each.
+    clients: Clients,
+}
+
+/// Clients by cluster name.
+#[derive(Clone, Default)]
+struct Clients(Arc<std::sync::Mutex<BTreeMap<String, Client>>>);
+
+impl std::fmt::Debug for Clients {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Clients")
+    }
+}
+
+impl Clients {
+    fn get(&self, cluster: &str) -> Option<Client> {
+        let clients = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        clients.get(cluster).cloned()
+    }
+
+    fn keep(&self, cluster: &str, client: &Client) {
+        let mut clients = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        clients.insert(cluster.to_owned(), client.clone());
+    }
 }
 
 fn problem(field: &str, message: String) -> Problem {
@@ -175,6 +200,7 @@ impl Provisioner {
             catalog: platform.catalog.clone(),
             records: Records::new(platform.store.clone()),
             audit: platform.audit.clone(),
+            clients: Clients::default(),
         }
     }
 
@@ -594,7 +620,12 @@ impl Provisioner {
                         ),
                     )
                 })?;
-                cluster_client(cluster).await
+                if let Some(client) = self.clients.get(name) {
+                    return Ok(client);
+                }
+                let client = cluster_client(cluster).await?;
+                self.clients.keep(name, &client);
+                Ok(client)
             }
             Target::Gitops { repository, .. } => Err(Error::invalid(
                 "environment",

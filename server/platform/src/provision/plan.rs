@@ -155,18 +155,23 @@ pub async fn leftovers(
         .filter_map(|key| labels.get(*key).map(|v| format!("{key}={v}")))
         .collect::<Vec<_>>()
         .join(",");
-    let mut found = Vec::new();
     let mut seen_kinds = BTreeSet::new();
-    for desired in bundle
+    let kinds: Vec<&Desired> = bundle
         .iter()
         .filter(|d| d.object.metadata.namespace.is_some())
-    {
-        if !seen_kinds.insert(desired.resource.kind.clone()) {
-            continue;
-        }
+        .filter(|d| seen_kinds.insert(d.resource.kind.clone()))
+        .collect();
+    // One list per kind, all at once: this runs after every apply.
+    let lists = futures::future::join_all(kinds.iter().map(|desired| {
         let api: Api<DynamicObject> =
             Api::namespaced_with(client.clone(), namespace, &desired.resource);
-        for live in api.list(&ListParams::default().labels(&selector)).await? {
+        let params = ListParams::default().labels(&selector);
+        async move { api.list(&params).await }
+    }))
+    .await;
+    let mut found = Vec::new();
+    for (desired, listed) in kinds.into_iter().zip(lists) {
+        for live in listed? {
             let name = live.metadata.name.clone().unwrap_or_default();
             let wanted = bundle.iter().any(|d| {
                 d.resource.kind == desired.resource.kind

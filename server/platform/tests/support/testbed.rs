@@ -27,6 +27,20 @@ pub async fn engine_and_platform(
     catalog: &str,
     adjust: impl FnOnce(&mut ProvisionConfig),
 ) -> (Provisioner, Platform) {
+    let platform = platform_with_catalog(catalog).await;
+    let mut config = ProvisionConfig::embedded(
+        Some((
+            kubeconfig_path(),
+            Some(Identity::Causeway.context().to_owned()),
+        )),
+        PathBuf::from("unused"),
+    );
+    adjust(&mut config);
+    (Provisioner::new(config, &platform), platform)
+}
+
+/// A platform over a fresh SQLite database holding `catalog` (YAML documents).
+pub async fn platform_with_catalog(catalog: &str) -> Platform {
     let dir = std::env::temp_dir().join(format!("causeway-provision-{}", uuid::Uuid::new_v4()));
     let store = Store::open(&format!("sqlite://{}/causeway.db", dir.display()))
         .await
@@ -50,15 +64,7 @@ pub async fn engine_and_platform(
         )
         .await
         .expect("ingest");
-    let mut config = ProvisionConfig::embedded(
-        Some((
-            kubeconfig_path(),
-            Some(Identity::Causeway.context().to_owned()),
-        )),
-        PathBuf::from("unused"),
-    );
-    adjust(&mut config);
-    (Provisioner::new(config, &platform), platform)
+    platform
 }
 
 /// A catalog of `team-a` (the control plane's developer group), its component `service` with a
