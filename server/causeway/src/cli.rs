@@ -253,9 +253,12 @@ async fn provision(
             if !status.drift.is_empty() {
                 println!("Drift (newest first):");
                 for drift in &status.drift {
+                    let at = k8s_openapi::jiff::Timestamp::from_millisecond(drift.at_millis)
+                        .map(|t| t.to_string())
+                        .unwrap_or_else(|_| drift.at_millis.to_string());
                     println!(
-                        "  {} {:<9} {} ({})",
-                        drift.at_millis, drift.change, drift.object, drift.action
+                        "  {at} {:<9} {} ({})",
+                        drift.change, drift.object, drift.action
                     );
                 }
             }
