@@ -177,56 +177,14 @@ async fn provision(
             Ok(())
         }
         ProvisionCommand::Apply(_) => {
-            let report = engine.apply(&request).await?;
-            audit(
-                platform,
-                "provision.apply",
-                &report.namespace,
-                report.failed.is_empty(),
-                &request,
-            )
-            .await;
-            println!(
-                "Applied {} (request {}):",
-                report.namespace, request.request_id
-            );
-            for applied in &report.applied {
-                println!(
-                    "  {:<10} {}",
-                    format!("{:?}", applied.change).to_lowercase(),
-                    applied.object
-                );
-            }
-            for deleted in &report.deleted {
-                println!("  deleted    {deleted}");
-            }
-            for failure in &report.failed {
-                println!("  FAILED     {}: {}", failure.object, failure.message);
-            }
-            if let Some(commit) = &report.commit {
-                println!("Committed {commit}");
-            }
-            if report.failed.is_empty() {
-                Ok(())
-            } else {
-                anyhow::bail!("{} object(s) could not be applied", report.failed.len())
-            }
+            let task = engine.submit_apply(&platform.tasks, &request).await?;
+            println!("Task {}: {}", task.id, task.title);
+            follow(config, platform, &engine, &task.id).await
         }
         ProvisionCommand::Destroy(_) => {
-            let destroyed = engine.destroy(&request).await?;
-            audit(
-                platform,
-                "provision.destroy",
-                &destroyed.namespace,
-                true,
-                &request,
-            )
-            .await;
-            println!("Destroyed {}", destroyed.namespace);
-            if let Some(commit) = &destroyed.commit {
-                println!("Committed {commit}");
-            }
-            Ok(())
+            let task = engine.submit_destroy(&platform.tasks, &request).await?;
+            println!("Task {}: {}", task.id, task.title);
+            follow(config, platform, &engine, &task.id).await
         }
         ProvisionCommand::Status(_) => {
             let status = engine.status(&request).await?;
@@ -267,6 +225,47 @@ async fn provision(
     }
 }
 
+/// Runs task `id` in this process (unless a server's worker already has it), printing its log
+/// as it grows; fails when the task does not complete.
+async fn follow(
+    config: &Config,
+    platform: &Platform,
+    engine: &causeway_platform::provision::Provisioner,
+    id: &str,
+) -> anyhow::Result<()> {
+    let runner = serve::runner(config, platform, engine);
+    let work = {
+        let runner = runner.clone();
+        let id = id.to_owned();
+        tokio::spawn(async move { runner.run_task(&id).await })
+    };
+    let mut after = 0;
+    loop {
+        // The status is read first: once it is final, the events read after it are all there are.
+        let task = platform
+            .tasks
+            .get(id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("task {id} disappeared"))?;
+        for event in platform.tasks.events(id, after, 500).await? {
+            after = event.id;
+            let step = event.step.as_deref().unwrap_or("task");
+            println!("  [{step}] {}", event.message);
+        }
+        if task.status.is_final() && work.is_finished() {
+            return match task.status {
+                causeway_platform::tasks::TaskStatus::Completed => Ok(()),
+                other => anyhow::bail!(
+                    "task {id} {}: {}",
+                    other.as_str(),
+                    task.error.unwrap_or_default()
+                ),
+            };
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 /// The person running the command line, as far as the machine knows: the author of GitOps
 /// commits made from it.
 fn cli_requester() -> causeway_platform::provision::Requester {
@@ -301,32 +300,6 @@ fn print_steps(steps: &[causeway_platform::provision::plan::Step]) {
                 }
             }
         }
-    }
-}
-
-/// Records a provisioning change made from the command line.
-async fn audit(
-    platform: &Platform,
-    action: &str,
-    namespace: &str,
-    ok: bool,
-    request: &causeway_platform::provision::Request,
-) {
-    use causeway_platform::audit::{Entry, Outcome};
-    let entry = Entry {
-        actor: "cli",
-        action,
-        target: namespace,
-        outcome: if ok {
-            Outcome::Success
-        } else {
-            Outcome::Failed
-        },
-        detail: serde_json::json!({ "service": request.service, "environment": request.environment, "set": request.set }),
-        request_id: Some(&request.request_id),
-    };
-    if let Err(error) = platform.audit.record(entry).await {
-        eprintln!("warning: could not write the audit record: {error}");
     }
 }
 

@@ -55,6 +55,9 @@ pub struct Config {
     pub kubeconfig: Option<PathBuf>,
     /// Where environments are written when no cluster is configured.
     pub gitops_dir: PathBuf,
+    /// Lease of a claimed task (see `task_lease_secs`).
+    pub task_lease: Duration,
+    pub task_workers: usize,
     /// Whether `public_url` was set explicitly (otherwise it follows `listen`).
     public_url_set: bool,
 }
@@ -187,6 +190,18 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "var/gitops",
         "the git repository environments are written to when no cluster is configured",
     ),
+    (
+        "task_lease_secs",
+        "CAUSEWAY_TASK_LEASE_SECS",
+        "15",
+        "how long a worker holds a task without renewing its lease; a task whose worker died is taken over after this",
+    ),
+    (
+        "task_workers",
+        "CAUSEWAY_TASK_WORKERS",
+        "4",
+        "tasks this process runs at once",
+    ),
 ];
 
 impl Default for Config {
@@ -209,6 +224,8 @@ impl Default for Config {
             catalog_delete_orphans: false,
             kubeconfig: None,
             gitops_dir: PathBuf::from("var/gitops"),
+            task_lease: Duration::from_secs(15),
+            task_workers: 4,
             public_url_set: false,
         }
     }
@@ -438,6 +455,13 @@ impl Config {
             }
             "catalog_refresh_secs" => {
                 self.catalog_refresh = Duration::from_secs(positive(value).map_err(err)?)
+            }
+            "task_lease_secs" => {
+                self.task_lease = Duration::from_secs(positive(value).map_err(err)?)
+            }
+            "task_workers" => {
+                self.task_workers = usize::try_from(positive(value).map_err(err)?)
+                    .map_err(|_| err("is too large".to_owned()))?
             }
             "catalog_orphans" => {
                 self.catalog_delete_orphans = match value {

@@ -3,6 +3,7 @@
 
 use causeway_platform::provision::Provisioner;
 use causeway_platform::provision::config::ProvisionConfig;
+use causeway_platform::tasks::runner::{Runner, Settings as RunnerSettings};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -59,6 +60,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     tokio::spawn(refresh_locations(state.clone()));
     tokio::spawn(follow_other_replicas(state.clone()));
     tokio::spawn(reconcile_drift(state.clone()));
+    tokio::spawn(run_tasks(state.clone()));
     tracing::info!(address = %listen, public_url = %state.config.public_url, "Causeway is serving");
     let store = state.platform.store.clone();
     axum::serve(listener, http::router(state))
@@ -122,6 +124,37 @@ async fn refresh_locations(state: AppState) {
         {
             tracing::warn!(%error, "could not refresh catalog locations");
         }
+    }
+}
+
+/// The task runner of this process: its worker id names the host and process, so that events
+/// and claims say which process ran what.
+pub fn runner(config: &Config, platform: &Platform, provisioner: &Provisioner) -> Runner {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "localhost".to_owned());
+    let short = uuid::Uuid::new_v4().simple().to_string();
+    Runner::new(
+        platform.tasks.clone(),
+        provisioner.task_handlers(),
+        format!("{host}:{}:{}", std::process::id(), &short[..8]),
+        RunnerSettings {
+            lease: config.task_lease,
+            concurrency: config.task_workers,
+            ..RunnerSettings::default()
+        },
+    )
+}
+
+/// Starts the task runner once the database is migrated.
+async fn run_tasks(state: AppState) {
+    while !state.migrated.load(Ordering::Acquire) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let runner = runner(&state.config, &state.platform, &state.provisioner);
+    tracing::info!(worker = runner.worker(), "task runner started");
+    if let Err(error) = runner.spawn().await {
+        tracing::error!(%error, "the task runner stopped");
     }
 }
 

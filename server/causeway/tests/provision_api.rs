@@ -44,6 +44,8 @@ impl App {
             .ingest("demo", documents, IngestOptions::default())
             .await
             .expect("seed");
+        // A worker, as `causeway serve` runs one, so that submitted tasks are carried out.
+        serve::runner(&state.config, &state.platform, &state.provisioner).spawn();
         Self {
             router: router(state.clone()),
             state,
@@ -77,6 +79,32 @@ impl App {
             .body(Body::empty())
             .expect("request");
         self.send(request).await
+    }
+
+    /// Waits until task `id` has ended; returns it with all its events.
+    async fn finished(&self, id: &str, auth: &str) -> Value {
+        for _ in 0..600 {
+            let (status, found) = self.get(&format!("/api/tasks/{id}"), auth).await;
+            assert_eq!(status, StatusCode::OK, "{found}");
+            if ["completed", "failed", "cancelled"]
+                .contains(&found["task"]["status"].as_str().unwrap_or(""))
+            {
+                return found;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("task {id} did not end within a minute");
+    }
+
+    /// The messages of a finished task's events for `step`.
+    fn messages(found: &Value, step: &str) -> Vec<String> {
+        found["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .filter(|e| e["step"] == step)
+            .filter_map(|e| e["message"].as_str().map(str::to_owned))
+            .collect()
     }
 
     async fn send(&self, request: Request<Body>) -> (StatusCode, Value) {
@@ -140,30 +168,51 @@ async fn owners_change_environments_others_may_only_look() {
             .contains("group:default/payments")
     );
 
-    let (status, report) = app.post("/api/provision/apply", &ada, target.clone()).await;
-    assert_eq!(status, StatusCode::OK, "{report}");
-    assert_eq!(report["failed"], json!([]));
+    let (status, task) = app.post("/api/provision/apply", &ada, target.clone()).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{task}");
+    let steps: Vec<&str> = task["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert_eq!(
+        steps,
+        ["check", "record", "namespace", "objects", "prune", "verify"]
+    );
+    let done = app.finished(task["id"].as_str().expect("id"), &grace).await;
+    assert_eq!(done["task"]["status"], "completed", "{done}");
+    assert!(
+        done["task"]["steps"]
+            .as_array()
+            .expect("steps")
+            .iter()
+            .all(|s| s["status"] == "completed")
+    );
     // The baseline (10), the pipeline (4 Tasks and the Pipeline: payments-api names its
     // repository) and observability (dashboard, ServiceMonitor, PrometheusRule).
-    assert_eq!(
-        report["applied"].as_array().expect("applied").len(),
-        18,
-        "{report}"
+    assert_eq!(done["task"]["output"]["objects"], 18, "{done}");
+    let created = App::messages(&done, "objects");
+    assert!(
+        created
+            .iter()
+            .any(|m| m == "created ResourceQuota/causeway-quota"),
+        "{created:?}"
     );
     let audit = app.state.platform.audit.recent(5).await.expect("audit");
     assert!(audit.iter().any(|r| r.action == "provision.apply"
         && r.actor == "user:default/ada"
-        && r.target == "payments-api-dev"));
+        && r.target == "payments-api-dev"
+        && r.outcome == "success"));
 
     let (status, again) = app.post("/api/provision/apply", &ada, target.clone()).await;
-    assert_eq!(status, StatusCode::OK);
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let again = app.finished(again["id"].as_str().expect("id"), &ada).await;
+    let objects = App::messages(&again, "objects");
+    assert_eq!(objects.len(), 17 + 1, "{objects:?}"); // the step's title, then one line per object
     assert!(
-        again["applied"]
-            .as_array()
-            .expect("applied")
-            .iter()
-            .all(|a| a["change"] == "unchanged"),
-        "{again}"
+        objects.iter().skip(1).all(|m| m.starts_with("unchanged ")),
+        "{objects:?}"
     );
 
     // Everyone signed in may look: the record, every object unchanged, no drift.
@@ -218,8 +267,10 @@ async fn owners_change_environments_others_may_only_look() {
             json!({ "service": "payments-api", "environment": "dev" }),
         )
         .await;
-    assert_eq!(status, StatusCode::OK, "{gone}");
-    assert_eq!(gone["namespace"], "payments-api-dev");
+    assert_eq!(status, StatusCode::ACCEPTED, "{gone}");
+    let gone = app.finished(gone["id"].as_str().expect("id"), &ada).await;
+    assert_eq!(gone["task"]["status"], "completed", "{gone}");
+    assert_eq!(gone["task"]["output"]["namespace"], "payments-api-dev");
     let (_, listed) = app.get("/api/provision/environments", &grace).await;
     assert_eq!(listed, json!([]), "a destroyed environment is forgotten");
 }
@@ -253,4 +304,158 @@ async fn bad_requests_name_the_field_in_the_error_envelope() {
         let message = error["error"]["message"].as_str().expect("message");
         assert!(message.contains(field), "{body}: {message}");
     }
+}
+
+/// The events of a finished SSE body: (event type, id, data).
+fn sse(body: &str) -> Vec<(String, Option<i64>, Value)> {
+    body.split("\n\n")
+        .filter_map(|block| {
+            let mut kind = None;
+            let mut id = None;
+            let mut data = String::new();
+            for line in block.lines() {
+                if let Some(v) = line.strip_prefix("event:") {
+                    kind = Some(v.trim().to_owned());
+                } else if let Some(v) = line.strip_prefix("id:") {
+                    id = v.trim().parse().ok();
+                } else if let Some(v) = line.strip_prefix("data:") {
+                    data.push_str(v.trim_start());
+                }
+            }
+            Some((
+                kind?,
+                id,
+                serde_json::from_str(&data).unwrap_or(Value::Null),
+            ))
+        })
+        .collect()
+}
+
+impl App {
+    async fn stream(&self, uri: &str, auth: &str, last_event_id: Option<i64>) -> String {
+        let mut request = Request::get(uri).header(header::AUTHORIZATION, auth);
+        if let Some(id) = last_event_id {
+            request = request.header("last-event-id", id.to_string());
+        }
+        let response = self
+            .router
+            .clone()
+            .oneshot(request.body(Body::empty()).expect("request"))
+            .await
+            .expect("response");
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "text/event-stream"
+        );
+        // The stream ends by itself once the task has ended and every event is sent.
+        let bytes = tokio::time::timeout(
+            std::time::Duration::from_secs(60),
+            axum::body::to_bytes(response.into_body(), usize::MAX),
+        )
+        .await
+        .expect("the stream ends")
+        .expect("body");
+        String::from_utf8(bytes.to_vec()).expect("UTF-8")
+    }
+}
+
+#[tokio::test]
+async fn task_events_stream_in_order_resume_after_a_disconnect_and_tasks_are_guarded() {
+    let app = App::new().await;
+    let ada = app.token("user:default/ada").await;
+    let grace = app.token("user:default/grace").await;
+    let target = json!({ "service": "payments-api", "environment": "staging" });
+    let (status, task) = app.post("/api/provision/apply", &ada, target.clone()).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{task}");
+    let id = task["id"].as_str().expect("id").to_owned();
+
+    // Followed live from the start: every event, in order, then `end`.
+    let events = sse(&app
+        .stream(&format!("/api/tasks/{id}/events"), &grace, None)
+        .await);
+    let (last, logs) = events.split_last().expect("events");
+    assert_eq!(last.0, "end");
+    assert_eq!(last.2["status"], "completed", "{last:?}");
+    let ids: Vec<i64> = logs
+        .iter()
+        .map(|(kind, id, _)| {
+            assert_eq!(kind, "log");
+            id.expect("every log event has an id")
+        })
+        .collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    let (_, polled) = app.get(&format!("/api/tasks/{id}"), &grace).await;
+    let polled_ids: Vec<i64> = polled["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["id"].as_i64())
+        .collect();
+    assert_eq!(ids, polled_ids, "the stream and the polling variant agree");
+    assert!(
+        logs.iter()
+            .any(|(_, _, e)| e["message"] == "created ResourceQuota/causeway-quota")
+    );
+
+    // A client that saw the first three events reconnects: it gets exactly the rest.
+    let resumed = sse(&app
+        .stream(&format!("/api/tasks/{id}/events"), &grace, Some(ids[2]))
+        .await);
+    let resumed_ids: Vec<i64> = resumed.iter().filter_map(|(_, id, _)| *id).collect();
+    assert_eq!(resumed_ids, ids[3..]);
+    let (_, after) = app
+        .get(&format!("/api/tasks/{id}?after={}", ids[2]), &grace)
+        .await;
+    assert_eq!(
+        after["events"].as_array().map(Vec::len),
+        Some(ids.len() - 3)
+    );
+
+    // Lists: mine and my teams'; everything only for platform admins.
+    let (status, mine) = app.get("/api/tasks?scope=mine", &ada).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        mine.as_array()
+            .expect("list")
+            .iter()
+            .any(|t| t["id"] == id.as_str())
+    );
+    let (_, theirs) = app.get("/api/tasks?scope=teams", &grace).await;
+    assert!(
+        !theirs
+            .as_array()
+            .expect("list")
+            .iter()
+            .any(|t| t["id"] == id.as_str())
+    );
+    let (status, all) = app.get("/api/tasks?scope=all", &grace).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{all}");
+    let (status, wrong) = app.get("/api/tasks?status=sleeping", &ada).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{wrong}");
+    assert!(
+        wrong["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("status")
+    );
+
+    // State changes by another team: refused.
+    let (status, _) = app
+        .post(&format!("/api/tasks/{id}/cancel"), &grace, json!({}))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = app
+        .post("/api/provision/destroy", &grace, target.clone())
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, ended) = app
+        .post(&format!("/api/tasks/{id}/cancel"), &ada, json!({}))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{ended}");
+
+    let (status, gone) = app.post("/api/provision/destroy", &ada, target).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let gone = app.finished(gone["id"].as_str().expect("id"), &ada).await;
+    assert_eq!(gone["task"]["status"], "completed", "{gone}");
 }

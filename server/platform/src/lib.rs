@@ -9,6 +9,7 @@ pub mod identity;
 pub mod org;
 pub mod provision;
 pub mod store;
+pub mod tasks;
 mod time;
 
 pub use error::{Error, Result};
@@ -34,6 +35,7 @@ pub struct Platform {
     pub tokens: identity::Tokens,
     pub audit: audit::AuditLog,
     pub catalog: catalog::Catalog,
+    pub tasks: tasks::Tasks,
 }
 
 impl Platform {
@@ -51,6 +53,7 @@ impl Platform {
             tokens: identity::Tokens::new(store.clone()),
             audit: audit::AuditLog::new(store.clone()),
             catalog: catalog::Catalog::new(store.clone()).clearing_on_identity_change(principals),
+            tasks: tasks::Tasks::new(store.clone()),
             store,
         })
     }

@@ -8,6 +8,7 @@ pub mod error;
 pub mod health;
 pub mod openapi;
 pub mod provision;
+pub mod tasks;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -134,6 +135,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/provision/destroy", post(provision::destroy))
         .route("/api/provision/status", post(provision::status))
         .route("/api/provision/environments", get(provision::environments))
+        .route("/api/tasks", get(tasks::list))
+        .route("/api/tasks/{id}", get(tasks::get))
+        .route("/api/tasks/{id}/events", get(tasks::events))
+        .route("/api/tasks/{id}/cancel", post(tasks::cancel))
         .route("/api/openapi.json", get(openapi::document));
 
     let mut app = Router::new()

@@ -6,7 +6,7 @@ use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use super::{api, catalog, provision};
+use super::{api, catalog, provision, tasks};
 
 /// Backstage's error envelope, used by every error response.
 #[derive(Debug, Serialize, ToSchema)]
@@ -62,12 +62,12 @@ impl Modify for BearerToken {
         catalog::by_query, catalog::list, catalog::by_name, catalog::by_uid, catalog::delete_by_uid, catalog::by_refs,
         catalog::facets, catalog::validate_entity, catalog::locations, catalog::location, catalog::add_location,
         catalog::delete_location, catalog::refresh, catalog::import,
-        provision::plan, provision::apply, provision::destroy, provision::status, provision::environments,
+        provision::plan, provision::apply, provision::destroy, provision::status, provision::environments, tasks::list, tasks::get, tasks::events, tasks::cancel,
     ),
     components(schemas(ErrorEnvelope, provision::Target)),
     modifiers(&BearerToken),
     security(("token" = [])),
-    tags((name = "catalog", description = "Backstage-compatible software catalog"), (name = "identity", description = "The caller, API tokens, audit log"), (name = "provision", description = "A service's environments on Kubernetes")),
+    tags((name = "catalog", description = "Backstage-compatible software catalog"), (name = "identity", description = "The caller, API tokens, audit log"), (name = "provision", description = "A service's environments on Kubernetes"), (name = "tasks", description = "Durable tasks with live progress")),
 )]
 pub struct ApiDoc;
 

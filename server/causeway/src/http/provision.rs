@@ -1,20 +1,17 @@
 //! The provisioning API under `/api/provision`: plan, apply and destroy a service's environment.
 //! Everyone signed in may plan; only members of the owning team (and platform admins) may apply
-//! or destroy, and every change is audited.
+//! or destroy. Applies and destroys run as durable tasks, which audit how they ended.
 
 use axum::Extension;
 use axum::Json;
 use axum::extract::State;
-use axum::http::HeaderMap;
-use causeway_platform::audit::{Entry, Outcome};
+use axum::http::{HeaderMap, StatusCode};
 use causeway_platform::catalog::refs;
 use causeway_platform::identity::{Principal, Role};
 use causeway_platform::provision::records::Record;
-use causeway_platform::provision::{
-    Destroyed, EnvironmentStatus, Plan, Report, Request, Requester,
-};
+use causeway_platform::provision::{EnvironmentStatus, Plan, Request, Requester};
+use causeway_platform::tasks::Task;
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::AppState;
 use super::auth::request_id;
@@ -93,31 +90,6 @@ fn authorize(state: &AppState, principal: &Principal, service: &str) -> Result<(
     }
 }
 
-async fn audit(
-    state: &AppState,
-    principal: &Principal,
-    action: &str,
-    target: &str,
-    ok: bool,
-    detail: Value,
-    request: &Request,
-) {
-    state
-        .record(Entry {
-            actor: &principal.entity_ref,
-            action,
-            target,
-            outcome: if ok {
-                Outcome::Success
-            } else {
-                Outcome::Failed
-            },
-            detail,
-            request_id: Some(&request.request_id),
-        })
-        .await;
-}
-
 #[utoipa::path(post, path = "/api/provision/plan", tag = "provision", request_body = Target,
     responses((status = 200, description = "`{namespace, environment, steps: [{action: create|update|unchanged|delete|conflict, object, fields?, message?}]}`", body = Value),
         (status = 400, description = "Unknown service or environment, bad parameter, above a ceiling", body = ErrorEnvelope),
@@ -134,62 +106,45 @@ pub async fn plan(
 }
 
 #[utoipa::path(post, path = "/api/provision/apply", tag = "provision", request_body = Target,
-    responses((status = 200, description = "`{namespace, applied: [{object, change, resource_version}], deleted, failed: [{object, message, conflict}]}`", body = Value),
+    responses((status = 202, description = "The task that applies the request: `{id, kind, title, status, steps: [{name, title, status}], …}`; follow it at `/api/tasks/{id}` or `/api/tasks/{id}/events`", body = Value),
         (status = 400, description = "Unknown service or environment, bad parameter, above a ceiling", body = ErrorEnvelope),
-        (status = 403, description = "Not a member of the owning team", body = ErrorEnvelope),
-        (status = 503, description = "The cluster is unreachable", body = ErrorEnvelope)))]
-/// `POST /api/provision/apply`: creates or updates the environment.
+        (status = 403, description = "Not a member of the owning team", body = ErrorEnvelope)))]
+/// `POST /api/provision/apply`: checks the request and starts a task that creates or updates the
+/// environment.
 pub async fn apply(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     headers: HeaderMap,
     target: Result<Json<Target>, axum::extract::rejection::JsonRejection>,
-) -> Result<Json<Report>, ApiError> {
+) -> Result<(StatusCode, Json<Task>), ApiError> {
     let target = body(target)?;
     authorize(&state, &principal, &target.service)?;
     let request = request(target, &headers, &principal);
-    let report = state.provisioner.apply(&request).await?;
-    let detail = json!({ "service": request.service, "environment": request.environment, "set": request.set, "failed": report.failed });
-    audit(
-        &state,
-        &principal,
-        "provision.apply",
-        &report.namespace,
-        report.failed.is_empty(),
-        detail,
-        &request,
-    )
-    .await;
-    Ok(Json(report))
+    let task = state
+        .provisioner
+        .submit_apply(&state.platform.tasks, &request)
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(task)))
 }
 
 #[utoipa::path(post, path = "/api/provision/destroy", tag = "provision", request_body = Target,
-    responses((status = 200, description = "`{namespace, commit?}` once it is gone (or its removal is committed)", body = Value),
-        (status = 403, description = "Not a member of the owning team, or a protected environment", body = ErrorEnvelope),
-        (status = 503, description = "The cluster is unreachable", body = ErrorEnvelope)))]
-/// `POST /api/provision/destroy`: removes the environment and waits until it is gone.
+    responses((status = 202, description = "The task that destroys the environment (see apply)", body = Value),
+        (status = 403, description = "Not a member of the owning team, or a protected environment", body = ErrorEnvelope)))]
+/// `POST /api/provision/destroy`: starts a task that removes the environment.
 pub async fn destroy(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     headers: HeaderMap,
     target: Result<Json<Target>, axum::extract::rejection::JsonRejection>,
-) -> Result<Json<Destroyed>, ApiError> {
+) -> Result<(StatusCode, Json<Task>), ApiError> {
     let target = body(target)?;
     authorize(&state, &principal, &target.service)?;
     let request = request(target, &headers, &principal);
-    let destroyed = state.provisioner.destroy(&request).await?;
-    let detail = json!({ "service": request.service, "environment": request.environment, "commit": destroyed.commit });
-    audit(
-        &state,
-        &principal,
-        "provision.destroy",
-        &destroyed.namespace,
-        true,
-        detail,
-        &request,
-    )
-    .await;
-    Ok(Json(destroyed))
+    let task = state
+        .provisioner
+        .submit_destroy(&state.platform.tasks, &request)
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(task)))
 }
 
 #[utoipa::path(get, path = "/api/provision/environments", tag = "provision",

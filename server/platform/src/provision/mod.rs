@@ -16,6 +16,7 @@ pub mod naming;
 pub mod observability;
 pub mod plan;
 pub mod records;
+pub mod tasks;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -75,6 +76,8 @@ impl Default for Requester {
 #[derive(Debug, Clone)]
 pub struct Prepared {
     pub environment: Environment,
+    /// The owning group's entity reference.
+    pub owner: String,
     pub instance: Instance,
     pub bundle: Vec<Desired>,
 }
@@ -266,6 +269,7 @@ impl Provisioner {
         let bundle = render(&instance, environment, self.dashboards_for(environment));
         Ok(Prepared {
             environment: environment.clone(),
+            owner: component.owner.clone(),
             instance,
             bundle,
         })
@@ -411,19 +415,7 @@ impl Provisioner {
         let prepared = self.prepare(request)?;
         let namespace = prepared.instance.namespace.clone();
         self.records
-            .begin(&Record {
-                namespace: namespace.clone(),
-                service: self.service_ref(&request.service)?,
-                environment: prepared.environment.name.clone(),
-                target: target_name(&prepared.environment.target),
-                parameters: request.set.clone(),
-                request_id: request.request_id.clone(),
-                requested_by: request.requester.entity_ref.clone(),
-                status: Status::Applying,
-                message: None,
-                created_at_millis: 0,
-                updated_at_millis: 0,
-            })
+            .begin(&self.record_of(&prepared, request)?)
             .await?;
         let outcome = match &prepared.environment.target {
             Target::Gitops {
@@ -462,28 +454,62 @@ impl Provisioner {
         outcome
     }
 
+    /// What the environments table holds for `request` once it is accepted.
+    fn record_of(&self, prepared: &Prepared, request: &Request) -> Result<Record> {
+        Ok(Record {
+            namespace: prepared.instance.namespace.clone(),
+            service: self.service_ref(&request.service)?,
+            environment: prepared.environment.name.clone(),
+            target: target_name(&prepared.environment.target),
+            parameters: request.set.clone(),
+            request_id: request.request_id.clone(),
+            requested_by: request.requester.entity_ref.clone(),
+            status: Status::Applying,
+            message: None,
+            created_at_millis: 0,
+            updated_at_millis: 0,
+        })
+    }
+
+    /// Deletes the objects an earlier rendering created that `prepared` no longer has.
+    async fn prune(
+        &self,
+        client: &Client,
+        prepared: &Prepared,
+    ) -> Result<(Vec<String>, Vec<Failure>)> {
+        let namespace = &prepared.instance.namespace;
+        let stale = leftovers(client, &prepared.bundle, namespace)
+            .await
+            .map_err(cluster_error)?;
+        let mut deleted = Vec::new();
+        let mut failed = Vec::new();
+        for (resource, name) in stale {
+            let api: kube::Api<kube::api::DynamicObject> =
+                kube::Api::namespaced_with(client.clone(), namespace, &resource);
+            let object = format!("{}/{name}", resource.kind);
+            match api.delete(&name, &kube::api::DeleteParams::default()).await {
+                Ok(_) => deleted.push(object),
+                // Already gone (a resumed task deleting again) is what was wanted.
+                Err(kube::Error::Api(e)) if e.code == 404 => deleted.push(object),
+                Err(error) => failed.push(Failure {
+                    object,
+                    message: error.to_string(),
+                    conflict: false,
+                }),
+            }
+        }
+        Ok((deleted, failed))
+    }
+
     async fn apply_to_cluster(&self, prepared: &Prepared) -> Result<Report> {
         let client = self.client_for(&prepared.environment).await?;
         let (applied, mut failed) = apply_all(&client, &prepared.bundle).await;
         let namespace = prepared.instance.namespace.clone();
         let mut deleted = Vec::new();
         if failed.is_empty() {
-            let stale = leftovers(&client, &prepared.bundle, &namespace)
-                .await
-                .map_err(cluster_error)?;
-            for (resource, name) in stale {
-                let api: kube::Api<kube::api::DynamicObject> =
-                    kube::Api::namespaced_with(client.clone(), &namespace, &resource);
-                let object = format!("{}/{name}", resource.kind);
-                match api.delete(&name, &kube::api::DeleteParams::default()).await {
-                    Ok(_) => deleted.push(object),
-                    Err(error) => failed.push(Failure {
-                        object,
-                        message: error.to_string(),
-                        conflict: false,
-                    }),
-                }
-            }
+            let (gone, not_gone) = self.prune(&client, prepared).await?;
+            deleted = gone;
+            failed = not_gone;
         }
         Ok(Report {
             namespace,

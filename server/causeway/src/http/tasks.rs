@@ -1,0 +1,245 @@
+//! The tasks API under `/api/tasks`: lists (mine, my teams', all for platform admins), one task
+//! with its steps and the events after a given one (the polling variant), the same events as
+//! Server-Sent Events that resume from `Last-Event-ID`, and cancellation.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Extension;
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use causeway_platform::identity::{Principal, Role};
+use causeway_platform::tasks::{Event, Filter, Task, TaskStatus};
+use futures::Stream;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::AppState;
+use super::error::ApiError;
+use super::openapi::ErrorEnvelope;
+
+/// How often a stream looks for new events.
+const POLL: Duration = Duration::from_millis(200);
+
+/// `GET /api/tasks` query.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// `mine` (default), `teams` (mine and my teams'), or `all` (platform admins).
+    pub scope: Option<String>,
+    /// `open`, `processing`, `completed`, `failed` or `cancelled`.
+    pub status: Option<String>,
+    /// At most this many, newest first (default 100, at most 500).
+    pub limit: Option<i64>,
+}
+
+/// Which tasks `principal` asked for.
+pub fn filter_for(
+    principal: &Principal,
+    scope: Option<&str>,
+    status: Option<&str>,
+    limit: Option<i64>,
+) -> Result<Filter, ApiError> {
+    let status = status
+        .filter(|s| !s.is_empty())
+        .map(TaskStatus::parse)
+        .transpose()?;
+    let limit = limit.unwrap_or(100);
+    let teams: Vec<String> = principal
+        .teams
+        .iter()
+        .map(|t| t.entity_ref.clone())
+        .collect();
+    let mut filter = Filter {
+        requester: Some(principal.entity_ref.clone()),
+        owners: Vec::new(),
+        status,
+        limit,
+    };
+    match scope.unwrap_or("mine") {
+        "mine" => {}
+        "teams" => filter.owners = teams,
+        "all" if principal.role == Role::PlatformAdmin => filter.requester = None,
+        "all" => {
+            return Err(ApiError::forbidden(
+                "scope=all lists every task and is for platform admins; use mine or teams",
+            ));
+        }
+        other => {
+            return Err(ApiError::input(format!(
+                "scope: {other:?} is not a scope; expected mine, teams or all"
+            )));
+        }
+    }
+    Ok(filter)
+}
+
+#[utoipa::path(get, path = "/api/tasks", tag = "tasks", params(ListQuery),
+    responses((status = 200, description = "Tasks, newest first, without steps", body = serde_json::Value),
+        (status = 400, description = "Unknown scope or status", body = ErrorEnvelope),
+        (status = 403, description = "scope=all without being a platform admin", body = ErrorEnvelope)))]
+/// `GET /api/tasks`
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Vec<Task>>, ApiError> {
+    let filter = filter_for(
+        &principal,
+        query.scope.as_deref(),
+        query.status.as_deref(),
+        query.limit,
+    )?;
+    Ok(Json(state.platform.tasks.list(&filter).await?))
+}
+
+/// `GET /api/tasks/{id}` query.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AfterQuery {
+    /// Only events after this event id (0, the default, for all).
+    pub after: Option<i64>,
+}
+
+/// A task and its events after the one asked for.
+#[derive(Debug, Serialize)]
+pub struct TaskWithEvents {
+    pub task: Task,
+    pub events: Vec<Event>,
+}
+
+async fn find(state: &AppState, id: &str) -> Result<Task, ApiError> {
+    state
+        .platform
+        .tasks
+        .get(id)
+        .await?
+        .ok_or_else(|| ApiError::from(causeway_platform::Error::NotFound(format!("task {id}"))))
+}
+
+#[utoipa::path(get, path = "/api/tasks/{id}", tag = "tasks", params(("id" = String, Path), AfterQuery),
+    responses((status = 200, description = "`{task (with steps), events after ?after}`: poll with the last event id seen", body = serde_json::Value),
+        (status = 404, description = "No such task", body = ErrorEnvelope)))]
+/// `GET /api/tasks/{id}`: the polling variant of the event stream.
+pub async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<AfterQuery>,
+) -> Result<Json<TaskWithEvents>, ApiError> {
+    let task = find(&state, &id).await?;
+    let events = state
+        .platform
+        .tasks
+        .events(&id, query.after.unwrap_or(0), 1000)
+        .await?;
+    Ok(Json(TaskWithEvents { task, events }))
+}
+
+#[utoipa::path(get, path = "/api/tasks/{id}/events", tag = "tasks", params(("id" = String, Path), AfterQuery),
+    responses((status = 200, description = "`text/event-stream`: `log` events (id = event id, data = the event as JSON) in order, resumable with `Last-Event-ID` or `?after`; a final `end` event with the task's status", content_type = "text/event-stream", body = String),
+        (status = 404, description = "No such task", body = ErrorEnvelope)))]
+/// `GET /api/tasks/{id}/events`: the task's log as Server-Sent Events.
+pub async fn events(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Query(query): Query<AfterQuery>,
+) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+    find(&state, &id).await?;
+    let resume = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<i64>().ok());
+    let after = resume.or(query.after).unwrap_or(0);
+    Ok(Sse::new(stream(state, id, after)).keep_alive(KeepAlive::default()))
+}
+
+/// What the stream does next.
+enum Phase {
+    Running { after: i64 },
+    Ended,
+}
+
+fn stream(
+    state: AppState,
+    id: String,
+    after: i64,
+) -> impl Stream<Item = Result<SseEvent, Infallible>> {
+    let batches = futures::stream::unfold(Phase::Running { after }, move |phase| {
+        let state = state.clone();
+        let id = id.clone();
+        async move {
+            let Phase::Running { after } = phase else {
+                return None;
+            };
+            loop {
+                // The status is read before the events, so that no event written before the task
+                // ended can be missed once the status says it has.
+                let task = state.platform.tasks.get(&id).await.ok().flatten();
+                let events = state
+                    .platform
+                    .tasks
+                    .events(&id, after, 500)
+                    .await
+                    .unwrap_or_default();
+                if let Some(last) = events.last() {
+                    let next = Phase::Running { after: last.id };
+                    let items: Vec<SseEvent> = events.iter().map(log_event).collect();
+                    return Some((items, next));
+                }
+                match task {
+                    Some(task) if task.status.is_final() => {
+                        let end = SseEvent::default().event("end").data(
+                            json!({ "status": task.status, "error": task.error }).to_string(),
+                        );
+                        return Some((vec![end], Phase::Ended));
+                    }
+                    None => return None,
+                    Some(_) => tokio::time::sleep(POLL).await,
+                }
+            }
+        }
+    });
+    futures::StreamExt::flat_map(batches, |items| {
+        futures::stream::iter(items.into_iter().map(Ok))
+    })
+}
+
+fn log_event(event: &Event) -> SseEvent {
+    SseEvent::default()
+        .id(event.id.to_string())
+        .event("log")
+        .data(serde_json::to_string(event).unwrap_or_default())
+}
+
+#[utoipa::path(post, path = "/api/tasks/{id}/cancel", tag = "tasks", params(("id" = String, Path)),
+    responses((status = 200, description = "The task: cancelled if it had not started, else marked to stop before its next step", body = serde_json::Value),
+        (status = 403, description = "Neither its requester, a member of its team, nor a platform admin", body = ErrorEnvelope),
+        (status = 404, description = "No such task", body = ErrorEnvelope),
+        (status = 409, description = "The task has already ended", body = ErrorEnvelope)))]
+/// `POST /api/tasks/{id}/cancel`
+pub async fn cancel(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<Json<Task>, ApiError> {
+    let task = find(&state, &id).await?;
+    let allowed = principal.role == Role::PlatformAdmin
+        || task.requester == principal.entity_ref
+        || task.owner.as_deref().is_some_and(|o| principal.acts_for(o));
+    if !allowed {
+        return Err(ApiError::forbidden(format!(
+            "task {id} acts for {}; only its requester, that team and platform admins may cancel it",
+            task.owner.as_deref().unwrap_or("nobody")
+        )));
+    }
+    Ok(Json(
+        state
+            .platform
+            .tasks
+            .cancel(&id, &principal.entity_ref)
+            .await?,
+    ))
+}

@@ -1,0 +1,515 @@
+//! Provisioning as durable tasks: an apply or a destroy is checked when it is submitted (so a
+//! wrong request is answered at once, field by field, and stores nothing), then stored as a task
+//! whose steps a worker runs. Every step is idempotent (server-side apply by name, deletes that
+//! accept "already gone", an upserted record), so a task resumed after a crash converges.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use futures::future::{BoxFuture, join_all};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::apply::{Change, apply_one};
+use super::config::Target;
+use super::plan::Step;
+use super::records::Status;
+use super::{Prepared, Provisioner, Request, Requester, author, delete_namespace, gitops};
+use crate::audit::{Entry, Outcome};
+use crate::tasks::runner::{Context, Handler, StepError};
+use crate::tasks::{NewTask, Task, TaskStatus, Tasks};
+use crate::{Error, Result};
+
+/// Task kinds.
+pub const APPLY: &str = "provision.apply";
+pub const DESTROY: &str = "provision.destroy";
+
+/// A request as stored in a task.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Input {
+    service: String,
+    environment: String,
+    #[serde(default)]
+    set: BTreeMap<String, String>,
+    request_id: String,
+    requester: (String, String, String),
+    namespace: String,
+}
+
+impl Input {
+    fn of(request: &Request, namespace: &str) -> Self {
+        Self {
+            service: request.service.clone(),
+            environment: request.environment.clone(),
+            set: request.set.clone(),
+            request_id: request.request_id.clone(),
+            requester: (
+                request.requester.entity_ref.clone(),
+                request.requester.name.clone(),
+                request.requester.email.clone(),
+            ),
+            namespace: namespace.to_owned(),
+        }
+    }
+
+    fn request(&self) -> Request {
+        Request {
+            service: self.service.clone(),
+            environment: self.environment.clone(),
+            set: self.set.clone(),
+            request_id: self.request_id.clone(),
+            requester: Requester {
+                entity_ref: self.requester.0.clone(),
+                name: self.requester.1.clone(),
+                email: self.requester.2.clone(),
+            },
+        }
+    }
+}
+
+fn step_error(error: Error) -> StepError {
+    match error {
+        // The cluster, the repository or the database was unavailable: worth another try.
+        Error::Cluster(message) => StepError::transient(message),
+        Error::Database(e) => StepError::transient(e.to_string()),
+        other => StepError::permanent(other.to_string()),
+    }
+}
+
+fn steps(names: &[(&str, &str)]) -> Vec<(String, String)> {
+    names
+        .iter()
+        .map(|(name, title)| ((*name).to_owned(), (*title).to_owned()))
+        .collect()
+}
+
+impl Provisioner {
+    /// Checks `request` and stores a task that applies it.
+    pub async fn submit_apply(&self, tasks: &Tasks, request: &Request) -> Result<Task> {
+        let prepared = self.prepare(request)?;
+        let plan = match prepared.environment.target {
+            Target::Cluster { .. } => steps(&[
+                ("check", "Check the request against the guardrails"),
+                ("record", "Record the request"),
+                ("namespace", "Apply the namespace"),
+                ("objects", "Apply the environment's objects"),
+                ("prune", "Remove objects no longer rendered"),
+                ("verify", "Verify every object is as desired"),
+            ]),
+            Target::Gitops { .. } => steps(&[
+                ("check", "Check the request against the guardrails"),
+                ("record", "Record the request"),
+                ("commit", "Commit the manifests to the GitOps repository"),
+            ]),
+        };
+        self.submit(tasks, APPLY, "Provision", request, &prepared, plan)
+            .await
+    }
+
+    /// Checks `request` (protected environments are refused now) and stores a task that
+    /// destroys the environment.
+    pub async fn submit_destroy(&self, tasks: &Tasks, request: &Request) -> Result<Task> {
+        let prepared = self.prepare(request)?;
+        if prepared.environment.protected {
+            return Err(Error::Forbidden(format!(
+                "{} is a protected environment; its namespaces are removed by the platform team, not through Causeway",
+                prepared.environment.name
+            )));
+        }
+        let plan = match prepared.environment.target {
+            Target::Cluster { .. } => steps(&[
+                ("check", "Check the request"),
+                ("mark", "Stop drift correction for the environment"),
+                ("delete", "Delete the namespace and wait until it is gone"),
+                ("forget", "Forget the environment"),
+            ]),
+            Target::Gitops { .. } => steps(&[
+                ("check", "Check the request"),
+                ("mark", "Stop drift correction for the environment"),
+                ("commit", "Commit the removal to the GitOps repository"),
+                ("forget", "Forget the environment"),
+            ]),
+        };
+        self.submit(tasks, DESTROY, "Destroy", request, &prepared, plan)
+            .await
+    }
+
+    async fn submit(
+        &self,
+        tasks: &Tasks,
+        kind: &str,
+        verb: &str,
+        request: &Request,
+        prepared: &Prepared,
+        steps: Vec<(String, String)>,
+    ) -> Result<Task> {
+        let namespace = &prepared.instance.namespace;
+        tasks
+            .create(NewTask {
+                kind: kind.to_owned(),
+                title: format!(
+                    "{verb} {} in {} ({namespace})",
+                    prepared.instance.service, prepared.environment.name
+                ),
+                input: serde_json::to_value(Input::of(request, namespace)).unwrap_or_default(),
+                requester: request.requester.entity_ref.clone(),
+                owner: Some(prepared.owner.clone()),
+                steps,
+            })
+            .await
+    }
+
+    /// The handlers a task runner needs for provisioning.
+    pub fn task_handlers(&self) -> BTreeMap<String, Arc<dyn Handler>> {
+        BTreeMap::from([
+            (
+                APPLY.to_owned(),
+                Arc::new(ApplyTask(self.clone())) as Arc<dyn Handler>,
+            ),
+            (
+                DESTROY.to_owned(),
+                Arc::new(DestroyTask(self.clone())) as Arc<dyn Handler>,
+            ),
+        ])
+    }
+}
+
+fn input(context: &Context) -> std::result::Result<Input, StepError> {
+    serde_json::from_value(context.input.clone())
+        .map_err(|e| StepError::permanent(format!("the task's input is unreadable: {e}")))
+}
+
+/// Applies an environment.
+struct ApplyTask(Provisioner);
+
+impl ApplyTask {
+    async fn step(&self, context: &Context, step: &str) -> std::result::Result<(), StepError> {
+        let engine = &self.0;
+        let input = input(context)?;
+        let request = input.request();
+        let prepared = engine.prepare(&request).map_err(step_error)?;
+        match step {
+            "check" => {
+                context
+                    .log(
+                        step,
+                        format!(
+                            "{} objects for namespace {} in {}",
+                            prepared.bundle.len(),
+                            prepared.instance.namespace,
+                            prepared.environment.name
+                        ),
+                    )
+                    .await;
+            }
+            "record" => {
+                let record = engine.record_of(&prepared, &request).map_err(step_error)?;
+                engine.records.begin(&record).await.map_err(step_error)?;
+            }
+            "namespace" => {
+                let client = engine
+                    .client_for(&prepared.environment)
+                    .await
+                    .map_err(step_error)?;
+                let Some(namespace) = prepared.bundle.first() else {
+                    return Err(StepError::permanent("the bundle is empty"));
+                };
+                let applied = apply_one(&client, namespace).await.map_err(failure)?;
+                context.log(step, describe(&applied)).await;
+            }
+            "objects" => {
+                let client = engine
+                    .client_for(&prepared.environment)
+                    .await
+                    .map_err(step_error)?;
+                let results = join_all(
+                    prepared
+                        .bundle
+                        .iter()
+                        .skip(1)
+                        .map(|d| apply_one(&client, d)),
+                )
+                .await;
+                let mut failures = Vec::new();
+                for result in results {
+                    match result {
+                        Ok(applied) => context.log(step, describe(&applied)).await,
+                        Err(failed) => {
+                            context
+                                .warn(step, format!("{}: {}", failed.object, failed.message))
+                                .await;
+                            failures.push(failed);
+                        }
+                    }
+                }
+                if let Some(conflict) = failures.iter().find(|f| f.conflict) {
+                    return Err(StepError::permanent(format!(
+                        "{}: {}",
+                        conflict.object, conflict.message
+                    )));
+                }
+                if !failures.is_empty() {
+                    return Err(StepError::transient(format!(
+                        "{} object(s) could not be applied",
+                        failures.len()
+                    )));
+                }
+            }
+            "prune" => {
+                let client = engine
+                    .client_for(&prepared.environment)
+                    .await
+                    .map_err(step_error)?;
+                let (deleted, failed) =
+                    engine.prune(&client, &prepared).await.map_err(step_error)?;
+                for object in &deleted {
+                    context.log(step, format!("deleted {object}")).await;
+                }
+                if deleted.is_empty() {
+                    context.log(step, "nothing to remove").await;
+                }
+                if let Some(failure) = failed.first() {
+                    return Err(StepError::transient(format!(
+                        "{}: {}",
+                        failure.object, failure.message
+                    )));
+                }
+            }
+            "verify" => {
+                let plan = engine.plan_prepared(&prepared).await.map_err(step_error)?;
+                let pending: Vec<String> = plan
+                    .steps
+                    .iter()
+                    .filter(|s| !matches!(s, Step::Unchanged { .. }))
+                    .map(|s| serde_json::to_string(s).unwrap_or_default())
+                    .collect();
+                if !pending.is_empty() {
+                    return Err(StepError::transient(format!(
+                        "not yet as desired: {}",
+                        pending.join("; ")
+                    )));
+                }
+                engine
+                    .records
+                    .set_status(&prepared.instance.namespace, Status::Ready, None)
+                    .await
+                    .map_err(step_error)?;
+                context
+                    .log(step, format!("{} objects as desired", plan.steps.len()))
+                    .await;
+                context.set_output(json!({ "namespace": prepared.instance.namespace, "objects": plan.steps.len() }));
+            }
+            "commit" => {
+                let Target::Gitops {
+                    repository,
+                    cluster,
+                } = &prepared.environment.target
+                else {
+                    return Err(StepError::permanent("not a GitOps environment"));
+                };
+                let report = engine
+                    .commit(&prepared, &request, repository, cluster)
+                    .await
+                    .map_err(step_error)?;
+                match &report.commit {
+                    Some(commit) => context.log(step, format!("committed {commit}")).await,
+                    None => context.log(step, "nothing changed; no commit").await,
+                }
+                engine
+                    .records
+                    .set_status(&prepared.instance.namespace, Status::Committed, None)
+                    .await
+                    .map_err(step_error)?;
+                context.set_output(
+                    json!({ "namespace": prepared.instance.namespace, "commit": report.commit }),
+                );
+            }
+            other => return Err(StepError::permanent(format!("unknown step {other:?}"))),
+        }
+        Ok(())
+    }
+}
+
+fn describe(applied: &super::apply::Applied) -> String {
+    let change = match applied.change {
+        Change::Created => "created",
+        Change::Updated => "updated",
+        Change::Unchanged => "unchanged",
+    };
+    format!("{change} {}", applied.object)
+}
+
+fn failure(failed: super::apply::Failure) -> StepError {
+    let message = format!("{}: {}", failed.object, failed.message);
+    if failed.conflict {
+        StepError::permanent(message)
+    } else {
+        StepError::transient(message)
+    }
+}
+
+impl Handler for ApplyTask {
+    fn run_step<'a>(
+        &'a self,
+        context: &'a Context,
+        step: &'a str,
+    ) -> BoxFuture<'a, std::result::Result<(), StepError>> {
+        Box::pin(self.step(context, step))
+    }
+
+    fn finished<'a>(
+        &'a self,
+        context: &'a Context,
+        status: TaskStatus,
+        error: Option<&'a str>,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let Ok(input) = input(context) else {
+                return;
+            };
+            if status != TaskStatus::Completed {
+                let message = error.unwrap_or("cancelled");
+                if let Err(e) = self
+                    .0
+                    .records
+                    .set_status(&input.namespace, Status::Failed, Some(message))
+                    .await
+                {
+                    tracing::warn!(error = %e, "could not record a failed apply");
+                }
+            }
+            finish_audit(&self.0, context, APPLY, &input, status, error).await;
+        })
+    }
+}
+
+/// Destroys an environment.
+struct DestroyTask(Provisioner);
+
+impl DestroyTask {
+    async fn step(&self, context: &Context, step: &str) -> std::result::Result<(), StepError> {
+        let engine = &self.0;
+        let input = input(context)?;
+        let request = input.request();
+        let prepared = engine.prepare(&request).map_err(step_error)?;
+        let namespace = &prepared.instance.namespace;
+        match step {
+            "check" => {
+                if prepared.environment.protected {
+                    return Err(StepError::permanent(format!(
+                        "{} is a protected environment",
+                        prepared.environment.name
+                    )));
+                }
+                context.log(step, format!("namespace {namespace}")).await;
+            }
+            "mark" => engine
+                .records
+                .set_status(namespace, Status::Destroying, None)
+                .await
+                .map_err(step_error)?,
+            "delete" => {
+                let client = engine
+                    .client_for(&prepared.environment)
+                    .await
+                    .map_err(step_error)?;
+                delete_namespace(client, namespace)
+                    .await
+                    .map_err(step_error)?;
+                context.log(step, format!("{namespace} is gone")).await;
+            }
+            "commit" => {
+                let Target::Gitops {
+                    repository,
+                    cluster,
+                } = &prepared.environment.target
+                else {
+                    return Err(StepError::permanent("not a GitOps environment"));
+                };
+                let commit = gitops::Repository::new(repository.clone())
+                    .remove(
+                        gitops::directory(cluster, namespace),
+                        author(&request.requester),
+                        format!(
+                            "Destroy {} in {} ({namespace})\n\nRequested by {}.\nRequest-Id: {}\n",
+                            prepared.instance.service,
+                            prepared.environment.name,
+                            request.requester.entity_ref,
+                            request.request_id
+                        ),
+                    )
+                    .await
+                    .map_err(step_error)?;
+                match commit {
+                    Some(commit) => context.log(step, format!("committed {commit}")).await,
+                    None => context.log(step, "nothing to remove").await,
+                }
+            }
+            "forget" => {
+                engine.records.remove(namespace).await.map_err(step_error)?;
+                context.set_output(json!({ "namespace": namespace }));
+            }
+            other => return Err(StepError::permanent(format!("unknown step {other:?}"))),
+        }
+        Ok(())
+    }
+}
+
+impl Handler for DestroyTask {
+    fn run_step<'a>(
+        &'a self,
+        context: &'a Context,
+        step: &'a str,
+    ) -> BoxFuture<'a, std::result::Result<(), StepError>> {
+        Box::pin(self.step(context, step))
+    }
+
+    fn finished<'a>(
+        &'a self,
+        context: &'a Context,
+        status: TaskStatus,
+        error: Option<&'a str>,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let Ok(input) = input(context) else {
+                return;
+            };
+            if status != TaskStatus::Completed
+                && let Err(e) = self
+                    .0
+                    .records
+                    .set_status(&input.namespace, Status::Failed, error)
+                    .await
+            {
+                tracing::warn!(error = %e, "could not record a failed destroy");
+            }
+            finish_audit(&self.0, context, DESTROY, &input, status, error).await;
+        })
+    }
+}
+
+/// Records how a provisioning task ended, as its requester.
+async fn finish_audit(
+    engine: &Provisioner,
+    context: &Context,
+    action: &str,
+    input: &Input,
+    status: TaskStatus,
+    error: Option<&str>,
+) {
+    let entry = Entry {
+        actor: &input.requester.0,
+        action,
+        target: &input.namespace,
+        outcome: if status == TaskStatus::Completed {
+            Outcome::Success
+        } else {
+            Outcome::Failed
+        },
+        detail: json!({ "service": input.service, "environment": input.environment, "set": input.set, "task": context.id, "status": status.as_str(), "error": error }),
+        request_id: Some(&input.request_id),
+    };
+    if let Err(e) = engine.audit.record(entry).await {
+        tracing::warn!(error = %e, "could not audit a provisioning task");
+    }
+}

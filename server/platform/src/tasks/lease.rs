@@ -1,0 +1,225 @@
+//! Claiming tasks and everything a worker writes while it holds one. A claim sets the task's
+//! `lease_owner` and `lease_expires_at`; the worker renews it while it runs, and every write it
+//! makes is conditional on still holding it, so a worker that lost its lease (paused, cut off)
+//! cannot overwrite the progress of the one that took over.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use sqlx::Row;
+
+use super::Tasks;
+use crate::Result;
+use crate::store::Engine;
+use crate::time::now_millis;
+
+/// A task a worker has claimed.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub id: String,
+    pub kind: String,
+    pub input: Value,
+    pub requester: String,
+    /// Including this claim.
+    pub attempts: i64,
+}
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// `WHERE` condition of every write a worker makes: it still holds the task.
+const HELD: &str = "EXISTS (SELECT 1 FROM tasks t WHERE t.id = $1 AND t.lease_owner = $2 \
+                    AND t.status = 'processing')";
+
+impl Tasks {
+    /// Claims the oldest task that is open or whose worker's lease has expired.
+    ///
+    /// On PostgreSQL the candidate row is locked with `FOR UPDATE SKIP LOCKED`, so concurrent
+    /// workers pick different tasks without waiting for each other. SQLite runs one write at a
+    /// time, which makes the single `UPDATE … WHERE id = (SELECT …)` atomic there as it is.
+    pub async fn claim(&self, worker: &str, lease: Duration) -> Result<Option<Claimed>> {
+        self.claim_where(worker, lease, None).await
+    }
+
+    /// Claims task `id` if it is open or its worker's lease has expired.
+    pub async fn claim_task(
+        &self,
+        worker: &str,
+        lease: Duration,
+        id: &str,
+    ) -> Result<Option<Claimed>> {
+        self.claim_where(worker, lease, Some(id)).await
+    }
+
+    async fn claim_where(
+        &self,
+        worker: &str,
+        lease: Duration,
+        only: Option<&str>,
+    ) -> Result<Option<Claimed>> {
+        let now = now_millis();
+        let lock = match self.store().engine() {
+            Engine::Postgres => "FOR UPDATE SKIP LOCKED",
+            Engine::Sqlite => "",
+        };
+        let row = sqlx::query(&format!(
+            "UPDATE tasks SET status = 'processing', lease_owner = $1, lease_expires_at = $2, \
+             attempts = attempts + 1, started_at = COALESCE(started_at, $3), updated_at = $3 \
+             WHERE id = (SELECT id FROM tasks WHERE (status = 'open' \
+                         OR (status = 'processing' AND lease_expires_at < $3)) \
+                         AND ($4 = '' OR id = $4) \
+                         ORDER BY created_at, id LIMIT 1 {lock}) \
+             RETURNING id, kind, input, requester, attempts"
+        ))
+        .bind(worker)
+        .bind(now + millis(lease))
+        .bind(now)
+        .bind(only.unwrap_or(""))
+        .fetch_optional(self.store().pool())
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let input: String = row.try_get("input")?;
+        Ok(Some(Claimed {
+            id: row.try_get("id")?,
+            kind: row.try_get("kind")?,
+            input: serde_json::from_str(&input).unwrap_or(Value::Null),
+            requester: row.try_get("requester")?,
+            attempts: row.try_get("attempts")?,
+        }))
+    }
+
+    /// Extends the lease; `false` when the worker no longer holds the task.
+    pub async fn heartbeat(&self, id: &str, worker: &str, lease: Duration) -> Result<bool> {
+        let now = now_millis();
+        let done = sqlx::query(
+            "UPDATE tasks SET lease_expires_at = $3, updated_at = $4 \
+             WHERE id = $1 AND lease_owner = $2 AND status = 'processing'",
+        )
+        .bind(id)
+        .bind(worker)
+        .bind(now + millis(lease))
+        .bind(now)
+        .execute(self.store().pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Whether someone asked for the task to stop.
+    pub async fn cancel_requested(&self, id: &str) -> Result<bool> {
+        let row = sqlx::query("SELECT cancel_requested FROM tasks WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.store().pool())
+            .await?;
+        Ok(match row {
+            Some(row) => row.try_get::<i64, _>("cancel_requested")? != 0,
+            None => false,
+        })
+    }
+
+    /// Marks step `position` running (one more attempt); `false` when the lease is lost.
+    pub async fn step_started(&self, id: &str, worker: &str, position: i64) -> Result<bool> {
+        let now = now_millis();
+        let done = sqlx::query(&format!(
+            "UPDATE task_steps SET status = 'running', attempts = attempts + 1, \
+             started_at = COALESCE(started_at, $4), message = NULL \
+             WHERE task_id = $1 AND position = $3 AND {HELD}"
+        ))
+        .bind(id)
+        .bind(worker)
+        .bind(position)
+        .bind(now)
+        .execute(self.store().pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Ends step `position` with `status` (`completed`, `failed`, `cancelled`).
+    pub async fn step_finished(
+        &self,
+        id: &str,
+        worker: &str,
+        position: i64,
+        status: &str,
+        message: Option<&str>,
+    ) -> Result<bool> {
+        let done = sqlx::query(&format!(
+            "UPDATE task_steps SET status = $4, finished_at = $5, message = $6 \
+             WHERE task_id = $1 AND position = $3 AND {HELD}"
+        ))
+        .bind(id)
+        .bind(worker)
+        .bind(position)
+        .bind(status)
+        .bind(now_millis())
+        .bind(message)
+        .execute(self.store().pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Appends a line to the task's log, as `worker`; nothing when the lease is lost.
+    pub async fn log(
+        &self,
+        id: &str,
+        worker: &str,
+        step: Option<&str>,
+        level: &str,
+        message: &str,
+    ) -> Result<bool> {
+        let done = sqlx::query(&format!(
+            "INSERT INTO task_events (task_id, at, step, level, message, worker) \
+             SELECT $1, $3, $4, $5, $6, $2 WHERE {HELD}"
+        ))
+        .bind(id)
+        .bind(worker)
+        .bind(now_millis())
+        .bind(step)
+        .bind(level)
+        .bind(message)
+        .execute(self.store().pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Ends the task: its status, error and output, and (for a cancelled task) its remaining
+    /// steps. `false` when the lease is lost.
+    pub async fn finish(
+        &self,
+        id: &str,
+        worker: &str,
+        status: super::TaskStatus,
+        error: Option<&str>,
+        output: Option<&Value>,
+    ) -> Result<bool> {
+        let now = now_millis();
+        let mut tx = self.store().pool().begin().await?;
+        if status == super::TaskStatus::Cancelled {
+            sqlx::query(&format!(
+                "UPDATE task_steps SET status = 'cancelled' WHERE task_id = $1 \
+                 AND status IN ('pending', 'running') AND {HELD}"
+            ))
+            .bind(id)
+            .bind(worker)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let done = sqlx::query(
+            "UPDATE tasks SET status = $3, error = $4, output = $5, finished_at = $6, \
+             updated_at = $6, lease_owner = NULL, lease_expires_at = NULL \
+             WHERE id = $1 AND lease_owner = $2 AND status = 'processing'",
+        )
+        .bind(id)
+        .bind(worker)
+        .bind(status.as_str())
+        .bind(error)
+        .bind(output.map(Value::to_string))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
