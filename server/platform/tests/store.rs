@@ -1,7 +1,8 @@
-//! The store suite: every test runs unchanged on SQLite and on PostgreSQL.
-//!
-//! PostgreSQL comes from `TEST_POSTGRES_URL` (a server the test may create databases on; `make
-//! test` starts a private one). Without it the PostgreSQL half fails rather than being skipped.
+//! The store suite: every test runs unchanged on SQLite and on PostgreSQL (`support/engines.rs`).
+
+#[macro_use]
+#[path = "support/engines.rs"]
+mod engines;
 
 use std::time::Duration;
 
@@ -9,7 +10,6 @@ use causeway_platform::audit::{Entry, Outcome};
 use causeway_platform::catalog::{IngestOptions, yaml};
 use causeway_platform::identity::Role;
 use causeway_platform::{Error, Platform, Settings, Store, org};
-use sqlx::Connection as _;
 
 const ORG: &str = r#"
 apiVersion: backstage.io/v1alpha1
@@ -52,33 +52,6 @@ fn settings(ttl: Duration) -> Settings {
     }
 }
 
-async fn sqlite() -> Store {
-    let dir = std::env::temp_dir().join(format!("causeway-store-{}", uuid::Uuid::new_v4()));
-    Store::open(&format!("sqlite://{}/causeway.db", dir.display()))
-        .await
-        .expect("open SQLite")
-}
-
-async fn postgres() -> Store {
-    let base = std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| {
-        panic!("TEST_POSTGRES_URL is not set: run `make test`, or start a server with `tests/scripts/postgres.sh up DIR` and export the URL it prints")
-    });
-    // A fresh database per test keeps the tests independent and lets them run in parallel.
-    let name = format!("cw_{}", uuid::Uuid::new_v4().simple());
-    sqlx::any::install_default_drivers();
-    let mut admin = sqlx::AnyConnection::connect(&base)
-        .await
-        .expect("connect to TEST_POSTGRES_URL");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .expect("create database");
-    let (prefix, _) = base.rsplit_once('/').expect("URL with a database");
-    Store::open(&format!("{prefix}/{name}"))
-        .await
-        .expect("open PostgreSQL")
-}
-
 async fn open_platform(store: Store, ttl: Duration) -> Platform {
     let platform = Platform::new(store, &settings(ttl)).expect("platform");
     platform.load().await.expect("load");
@@ -94,22 +67,6 @@ async fn seeded(store: Store, ttl: Duration) -> Platform {
         .await
         .expect("import");
     platform
-}
-
-/// Declares `name` once per engine.
-macro_rules! on_both_engines {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test]
-            async fn sqlite() {
-                super::$name(super::sqlite().await).await;
-            }
-            #[tokio::test]
-            async fn postgres() {
-                super::$name(super::postgres().await).await;
-            }
-        }
-    )*};
 }
 
 on_both_engines!(
