@@ -19,8 +19,16 @@ use leptos_router::{SsrMode, path};
 
 use components::layout::Layout;
 use pages::{
-    catalog::CatalogPage, entity::EntityPage, home::HomePage, import::ImportPage,
-    not_found::NotFound, not_yet::NotYet, sign_in::SignInPage,
+    catalog::CatalogPage,
+    entity::EntityPage,
+    environments::{EnvironmentsPage, PlanPage},
+    home::HomePage,
+    import::ImportPage,
+    not_found::NotFound,
+    not_yet::NotYet,
+    platform::PlatformPage,
+    sign_in::SignInPage,
+    tasks::{TaskPage, TasksPage},
 };
 
 /// The HTML document around the app, rendered only on the server.
@@ -59,8 +67,11 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/catalog/import") view=ImportPage ssr=SsrMode::Async />
                     <Route path=path!("/catalog/:namespace/:kind/:name") view=EntityPage ssr=SsrMode::Async />
                     <Route path=path!("/create") view=|| view! { <NotYet area="create" /> } ssr=SsrMode::Async />
-                    <Route path=path!("/tasks") view=|| view! { <NotYet area="tasks" /> } ssr=SsrMode::Async />
-                    <Route path=path!("/platform") view=|| view! { <NotYet area="platform" /> } ssr=SsrMode::Async />
+                    <Route path=path!("/catalog/:namespace/:kind/:name/environments") view=EnvironmentsPage ssr=SsrMode::Async />
+                    <Route path=path!("/catalog/:namespace/:kind/:name/environments/:environment/plan") view=PlanPage ssr=SsrMode::Async />
+                    <Route path=path!("/tasks") view=TasksPage ssr=SsrMode::Async />
+                    <Route path=path!("/tasks/:id") view=TaskPage ssr=SsrMode::Async />
+                    <Route path=path!("/platform") view=PlatformPage ssr=SsrMode::Async />
                     <Route path=path!("/delivery") view=|| view! { <NotYet area="delivery" /> } ssr=SsrMode::Async />
                 </Routes>
             </Layout>

@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
+use super::environments::EntityTabs;
 use super::not_found::{NotFoundPanel, Status};
 use crate::api::catalog_entity;
 use crate::model::{CatalogParams, ContactView, EntityView, RefLink, RelationView};
@@ -79,6 +80,8 @@ fn Entity(entity: EntityView) -> impl IntoView {
         .or_else(|| entity.title.clone())
         .unwrap_or_else(|| entity.name.clone());
     let kind_lower = entity.kind.to_ascii_lowercase();
+    let is_component = entity.kind == "Component";
+    let entity_href = crate::model::ref_path(&entity.entity_ref);
     let facts = {
         let mut facts: Vec<(&'static str, AnyView)> = vec![(
             "Kind",
@@ -174,6 +177,7 @@ fn Entity(entity: EntityView) -> impl IntoView {
             </dl>
             {tags}
         </header>
+        {is_component.then(|| view! { <EntityTabs entity_href=entity_href.clone() current="overview" /> })}
         {dangling}
         <div class="entity-layout">
             <aside class="entity-layout__side">{side}</aside>

@@ -2,8 +2,11 @@
 
 pub mod catalog;
 pub mod entity;
+pub mod environments;
 pub mod home;
 pub mod import;
 pub mod not_found;
 pub mod not_yet;
+pub mod platform;
 pub mod sign_in;
+pub mod tasks;

@@ -10,14 +10,6 @@ fn describe(area: &str) -> (&'static str, &'static str) {
             "Create",
             "Golden-path templates for creating services and environments are not available yet.",
         ),
-        "tasks" => (
-            "Tasks",
-            "Durable tasks with live progress (provisioning, template runs) are not available yet.",
-        ),
-        "platform" => (
-            "Platform",
-            "The platform overview — environments across clusters, drift and guardrails — is not available yet.",
-        ),
         _ => (
             "Metrics",
             "Delivery metrics (DORA's four keys per service and team) are not available yet.",

@@ -10,7 +10,7 @@ pub mod org;
 pub mod provision;
 pub mod store;
 pub mod tasks;
-mod time;
+pub mod time;
 
 pub use error::{Error, Result};
 pub use store::Store;

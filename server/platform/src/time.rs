@@ -10,3 +10,10 @@ pub fn now_millis() -> i64 {
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
 }
+
+/// `millis` as a UTC time a person reads, to the second (`2026-11-27 08:15:12 UTC`).
+pub fn display(millis: i64) -> String {
+    k8s_openapi::jiff::Timestamp::from_millisecond(millis)
+        .map(|t| t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|_| millis.to_string())
+}

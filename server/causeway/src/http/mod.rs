@@ -90,11 +90,13 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let platform = state.platform.clone();
+    let provisioner = state.provisioner.clone();
     let portal = PortalConfig {
         dev_sign_in: state.config.auth_mode == AuthMode::Dev,
     };
     let context = move || {
         provide_context(platform.clone());
+        provide_context(provisioner.clone());
         provide_context(portal.clone());
     };
     let leptos = state.leptos.clone();

@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use causeway_platform::catalog::refs;
-use causeway_platform::identity::{Principal, Role};
+use causeway_platform::identity::Principal;
 use causeway_platform::provision::records::Record;
 use causeway_platform::provision::{EnvironmentStatus, Plan, Request, Requester};
 use causeway_platform::tasks::Task;
@@ -64,30 +64,7 @@ fn body(
 
 /// Only platform admins and members of the service's owning team change its environments.
 fn authorize(state: &AppState, principal: &Principal, service: &str) -> Result<(), ApiError> {
-    if principal.role == Role::PlatformAdmin {
-        return Ok(());
-    }
-    let Ok(entity_ref) = refs::parse(service, "component", "default") else {
-        // An unparseable reference is reported by the engine, field and rule included.
-        return Ok(());
-    };
-    let index = state.platform.catalog.index();
-    let Some(entity) = index.by_ref(&entity_ref) else {
-        return Ok(());
-    };
-    let owners = index.owners(entity);
-    if owners.iter().any(|o| principal.acts_for(o)) {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden(format!(
-            "{entity_ref} is owned by {}; only its team (or platform admins) may change its environments",
-            if owners.is_empty() {
-                "nobody".to_owned()
-            } else {
-                owners.join(", ")
-            }
-        )))
-    }
+    Ok(state.provisioner.authorize(principal, service)?)
 }
 
 #[utoipa::path(post, path = "/api/provision/plan", tag = "provision", request_body = Target,

@@ -226,10 +226,7 @@ pub async fn cancel(
     Path(id): Path<String>,
 ) -> Result<Json<Task>, ApiError> {
     let task = find(&state, &id).await?;
-    let allowed = principal.role == Role::PlatformAdmin
-        || task.requester == principal.entity_ref
-        || task.owner.as_deref().is_some_and(|o| principal.acts_for(o));
-    if !allowed {
+    if !task.cancellable_by(&principal) {
         return Err(ApiError::forbidden(format!(
             "task {id} acts for {}; only its requester, that team and platform admins may cancel it",
             task.owner.as_deref().unwrap_or("nobody")

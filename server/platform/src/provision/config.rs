@@ -117,6 +117,26 @@ pub struct ProvisionConfig {
     pub clusters: Vec<Cluster>,
     pub environments: Vec<Environment>,
     pub ceilings: BTreeMap<String, Ceiling>,
+    /// Where an environment's dashboard is, with `{namespace}` for its namespace.
+    pub dashboard_url: String,
+    /// A command that shows an environment's objects, with `{namespace}` and `{context}`.
+    pub kubectl: String,
+}
+
+impl ProvisionConfig {
+    /// `pattern` with `{namespace}` and `{context}` filled in.
+    pub fn link(&self, pattern: &str, namespace: &str, environment: &Environment) -> String {
+        let context = match &environment.target {
+            Target::Cluster { name } => self
+                .cluster(name)
+                .and_then(|c| c.context.clone())
+                .unwrap_or_else(|| name.clone()),
+            Target::Gitops { cluster, .. } => cluster.clone(),
+        };
+        pattern
+            .replace("{namespace}", namespace)
+            .replace("{context}", &context)
+    }
 }
 
 impl ProvisionConfig {
@@ -199,6 +219,9 @@ impl ProvisionConfig {
             clusters,
             environments,
             ceilings,
+            // The Grafana that the monitoring stack of a development cluster usually exposes.
+            dashboard_url: "http://127.0.0.1:3001/d/causeway-{namespace}".to_owned(),
+            kubectl: "kubectl --context {context} -n {namespace} get all,resourcequota,limitrange,networkpolicy,rolebinding".to_owned(),
         }
     }
 

@@ -17,6 +17,43 @@ const PARAMETERS: &[(&str, &str)] = &[
     ),
 ];
 
+/// A parameter as a form shows it: its name, what it means, and the environment's default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Field {
+    pub name: &'static str,
+    pub help: &'static str,
+    pub default: String,
+}
+
+/// The parameters of an environment whose default quota is `quota`, for generated forms.
+pub fn fields(quota: &Quota) -> Vec<Field> {
+    let cpu = if quota.cpu_millis.is_multiple_of(1000) {
+        (quota.cpu_millis / 1000).to_string()
+    } else {
+        format!("{}m", quota.cpu_millis)
+    };
+    let memory = if quota.memory_mib.is_multiple_of(1024) {
+        format!("{}Gi", quota.memory_mib / 1024)
+    } else {
+        format!("{}Mi", quota.memory_mib)
+    };
+    let defaults = [
+        cpu,
+        memory,
+        quota.pods.to_string(),
+        DEFAULT_AVAILABILITY.to_string(),
+    ];
+    PARAMETERS
+        .iter()
+        .zip(defaults)
+        .map(|((name, help), default)| Field {
+            name,
+            help,
+            default,
+        })
+        .collect()
+}
+
 /// The availability objective when a request sets none.
 pub const DEFAULT_AVAILABILITY: f64 = 99.9;
 

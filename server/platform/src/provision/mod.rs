@@ -34,6 +34,7 @@ use self::plan::{Step, leftovers, plan_one};
 use self::records::{Drift, Record, Records, Status};
 use crate::audit::AuditLog;
 use crate::catalog::{Catalog, Problem, refs};
+use crate::identity::{Principal, Role};
 use crate::{Error, Platform, Result};
 
 /// The annotation a component names its cost centre with.
@@ -204,6 +205,34 @@ impl Provisioner {
             records: Records::new(platform.store.clone()),
             audit: platform.audit.clone(),
             clients: Clients::default(),
+        }
+    }
+
+    /// Only platform admins and members of the service's owning team change its environments; an
+    /// unknown service is left for [`Provisioner::prepare`] to report, field and rule included.
+    pub fn authorize(&self, principal: &Principal, service: &str) -> Result<()> {
+        if principal.role == Role::PlatformAdmin {
+            return Ok(());
+        }
+        let Ok(entity_ref) = refs::parse(service, "component", "default") else {
+            return Ok(());
+        };
+        let index = self.catalog.index();
+        let Some(entity) = index.by_ref(&entity_ref) else {
+            return Ok(());
+        };
+        let owners = index.owners(entity);
+        if owners.iter().any(|o| principal.acts_for(o)) {
+            Ok(())
+        } else {
+            Err(Error::Forbidden(format!(
+                "{entity_ref} is owned by {}; only its team (or platform admins) may change its environments",
+                if owners.is_empty() {
+                    "nobody".to_owned()
+                } else {
+                    owners.join(", ")
+                }
+            )))
         }
     }
 

@@ -98,6 +98,16 @@ pub struct Task {
     pub steps: Vec<Step>,
 }
 
+impl Task {
+    /// Whether `principal` may cancel the task: its requester, a member of the team it acts
+    /// for, or a platform admin.
+    pub fn cancellable_by(&self, principal: &crate::identity::Principal) -> bool {
+        principal.role == crate::identity::Role::PlatformAdmin
+            || self.requester == principal.entity_ref
+            || self.owner.as_deref().is_some_and(|o| principal.acts_for(o))
+    }
+}
+
 /// One line of a task's log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Event {

@@ -3,6 +3,9 @@
 
 use leptos::prelude::*;
 
+mod environments;
+pub use environments::*;
+
 use leptos::server_fn::codec::Json;
 
 use crate::model::{

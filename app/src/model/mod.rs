@@ -3,6 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
+mod environments;
+pub use environments::*;
+
 /// The signed-in user as the portal shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserView {

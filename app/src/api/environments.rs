@@ -1,0 +1,422 @@
+//! Server functions of the environment, task and platform pages. Changes (request, destroy,
+//! cancel) redirect to the page that follows, so the forms work without JavaScript too.
+
+use leptos::prelude::*;
+
+use crate::model::{EnvironmentsView, OverviewView, PlanView, TaskPageView, TasksView};
+
+/// The form's parameter values, by name.
+#[cfg(feature = "ssr")]
+fn values(
+    cpu: String,
+    memory: String,
+    pods: String,
+    availability: String,
+) -> std::collections::BTreeMap<String, String> {
+    [
+        ("cpu", cpu),
+        ("memory", memory),
+        ("pods", pods),
+        ("availability", availability),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+/// A component's environments: each one's record, objects, drift and form.
+#[server(prefix = "/api/portal", endpoint = "environments")]
+pub async fn environments(
+    namespace: String,
+    kind: String,
+    name: String,
+) -> Result<Option<EnvironmentsView>, ServerFnError> {
+    use crate::model::{EnvironmentCard, ref_path};
+    use crate::server::environments as view;
+    use crate::server::{platform, require_principal};
+
+    let principal = require_principal()?;
+    let platform = platform()?;
+    let provisioner = view::provisioner()?;
+    if !kind.eq_ignore_ascii_case("component") {
+        return Ok(None);
+    }
+    let service_ref = format!("component:{}/{}", namespace, name).to_lowercase();
+    let Some(entity) = ({
+        let index = platform.catalog.index();
+        index
+            .by_ref(&service_ref)
+            .map(|e| (e.name.clone(), e.kind.clone()))
+    }) else {
+        return Ok(None);
+    };
+    let mut cards = Vec::new();
+    for environment in &provisioner.config().environments {
+        let probe = view::request(
+            &principal,
+            &service_ref,
+            &environment.name,
+            &Default::default(),
+        );
+        let mut card = EnvironmentCard {
+            name: environment.name.clone(),
+            protected: environment.protected,
+            target: view::target(environment),
+            ..EnvironmentCard::default()
+        };
+        let prepared = match provisioner.prepare(&probe) {
+            Ok(prepared) => prepared,
+            Err(error) => {
+                card.fields = view::fields(environment, &Default::default());
+                card.error = Some(error.to_string());
+                cards.push(card);
+                continue;
+            }
+        };
+        card.namespace = prepared.instance.namespace.clone();
+        let record = provisioner
+            .records()
+            .get(&card.namespace)
+            .await
+            .map_err(crate::server::domain_error)?;
+        card.fields = view::fields(
+            environment,
+            &record
+                .as_ref()
+                .map(|r| r.parameters.clone())
+                .unwrap_or_default(),
+        );
+        if let Some(found) = &record {
+            card.record = Some(view::record(found));
+            card.links = view::links(&provisioner, environment, &card.namespace);
+            let config = provisioner.config();
+            card.kubectl = matches!(
+                environment.target,
+                causeway_platform::provision::config::Target::Cluster { .. }
+            )
+            .then(|| config.link(&config.kubectl, &card.namespace, environment));
+            match provisioner.status(&probe).await {
+                Ok(status) => {
+                    card.objects = view::objects(&status.plan.steps);
+                    card.drift = view::drift(&status.drift);
+                }
+                Err(error) => card.error = Some(error.to_string()),
+            }
+        }
+        cards.push(card);
+    }
+    Ok(Some(EnvironmentsView {
+        can_change: view::may_change(&provisioner, &principal, &service_ref),
+        entity_href: ref_path(&service_ref),
+        service_name: entity.0,
+        service_ref,
+        environments: cards,
+    }))
+}
+
+/// What requesting `environment` with these parameters would change, or what is wrong with them
+/// (next to each field).
+#[server(prefix = "/api/portal", endpoint = "environment-plan")]
+pub async fn environment_plan(
+    service: String,
+    environment: String,
+    cpu: String,
+    memory: String,
+    pods: String,
+    availability: String,
+) -> Result<PlanView, ServerFnError> {
+    use crate::model::ref_path;
+    use crate::server::environments as view;
+    use crate::server::require_principal;
+
+    let principal = require_principal()?;
+    let provisioner = view::provisioner()?;
+    let values = values(cpu, memory, pods, availability);
+    let request = view::request(&principal, &service, &environment, &values);
+    let config = provisioner.config();
+    let Some(env) = config.environment(&environment) else {
+        return Err(ServerFnError::new(format!(
+            "{environment:?} is not an environment"
+        )));
+    };
+    let mut plan = PlanView {
+        service_ref: service.clone(),
+        service_name: causeway_platform::catalog::refs::split(&service)
+            .2
+            .to_owned(),
+        environment: environment.clone(),
+        environments_href: format!("{}/environments", ref_path(&service)),
+        fields: view::fields(env, &values),
+        can_change: view::may_change(&provisioner, &principal, &service),
+        ..PlanView::default()
+    };
+    match provisioner.plan(&request).await {
+        Ok(found) => {
+            plan.namespace = found.namespace;
+            plan.steps = view::plan_steps(&found.steps);
+        }
+        Err(error) => plan.errors = view::form_errors(&mut plan.fields, error),
+    }
+    Ok(plan)
+}
+
+/// Requests the environment: checks it again, starts the task and goes to its page.
+#[server(prefix = "/api/portal", endpoint = "environment-request")]
+pub async fn request_environment(
+    service: String,
+    environment: String,
+    cpu: String,
+    memory: String,
+    pods: String,
+    availability: String,
+) -> Result<(), ServerFnError> {
+    use crate::server::environments as view;
+    use crate::server::{domain_error, platform, require_principal};
+
+    let principal = require_principal()?;
+    let provisioner = view::provisioner()?;
+    provisioner
+        .authorize(&principal, &service)
+        .map_err(forbidden)?;
+    let request = view::request(
+        &principal,
+        &service,
+        &environment,
+        &values(cpu, memory, pods, availability),
+    );
+    let task = provisioner
+        .submit_apply(&platform()?.tasks, &request)
+        .await
+        .map_err(domain_error)?;
+    leptos_axum::redirect(&format!("/tasks/{}", task.id));
+    Ok(())
+}
+
+/// Destroys the environment once its namespace has been typed as confirmation.
+#[server(prefix = "/api/portal", endpoint = "environment-destroy")]
+pub async fn destroy_environment(
+    service: String,
+    environment: String,
+    confirm: String,
+) -> Result<(), ServerFnError> {
+    use crate::server::environments as view;
+    use crate::server::{domain_error, platform, require_principal};
+
+    let principal = require_principal()?;
+    let provisioner = view::provisioner()?;
+    provisioner
+        .authorize(&principal, &service)
+        .map_err(forbidden)?;
+    let request = view::request(&principal, &service, &environment, &Default::default());
+    let namespace = provisioner
+        .prepare(&request)
+        .map_err(domain_error)?
+        .instance
+        .namespace;
+    if confirm.trim() != namespace {
+        return Err(ServerFnError::new(format!(
+            "confirm: type the namespace {namespace} to destroy it"
+        )));
+    }
+    let task = provisioner
+        .submit_destroy(&platform()?.tasks, &request)
+        .await
+        .map_err(domain_error)?;
+    leptos_axum::redirect(&format!("/tasks/{}", task.id));
+    Ok(())
+}
+
+/// A 403 for the browser, with the rule.
+#[cfg(feature = "ssr")]
+fn forbidden(error: causeway_platform::Error) -> ServerFnError {
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(http::StatusCode::FORBIDDEN);
+    }
+    ServerFnError::new(error.to_string())
+}
+
+/// A task and its log after event `after`.
+#[server(prefix = "/api/portal", endpoint = "task")]
+pub async fn task_page(id: String, after: i64) -> Result<Option<TaskPageView>, ServerFnError> {
+    use crate::server::environments as view;
+    use crate::server::{domain_error, platform, require_principal};
+
+    let principal = require_principal()?;
+    let tasks = platform()?.tasks;
+    let Some(task) = tasks.get(&id).await.map_err(domain_error)? else {
+        return Ok(None);
+    };
+    let events = tasks.events(&id, after, 1000).await.map_err(domain_error)?;
+    Ok(Some(TaskPageView {
+        can_cancel: !task.status.is_final() && task.cancellable_by(&principal),
+        task: view::task(&task, now()),
+        events: view::events(&events),
+    }))
+}
+
+#[cfg(feature = "ssr")]
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Cancels a task (it stops before its next step) and shows it again.
+#[server(prefix = "/api/portal", endpoint = "task-cancel")]
+pub async fn cancel_task(id: String) -> Result<(), ServerFnError> {
+    use crate::server::{domain_error, platform, require_principal};
+
+    let principal = require_principal()?;
+    let tasks = platform()?.tasks;
+    let Some(task) = tasks.get(&id).await.map_err(domain_error)? else {
+        return Err(ServerFnError::new(format!("task {id} does not exist")));
+    };
+    if !task.cancellable_by(&principal) {
+        return Err(forbidden(causeway_platform::Error::Forbidden(format!(
+            "only the requester, the team {} and platform admins may cancel this task",
+            task.owner.as_deref().unwrap_or("(none)")
+        ))));
+    }
+    tasks
+        .cancel(&id, &principal.entity_ref)
+        .await
+        .map_err(domain_error)?;
+    leptos_axum::redirect(&format!("/tasks/{id}"));
+    Ok(())
+}
+
+/// Tasks: mine, my teams', or (platform admins) all; optionally of one status.
+#[server(prefix = "/api/portal", endpoint = "tasks")]
+pub async fn tasks_list(scope: String, status: String) -> Result<TasksView, ServerFnError> {
+    use causeway_platform::identity::Role;
+    use causeway_platform::tasks::{Filter, TaskStatus};
+
+    use crate::server::environments as view;
+    use crate::server::{domain_error, platform, require_principal};
+
+    let principal = require_principal()?;
+    let is_admin = principal.role == Role::PlatformAdmin;
+    let scope = match scope.as_str() {
+        "teams" => "teams",
+        "all" if is_admin => "all",
+        _ => "mine",
+    };
+    let status_filter = TaskStatus::parse(&status).ok();
+    let mut filter = Filter {
+        requester: Some(principal.entity_ref.clone()),
+        owners: Vec::new(),
+        status: status_filter,
+        limit: 200,
+    };
+    match scope {
+        "teams" => {
+            filter.owners = principal
+                .teams
+                .iter()
+                .map(|t| t.entity_ref.clone())
+                .collect()
+        }
+        "all" => filter.requester = None,
+        _ => {}
+    }
+    let tasks = platform()?
+        .tasks
+        .list(&filter)
+        .await
+        .map_err(domain_error)?;
+    let now = now();
+    Ok(TasksView {
+        scope: scope.to_owned(),
+        status: status_filter
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_default(),
+        is_admin,
+        tasks: tasks.iter().map(|t| view::task(t, now)).collect(),
+    })
+}
+
+/// Every environment across clusters, for platform admins.
+#[server(prefix = "/api/portal", endpoint = "platform")]
+pub async fn platform_overview(
+    team: String,
+    target: String,
+    environment: String,
+) -> Result<OverviewView, ServerFnError> {
+    use std::collections::BTreeSet;
+
+    use causeway_platform::identity::Role;
+
+    use crate::model::{OverviewRow, ref_path};
+    use crate::server::{domain_error, platform, require_principal};
+
+    let principal = require_principal()?;
+    if principal.role != Role::PlatformAdmin {
+        return Err(forbidden(causeway_platform::Error::Forbidden(
+            "the platform overview is for platform admins".to_owned(),
+        )));
+    }
+    let platform = platform()?;
+    let provisioner = crate::server::environments::provisioner()?;
+    let records = provisioner.records().list().await.map_err(domain_error)?;
+    let now = now();
+    let mut rows = Vec::new();
+    for record in records {
+        let owner = {
+            let index = platform.catalog.index();
+            index
+                .by_ref(&record.service)
+                .and_then(|e| index.owners(e).into_iter().next())
+                .unwrap_or_default()
+        };
+        let drift = provisioner
+            .records()
+            .drift(&record.namespace, 1000)
+            .await
+            .map_err(domain_error)?
+            .len();
+        let age_hours = (now - record.created_at_millis) / 3_600_000;
+        rows.push(OverviewRow {
+            environments_href: format!("{}/environments", ref_path(&record.service)),
+            age: if age_hours < 1 {
+                format!("{} min", (now - record.created_at_millis) / 60_000)
+            } else if age_hours < 48 {
+                format!("{age_hours} h")
+            } else {
+                format!("{} d", age_hours / 24)
+            },
+            namespace: record.namespace,
+            service_ref: record.service,
+            team: owner,
+            environment: record.environment,
+            target: record.target,
+            status: record.status.as_str().to_owned(),
+            drift,
+            requested_by: record.requested_by,
+        });
+    }
+    let options = |pick: fn(&OverviewRow) -> &String| {
+        rows.iter()
+            .map(|r| pick(r).clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect::<Vec<_>>()
+    };
+    let teams = options(|r| &r.team);
+    let targets = options(|r| &r.target);
+    let environments = options(|r| &r.environment);
+    rows.retain(|r| {
+        (team.is_empty() || r.team == team)
+            && (target.is_empty() || r.target == target)
+            && (environment.is_empty() || r.environment == environment)
+    });
+    Ok(OverviewView {
+        rows,
+        teams,
+        targets,
+        environments,
+        team,
+        target,
+        environment,
+    })
+}

@@ -1,0 +1,200 @@
+//! What the environment and task pages show, as the server functions return it.
+
+use serde::{Deserialize, Serialize};
+
+/// A component's environments.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EnvironmentsView {
+    pub service_ref: String,
+    pub service_name: String,
+    /// The component's catalog page.
+    pub entity_href: String,
+    /// Whether the signed-in user may request, change or destroy them.
+    pub can_change: bool,
+    pub environments: Vec<EnvironmentCard>,
+}
+
+/// One environment of a component.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EnvironmentCard {
+    pub name: String,
+    pub protected: bool,
+    /// `cluster local` or `git repository var/gitops`.
+    pub target: String,
+    pub namespace: String,
+    /// The form's fields, filled with the last request's values (or the defaults).
+    pub fields: Vec<ParamField>,
+    /// `None` when it was never provisioned.
+    pub record: Option<RecordView>,
+    pub objects: Vec<ObjectRow>,
+    pub drift: Vec<DriftRow>,
+    pub links: Vec<super::LinkView>,
+    /// A command to look at it with.
+    pub kubectl: Option<String>,
+    /// Why the live state could not be read, if it could not.
+    pub error: Option<String>,
+}
+
+/// One form field of a parameter.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParamField {
+    pub name: String,
+    pub help: String,
+    pub value: String,
+    pub default: String,
+    /// What is wrong with the value, as the server found it.
+    pub error: Option<String>,
+}
+
+/// What is recorded about an environment.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordView {
+    pub status: String,
+    pub message: Option<String>,
+    pub requested_by: String,
+    pub request_id: String,
+    pub updated_at: String,
+    pub parameters: Vec<(String, String)>,
+}
+
+/// One object of an environment and how it compares with the record.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectRow {
+    pub object: String,
+    /// `in sync`, `missing`, `differs`, `conflict` or `left over`.
+    pub state: String,
+}
+
+/// One drift event.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DriftRow {
+    pub at: String,
+    pub object: String,
+    pub change: String,
+    pub action: String,
+}
+
+/// What applying a request would do, or why it cannot be applied.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PlanView {
+    pub service_ref: String,
+    pub service_name: String,
+    pub environment: String,
+    pub namespace: String,
+    pub environments_href: String,
+    pub fields: Vec<ParamField>,
+    /// Problems that belong to no single field.
+    pub errors: Vec<String>,
+    pub steps: Vec<PlanStep>,
+    pub can_change: bool,
+}
+
+impl PlanView {
+    /// Whether the request may be applied as it is.
+    pub fn ok(&self) -> bool {
+        self.errors.is_empty() && self.fields.iter().all(|f| f.error.is_none())
+    }
+}
+
+/// One object of a plan.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanStep {
+    /// `create`, `update`, `unchanged`, `delete` or `conflict`.
+    pub action: String,
+    pub object: String,
+    /// Changed fields: path, live value, desired value (JSON).
+    pub fields: Vec<(String, String, String)>,
+    pub message: Option<String>,
+}
+
+/// A task as its page shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskView {
+    pub id: String,
+    pub title: String,
+    pub kind: String,
+    pub status: String,
+    pub requester: String,
+    pub owner: Option<String>,
+    pub created_at: String,
+    /// Milliseconds from start to end (or to now while it runs).
+    pub elapsed_ms: Option<i64>,
+    pub attempts: i64,
+    pub error: Option<String>,
+    pub cancel_requested: bool,
+    pub steps: Vec<StepRow>,
+    /// The environments page of the service it provisions, when it does.
+    pub environments_href: Option<String>,
+}
+
+impl TaskView {
+    /// Whether nothing will change any more.
+    pub fn is_final(&self) -> bool {
+        matches!(self.status.as_str(), "completed" | "failed" | "cancelled")
+    }
+}
+
+/// One step of a task.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepRow {
+    pub name: String,
+    pub title: String,
+    pub status: String,
+    pub attempts: i64,
+    pub elapsed_ms: Option<i64>,
+    pub message: Option<String>,
+}
+
+/// One line of a task's log.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventRow {
+    pub id: i64,
+    pub at: String,
+    pub step: Option<String>,
+    pub level: String,
+    pub message: String,
+}
+
+/// A task's page: the task and its log after a given event.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskPageView {
+    pub task: TaskView,
+    pub events: Vec<EventRow>,
+    pub can_cancel: bool,
+}
+
+/// The tasks list.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TasksView {
+    pub scope: String,
+    pub status: String,
+    pub is_admin: bool,
+    pub tasks: Vec<TaskView>,
+}
+
+/// One environment in the platform overview.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OverviewRow {
+    pub namespace: String,
+    pub service_ref: String,
+    pub environments_href: String,
+    pub team: String,
+    pub environment: String,
+    pub target: String,
+    pub status: String,
+    pub drift: usize,
+    pub age: String,
+    pub requested_by: String,
+}
+
+/// The platform overview, for platform admins.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OverviewView {
+    pub rows: Vec<OverviewRow>,
+    pub teams: Vec<String>,
+    pub targets: Vec<String>,
+    pub environments: Vec<String>,
+    pub team: String,
+    pub target: String,
+    pub environment: String,
+}

@@ -1,0 +1,256 @@
+//! Building the environment and task pages' views from the provisioning engine and the tasks
+//! store.
+
+use std::collections::BTreeMap;
+
+use causeway_platform::catalog::Problem;
+use causeway_platform::identity::Principal;
+use causeway_platform::provision::config::{Environment, Target};
+use causeway_platform::provision::guardrails;
+use causeway_platform::provision::plan::Step;
+use causeway_platform::provision::records::{Drift, Record};
+use causeway_platform::provision::{Provisioner, Request, Requester};
+use causeway_platform::tasks::{Event, Task};
+use causeway_platform::time::display;
+use causeway_platform::{Error, catalog::refs};
+use leptos::prelude::*;
+
+use crate::model::{
+    DriftRow, EventRow, LinkView, ObjectRow, ParamField, PlanStep, RecordView, StepRow, TaskView,
+    ref_path,
+};
+
+/// The provisioning engine the host put into the request's context.
+pub fn provisioner() -> Result<Provisioner, ServerFnError> {
+    use_context::<Provisioner>()
+        .ok_or_else(|| ServerFnError::new("the provisioning engine is not available"))
+}
+
+/// The signed-in user as the author of what their request changes.
+pub fn requester(principal: &Principal) -> Requester {
+    let (_, _, name) = refs::split(&principal.entity_ref);
+    Requester {
+        entity_ref: principal.entity_ref.clone(),
+        name: principal.display_name.clone(),
+        email: principal
+            .email
+            .clone()
+            .unwrap_or_else(|| format!("{name}@users.causeway.invalid")),
+    }
+}
+
+/// A request from the portal: the form's non-empty parameters.
+pub fn request(
+    principal: &Principal,
+    service: &str,
+    environment: &str,
+    values: &BTreeMap<String, String>,
+) -> Request {
+    Request {
+        service: service.to_owned(),
+        environment: environment.to_owned(),
+        set: values
+            .iter()
+            .filter(|(_, v)| !v.trim().is_empty())
+            .map(|(k, v)| (k.clone(), v.trim().to_owned()))
+            .collect(),
+        request_id: format!("portal-{}", uuid::Uuid::new_v4()),
+        requester: requester(principal),
+    }
+}
+
+/// The form of `environment`'s parameters, filled with `values` (or the defaults).
+pub fn fields(environment: &Environment, values: &BTreeMap<String, String>) -> Vec<ParamField> {
+    guardrails::fields(&environment.quota)
+        .into_iter()
+        .map(|f| ParamField {
+            name: f.name.to_owned(),
+            help: f.help.to_owned(),
+            value: values.get(f.name).cloned().unwrap_or_default(),
+            default: f.default,
+            error: None,
+        })
+        .collect()
+}
+
+/// Puts each problem next to its field (`set.cpu` → `cpu`); returns those that fit no field.
+pub fn place(fields: &mut [ParamField], problems: Vec<Problem>) -> Vec<String> {
+    let mut general = Vec::new();
+    for problem in problems {
+        let name = problem.field.strip_prefix("set.").unwrap_or(&problem.field);
+        match fields.iter_mut().find(|f| f.name == name) {
+            Some(field) => field.error = Some(problem.message),
+            None => general.push(format!("{}: {}", problem.field, problem.message)),
+        }
+    }
+    general
+}
+
+/// A domain error as a form shows it.
+pub fn form_errors(fields: &mut [ParamField], error: Error) -> Vec<String> {
+    match error {
+        Error::Rejected(problems) => place(fields, problems),
+        Error::InvalidInput { .. } | Error::Forbidden(_) | Error::Cluster(_) => {
+            vec![error.to_string()]
+        }
+        other => {
+            leptos::logging::error!("environment request failed: {other}");
+            vec!["internal error; the server log has the details".to_owned()]
+        }
+    }
+}
+
+/// Whether `principal` may change `service`'s environments.
+pub fn may_change(provisioner: &Provisioner, principal: &Principal, service: &str) -> bool {
+    provisioner.authorize(principal, service).is_ok()
+}
+
+pub fn target(environment: &Environment) -> String {
+    match &environment.target {
+        Target::Cluster { name } => format!("cluster {name}"),
+        Target::Gitops {
+            repository,
+            cluster,
+        } => format!("git repository {} ({cluster})", repository.display()),
+    }
+}
+
+pub fn record(record: &Record) -> RecordView {
+    RecordView {
+        status: record.status.as_str().to_owned(),
+        message: record.message.clone(),
+        requested_by: record.requested_by.clone(),
+        request_id: record.request_id.clone(),
+        updated_at: display(record.updated_at_millis),
+        parameters: record
+            .parameters
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    }
+}
+
+/// How each object compares with the record.
+pub fn objects(steps: &[Step]) -> Vec<ObjectRow> {
+    steps
+        .iter()
+        .map(|step| {
+            let (object, state) = match step {
+                Step::Unchanged { object } => (object, "in sync"),
+                Step::Create { object } => (object, "missing"),
+                Step::Update { object, .. } => (object, "differs"),
+                Step::Conflict { object, .. } => (object, "conflict"),
+                Step::Delete { object } => (object, "left over"),
+            };
+            ObjectRow {
+                object: object.clone(),
+                state: state.to_owned(),
+            }
+        })
+        .collect()
+}
+
+pub fn plan_steps(steps: &[Step]) -> Vec<PlanStep> {
+    steps
+        .iter()
+        .map(|step| match step {
+            Step::Create { object } => plain("create", object),
+            Step::Unchanged { object } => plain("unchanged", object),
+            Step::Delete { object } => plain("delete", object),
+            Step::Conflict { object, message } => PlanStep {
+                message: Some(message.clone()),
+                ..plain("conflict", object)
+            },
+            Step::Update { object, fields } => PlanStep {
+                fields: fields
+                    .iter()
+                    .map(|f| (f.path.clone(), f.live.to_string(), f.desired.to_string()))
+                    .collect(),
+                ..plain("update", object)
+            },
+        })
+        .collect()
+}
+
+fn plain(action: &str, object: &str) -> PlanStep {
+    PlanStep {
+        action: action.to_owned(),
+        object: object.to_owned(),
+        fields: Vec::new(),
+        message: None,
+    }
+}
+
+pub fn drift(drift: &[Drift]) -> Vec<DriftRow> {
+    drift
+        .iter()
+        .map(|d| DriftRow {
+            at: display(d.at_millis),
+            object: d.object.clone(),
+            change: d.change.clone(),
+            action: d.action.clone(),
+        })
+        .collect()
+}
+
+/// Where to look at an environment: its dashboard, from the configuration's URL pattern.
+pub fn links(
+    provisioner: &Provisioner,
+    environment: &Environment,
+    namespace: &str,
+) -> Vec<LinkView> {
+    let config = provisioner.config();
+    vec![LinkView {
+        title: "RED dashboard".to_owned(),
+        url: config.link(&config.dashboard_url, namespace, environment),
+    }]
+}
+
+pub fn task(task: &Task, now: i64) -> TaskView {
+    let elapsed = |start: Option<i64>, end: Option<i64>| start.map(|s| end.unwrap_or(now) - s);
+    let environments_href = task
+        .input
+        .get("service")
+        .and_then(|s| s.as_str())
+        .and_then(|s| refs::parse(s, "component", "default").ok())
+        .map(|r| format!("{}/environments", ref_path(&r.to_string())));
+    TaskView {
+        id: task.id.clone(),
+        title: task.title.clone(),
+        kind: task.kind.clone(),
+        status: task.status.as_str().to_owned(),
+        requester: task.requester.clone(),
+        owner: task.owner.clone(),
+        created_at: display(task.created_at_millis),
+        elapsed_ms: elapsed(task.started_at_millis, task.finished_at_millis),
+        attempts: task.attempts,
+        error: task.error.clone(),
+        cancel_requested: task.cancel_requested,
+        steps: task
+            .steps
+            .iter()
+            .map(|s| StepRow {
+                name: s.name.clone(),
+                title: s.title.clone(),
+                status: s.status.clone(),
+                attempts: s.attempts,
+                elapsed_ms: elapsed(s.started_at_millis, s.finished_at_millis),
+                message: s.message.clone(),
+            })
+            .collect(),
+        environments_href,
+    }
+}
+
+pub fn events(events: &[Event]) -> Vec<EventRow> {
+    events
+        .iter()
+        .map(|e| EventRow {
+            id: e.id,
+            at: display(e.at_millis),
+            step: e.step.clone(),
+            level: e.level.clone(),
+            message: e.message.clone(),
+        })
+        .collect()
+}
