@@ -56,7 +56,7 @@ unit:
 
 ## The browser suite against a freshly built portal, and readiness following a real PostgreSQL.
 e2e: site server
-	@tests/scripts/e2e.sh $(CAUSEWAY)
+	@tests/scripts/with-controlplane.sh tests/scripts/e2e.sh $(CAUSEWAY)
 	@tests/scripts/readiness-recovery.sh $(CAUSEWAY)
 
 test: setup lint unit e2e

@@ -67,7 +67,11 @@ test('with JavaScript: sign in, hydrate, filter instantly, move between pages', 
   await page.screenshot({ path: `${shots}/home-filtered.png`, fullPage: true });
 
   // Client-side navigation through the main menu.
-  for (const [label, path, heading] of [['Create', '/create', 'Create'], ['Tasks', '/tasks', 'Tasks'], ['Metrics', '/delivery', 'Metrics']]) {
+  await page.click('nav.app-nav >> text=Tasks');
+  await page.waitForURL(`${base}/tasks`);
+  await page.waitForSelector('[data-testid=tasks-filter]');
+  assert.equal(await page.textContent('main h1'), 'Tasks');
+  for (const [label, path, heading] of [['Create', '/create', 'Create'], ['Metrics', '/delivery', 'Metrics']]) {
     await page.click(`nav.app-nav >> text=${label}`);
     await page.waitForURL(`${base}${path}`);
     await page.waitForSelector('[data-testid=not-yet-available]');
@@ -101,9 +105,10 @@ test('without JavaScript: sign in, filter through the server, sign out', async (
   assert.equal(await page.inputValue('#owned-filter'), 'basket');
   await page.screenshot({ path: `${shots}/nojs-home-filtered.png`, fullPage: true });
 
+  // The platform overview is for platform admins; grace is not one.
   await page.click('nav.app-nav >> text=Platform');
   await page.waitForURL(`${base}/platform`);
-  assert.match(await page.textContent('[data-testid=not-yet-available]'), /Not yet available/);
+  assert.match(await page.textContent('main'), /for platform admins/);
 
   await Promise.all([page.waitForURL(/\/sign-in\?error=signed-out/), page.click('form.inline-form button')]);
   assert.match(await page.textContent('[data-testid=sign-in-message]'), /signed out/);
@@ -265,5 +270,97 @@ test('catalog without JavaScript: GET forms and links, owner, 404, import previe
     page.click('[data-testid=import-outcome] a[href="/catalog/default/component/e2e-imported"]'),
   ]);
   assert.match(await page.textContent('[data-testid=owner-box]'), /Checkout/);
+  await context.close();
+});
+
+// The environments journey needs a cluster: e2e.sh passes the control plane of `make test`.
+const environments = `${base}/catalog/default/component/payments-api/environments`;
+
+test('environments with JavaScript: request dev through the form, watch the task, see the objects', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+
+  await signIn(page, 'user:default/ada');
+  await page.goto(`${base}/catalog/default/component/payments-api`);
+  await Promise.all([page.waitForURL(environments), page.click('[data-testid=environments-tab]')]);
+  const dev = page.locator('[data-testid=environment-dev]');
+  await dev.waitFor();
+  assert.equal(await dev.locator('[data-testid=environment-status]').textContent(), 'not provisioned');
+
+  // A wrong value is refused on the server, next to its field.
+  await dev.locator('input[name=pods]').fill('lots');
+  await Promise.all([page.waitForURL(/\/environments\/dev\/plan\?/), dev.locator('button[type=submit]').click()]);
+  const podsError = page.locator('#dev-pods-error');
+  await podsError.waitFor();
+  assert.match(await podsError.textContent(), /"lots" is not valid; expected number of pods/);
+  assert.equal(await page.getAttribute('#dev-pods', 'aria-invalid'), 'true');
+  assert.equal(await page.locator('[data-testid=apply-form]').count(), 0, 'nothing to apply');
+
+  // Corrected: the plan lists what would be created.
+  await page.fill('#dev-pods', '12');
+  await Promise.all([page.waitForURL(/pods=12/), page.click('[data-testid=plan-form] button[type=submit]')]);
+  await page.waitForSelector('[data-testid=plan-steps]');
+  const actions = await page.locator('[data-testid=plan-steps] tbody tr td:first-child').allTextContents();
+  assert.ok(actions.length >= 10 && actions.every((a) => a.trim() === 'create'), actions.join());
+  await page.screenshot({ path: `${shots}/environment-plan.png`, fullPage: true });
+
+  // Apply: the task page, updated in place until the task completes.
+  await Promise.all([page.waitForURL(/\/tasks\/[0-9a-f-]+$/), page.click('[data-testid=apply-form] button[type=submit]')]);
+  let reloads = 0;
+  page.on('framenavigated', (f) => { if (f === page.mainFrame()) reloads += 1; });
+  await page.waitForFunction(
+    () => document.querySelector('[data-testid=task-status]')?.textContent === 'completed', null, { timeout: 60_000 });
+  assert.equal(reloads, 0, 'the page updated without a reload');
+  const steps = await page.locator('[data-testid=task-steps] li').evaluateAll((li) => li.map((l) => l.dataset.status));
+  assert.deepEqual([...new Set(steps)], ['completed']);
+  assert.match(await page.textContent('[data-testid=task-log]'), /created ResourceQuota\/causeway-quota/);
+  await page.screenshot({ path: `${shots}/task.png`, fullPage: true });
+
+  // The environment and every object in it.
+  await Promise.all([page.waitForURL(environments), page.click('text=The service\'s environments')]);
+  await dev.locator('[data-testid=environment-objects]').waitFor();
+  assert.equal(await dev.locator('[data-testid=environment-status]').textContent(), 'ready');
+  const rows = await dev.locator('[data-testid=environment-objects] tbody tr').allTextContents();
+  assert.ok(rows.some((r) => /ResourceQuota\/causeway-quota\s*in sync/.test(r)), rows.join('|'));
+  assert.ok(rows.every((r) => /in sync$/.test(r.trim())), rows.join('|'));
+  assert.equal(await dev.locator('input[name=pods]').inputValue(), '12', 'the form shows what was requested');
+  await page.screenshot({ path: `${shots}/environments.png`, fullPage: true });
+  assert.deepEqual(errors, [], 'no script errors');
+  await context.close();
+
+  // Another team may look, but is offered no button.
+  const other = await browser.newContext();
+  const grace = await other.newPage();
+  await signIn(grace, 'user:default/grace');
+  await grace.goto(environments);
+  await grace.locator('[data-testid=environment-dev]').waitFor();
+  assert.equal(await grace.locator('[data-testid=environment-dev] [data-testid=environment-status]').textContent(), 'ready');
+  assert.equal(await grace.locator('[data-testid=read-only]').count(), 1);
+  assert.equal(await grace.locator('form[data-testid^=request-], form[data-testid^=destroy-]').count(), 0);
+  await other.close();
+});
+
+test('environments without JavaScript: destroy with confirmation; the task page refreshes itself', async () => {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  await signIn(page, 'user:default/ada');
+  await page.goto(environments);
+  const destroy = page.locator('[data-testid=destroy-dev]');
+  await page.click('[data-testid=environment-dev] details.danger-zone summary');
+  await destroy.locator('input[name=confirm]').fill('payments-api-dev');
+  await Promise.all([page.waitForURL(/\/tasks\/[0-9a-f-]+$/), destroy.locator('button[type=submit]').click()]);
+  const deadline = Date.now() + 60_000;
+  let status = '';
+  while (Date.now() < deadline) {
+    status = await page.textContent('[data-testid=task-status]');
+    if (status === 'completed' || status === 'failed') break;
+    await page.waitForTimeout(500);
+  }
+  assert.equal(status, 'completed', 'the page refreshed itself until the task ended');
+  await page.goto(environments);
+  assert.equal(await page.textContent('[data-testid=environment-dev] [data-testid=environment-status]'), 'not provisioned');
   await context.close();
 });

@@ -24,6 +24,11 @@ export CAUSEWAY_DATABASE_URL="sqlite://$tmp/causeway.db"
 export CAUSEWAY_LISTEN="127.0.0.1:$port"
 export CAUSEWAY_SITE_ROOT="$site"
 export CAUSEWAY_LOG_FORMAT=json
+export CAUSEWAY_GITOPS_DIR="$tmp/gitops"
+# The environments journey provisions into the control plane of `make test`, when there is one.
+if [[ -n "${TEST_KUBECONFIG:-}" ]]; then
+    export CAUSEWAY_KUBECONFIG="$TEST_KUBECONFIG"
+fi
 "$bin" migrate >/dev/null
 "$bin" seed >/dev/null
 "$bin" serve >"$tmp/server.log" 2>&1 &
