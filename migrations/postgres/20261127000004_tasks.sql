@@ -9,9 +9,10 @@ CREATE TABLE tasks (
     input            TEXT NOT NULL,               -- JSON
     requester        TEXT NOT NULL,               -- entity reference of the user
     owner            TEXT,                        -- the team the task acts for
+    subject          TEXT,                        -- what it changes (a namespace); one active task each
     status           TEXT NOT NULL,               -- open | processing | completed | failed | cancelled
     attempts         BIGINT NOT NULL DEFAULT 0,  -- how often a worker has claimed it
-    lease_owner      TEXT,
+    lease_owner      TEXT,                        -- the claim holding it: worker and claim token
     lease_expires_at BIGINT,
     cancel_requested BIGINT NOT NULL DEFAULT 0,
     error            TEXT,
@@ -23,6 +24,9 @@ CREATE TABLE tasks (
 );
 CREATE INDEX tasks_claim ON tasks (status, created_at);
 CREATE INDEX tasks_requester ON tasks (requester, created_at);
+-- Two tasks never change one thing at once: an apply and a destroy of one environment, say.
+CREATE UNIQUE INDEX tasks_one_active_per_subject ON tasks (subject)
+    WHERE subject IS NOT NULL AND status IN ('open', 'processing');
 
 CREATE TABLE task_steps (
     task_id     TEXT NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,

@@ -205,13 +205,12 @@ pub async fn destroy_environment(
     let principal = require_principal()?;
     let provisioner = view::provisioner()?;
     provisioner
-        .authorize(&principal, &service)
+        .authorize_destroy(&principal, &service)
         .map_err(forbidden)?;
     let request = view::request(&principal, &service, &environment, &Default::default());
     let namespace = provisioner
-        .prepare(&request)
+        .locate(&request)
         .map_err(domain_error)?
-        .instance
         .namespace;
     if confirm.trim() != namespace {
         return Err(ServerFnError::new(format!(

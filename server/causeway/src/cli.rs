@@ -247,10 +247,15 @@ async fn follow(
             .get(id)
             .await?
             .ok_or_else(|| anyhow::anyhow!("task {id} disappeared"))?;
-        for event in platform.tasks.events(id, after, 500).await? {
-            after = event.id;
-            let step = event.step.as_deref().unwrap_or("task");
-            println!("  [{step}] {}", event.message);
+        let mut read = 500;
+        while read == 500 {
+            let events = platform.tasks.events(id, after, 500).await?;
+            read = events.len();
+            for event in events {
+                after = event.id;
+                let step = event.step.as_deref().unwrap_or("task");
+                println!("  [{step}] {}", event.message);
+            }
         }
         if task.status.is_final() && work.is_finished() {
             return match task.status {

@@ -588,3 +588,42 @@ async fn twenty_concurrent_requests_converge_without_duplicates() {
         remove(&format!("{service}-dev")).await;
     }
 }
+
+#[tokio::test]
+async fn a_namespace_belongs_to_the_first_service_recorded_in_it() {
+    // `payments-api` in the default catalog namespace and in `other` map to one Kubernetes
+    // namespace; the second may neither apply into it nor destroy it.
+    let service = unique_name("svc");
+    let catalog = format!(
+        "{}---\napiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: {service}\n  namespace: other\nspec:\n  type: service\n  lifecycle: production\n  owner: group:default/team-a\n",
+        testbed::team_a_service(&service)
+    );
+    let engine = engine_with_catalog(&catalog, |_| {}).await;
+    let first = engine
+        .apply(&request(&service, "dev", &[]))
+        .await
+        .expect("the first applies");
+    let other = format!("component:other/{service}");
+    let refused = engine
+        .apply(&request(&other, "dev", &[]))
+        .await
+        .expect_err("the second is refused");
+    assert!(
+        matches!(&refused, Error::Conflict(m) if m.contains(&first.namespace)),
+        "{refused:?}"
+    );
+    let refused = engine
+        .destroy(&request(&other, "dev", &[]))
+        .await
+        .expect_err("and cannot destroy it");
+    assert!(matches!(refused, Error::Conflict(_)), "{refused:?}");
+    let namespaces = Api::<Namespace>::all(client(Identity::Admin).await);
+    assert!(
+        namespaces
+            .get_opt(&first.namespace)
+            .await
+            .expect("get")
+            .is_some()
+    );
+    remove(&first.namespace).await;
+}

@@ -114,6 +114,7 @@ async fn submit(tasks: &Tasks, input: serde_json::Value) -> String {
             input,
             requester: "user:default/ada".to_owned(),
             owner: Some("group:default/payments".to_owned()),
+            subject: None,
             steps: ["a", "b", "c"]
                 .iter()
                 .map(|s| ((*s).to_owned(), format!("Step {s}")))
@@ -130,6 +131,8 @@ on_both_engines!(
     an_expired_lease_is_taken_over_and_the_old_worker_is_shut_out,
     cancellation_is_honoured_between_steps,
     competing_workers_never_claim_a_task_twice,
+    one_unfinished_task_per_subject,
+    a_worker_claims_only_the_kinds_it_runs,
 );
 
 async fn steps_run_in_order_and_transient_failures_are_retried(store: Store) {
@@ -173,7 +176,7 @@ async fn steps_run_in_order_and_transient_failures_are_retried(store: Store) {
     assert!(
         events
             .iter()
-            .all(|e| e.worker.as_deref().is_none_or(|w| w == "w1"))
+            .all(|e| e.worker.as_deref().is_none_or(|w| w.starts_with("w1/")))
     );
 }
 
@@ -217,7 +220,9 @@ async fn an_expired_lease_is_taken_over_and_the_old_worker_is_shut_out(store: St
         .expect("claim")
         .expect("a task");
     assert_eq!((claimed.id.as_str(), claimed.attempts), (id.as_str(), 1));
-    assert!(tasks.step_started(&id, "A", 0).await.expect("start"));
+    let a = claimed.holder.clone();
+    assert!(a.starts_with("A/"), "{a}");
+    assert!(tasks.step_started(&id, &a, 0).await.expect("start"));
     assert!(
         tasks.claim("B", lease).await.expect("claim").is_none(),
         "A's lease still runs"
@@ -238,22 +243,110 @@ async fn an_expired_lease_is_taken_over_and_the_old_worker_is_shut_out(store: St
     );
 
     // A comes back: nothing it writes lands.
-    assert!(!tasks.heartbeat(&id, "A", lease).await.expect("heartbeat"));
-    assert!(!tasks.step_started(&id, "A", 1).await.expect("start"));
+    assert!(!tasks.heartbeat(&id, &a, lease).await.expect("heartbeat"));
+    assert!(!tasks.step_started(&id, &a, 1).await.expect("start"));
+    assert!(!tasks.log(&id, &a, None, "info", "late").await.expect("log"));
     assert!(
         !tasks
-            .log(&id, "A", None, "info", "late")
-            .await
-            .expect("log")
-    );
-    assert!(
-        !tasks
-            .finish(&id, "A", TaskStatus::Failed, Some("late"), None)
+            .finish(&id, &a, TaskStatus::Failed, Some("late"), None)
             .await
             .expect("finish")
     );
     let after = tasks.get(&id).await.expect("get").expect("task");
     assert_eq!(after.status, TaskStatus::Completed);
+
+    // A claim is its own holder: the same worker claiming again does not revive an old claim.
+    let again = submit(&tasks, json!({})).await;
+    let first = tasks
+        .claim("A", lease)
+        .await
+        .expect("claim")
+        .expect("a task");
+    tokio::time::sleep(lease + Duration::from_millis(100)).await;
+    let second = tasks
+        .claim("A", lease)
+        .await
+        .expect("claim")
+        .expect("the same task");
+    assert_eq!(
+        (first.id.as_str(), second.id.as_str()),
+        (again.as_str(), again.as_str())
+    );
+    assert_ne!(first.holder, second.holder);
+    assert!(
+        !tasks
+            .heartbeat(&again, &first.holder, lease)
+            .await
+            .expect("heartbeat")
+    );
+    assert!(
+        tasks
+            .heartbeat(&again, &second.holder, lease)
+            .await
+            .expect("heartbeat")
+    );
+}
+
+async fn one_unfinished_task_per_subject(store: Store) {
+    let tasks = tasks_on(store).await;
+    let new = |subject: &str| NewTask {
+        kind: "test".to_owned(),
+        title: "Change it".to_owned(),
+        input: json!({}),
+        requester: "user:default/ada".to_owned(),
+        owner: None,
+        subject: Some(subject.to_owned()),
+        steps: vec![("a".to_owned(), "Step a".to_owned())],
+    };
+    let first = tasks.create(new("ns-1")).await.expect("first");
+    let refused = tasks
+        .create(new("ns-1"))
+        .await
+        .expect_err("a second one waits");
+    assert!(
+        matches!(refused, causeway_platform::Error::Conflict(_)),
+        "{refused:?}"
+    );
+    tasks
+        .create(new("ns-2"))
+        .await
+        .expect("another subject is free");
+    // Once the first has ended, the subject is free again.
+    tasks
+        .cancel(&first.id, "user:default/ada")
+        .await
+        .expect("cancel");
+    tasks.create(new("ns-1")).await.expect("free again");
+    // A task that has ended cannot be cancelled (409), not even by racing its end.
+    assert!(matches!(
+        tasks.cancel(&first.id, "user:default/ada").await,
+        Err(causeway_platform::Error::Conflict(_))
+    ));
+}
+
+async fn a_worker_claims_only_the_kinds_it_runs(store: Store) {
+    let tasks = tasks_on(store).await;
+    tasks
+        .create(NewTask {
+            kind: "other".to_owned(),
+            title: "Not for this worker".to_owned(),
+            input: json!({}),
+            requester: "user:default/ada".to_owned(),
+            owner: None,
+            subject: None,
+            steps: vec![("a".to_owned(), "Step a".to_owned())],
+        })
+        .await
+        .expect("create");
+    let handler = Arc::new(Recorder::default());
+    let ran = runner(&tasks, handler, "w1", Duration::from_secs(10))
+        .drain()
+        .await
+        .expect("drain");
+    assert_eq!(
+        ran, 0,
+        "a kind without a handler is left for another worker"
+    );
 }
 
 async fn cancellation_is_honoured_between_steps(store: Store) {

@@ -115,7 +115,10 @@ pub async fn destroy(
     target: Result<Json<Target>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(StatusCode, Json<Task>), ApiError> {
     let target = body(target)?;
-    authorize(&state, &principal, &target.service)?;
+    state
+        .provisioner
+        .authorize_destroy(&principal, &target.service)
+        .map_err(ApiError::from)?;
     let request = request(target, &headers, &principal);
     let task = state
         .provisioner

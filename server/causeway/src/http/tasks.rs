@@ -176,14 +176,19 @@ fn stream(
             };
             loop {
                 // The status is read before the events, so that no event written before the task
-                // ended can be missed once the status says it has.
-                let task = state.platform.tasks.get(&id).await.ok().flatten();
-                let events = state
-                    .platform
-                    .tasks
-                    .events(&id, after, 500)
-                    .await
-                    .unwrap_or_default();
+                // ended can be missed once the status says it has. A read that fails is tried
+                // again rather than taken for "no more events".
+                let (task, events) = match (
+                    state.platform.tasks.get(&id).await,
+                    state.platform.tasks.events(&id, after, 500).await,
+                ) {
+                    (Ok(task), Ok(events)) => (task, events),
+                    (Err(error), _) | (_, Err(error)) => {
+                        tracing::warn!(task = %id, %error, "could not read a task's events; retrying");
+                        tokio::time::sleep(POLL * 5).await;
+                        continue;
+                    }
+                };
                 if let Some(last) = events.last() {
                     let next = Phase::Running { after: last.id };
                     let items: Vec<SseEvent> = events.iter().map(log_event).collect();

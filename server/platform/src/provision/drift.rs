@@ -4,8 +4,9 @@
 //! again and compared with what is live. What differs is recorded as drift (drift log and audit
 //! log) and, when the environment's policy says so, put back with a forced server-side apply.
 //!
-//! Only environments whose record is `ready` are reconciled: one being applied or destroyed is
-//! left to the operation in progress, which is what keeps a destroy from being undone.
+//! Only environments whose record is `ready` are reconciled, and the status is read again just
+//! before each restore: one being applied or destroyed is left to the operation in progress, which
+//! is what keeps a destroy from being undone.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -139,6 +140,15 @@ impl Provisioner {
                 reported.clear(namespace, &desired.describe());
                 continue;
             };
+            // A destroy or an apply may have started since the record was read: restore only
+            // while the environment is still `ready`.
+            let still_ready =
+                self.records.get(namespace).await?.is_some_and(|r| {
+                    r.status == Status::Ready && r.request_id == record.request_id
+                });
+            if !still_ready {
+                return Ok(found);
+            }
             let action = match policy {
                 DriftPolicy::Report => "reported",
                 DriftPolicy::Restore => match restore(&client, desired).await {

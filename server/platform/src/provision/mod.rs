@@ -9,6 +9,7 @@ pub mod apply;
 pub mod bundle;
 pub mod config;
 pub mod delivery;
+pub mod destroy;
 pub mod drift;
 pub mod gitops;
 pub mod guardrails;
@@ -443,6 +444,8 @@ impl Provisioner {
     pub async fn apply(&self, request: &Request) -> Result<Report> {
         let prepared = self.prepare(request)?;
         let namespace = prepared.instance.namespace.clone();
+        self.guard_namespace(&namespace, &self.service_ref(&request.service)?)
+            .await?;
         self.records
             .begin(&self.record_of(&prepared, request)?)
             .await?;
@@ -600,52 +603,8 @@ impl Provisioner {
         })
     }
 
-    /// Removes the service's environment (its namespace and everything in it) and waits until the
-    /// API server has finished, or commits its removal; refused for protected environments.
-    pub async fn destroy(&self, request: &Request) -> Result<Destroyed> {
-        let prepared = self.prepare(request)?;
-        if prepared.environment.protected {
-            return Err(Error::Forbidden(format!(
-                "{} is a protected environment; its namespaces are removed by the platform team, not through Causeway",
-                prepared.environment.name
-            )));
-        }
-        let namespace = prepared.instance.namespace;
-        // From here on the reconciler leaves the environment alone, so it does not put back what
-        // is being removed.
-        self.records
-            .set_status(&namespace, Status::Destroying, None)
-            .await?;
-        let commit =
-            match &prepared.environment.target {
-                Target::Gitops {
-                    repository,
-                    cluster,
-                } => gitops::Repository::new(repository.clone())
-                    .remove(
-                        gitops::directory(cluster, &namespace),
-                        author(&request.requester),
-                        format!(
-                            "Destroy {} in {} ({namespace})\n\nRequested by {}.\nRequest-Id: {}\n",
-                            prepared.instance.service,
-                            prepared.environment.name,
-                            request.requester.entity_ref,
-                            request.request_id
-                        ),
-                    )
-                    .await?,
-                Target::Cluster { .. } => {
-                    let client = self.client_for(&prepared.environment).await?;
-                    delete_namespace(client, &namespace).await?;
-                    None
-                }
-            };
-        self.records.remove(&namespace).await?;
-        Ok(Destroyed { namespace, commit })
-    }
-
     /// The normalised reference of the component `service`.
-    fn service_ref(&self, service: &str) -> Result<String> {
+    pub(crate) fn service_ref(&self, service: &str) -> Result<String> {
         refs::parse(service, "component", "default")
             .map(|r| r.to_string())
             .map_err(|message| Error::invalid("service", message))

@@ -14,7 +14,7 @@ use super::apply::{Change, apply_one};
 use super::config::Target;
 use super::plan::Step;
 use super::records::Status;
-use super::{Prepared, Provisioner, Request, Requester, author, delete_namespace, gitops};
+use super::{Prepared, Provisioner, Request, Requester};
 use crate::audit::{Entry, Outcome};
 use crate::tasks::runner::{Context, Handler, StepError};
 use crate::tasks::{NewTask, Task, TaskStatus, Tasks};
@@ -87,6 +87,11 @@ impl Provisioner {
     /// Checks `request` and stores a task that applies it.
     pub async fn submit_apply(&self, tasks: &Tasks, request: &Request) -> Result<Task> {
         let prepared = self.prepare(request)?;
+        self.guard_namespace(
+            &prepared.instance.namespace,
+            &self.service_ref(&request.service)?,
+        )
+        .await?;
         let plan = match prepared.environment.target {
             Target::Cluster { .. } => steps(&[
                 ("check", "Check the request against the guardrails"),
@@ -106,17 +111,11 @@ impl Provisioner {
             .await
     }
 
-    /// Checks `request` (protected environments are refused now) and stores a task that
-    /// destroys the environment.
+    /// Checks `request` (protected environments and other services' namespaces are refused now)
+    /// and stores a task that destroys the environment.
     pub async fn submit_destroy(&self, tasks: &Tasks, request: &Request) -> Result<Task> {
-        let prepared = self.prepare(request)?;
-        if prepared.environment.protected {
-            return Err(Error::Forbidden(format!(
-                "{} is a protected environment; its namespaces are removed by the platform team, not through Causeway",
-                prepared.environment.name
-            )));
-        }
-        let plan = match prepared.environment.target {
+        let located = self.locate_for_removal(request).await?;
+        let plan = match located.environment.target {
             Target::Cluster { .. } => steps(&[
                 ("check", "Check the request"),
                 ("mark", "Stop drift correction for the environment"),
@@ -130,7 +129,21 @@ impl Provisioner {
                 ("forget", "Forget the environment"),
             ]),
         };
-        self.submit(tasks, DESTROY, "Destroy", request, &prepared, plan)
+        let owner = self.prepare(request).ok().map(|p| p.owner);
+        let namespace = &located.namespace;
+        tasks
+            .create(NewTask {
+                kind: DESTROY.to_owned(),
+                title: format!(
+                    "Destroy {} in {} ({namespace})",
+                    located.service, located.environment.name
+                ),
+                input: serde_json::to_value(Input::of(request, namespace)).unwrap_or_default(),
+                requester: request.requester.entity_ref.clone(),
+                owner,
+                subject: Some(namespace.clone()),
+                steps: plan,
+            })
             .await
     }
 
@@ -154,6 +167,7 @@ impl Provisioner {
                 input: serde_json::to_value(Input::of(request, namespace)).unwrap_or_default(),
                 requester: request.requester.entity_ref.clone(),
                 owner: Some(prepared.owner.clone()),
+                subject: Some(namespace.clone()),
                 steps,
             })
             .await
@@ -204,6 +218,10 @@ impl ApplyTask {
             }
             "record" => {
                 let record = engine.record_of(&prepared, &request).map_err(step_error)?;
+                engine
+                    .guard_namespace(&record.namespace, &record.service)
+                    .await
+                    .map_err(step_error)?;
                 engine.records.begin(&record).await.map_err(step_error)?;
             }
             "namespace" => {
@@ -367,7 +385,13 @@ impl Handler for ApplyTask {
             let Ok(input) = input(context) else {
                 return;
             };
-            if status != TaskStatus::Completed {
+            // Only this request's record is marked: a task stopped before it recorded anything
+            // leaves the environment as the last completed request made it.
+            let ours = matches!(
+                self.0.records.get(&input.namespace).await,
+                Ok(Some(record)) if record.request_id == input.request_id
+            );
+            if status != TaskStatus::Completed && ours {
                 let message = error.unwrap_or("cancelled");
                 if let Err(e) = self
                     .0
@@ -391,58 +415,26 @@ impl DestroyTask {
         let engine = &self.0;
         let input = input(context)?;
         let request = input.request();
-        let prepared = engine.prepare(&request).map_err(step_error)?;
-        let namespace = &prepared.instance.namespace;
+        let located = engine.locate(&request).map_err(step_error)?;
+        let namespace = &located.namespace;
         match step {
             "check" => {
-                if prepared.environment.protected {
-                    return Err(StepError::permanent(format!(
-                        "{} is a protected environment",
-                        prepared.environment.name
-                    )));
-                }
+                engine
+                    .locate_for_removal(&request)
+                    .await
+                    .map_err(step_error)?;
                 context.log(step, format!("namespace {namespace}")).await;
             }
-            "mark" => engine
-                .records
-                .set_status(namespace, Status::Destroying, None)
-                .await
-                .map_err(step_error)?,
-            "delete" => {
-                let client = engine
-                    .client_for(&prepared.environment)
+            "mark" => engine.mark_destroying(&located).await.map_err(step_error)?,
+            "delete" | "commit" => {
+                match engine
+                    .remove_objects(&located, &request)
                     .await
-                    .map_err(step_error)?;
-                delete_namespace(client, namespace)
-                    .await
-                    .map_err(step_error)?;
-                context.log(step, format!("{namespace} is gone")).await;
-            }
-            "commit" => {
-                let Target::Gitops {
-                    repository,
-                    cluster,
-                } = &prepared.environment.target
-                else {
-                    return Err(StepError::permanent("not a GitOps environment"));
-                };
-                let commit = gitops::Repository::new(repository.clone())
-                    .remove(
-                        gitops::directory(cluster, namespace),
-                        author(&request.requester),
-                        format!(
-                            "Destroy {} in {} ({namespace})\n\nRequested by {}.\nRequest-Id: {}\n",
-                            prepared.instance.service,
-                            prepared.environment.name,
-                            request.requester.entity_ref,
-                            request.request_id
-                        ),
-                    )
-                    .await
-                    .map_err(step_error)?;
-                match commit {
+                    .map_err(step_error)?
+                {
                     Some(commit) => context.log(step, format!("committed {commit}")).await,
-                    None => context.log(step, "nothing to remove").await,
+                    None if step == "commit" => context.log(step, "nothing to remove").await,
+                    None => context.log(step, format!("{namespace} is gone")).await,
                 }
             }
             "forget" => {

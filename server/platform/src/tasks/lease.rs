@@ -1,7 +1,9 @@
 //! Claiming tasks and everything a worker writes while it holds one. A claim sets the task's
-//! `lease_owner` and `lease_expires_at`; the worker renews it while it runs, and every write it
-//! makes is conditional on still holding it, so a worker that lost its lease (paused, cut off)
-//! cannot overwrite the progress of the one that took over.
+//! `lease_owner` to a holder unique to that claim (the worker's name and a fresh token) and
+//! `lease_expires_at`; the worker renews the lease while it runs, and every write it makes is
+//! conditional on its holder still owning the task. A worker that lost its lease (paused, cut
+//! off), even one that later claimed the same task again, cannot overwrite the progress of the
+//! claim that took over.
 
 use std::time::Duration;
 
@@ -17,6 +19,8 @@ use crate::time::now_millis;
 #[derive(Debug, Clone)]
 pub struct Claimed {
     pub id: String,
+    /// This claim's holder (`worker/token`): what every later write names.
+    pub holder: String,
     pub kind: String,
     pub input: Value,
     pub requester: String,
@@ -39,7 +43,17 @@ impl Tasks {
     /// workers pick different tasks without waiting for each other. SQLite runs one write at a
     /// time, which makes the single `UPDATE … WHERE id = (SELECT …)` atomic there as it is.
     pub async fn claim(&self, worker: &str, lease: Duration) -> Result<Option<Claimed>> {
-        self.claim_where(worker, lease, None).await
+        self.claim_where(worker, lease, None, &[]).await
+    }
+
+    /// [`Tasks::claim`], of these kinds only (a worker leaves kinds it cannot run to others).
+    pub async fn claim_kinds(
+        &self,
+        worker: &str,
+        lease: Duration,
+        kinds: &[String],
+    ) -> Result<Option<Claimed>> {
+        self.claim_where(worker, lease, None, kinds).await
     }
 
     /// Claims task `id` if it is open or its worker's lease has expired.
@@ -49,7 +63,7 @@ impl Tasks {
         lease: Duration,
         id: &str,
     ) -> Result<Option<Claimed>> {
-        self.claim_where(worker, lease, Some(id)).await
+        self.claim_where(worker, lease, Some(id), &[]).await
     }
 
     async fn claim_where(
@@ -57,32 +71,46 @@ impl Tasks {
         worker: &str,
         lease: Duration,
         only: Option<&str>,
+        kinds: &[String],
     ) -> Result<Option<Claimed>> {
         let now = now_millis();
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        let holder = format!("{worker}/{}", &token[..12]);
+        // Kinds are bound like every other value: $5, $6, …
+        let kind_filter = if kinds.is_empty() {
+            String::new()
+        } else {
+            let marks: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 5)).collect();
+            format!("AND kind IN ({})", marks.join(", "))
+        };
         let lock = match self.store().engine() {
             Engine::Postgres => "FOR UPDATE SKIP LOCKED",
             Engine::Sqlite => "",
         };
-        let row = sqlx::query(&format!(
+        let sql = format!(
             "UPDATE tasks SET status = 'processing', lease_owner = $1, lease_expires_at = $2, \
              attempts = attempts + 1, started_at = COALESCE(started_at, $3), updated_at = $3 \
              WHERE id = (SELECT id FROM tasks WHERE (status = 'open' \
                          OR (status = 'processing' AND lease_expires_at < $3)) \
-                         AND ($4 = '' OR id = $4) \
+                         AND ($4 = '' OR id = $4) {kind_filter} \
                          ORDER BY created_at, id LIMIT 1 {lock}) \
              RETURNING id, kind, input, requester, attempts"
-        ))
-        .bind(worker)
-        .bind(now + millis(lease))
-        .bind(now)
-        .bind(only.unwrap_or(""))
-        .fetch_optional(self.store().pool())
-        .await?;
+        );
+        let mut query = sqlx::query(&sql)
+            .bind(&holder)
+            .bind(now + millis(lease))
+            .bind(now)
+            .bind(only.unwrap_or(""));
+        for kind in kinds {
+            query = query.bind(kind);
+        }
+        let row = query.fetch_optional(self.store().pool()).await?;
         let Some(row) = row else {
             return Ok(None);
         };
         let input: String = row.try_get("input")?;
         Ok(Some(Claimed {
+            holder,
             id: row.try_get("id")?,
             kind: row.try_get("kind")?,
             input: serde_json::from_str(&input).unwrap_or(Value::Null),
@@ -91,15 +119,15 @@ impl Tasks {
         }))
     }
 
-    /// Extends the lease; `false` when the worker no longer holds the task.
-    pub async fn heartbeat(&self, id: &str, worker: &str, lease: Duration) -> Result<bool> {
+    /// Extends the lease; `false` when `holder` no longer holds the task.
+    pub async fn heartbeat(&self, id: &str, holder: &str, lease: Duration) -> Result<bool> {
         let now = now_millis();
         let done = sqlx::query(
             "UPDATE tasks SET lease_expires_at = $3, updated_at = $4 \
              WHERE id = $1 AND lease_owner = $2 AND status = 'processing'",
         )
         .bind(id)
-        .bind(worker)
+        .bind(holder)
         .bind(now + millis(lease))
         .bind(now)
         .execute(self.store().pool())
@@ -120,7 +148,7 @@ impl Tasks {
     }
 
     /// Marks step `position` running (one more attempt); `false` when the lease is lost.
-    pub async fn step_started(&self, id: &str, worker: &str, position: i64) -> Result<bool> {
+    pub async fn step_started(&self, id: &str, holder: &str, position: i64) -> Result<bool> {
         let now = now_millis();
         let done = sqlx::query(&format!(
             "UPDATE task_steps SET status = 'running', attempts = attempts + 1, \
@@ -128,7 +156,7 @@ impl Tasks {
              WHERE task_id = $1 AND position = $3 AND {HELD}"
         ))
         .bind(id)
-        .bind(worker)
+        .bind(holder)
         .bind(position)
         .bind(now)
         .execute(self.store().pool())
@@ -140,7 +168,7 @@ impl Tasks {
     pub async fn step_finished(
         &self,
         id: &str,
-        worker: &str,
+        holder: &str,
         position: i64,
         status: &str,
         message: Option<&str>,
@@ -150,7 +178,7 @@ impl Tasks {
              WHERE task_id = $1 AND position = $3 AND {HELD}"
         ))
         .bind(id)
-        .bind(worker)
+        .bind(holder)
         .bind(position)
         .bind(status)
         .bind(now_millis())
@@ -160,11 +188,11 @@ impl Tasks {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Appends a line to the task's log, as `worker`; nothing when the lease is lost.
+    /// Appends a line to the task's log, as `holder`; nothing when the lease is lost.
     pub async fn log(
         &self,
         id: &str,
-        worker: &str,
+        holder: &str,
         step: Option<&str>,
         level: &str,
         message: &str,
@@ -174,7 +202,7 @@ impl Tasks {
              SELECT $1, $3, $4, $5, $6, $2 WHERE {HELD}"
         ))
         .bind(id)
-        .bind(worker)
+        .bind(holder)
         .bind(now_millis())
         .bind(step)
         .bind(level)
@@ -189,7 +217,7 @@ impl Tasks {
     pub async fn finish(
         &self,
         id: &str,
-        worker: &str,
+        holder: &str,
         status: super::TaskStatus,
         error: Option<&str>,
         output: Option<&Value>,
@@ -202,7 +230,7 @@ impl Tasks {
                  AND status IN ('pending', 'running') AND {HELD}"
             ))
             .bind(id)
-            .bind(worker)
+            .bind(holder)
             .execute(&mut *tx)
             .await?;
         }
@@ -212,7 +240,7 @@ impl Tasks {
              WHERE id = $1 AND lease_owner = $2 AND status = 'processing'",
         )
         .bind(id)
-        .bind(worker)
+        .bind(holder)
         .bind(status.as_str())
         .bind(error)
         .bind(output.map(Value::to_string))

@@ -130,6 +130,8 @@ pub struct NewTask {
     pub input: Value,
     pub requester: String,
     pub owner: Option<String>,
+    /// What the task changes (a namespace): no two unfinished tasks may share one.
+    pub subject: Option<String>,
     /// Step names and titles, in order.
     pub steps: Vec<(String, String)>,
 }
@@ -229,8 +231,8 @@ impl Tasks {
         let now = now_millis();
         let mut tx = self.store.pool().begin().await?;
         sqlx::query(
-            "INSERT INTO tasks (id, kind, title, input, requester, owner, status, attempts, \
-             cancel_requested, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'open', 0, 0, $7, $7)",
+            "INSERT INTO tasks (id, kind, title, input, requester, owner, subject, status, attempts, \
+             cancel_requested, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', 0, 0, $8, $8)",
         )
         .bind(&id)
         .bind(&new.kind)
@@ -238,9 +240,17 @@ impl Tasks {
         .bind(new.input.to_string())
         .bind(&new.requester)
         .bind(&new.owner)
+        .bind(&new.subject)
         .bind(now)
         .execute(&mut *tx)
-        .await?;
+        .await
+        .map_err(|e| match e.as_database_error() {
+            Some(db) if db.is_unique_violation() => Error::Conflict(format!(
+                "{} already has a task that has not finished; wait for it or cancel it",
+                new.subject.as_deref().unwrap_or("this")
+            )),
+            _ => Error::from(e),
+        })?;
         for (position, (name, title)) in new.steps.iter().enumerate() {
             sqlx::query(
                 "INSERT INTO task_steps (task_id, position, name, title, status, attempts) \
@@ -350,7 +360,7 @@ impl Tasks {
     }
 
     /// Asks for task `id` to stop. An open task is cancelled at once; a running one stops before
-    /// its next step. Returns the task as it now is.
+    /// its next step, which its worker logs. Returns the task as it now is.
     pub async fn cancel(&self, id: &str, by: &str) -> Result<Task> {
         let now = now_millis();
         let current = self
@@ -380,25 +390,30 @@ impl Tasks {
             .bind(id)
             .execute(&mut *tx)
             .await?;
+            // No worker has it, so this event cannot interleave with a worker's.
+            sqlx::query(
+                "INSERT INTO task_events (task_id, at, step, level, message) VALUES ($1, $2, NULL, 'warn', $3)",
+            )
+            .bind(id)
+            .bind(now)
+            .bind(format!("Cancelled by {by} before it started"))
+            .execute(&mut *tx)
+            .await?;
         } else {
-            sqlx::query("UPDATE tasks SET cancel_requested = 1, updated_at = $1 WHERE id = $2")
-                .bind(now)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            // The worker logs the cancellation when it honours it, so the log has one writer.
+            let marked = sqlx::query(
+                "UPDATE tasks SET cancel_requested = 1, updated_at = $1 \
+                 WHERE id = $2 AND status = 'processing'",
+            )
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if marked == 0 {
+                return Err(Error::Conflict(format!("task {id} has already ended")));
+            }
         }
-        sqlx::query(
-            "INSERT INTO task_events (task_id, at, step, level, message) VALUES ($1, $2, NULL, 'warn', $3)",
-        )
-        .bind(id)
-        .bind(now)
-        .bind(if opened == 1 {
-            format!("Cancelled by {by} before it started")
-        } else {
-            format!("Cancellation requested by {by}; the task stops before its next step")
-        })
-        .execute(&mut *tx)
-        .await?;
         tx.commit().await?;
         self.get(id)
             .await?

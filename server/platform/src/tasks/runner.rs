@@ -48,7 +48,8 @@ pub struct Context {
     /// How often the task has been claimed, this time included (more than one: it resumed).
     pub attempts: i64,
     tasks: Tasks,
-    worker: String,
+    /// This claim's holder: every write names it.
+    holder: String,
     output: std::sync::Mutex<Option<Value>>,
 }
 
@@ -68,7 +69,7 @@ impl Context {
         let step = (!step.is_empty()).then_some(step);
         if let Err(error) = self
             .tasks
-            .log(&self.id, &self.worker, step, level, message)
+            .log(&self.id, &self.holder, step, level, message)
             .await
         {
             tracing::warn!(task = %self.id, %error, "could not write a task event");
@@ -167,6 +168,11 @@ impl Runner {
         &self.worker
     }
 
+    /// The kinds this runner has handlers for: the only ones it claims.
+    fn kinds(&self) -> Vec<String> {
+        self.handlers.keys().cloned().collect()
+    }
+
     /// Runs until the process ends: claims tasks while it has capacity, and waits for a new one
     /// (or the poll interval) when there are none.
     pub fn spawn(self) -> tokio::task::JoinHandle<()> {
@@ -176,7 +182,11 @@ impl Runner {
                 let Ok(slot) = slots.clone().acquire_owned().await else {
                     return;
                 };
-                match self.tasks.claim(&self.worker, self.settings.lease).await {
+                match self
+                    .tasks
+                    .claim_kinds(&self.worker, self.settings.lease, &self.kinds())
+                    .await
+                {
                     Ok(Some(claimed)) => {
                         let runner = self.clone();
                         tokio::spawn(async move {
@@ -203,7 +213,11 @@ impl Runner {
     /// and tests).
     pub async fn drain(&self) -> crate::Result<usize> {
         let mut ran = 0;
-        while let Some(claimed) = self.tasks.claim(&self.worker, self.settings.lease).await? {
+        while let Some(claimed) = self
+            .tasks
+            .claim_kinds(&self.worker, self.settings.lease, &self.kinds())
+            .await?
+        {
             self.run(claimed).await;
             ran += 1;
         }
@@ -228,15 +242,16 @@ impl Runner {
     /// Runs one claimed task to its end, or until its lease is lost.
     pub async fn run(&self, claimed: Claimed) {
         let lost = Arc::new(AtomicBool::new(false));
-        let heartbeat = tokio::spawn(keep_alive(
+        // Dropped on every way out, a panicking step included, so that a lease is never renewed
+        // for a task nobody runs any more.
+        let _heartbeat = AbortOnDrop(tokio::spawn(keep_alive(
             self.tasks.clone(),
             claimed.id.clone(),
-            self.worker.clone(),
+            claimed.holder.clone(),
             self.settings.lease,
             lost.clone(),
-        ));
+        )));
         self.run_steps(claimed, &lost).await;
-        heartbeat.abort();
     }
 
     async fn run_steps(&self, claimed: Claimed, lost: &AtomicBool) {
@@ -246,7 +261,7 @@ impl Runner {
             requester: claimed.requester,
             attempts: claimed.attempts,
             tasks: self.tasks.clone(),
-            worker: self.worker.clone(),
+            holder: claimed.holder,
             output: std::sync::Mutex::new(None),
         };
         let Some(handler) = self.handlers.get(&claimed.kind).cloned() else {
@@ -329,7 +344,7 @@ impl Runner {
         for attempt in 1..=self.settings.step_attempts {
             if !self
                 .tasks
-                .step_started(&context.id, &self.worker, step.position)
+                .step_started(&context.id, &context.holder, step.position)
                 .await
                 .unwrap_or(false)
             {
@@ -342,11 +357,18 @@ impl Runner {
             }
             match result {
                 Ok(()) => {
-                    self.tasks
-                        .step_finished(&context.id, &self.worker, step.position, "completed", None)
+                    let held = self
+                        .tasks
+                        .step_finished(
+                            &context.id,
+                            &context.holder,
+                            step.position,
+                            "completed",
+                            None,
+                        )
                         .await
-                        .ok()?;
-                    return Some(Ok(()));
+                        .unwrap_or(false);
+                    return held.then_some(Ok(()));
                 }
                 Err(error) if error.transient && attempt < self.settings.step_attempts => {
                     let jitter = rand::rng().random_range(0..=delay.as_millis() as u64 / 2);
@@ -367,17 +389,18 @@ impl Runner {
                 }
                 Err(error) => {
                     context.write(&step.name, "error", &error.message).await;
-                    self.tasks
+                    let held = self
+                        .tasks
                         .step_finished(
                             &context.id,
-                            &self.worker,
+                            &context.holder,
                             step.position,
                             "failed",
                             Some(&error.message),
                         )
                         .await
-                        .ok()?;
-                    return Some(Err(format!("{}: {}", step.title, error.message)));
+                        .unwrap_or(false);
+                    return held.then(|| Err(format!("{}: {}", step.title, error.message)));
                 }
             }
         }
@@ -391,6 +414,16 @@ impl Runner {
         status: TaskStatus,
         error: Option<&str>,
     ) {
+        // The handler's own bookkeeping (records, audit) happens only while this claim still
+        // holds the task; a claim that lost it leaves the ending to the one that took over.
+        let held = self
+            .tasks
+            .heartbeat(&context.id, &context.holder, self.settings.lease)
+            .await
+            .unwrap_or(false);
+        if !held {
+            return;
+        }
         if let Some(handler) = handler {
             handler.finished(context, status, error).await;
         }
@@ -411,7 +444,7 @@ impl Runner {
             .clone();
         if let Err(error) = self
             .tasks
-            .finish(&context.id, &self.worker, status, error, output.as_ref())
+            .finish(&context.id, &context.holder, status, error, output.as_ref())
             .await
         {
             tracing::warn!(task = %context.id, %error, "could not record the end of a task; it will be resumed");
@@ -419,22 +452,38 @@ impl Runner {
     }
 }
 
-/// Renews the lease at a third of its length until aborted; sets `lost` when it cannot.
+/// Aborts a spawned task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Renews the lease at a third of its length until aborted; sets `lost` when another claim has
+/// the task, or when renewals have failed for as long as the lease lasts (it may have expired).
 async fn keep_alive(
     tasks: Tasks,
     id: String,
-    worker: String,
+    holder: String,
     lease: Duration,
     lost: Arc<AtomicBool>,
 ) {
     let mut interval = tokio::time::interval(lease / 3);
     interval.tick().await;
+    let mut renewed = tokio::time::Instant::now();
     loop {
         interval.tick().await;
-        match tasks.heartbeat(&id, &worker, lease).await {
-            Ok(true) => {}
+        match tasks.heartbeat(&id, &holder, lease).await {
+            Ok(true) => renewed = tokio::time::Instant::now(),
             Ok(false) => {
                 tracing::warn!(task = %id, "lease lost; another worker has the task");
+                lost.store(true, Ordering::Release);
+                return;
+            }
+            Err(error) if renewed.elapsed() >= lease => {
+                tracing::warn!(task = %id, %error, "lease not renewed for its whole length; stopping");
                 lost.store(true, Ordering::Release);
                 return;
             }

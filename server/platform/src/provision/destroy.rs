@@ -1,0 +1,150 @@
+//! Finding and removing an existing environment. Removal works from the service reference and the
+//! environment alone, without the catalog lookup and guardrails a request goes through, so that an
+//! environment stays removable after its component has left the catalog or the ceilings changed.
+//! And a namespace is only ever changed for the service whose record holds it.
+
+use super::config::{Environment, Target};
+use super::records::Status;
+use super::{Destroyed, Provisioner, Request, author, delete_namespace, gitops, naming};
+use crate::catalog::refs;
+use crate::identity::{Principal, Role};
+use crate::{Error, Result};
+
+/// Where an existing environment is.
+#[derive(Debug, Clone)]
+pub struct Located {
+    pub environment: Environment,
+    pub namespace: String,
+    /// The component's normalised reference, and its name.
+    pub service_ref: String,
+    pub service: String,
+}
+
+impl Provisioner {
+    /// The environment and namespace `request` names, from configuration and naming alone.
+    pub fn locate(&self, request: &Request) -> Result<Located> {
+        let entity_ref = refs::parse(&request.service, "component", "default")
+            .map_err(|message| Error::invalid("service", message))?;
+        let environment = self
+            .config
+            .environment(&request.environment)
+            .cloned()
+            .ok_or_else(|| {
+                Error::invalid(
+                    "environment",
+                    format!("{:?} is not an environment", request.environment),
+                )
+            })?;
+        let service_ref = entity_ref.to_string();
+        let service = refs::split(&service_ref).2.to_lowercase();
+        Ok(Located {
+            namespace: naming::namespace(&service, &environment.name),
+            environment,
+            service_ref,
+            service,
+        })
+    }
+
+    /// Refuses when `namespace` holds another service's environment. Names are shortened and
+    /// normalised, so two components (in different catalog namespaces, or spelled differently)
+    /// can map to one namespace; the first one recorded keeps it.
+    pub async fn guard_namespace(&self, namespace: &str, service_ref: &str) -> Result<()> {
+        match self.records.get(namespace).await? {
+            Some(record) if record.service != service_ref => Err(Error::Conflict(format!(
+                "namespace {namespace} holds the {} environment of {}; {service_ref} cannot use it",
+                record.environment, record.service
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// [`Provisioner::authorize`] for removal: a component no longer in the catalog has no team
+    /// to act for, so only platform admins remove its environments.
+    pub fn authorize_destroy(&self, principal: &Principal, service: &str) -> Result<()> {
+        self.authorize(principal, service)?;
+        if principal.role == Role::PlatformAdmin {
+            return Ok(());
+        }
+        let known = refs::parse(service, "component", "default")
+            .ok()
+            .is_some_and(|r| self.catalog.index().by_ref(&r).is_some());
+        if known {
+            Ok(())
+        } else {
+            Err(Error::Forbidden(format!(
+                "{service} is not in the catalog; only platform admins remove its environments"
+            )))
+        }
+    }
+
+    /// Checks that `request` may remove its environment: not protected, and the namespace is
+    /// this service's.
+    pub async fn locate_for_removal(&self, request: &Request) -> Result<Located> {
+        let located = self.locate(request)?;
+        if located.environment.protected {
+            return Err(Error::Forbidden(format!(
+                "{} is a protected environment; its namespaces are removed by the platform team, not through Causeway",
+                located.environment.name
+            )));
+        }
+        self.guard_namespace(&located.namespace, &located.service_ref)
+            .await?;
+        Ok(located)
+    }
+
+    /// Removes the service's environment (its namespace and everything in it) and waits until the
+    /// API server has finished, or commits its removal; refused for protected environments.
+    pub async fn destroy(&self, request: &Request) -> Result<Destroyed> {
+        let located = self.locate_for_removal(request).await?;
+        self.mark_destroying(&located).await?;
+        let commit = self.remove_objects(&located, request).await?;
+        self.records.remove(&located.namespace).await?;
+        Ok(Destroyed {
+            namespace: located.namespace,
+            commit,
+        })
+    }
+
+    /// From here on the reconciler leaves the environment alone, so it does not put back what is
+    /// being removed.
+    pub(crate) async fn mark_destroying(&self, located: &Located) -> Result<()> {
+        self.records
+            .set_status(&located.namespace, Status::Destroying, None)
+            .await
+    }
+
+    /// Deletes the namespace and waits until it is gone, or commits the removal of its directory
+    /// (returning the commit). Repeating it is harmless: gone is gone.
+    pub(crate) async fn remove_objects(
+        &self,
+        located: &Located,
+        request: &Request,
+    ) -> Result<Option<String>> {
+        let namespace = &located.namespace;
+        match &located.environment.target {
+            Target::Gitops {
+                repository,
+                cluster,
+            } => {
+                gitops::Repository::new(repository.clone())
+                    .remove(
+                        gitops::directory(cluster, namespace),
+                        author(&request.requester),
+                        format!(
+                            "Destroy {} in {} ({namespace})\n\nRequested by {}.\nRequest-Id: {}\n",
+                            located.service,
+                            located.environment.name,
+                            request.requester.entity_ref,
+                            request.request_id
+                        ),
+                    )
+                    .await
+            }
+            Target::Cluster { .. } => {
+                let client = self.client_for(&located.environment).await?;
+                delete_namespace(client, namespace).await?;
+                Ok(None)
+            }
+        }
+    }
+}
