@@ -21,7 +21,7 @@ use components::layout::Layout;
 use pages::{
     catalog::CatalogPage,
     entity::EntityPage,
-    environments::{EnvironmentsPage, PlanPage},
+    environments::ServerPage,
     home::HomePage,
     import::ImportPage,
     not_found::NotFound,
@@ -67,8 +67,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/catalog/import") view=ImportPage ssr=SsrMode::Async />
                     <Route path=path!("/catalog/:namespace/:kind/:name") view=EntityPage ssr=SsrMode::Async />
                     <Route path=path!("/create") view=|| view! { <NotYet area="create" /> } ssr=SsrMode::Async />
-                    <Route path=path!("/catalog/:namespace/:kind/:name/environments") view=EnvironmentsPage ssr=SsrMode::Async />
-                    <Route path=path!("/catalog/:namespace/:kind/:name/environments/:environment/plan") view=PlanPage ssr=SsrMode::Async />
+                    <Route path=path!("/catalog/:namespace/:kind/:name/environments") view=|| view! { <ServerPage missing="Environments belong to components in the catalog; this address names none." /> } ssr=SsrMode::Async />
+                    <Route path=path!("/catalog/:namespace/:kind/:name/environments/:environment/plan") view=|| view! { <ServerPage missing="There is no such environment." /> } ssr=SsrMode::Async />
                     <Route path=path!("/tasks") view=TasksPage ssr=SsrMode::Async />
                     <Route path=path!("/tasks/:id") view=TaskPage ssr=SsrMode::Async />
                     <Route path=path!("/platform") view=PlatformPage ssr=SsrMode::Async />

@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod environments;
 mod graph;
 pub mod signed;
+pub mod views;
 
 use causeway_platform::Platform;
 use causeway_platform::identity::{Principal, Role};
@@ -79,4 +80,28 @@ impl From<Principal> for UserView {
             platform_admin: p.role == Role::PlatformAdmin,
         }
     }
+}
+
+/// `view` rendered to HTML, on the server.
+pub fn render_html(view: impl IntoView + 'static) -> String {
+    use leptos::tachys::view::RenderHtml;
+    Owner::new().with(|| view.into_view().to_html())
+}
+
+/// The message of a server function's error that came back in the address (`__err`), as a
+/// form without JavaScript receives it after a failed post.
+pub fn posted_error(encoded: &str) -> Option<String> {
+    use base64::Engine;
+    if encoded.is_empty() {
+        return None;
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(encoded))
+        .ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    Some(
+        text.split_once('|')
+            .map_or(text.clone(), |(_, message)| message.to_owned()),
+    )
 }

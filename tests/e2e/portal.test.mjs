@@ -328,6 +328,18 @@ test('environments with JavaScript: request dev through the form, watch the task
   assert.ok(rows.every((r) => /in sync$/.test(r.trim())), rows.join('|'));
   assert.equal(await dev.locator('input[name=pods]').inputValue(), '12', 'the form shows what was requested');
   await page.screenshot({ path: `${shots}/environments.png`, fullPage: true });
+  // Destroying takes seconds (the namespace is finalised): the task page follows it live.
+  await page.click('[data-testid=environment-dev] details.danger-zone summary');
+  await page.fill('[data-testid=destroy-dev] input[name=confirm]', 'payments-api-dev');
+  await Promise.all([page.waitForURL(/\/tasks\/[0-9a-f-]+$/), page.click('[data-testid=destroy-dev] button[type=submit]')]);
+  await page.waitForSelector('#task-log');
+  assert.equal(await page.getAttribute('#task-log', 'data-finished'), 'false', 'the destroy was still running when its page opened');
+  let navigations = 0;
+  page.on('framenavigated', (f) => { if (f === page.mainFrame()) navigations += 1; });
+  await page.waitForFunction(
+    () => document.querySelector('[data-testid=task-status]')?.textContent === 'completed', null, { timeout: 90_000 });
+  assert.equal(navigations, 0, 'steps and log were patched in without a reload');
+  assert.match(await page.textContent('[data-testid=task-log]'), /payments-api-dev is gone/);
   assert.deepEqual(errors, [], 'no script errors');
   await context.close();
 
@@ -337,21 +349,22 @@ test('environments with JavaScript: request dev through the form, watch the task
   await signIn(grace, 'user:default/grace');
   await grace.goto(environments);
   await grace.locator('[data-testid=environment-dev]').waitFor();
-  assert.equal(await grace.locator('[data-testid=environment-dev] [data-testid=environment-status]').textContent(), 'ready');
+  assert.equal(await grace.locator('[data-testid=environment-dev] [data-testid=environment-status]').textContent(), 'not provisioned');
   assert.equal(await grace.locator('[data-testid=read-only]').count(), 1);
   assert.equal(await grace.locator('form[data-testid^=request-], form[data-testid^=destroy-]').count(), 0);
   await other.close();
 });
 
-test('environments without JavaScript: destroy with confirmation; the task page refreshes itself', async () => {
+test('environments without JavaScript: request staging through the forms; the task page refreshes itself', async () => {
   const context = await browser.newContext({ javaScriptEnabled: false });
   const page = await context.newPage();
   await signIn(page, 'user:default/ada');
   await page.goto(environments);
-  const destroy = page.locator('[data-testid=destroy-dev]');
-  await page.click('[data-testid=environment-dev] details.danger-zone summary');
-  await destroy.locator('input[name=confirm]').fill('payments-api-dev');
-  await Promise.all([page.waitForURL(/\/tasks\/[0-9a-f-]+$/), destroy.locator('button[type=submit]').click()]);
+  const staging = page.locator('[data-testid=request-staging]');
+  await staging.locator('input[name=cpu]').fill('3');
+  await Promise.all([page.waitForURL(/\/environments\/staging\/plan\?/), staging.locator('button[type=submit]').click()]);
+  await page.waitForSelector('[data-testid=plan-steps]');
+  await Promise.all([page.waitForURL(/\/tasks\/[0-9a-f-]+$/), page.click('[data-testid=apply-form] button[type=submit]')]);
   const deadline = Date.now() + 60_000;
   let status = '';
   while (Date.now() < deadline) {
@@ -361,6 +374,14 @@ test('environments without JavaScript: destroy with confirmation; the task page 
   }
   assert.equal(status, 'completed', 'the page refreshed itself until the task ended');
   await page.goto(environments);
-  assert.equal(await page.textContent('[data-testid=environment-dev] [data-testid=environment-status]'), 'not provisioned');
+  assert.equal(await page.textContent('[data-testid=environment-staging] [data-testid=environment-status]'), 'ready');
+  assert.equal(await page.inputValue('[data-testid=request-staging] input[name=cpu]'), '3');
+
+  // A wrong confirmation is refused, and the refusal is shown on the page it came from.
+  await page.click('[data-testid=environment-staging] details.danger-zone summary');
+  await page.fill('[data-testid=destroy-staging] input[name=confirm]', 'not-the-namespace');
+  await Promise.all([page.waitForURL(/__err=/), page.click('[data-testid=destroy-staging] button[type=submit]')]);
+  assert.match(await page.textContent('[data-testid=posted-error]'), /type the namespace payments-api-staging/);
+  assert.equal(await page.textContent('[data-testid=environment-staging] [data-testid=environment-status]'), 'ready');
   await context.close();
 });

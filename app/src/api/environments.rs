@@ -3,7 +3,67 @@
 
 use leptos::prelude::*;
 
-use crate::model::{EnvironmentsView, OverviewView, PlanView, TaskPageView, TasksView};
+use crate::model::{Rendered, TaskRender};
+
+/// A server-rendered page by its address: the environments tab, the plan page, the tasks list
+/// or the platform overview. One server function for all of them keeps one fetch path in the
+/// browser build.
+#[server(prefix = "/api/portal", endpoint = "page")]
+pub async fn rendered_page(path: String, query: String) -> Result<Option<Rendered>, ServerFnError> {
+    let params: std::collections::BTreeMap<String, String> =
+        url::form_urlencoded::parse(query.trim_start_matches('?').as_bytes())
+            .into_owned()
+            .collect();
+    let value = |name: &str| params.get(name).cloned().unwrap_or_default();
+    let segments: Vec<String> = path
+        .trim_matches('/')
+        .split('/')
+        .map(|s| {
+            url::form_urlencoded::parse(format!("x={s}").as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default()
+        })
+        .collect();
+    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+    match segments.as_slice() {
+        ["catalog", namespace, kind, name, "environments"] => {
+            environments(
+                (*namespace).to_owned(),
+                (*kind).to_owned(),
+                (*name).to_owned(),
+                value("__err"),
+            )
+            .await
+        }
+        [
+            "catalog",
+            namespace,
+            kind,
+            name,
+            "environments",
+            environment,
+            "plan",
+        ] if kind.eq_ignore_ascii_case("component") => {
+            environment_plan(
+                format!("component:{namespace}/{name}"),
+                (*environment).to_owned(),
+                value("cpu"),
+                value("memory"),
+                value("pods"),
+                value("availability"),
+                value("__err"),
+            )
+            .await
+        }
+        ["tasks"] => tasks_list(value("scope"), value("status")).await,
+        ["tasks", id] => task_page((*id).to_owned(), value("__err")).await,
+        ["platform"] => {
+            platform_overview(value("team"), value("target"), value("environment")).await
+        }
+        _ => Ok(None),
+    }
+}
 
 /// The form's parameter values, by name.
 #[cfg(feature = "ssr")]
@@ -25,13 +85,14 @@ fn values(
 }
 
 /// A component's environments: each one's record, objects, drift and form.
-#[server(prefix = "/api/portal", endpoint = "environments")]
-pub async fn environments(
+#[cfg(feature = "ssr")]
+async fn environments(
     namespace: String,
     kind: String,
     name: String,
-) -> Result<Option<EnvironmentsView>, ServerFnError> {
-    use crate::model::{EnvironmentCard, ref_path};
+    error: String,
+) -> Result<Option<Rendered>, ServerFnError> {
+    use crate::model::{EnvironmentCard, EnvironmentsView, ref_path};
     use crate::server::environments as view;
     use crate::server::{platform, require_principal};
 
@@ -105,27 +166,51 @@ pub async fn environments(
         }
         cards.push(card);
     }
-    Ok(Some(EnvironmentsView {
+    let page = EnvironmentsView {
         can_change: view::may_change(&provisioner, &principal, &service_ref),
         entity_href: ref_path(&service_ref),
         service_name: entity.0,
         service_ref,
         environments: cards,
+    };
+    Ok(Some(Rendered {
+        title: format!("{} · Environments", page.service_name),
+        html: with_error(
+            &error,
+            crate::server::render_html(
+                leptos::view! { <crate::server::views::environments::Environments view=page /> },
+            ),
+        ),
     }))
+}
+
+/// `html` after the error a failed form post left in the address, if any.
+#[cfg(feature = "ssr")]
+fn with_error(encoded: &str, html: String) -> String {
+    match crate::server::posted_error(encoded) {
+        Some(message) => {
+            let error = crate::server::render_html(
+                leptos::view! { <p class="error-box" role="alert" data-testid="posted-error">{message}</p> },
+            );
+            error + &html
+        }
+        None => html,
+    }
 }
 
 /// What requesting `environment` with these parameters would change, or what is wrong with them
 /// (next to each field).
-#[server(prefix = "/api/portal", endpoint = "environment-plan")]
-pub async fn environment_plan(
+#[cfg(feature = "ssr")]
+async fn environment_plan(
     service: String,
     environment: String,
     cpu: String,
     memory: String,
     pods: String,
     availability: String,
-) -> Result<PlanView, ServerFnError> {
-    use crate::model::ref_path;
+    error: String,
+) -> Result<Option<Rendered>, ServerFnError> {
+    use crate::model::{PlanView, ref_path};
     use crate::server::environments as view;
     use crate::server::require_principal;
 
@@ -157,7 +242,15 @@ pub async fn environment_plan(
         }
         Err(error) => plan.errors = view::form_errors(&mut plan.fields, error),
     }
-    Ok(plan)
+    Ok(Some(Rendered {
+        title: format!("{} · {} · Plan", plan.service_name, plan.environment),
+        html: with_error(
+            &error,
+            crate::server::render_html(
+                leptos::view! { <crate::server::views::environments::Plan plan /> },
+            ),
+        ),
+    }))
 }
 
 /// Requests the environment: checks it again, starts the task and goes to its page.
@@ -234,22 +327,62 @@ fn forbidden(error: causeway_platform::Error) -> ServerFnError {
     ServerFnError::new(error.to_string())
 }
 
-/// A task and its log after event `after`.
+/// What changed on a task's page: its head, steps and cancel button, and the log lines after
+/// event `after`.
 #[server(prefix = "/api/portal", endpoint = "task")]
-pub async fn task_page(id: String, after: i64) -> Result<Option<TaskPageView>, ServerFnError> {
+pub async fn task_update(id: String, after: i64) -> Result<Option<TaskRender>, ServerFnError> {
+    task_parts(&id, after, "").await
+}
+
+#[cfg(feature = "ssr")]
+async fn task_parts(
+    id: &str,
+    after: i64,
+    error: &str,
+) -> Result<Option<TaskRender>, ServerFnError> {
     use crate::server::environments as view;
-    use crate::server::{domain_error, platform, require_principal};
+    use crate::server::views::tasks;
+    use crate::server::{domain_error, platform, render_html, require_principal};
 
     let principal = require_principal()?;
-    let tasks = platform()?.tasks;
-    let Some(task) = tasks.get(&id).await.map_err(domain_error)? else {
+    let store = platform()?.tasks;
+    // The status is read before the events: once it says the task ended, every event is there.
+    let Some(task) = store.get(id).await.map_err(domain_error)? else {
         return Ok(None);
     };
-    let events = tasks.events(&id, after, 1000).await.map_err(domain_error)?;
-    Ok(Some(TaskPageView {
-        can_cancel: !task.status.is_final() && task.cancellable_by(&principal),
-        task: view::task(&task, now()),
-        events: view::events(&events),
+    let events = store.events(id, after, 5000).await.map_err(domain_error)?;
+    let shown = view::task(&task, now());
+    let can_cancel = !task.status.is_final() && task.cancellable_by(&principal);
+    Ok(Some(TaskRender {
+        head_html: with_error(error, render_html(tasks::head(&shown))),
+        steps_html: render_html(tasks::steps(&shown)),
+        cancel_html: if can_cancel {
+            render_html(tasks::cancel(&shown.id))
+        } else {
+            String::new()
+        },
+        log_html: render_html(tasks::log(&view::events(&events))),
+        last_event_id: events.last().map_or(after, |e| e.id),
+        finished: task.status.is_final(),
+    }))
+}
+
+/// A task's whole page.
+#[cfg(feature = "ssr")]
+async fn task_page(id: String, error: String) -> Result<Option<Rendered>, ServerFnError> {
+    let Some(parts) = task_parts(&id, 0, &error).await? else {
+        return Ok(None);
+    };
+    let title = crate::server::platform()?
+        .tasks
+        .get(&id)
+        .await
+        .map_err(crate::server::domain_error)?
+        .map(|t| t.title)
+        .unwrap_or_default();
+    Ok(Some(Rendered {
+        title,
+        html: crate::server::render_html(crate::server::views::tasks::page(id, parts)),
     }))
 }
 
@@ -286,8 +419,9 @@ pub async fn cancel_task(id: String) -> Result<(), ServerFnError> {
 }
 
 /// Tasks: mine, my teams', or (platform admins) all; optionally of one status.
-#[server(prefix = "/api/portal", endpoint = "tasks")]
-pub async fn tasks_list(scope: String, status: String) -> Result<TasksView, ServerFnError> {
+#[cfg(feature = "ssr")]
+async fn tasks_list(scope: String, status: String) -> Result<Option<Rendered>, ServerFnError> {
+    use crate::model::TasksView;
     use causeway_platform::identity::Role;
     use causeway_platform::tasks::{Filter, TaskStatus};
 
@@ -325,24 +459,32 @@ pub async fn tasks_list(scope: String, status: String) -> Result<TasksView, Serv
         .await
         .map_err(domain_error)?;
     let now = now();
-    Ok(TasksView {
+    let page = TasksView {
         scope: scope.to_owned(),
         status: status_filter
             .map(|s| s.as_str().to_owned())
             .unwrap_or_default(),
         is_admin,
         tasks: tasks.iter().map(|t| view::task(t, now)).collect(),
-    })
+    };
+    Ok(Some(Rendered {
+        title: "Tasks".to_owned(),
+        html: crate::server::render_html(
+            leptos::view! { <crate::server::views::tasks::Tasks view=page /> },
+        ),
+    }))
 }
 
 /// Every environment across clusters, for platform admins.
-#[server(prefix = "/api/portal", endpoint = "platform")]
-pub async fn platform_overview(
+#[cfg(feature = "ssr")]
+async fn platform_overview(
     team: String,
     target: String,
     environment: String,
-) -> Result<OverviewView, ServerFnError> {
+) -> Result<Option<Rendered>, ServerFnError> {
     use std::collections::BTreeSet;
+
+    use crate::model::OverviewView;
 
     use causeway_platform::identity::Role;
 
@@ -409,7 +551,7 @@ pub async fn platform_overview(
             && (target.is_empty() || r.target == target)
             && (environment.is_empty() || r.environment == environment)
     });
-    Ok(OverviewView {
+    let page = OverviewView {
         rows,
         teams,
         targets,
@@ -417,5 +559,11 @@ pub async fn platform_overview(
         team,
         target,
         environment,
-    })
+    };
+    Ok(Some(Rendered {
+        title: "Platform".to_owned(),
+        html: crate::server::render_html(
+            leptos::view! { <crate::server::views::platform::Overview view=page /> },
+        ),
+    }))
 }

@@ -6,6 +6,28 @@ use serde::{Deserialize, Serialize};
 mod environments;
 pub use environments::*;
 
+/// A page the server rendered to HTML, for pages without interactive parts: the browser build
+/// then carries none of their rendering code.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rendered {
+    pub title: String,
+    pub html: String,
+}
+
+/// The parts of a task's page that change while it runs, rendered by the server.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskRender {
+    pub head_html: String,
+    pub steps_html: String,
+    /// The cancel button, while the user may still cancel.
+    pub cancel_html: String,
+    /// The log lines after the event asked for.
+    pub log_html: String,
+    /// The last event included (the one asked for when none is new).
+    pub last_event_id: i64,
+    pub finished: bool,
+}
+
 /// The signed-in user as the portal shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserView {

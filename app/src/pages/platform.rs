@@ -1,109 +1,13 @@
 //! The platform overview, for platform admins: every environment Causeway has provisioned, on
-//! every cluster and GitOps repository, with its status, drift and age; filtered by team,
-//! target and environment through a GET form.
+//! every cluster and GitOps repository, with its status, drift and age; filtered by team, target
+//! and environment through a GET form. Rendered on the server (`server/views/platform.rs`).
 
 use leptos::prelude::*;
-use leptos_meta::Title;
-use leptos_router::hooks::use_query_map;
 
-use crate::api::platform_overview;
-use crate::model::OverviewView;
+use super::environments::ServerPage;
 
 /// `/platform?team&target&environment`
 #[component]
 pub fn PlatformPage() -> impl IntoView {
-    let query = use_query_map();
-    let key = move || {
-        query.with(|q| {
-            (
-                q.get("team").unwrap_or_default(),
-                q.get("target").unwrap_or_default(),
-                q.get("environment").unwrap_or_default(),
-            )
-        })
-    };
-    let data = Resource::new(key, |(team, target, environment)| {
-        platform_overview(team, target, environment)
-    });
-    view! {
-        <Title text="Platform" />
-        <section class="page-head">
-            <h1>"Platform"</h1>
-            <p class="muted">"Every environment, its status and drift, across clusters."</p>
-        </section>
-        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match data.await {
-                    Ok(view) => view! { <Overview view /> }.into_any(),
-                    Err(error) => view! { <p class="error-box" role="alert">{error.to_string()}</p> }.into_any(),
-                }
-            })}
-        </Transition>
-    }
-}
-
-fn select(
-    id: &'static str,
-    label: &'static str,
-    options: Vec<String>,
-    chosen: String,
-) -> impl IntoView {
-    view! {
-        <label for=id>{label}</label>
-        <select id=id name=id>
-            <option value="" selected=chosen.is_empty()>"any"</option>
-            {options.into_iter().map(|o| view! { <option value=o.clone() selected=o == chosen>{o.clone()}</option> }).collect_view()}
-        </select>
-    }
-}
-
-#[component]
-fn Overview(view: OverviewView) -> impl IntoView {
-    let OverviewView {
-        rows,
-        teams,
-        targets,
-        environments,
-        team,
-        target,
-        environment,
-    } = view;
-    view! {
-        <form method="get" class="filter-form form" data-testid="platform-filter">
-            {select("team", "Team", teams, team)}
-            {select("target", "Cluster", targets, target)}
-            {select("environment", "Environment", environments, environment)}
-            <button type="submit" class="button">"Show"</button>
-        </form>
-        {if rows.is_empty() {
-            view! { <p class="muted">"No environments."</p> }.into_any()
-        } else {
-            view! {
-                <div class="table-wrap">
-                    <table class="table" data-testid="platform-table">
-                        <thead><tr>
-                            <th scope="col">"Namespace"</th><th scope="col">"Team"</th><th scope="col">"Environment"</th>
-                            <th scope="col">"Cluster"</th><th scope="col">"Status"</th><th scope="col">"Drift events"</th>
-                            <th scope="col">"Age"</th><th scope="col">"Last requested by"</th>
-                        </tr></thead>
-                        <tbody>
-                            {rows.into_iter().map(|r| view! {
-                                <tr>
-                                    <td><a href=r.environments_href><code>{r.namespace}</code></a></td>
-                                    <td>{r.team}</td>
-                                    <td>{r.environment}</td>
-                                    <td>{r.target}</td>
-                                    <td><span class=format!("status status--{}", r.status)>{r.status.clone()}</span></td>
-                                    <td>{r.drift}</td>
-                                    <td>{r.age}</td>
-                                    <td>{r.requested_by}</td>
-                                </tr>
-                            }).collect_view()}
-                        </tbody>
-                    </table>
-                </div>
-            }
-                .into_any()
-        }}
-    }
+    view! { <ServerPage missing="" /> }
 }
