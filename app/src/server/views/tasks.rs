@@ -29,7 +29,7 @@ pub fn head(t: &TaskView) -> impl IntoView + use<> {
             " at " {t.created_at.clone()}
             " · " {duration(t.elapsed_ms)}
             {(t.attempts > 1).then(|| format!(" · resumed ({} attempts)", t.attempts))}
-            {t.cancel_requested.then(|| " · cancellation requested")}
+            {t.cancel_requested.then_some(" · cancellation requested")}
         </p>
         {t.error.clone().map(|e| view! { <p class="error-box" role="alert">{e}</p> })}
         {t.environments_href.clone().map(|href| view! { <p><a href=href>"The service's environments"</a></p> })}
@@ -94,8 +94,8 @@ pub fn steps(t: &TaskView) -> impl IntoView + use<> {
 /// Log lines, as list items.
 pub fn log(events: &[EventRow]) -> impl IntoView + use<> {
     events
-        .to_vec()
-        .into_iter()
+        .iter()
+        .cloned()
         .map(|e| {
             view! {
                 <li class=format!("log__line log__line--{}", e.level) data-event-id=e.id>
