@@ -111,61 +111,19 @@ async fn environments(
     }) else {
         return Ok(None);
     };
-    let mut cards = Vec::new();
-    for environment in &provisioner.config().environments {
-        let probe = view::request(
-            &principal,
-            &service_ref,
-            &environment.name,
-            &Default::default(),
-        );
-        let mut card = EnvironmentCard {
-            name: environment.name.clone(),
-            protected: environment.protected,
-            target: view::target(environment),
-            ..EnvironmentCard::default()
-        };
-        let prepared = match provisioner.prepare(&probe) {
-            Ok(prepared) => prepared,
-            Err(error) => {
-                card.fields = view::fields(environment, &Default::default());
-                card.error = Some(error.to_string());
-                cards.push(card);
-                continue;
-            }
-        };
-        card.namespace = prepared.instance.namespace.clone();
-        let record = provisioner
-            .records()
-            .get(&card.namespace)
-            .await
-            .map_err(crate::server::domain_error)?;
-        card.fields = view::fields(
-            environment,
-            &record
-                .as_ref()
-                .map(|r| r.parameters.clone())
-                .unwrap_or_default(),
-        );
-        if let Some(found) = &record {
-            card.record = Some(view::record(found));
-            card.links = view::links(&provisioner, environment, &card.namespace);
-            let config = provisioner.config();
-            card.kubectl = matches!(
-                environment.target,
-                causeway_platform::provision::config::Target::Cluster { .. }
-            )
-            .then(|| config.link(&config.kubectl, &card.namespace, environment));
-            match provisioner.status(&probe).await {
-                Ok(status) => {
-                    card.objects = view::objects(&status.plan.steps);
-                    card.drift = view::drift(&status.drift);
-                }
-                Err(error) => card.error = Some(error.to_string()),
-            }
-        }
-        cards.push(card);
-    }
+    // Each environment may live on another cluster; they are asked at once, so one that does
+    // not answer delays the page by its timeout only once.
+    let cards = futures::future::join_all(
+        provisioner
+            .config()
+            .environments
+            .iter()
+            .map(|environment| view::card(&provisioner, &principal, &service_ref, environment)),
+    )
+    .await
+    .into_iter()
+    .collect::<Result<Vec<EnvironmentCard>, _>>()
+    .map_err(crate::server::domain_error)?;
     let page = EnvironmentsView {
         can_change: view::may_change(&provisioner, &principal, &service_ref),
         entity_href: ref_path(&service_ref),

@@ -16,8 +16,8 @@ use causeway_platform::{Error, catalog::refs};
 use leptos::prelude::*;
 
 use crate::model::{
-    DriftRow, EventRow, LinkView, ObjectRow, ParamField, PlanStep, RecordView, StepRow, TaskView,
-    ref_path,
+    DriftRow, EnvironmentCard, EventRow, LinkView, ObjectRow, ParamField, PlanStep, RecordView,
+    StepRow, TaskView, ref_path,
 };
 
 /// The provisioning engine the host put into the request's context.
@@ -253,4 +253,59 @@ pub fn events(events: &[Event]) -> Vec<EventRow> {
             message: e.message.clone(),
         })
         .collect()
+}
+
+/// One environment of `service_ref` as its card shows it. The record (and so the destroy form)
+/// is shown even when the live state cannot be read or the request would no longer pass the
+/// guardrails: the namespace comes from the service reference alone.
+pub async fn card(
+    provisioner: &Provisioner,
+    principal: &Principal,
+    service_ref: &str,
+    environment: &Environment,
+) -> Result<EnvironmentCard, Error> {
+    let probe = request(
+        principal,
+        service_ref,
+        &environment.name,
+        &Default::default(),
+    );
+    let mut card = EnvironmentCard {
+        name: environment.name.clone(),
+        protected: environment.protected,
+        target: target(environment),
+        ..EnvironmentCard::default()
+    };
+    card.namespace = provisioner.locate(&probe)?.namespace;
+    let record = provisioner.records().get(&card.namespace).await?;
+    card.fields = fields(
+        environment,
+        &record
+            .as_ref()
+            .map(|r| r.parameters.clone())
+            .unwrap_or_default(),
+    );
+    let Some(found) = &record else {
+        // Not provisioned: say now if a request would be refused whatever its parameters.
+        if let Err(error) = provisioner.prepare(&probe) {
+            card.error = Some(error.to_string());
+        }
+        return Ok(card);
+    };
+    card.record = Some(self::record(found));
+    card.links = links(provisioner, environment, &card.namespace);
+    let config = provisioner.config();
+    card.kubectl = matches!(environment.target, Target::Cluster { .. })
+        .then(|| config.link(&config.kubectl, &card.namespace, environment));
+    match provisioner.status(&probe).await {
+        Ok(status) => {
+            card.objects = objects(&status.plan.steps);
+            card.drift = drift(&status.drift);
+        }
+        Err(error) => {
+            card.error = Some(error.to_string());
+            card.drift = drift(&provisioner.records().drift(&card.namespace, 50).await?);
+        }
+    }
+    Ok(card)
 }
