@@ -431,6 +431,22 @@ async fn task_events_stream_in_order_resume_after_a_disconnect_and_tasks_are_gua
     );
     let (status, all) = app.get("/api/tasks?scope=all", &grace).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{all}");
+    for bad in ["/api/tasks?limit=many", "/api/tasks?whose=all"] {
+        let (status, wrong) = app.get(bad, &ada).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {wrong}");
+        assert_eq!(wrong["error"]["name"], "InputError", "{wrong}");
+    }
+    let (status, wrong) = app
+        .get(&format!("/api/tasks/{id}/events?after=last"), &ada)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{wrong}");
+    assert!(
+        wrong["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("after"),
+        "{wrong}"
+    );
     let (status, wrong) = app.get("/api/tasks?status=sleeping", &ada).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{wrong}");
     assert!(

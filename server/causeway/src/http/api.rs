@@ -33,8 +33,9 @@ pub struct ListQuery {
 pub async fn list_tokens(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Query(query): Query<ListQuery>,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
+    let query = super::error::query(query)?;
     if query.all && principal.role != Role::PlatformAdmin {
         return Err(ApiError::forbidden(
             "only platform admins may list every user's tokens",
@@ -152,8 +153,9 @@ pub struct AuditQuery {
 pub async fn audit_log(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Query(query): Query<AuditQuery>,
+    query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
+    let query = super::error::query(query)?;
     if principal.role != Role::PlatformAdmin {
         return Err(ApiError::forbidden(
             "only platform admins may read the audit log",

@@ -53,6 +53,16 @@ impl ApiError {
     }
 }
 
+/// A query string that could not be read, as a 400 in the envelope naming the parameter (axum's
+/// own rejection would answer in plain text).
+pub fn query<T>(
+    query: Result<axum::extract::Query<T>, axum::extract::rejection::QueryRejection>,
+) -> Result<T, ApiError> {
+    query
+        .map(|axum::extract::Query(q)| q)
+        .map_err(|e| ApiError::input(format!("query string: {}", e.body_text())))
+}
+
 impl From<causeway_platform::Error> for ApiError {
     fn from(error: causeway_platform::Error) -> Self {
         use causeway_platform::Error as E;

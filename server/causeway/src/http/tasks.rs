@@ -84,8 +84,9 @@ pub fn filter_for(
 pub async fn list(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Query(query): Query<ListQuery>,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Vec<Task>>, ApiError> {
+    let query = super::error::query(query)?;
     let filter = filter_for(
         &principal,
         query.scope.as_deref(),
@@ -126,8 +127,9 @@ async fn find(state: &AppState, id: &str) -> Result<Task, ApiError> {
 pub async fn get(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Query(query): Query<AfterQuery>,
+    query: Result<Query<AfterQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<TaskWithEvents>, ApiError> {
+    let query = super::error::query(query)?;
     let task = find(&state, &id).await?;
     let events = state
         .platform
@@ -145,8 +147,9 @@ pub async fn events(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    Query(query): Query<AfterQuery>,
+    query: Result<Query<AfterQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+    let query = super::error::query(query)?;
     find(&state, &id).await?;
     let resume = headers
         .get("last-event-id")
