@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod entity_ref;
 pub mod error;
 pub mod identity;
+pub mod leases;
 pub mod org;
 pub mod provision;
 pub mod store;

@@ -243,3 +243,35 @@ async fn drift_is_restored_within_seconds_or_only_reported_and_always_recorded()
         .await
         .expect("destroy staging");
 }
+
+#[tokio::test]
+async fn two_replicas_restore_and_record_each_drift_once() {
+    let service = unique_name("lead");
+    let (first, platform) = engine_and_platform(&team_a_service(&service), |_| {}).await;
+    // A second replica: the same database and configuration, its own process identity.
+    let second = causeway_platform::provision::Provisioner::new(first.config().clone(), &platform);
+    let dev = first.apply(&request(&service, "dev")).await.expect("dev");
+    let _one = first.spawn_reconciler();
+    let _two = second.spawn_reconciler();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    hand_edit_quota(&dev.namespace, "99").await;
+    eventually(
+        "the quota to be restored",
+        Duration::from_secs(15),
+        || async { (quota_pods(&dev.namespace).await == "20").then_some(()) },
+    )
+    .await;
+    // Both replicas saw the change; only the lease holder acted on it.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let drift = first
+        .records()
+        .drift(&dev.namespace, 10)
+        .await
+        .expect("drift");
+    assert_eq!(drift.len(), 1, "restored and recorded once: {drift:?}");
+    first
+        .destroy(&request(&service, "dev"))
+        .await
+        .expect("destroy");
+}

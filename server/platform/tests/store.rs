@@ -80,6 +80,7 @@ on_both_engines!(
     owned_entities_follow_team_membership,
     catalog_replicas_converge,
     catalog_orphans_and_deletes,
+    leases_have_one_holder_at_a_time,
 );
 
 async fn migrations_are_idempotent(store: Store) {
@@ -516,5 +517,36 @@ async fn catalog_orphans_and_deletes(store: Store) {
             .by_ref("user:default/bob")
             .is_none(),
         "the delete is durable"
+    );
+}
+
+async fn leases_have_one_holder_at_a_time(store: Store) {
+    use causeway_platform::leases::Leases;
+    store.migrate().await.expect("migrate");
+    let leases = Leases::new(store);
+    let short = Duration::from_millis(300);
+    assert!(leases.hold("job", "a", short).await.expect("a takes it"));
+    assert!(!leases.hold("job", "b", short).await.expect("b waits"));
+    assert!(leases.hold("job", "a", short).await.expect("a renews it"));
+    assert!(
+        leases
+            .hold("other", "b", short)
+            .await
+            .expect("another lease is free")
+    );
+    tokio::time::sleep(short + Duration::from_millis(100)).await;
+    assert!(
+        leases
+            .hold("job", "b", short)
+            .await
+            .expect("expired: b takes over")
+    );
+    assert!(!leases.hold("job", "a", short).await.expect("a lost it"));
+    leases.release("job", "b").await.expect("release");
+    assert!(
+        leases
+            .hold("job", "a", short)
+            .await
+            .expect("released: a takes it at once")
     );
 }

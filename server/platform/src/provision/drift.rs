@@ -38,6 +38,10 @@ const GATHER: Duration = Duration::from_millis(250);
 /// missed while the environment was busy.
 const RESYNC: Duration = Duration::from_secs(300);
 
+/// The lease among replicas: only its holder reconciles, so drift is restored and recorded once.
+const LEADER_LEASE: &str = "drift-reconciler";
+const LEADER_LEASE_LENGTH: Duration = Duration::from_secs(15);
+
 /// One difference found and what was done about it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Found {
@@ -221,12 +225,19 @@ impl Provisioner {
                 }
             }
             tokio::spawn(resync(engine.clone(), queue.clone()));
+            let leading = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            tokio::spawn(lead(engine.clone(), leading.clone(), queue.clone()));
             let reported = Reported::default();
             while let Some(first) = queued.recv().await {
                 tokio::time::sleep(GATHER).await;
                 let mut namespaces = BTreeSet::from([first]);
                 while let Ok(more) = queued.try_recv() {
                     namespaces.insert(more);
+                }
+                // Every replica watches; only the leader acts, and it compares everything when it
+                // becomes leader, so nothing the others saw is lost.
+                if !leading.load(std::sync::atomic::Ordering::Acquire) {
+                    continue;
                 }
                 for namespace in namespaces {
                     if let Err(error) = engine.reconcile(&namespace, &reported).await {
@@ -271,6 +282,44 @@ async fn watch(
         {
             return;
         }
+    }
+}
+
+/// Holds the reconciler's lease while it can (renewing it at a third of its length), and queues
+/// every ready environment whenever this replica becomes the leader.
+async fn lead(
+    engine: Provisioner,
+    leading: Arc<std::sync::atomic::AtomicBool>,
+    queue: mpsc::UnboundedSender<String>,
+) {
+    use std::sync::atomic::Ordering;
+    loop {
+        let held = match engine
+            .leases
+            .hold(LEADER_LEASE, &engine.replica, LEADER_LEASE_LENGTH)
+            .await
+        {
+            Ok(held) => held,
+            Err(error) => {
+                tracing::warn!(%error, "could not renew the reconciler's lease");
+                false
+            }
+        };
+        let was = leading.swap(held, Ordering::AcqRel);
+        if held && !was {
+            tracing::info!(replica = %engine.replica, "this replica now reconciles drift");
+            match engine.records.list().await {
+                Ok(records) => {
+                    for record in records.into_iter().filter(|r| r.status == Status::Ready) {
+                        if queue.send(record.namespace).is_err() {
+                            return;
+                        }
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "could not list environments to reconcile"),
+            }
+        }
+        tokio::time::sleep(LEADER_LEASE_LENGTH / 3).await;
     }
 }
 

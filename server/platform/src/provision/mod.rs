@@ -151,6 +151,10 @@ pub struct Provisioner {
     catalog: Catalog,
     records: Records,
     audit: AuditLog,
+    /// Who runs the drift reconciler among the replicas.
+    leases: crate::leases::Leases,
+    /// This process's name as a lease holder.
+    replica: String,
     /// One client per cluster, so that its connections (and their TLS sessions) are reused
     /// across requests instead of opened for each.
     clients: Clients,
@@ -205,6 +209,8 @@ impl Provisioner {
             catalog: platform.catalog.clone(),
             records: Records::new(platform.store.clone()),
             audit: platform.audit.clone(),
+            leases: crate::leases::Leases::new(platform.store.clone()),
+            replica: uuid::Uuid::new_v4().to_string(),
             clients: Clients::default(),
         }
     }
