@@ -309,7 +309,7 @@ async fn task_parts(
         return Ok(None);
     };
     let events = store.events(id, after, 5000).await.map_err(domain_error)?;
-    let shown = view::task(&task, now());
+    let shown = view::task(&task, causeway_platform::time::now_millis());
     let can_cancel = !task.status.is_final() && task.cancellable_by(&principal);
     Ok(Some(TaskRender {
         head_html: with_error(error, render_html(tasks::head(&shown))),
@@ -344,14 +344,6 @@ async fn task_page(id: String, error: String) -> Result<Option<Rendered>, Server
     }))
 }
 
-#[cfg(feature = "ssr")]
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 /// Cancels a task (it stops before its next step) and shows it again.
 #[server(prefix = "/api/portal", endpoint = "task-cancel")]
 pub async fn cancel_task(id: String) -> Result<(), ServerFnError> {
@@ -381,42 +373,31 @@ pub async fn cancel_task(id: String) -> Result<(), ServerFnError> {
 async fn tasks_list(scope: String, status: String) -> Result<Option<Rendered>, ServerFnError> {
     use crate::model::TasksView;
     use causeway_platform::identity::Role;
-    use causeway_platform::tasks::{Filter, TaskStatus};
+    use causeway_platform::tasks::Filter;
 
     use crate::server::environments as view;
     use crate::server::{domain_error, platform, require_principal};
 
     let principal = require_principal()?;
     let is_admin = principal.role == Role::PlatformAdmin;
+    // The page shows what it can rather than an error: an unknown or forbidden scope is `mine`,
+    // an unknown status is any.
+    let filter = Filter::scoped(&principal, &scope, &status, 200)
+        .or_else(|_| Filter::scoped(&principal, &scope, "", 200))
+        .or_else(|_| Filter::scoped(&principal, "mine", "", 200))
+        .map_err(domain_error)?;
     let scope = match scope.as_str() {
         "teams" => "teams",
-        "all" if is_admin => "all",
+        "all" if filter.requester.is_none() => "all",
         _ => "mine",
     };
-    let status_filter = TaskStatus::parse(&status).ok();
-    let mut filter = Filter {
-        requester: Some(principal.entity_ref.clone()),
-        owners: Vec::new(),
-        status: status_filter,
-        limit: 200,
-    };
-    match scope {
-        "teams" => {
-            filter.owners = principal
-                .teams
-                .iter()
-                .map(|t| t.entity_ref.clone())
-                .collect()
-        }
-        "all" => filter.requester = None,
-        _ => {}
-    }
+    let status_filter = filter.status;
     let tasks = platform()?
         .tasks
         .list(&filter)
         .await
         .map_err(domain_error)?;
-    let now = now();
+    let now = causeway_platform::time::now_millis();
     let page = TasksView {
         scope: scope.to_owned(),
         status: status_filter
@@ -458,7 +439,7 @@ async fn platform_overview(
     let platform = platform()?;
     let provisioner = crate::server::environments::provisioner()?;
     let records = provisioner.records().list().await.map_err(domain_error)?;
-    let now = now();
+    let now = causeway_platform::time::now_millis();
     let mut rows = Vec::new();
     for record in records {
         let owner = {

@@ -26,19 +26,6 @@ pub fn provisioner() -> Result<Provisioner, ServerFnError> {
         .ok_or_else(|| ServerFnError::new("the provisioning engine is not available"))
 }
 
-/// The signed-in user as the author of what their request changes.
-pub fn requester(principal: &Principal) -> Requester {
-    let (_, _, name) = refs::split(&principal.entity_ref);
-    Requester {
-        entity_ref: principal.entity_ref.clone(),
-        name: principal.display_name.clone(),
-        email: principal
-            .email
-            .clone()
-            .unwrap_or_else(|| format!("{name}@users.causeway.invalid")),
-    }
-}
-
 /// A request from the portal: the form's non-empty parameters.
 pub fn request(
     principal: &Principal,
@@ -55,7 +42,7 @@ pub fn request(
             .map(|(k, v)| (k.clone(), v.trim().to_owned()))
             .collect(),
         request_id: format!("portal-{}", uuid::Uuid::new_v4()),
-        requester: requester(principal),
+        requester: Requester::of(principal),
     }
 }
 

@@ -6,7 +6,6 @@ use axum::Extension;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use causeway_platform::catalog::refs;
 use causeway_platform::identity::Principal;
 use causeway_platform::provision::records::Record;
 use causeway_platform::provision::{EnvironmentStatus, Plan, Request, Requester};
@@ -37,20 +36,7 @@ fn request(target: Target, headers: &HeaderMap, principal: &Principal) -> Reques
         environment: target.environment,
         set: target.set,
         request_id: request_id(headers).unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
-        requester: requester(principal),
-    }
-}
-
-/// The signed-in user as the author of what their request changes.
-fn requester(principal: &Principal) -> Requester {
-    let (_, _, name) = refs::split(&principal.entity_ref);
-    Requester {
-        entity_ref: principal.entity_ref.clone(),
-        name: principal.display_name.clone(),
-        email: principal
-            .email
-            .clone()
-            .unwrap_or_else(|| format!("{name}@users.causeway.invalid")),
+        requester: Requester::of(principal),
     }
 }
 

@@ -10,8 +10,8 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-use causeway_platform::identity::{Principal, Role};
-use causeway_platform::tasks::{Event, Filter, Task, TaskStatus};
+use causeway_platform::identity::Principal;
+use causeway_platform::tasks::{Event, Filter, Task};
 use futures::Stream;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -35,47 +35,6 @@ pub struct ListQuery {
     pub limit: Option<i64>,
 }
 
-/// Which tasks `principal` asked for.
-pub fn filter_for(
-    principal: &Principal,
-    scope: Option<&str>,
-    status: Option<&str>,
-    limit: Option<i64>,
-) -> Result<Filter, ApiError> {
-    let status = status
-        .filter(|s| !s.is_empty())
-        .map(TaskStatus::parse)
-        .transpose()?;
-    let limit = limit.unwrap_or(100);
-    let teams: Vec<String> = principal
-        .teams
-        .iter()
-        .map(|t| t.entity_ref.clone())
-        .collect();
-    let mut filter = Filter {
-        requester: Some(principal.entity_ref.clone()),
-        owners: Vec::new(),
-        status,
-        limit,
-    };
-    match scope.unwrap_or("mine") {
-        "mine" => {}
-        "teams" => filter.owners = teams,
-        "all" if principal.role == Role::PlatformAdmin => filter.requester = None,
-        "all" => {
-            return Err(ApiError::forbidden(
-                "scope=all lists every task and is for platform admins; use mine or teams",
-            ));
-        }
-        other => {
-            return Err(ApiError::input(format!(
-                "scope: {other:?} is not a scope; expected mine, teams or all"
-            )));
-        }
-    }
-    Ok(filter)
-}
-
 #[utoipa::path(get, path = "/api/tasks", tag = "tasks", params(ListQuery),
     responses((status = 200, description = "Tasks, newest first, without steps", body = serde_json::Value),
         (status = 400, description = "Unknown scope or status", body = ErrorEnvelope),
@@ -87,11 +46,11 @@ pub async fn list(
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Vec<Task>>, ApiError> {
     let query = super::error::query(query)?;
-    let filter = filter_for(
+    let filter = Filter::scoped(
         &principal,
-        query.scope.as_deref(),
-        query.status.as_deref(),
-        query.limit,
+        query.scope.as_deref().unwrap_or("mine"),
+        query.status.as_deref().unwrap_or(""),
+        query.limit.unwrap_or(100),
     )?;
     Ok(Json(state.platform.tasks.list(&filter).await?))
 }

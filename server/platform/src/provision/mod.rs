@@ -64,6 +64,22 @@ pub struct Requester {
     pub email: String,
 }
 
+impl Requester {
+    /// A signed-in user as the author of what their request changes; a user without an email
+    /// address gets one that says so rather than none, since git commits need one.
+    pub fn of(principal: &Principal) -> Self {
+        let (_, _, name) = refs::split(&principal.entity_ref);
+        Self {
+            entity_ref: principal.entity_ref.clone(),
+            name: principal.display_name.clone(),
+            email: principal
+                .email
+                .clone()
+                .unwrap_or_else(|| format!("{name}@users.causeway.invalid")),
+        }
+    }
+}
+
 impl Default for Requester {
     fn default() -> Self {
         Self {

@@ -147,6 +147,53 @@ pub struct Filter {
     pub limit: i64,
 }
 
+impl Filter {
+    /// The tasks `principal` may list for `scope`: `mine` (those they requested), `teams` (also
+    /// those acting for their teams) or `all` (platform admins only); an empty status is any.
+    pub fn scoped(
+        principal: &crate::identity::Principal,
+        scope: &str,
+        status: &str,
+        limit: i64,
+    ) -> Result<Self> {
+        let status = (!status.is_empty())
+            .then(|| TaskStatus::parse(status))
+            .transpose()?;
+        let mut filter = Self {
+            requester: Some(principal.entity_ref.clone()),
+            owners: Vec::new(),
+            status,
+            limit,
+        };
+        match scope {
+            "" | "mine" => {}
+            "teams" => {
+                filter.owners = principal
+                    .teams
+                    .iter()
+                    .map(|t| t.entity_ref.clone())
+                    .collect();
+            }
+            "all" if principal.role == crate::identity::Role::PlatformAdmin => {
+                filter.requester = None;
+            }
+            "all" => {
+                return Err(Error::Forbidden(
+                    "scope=all lists every task and is for platform admins; use mine or teams"
+                        .to_owned(),
+                ));
+            }
+            other => {
+                return Err(Error::invalid(
+                    "scope",
+                    format!("{other:?} is not a scope; expected mine, teams or all"),
+                ));
+            }
+        }
+        Ok(filter)
+    }
+}
+
 /// The tasks store; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Tasks {
