@@ -43,6 +43,9 @@ pub fn request(
             .collect(),
         request_id: format!("portal-{}", uuid::Uuid::new_v4()),
         requester: Requester::of(principal),
+        // Adopting a namespace is a platform admin's deliberate act through the API or the
+        // command line, never a side effect of a form.
+        adopt: false,
     }
 }
 

@@ -74,6 +74,10 @@ struct Target {
     /// A parameter, `key=value` (cpu, memory, pods); repeatable.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
+    /// Take over an existing namespace Causeway did not create (the command line acts as a
+    /// platform admin; the adoption is audited).
+    #[arg(long)]
+    adopt: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -168,6 +172,7 @@ async fn provision(
         set,
         request_id: format!("cli-{}", uuid::Uuid::new_v4()),
         requester: cli_requester(),
+        adopt: target.adopt,
     };
     match command {
         ProvisionCommand::Plan(_) => {

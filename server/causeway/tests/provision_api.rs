@@ -2,6 +2,9 @@
 //! `tests/scripts/with-controlplane.sh` sets): who may change an environment, what the answers
 //! look like, and that changes are audited.
 
+#[path = "../../platform/tests/support/kube.rs"]
+mod cluster;
+
 use std::sync::atomic::Ordering;
 
 use axum::Router;
@@ -69,6 +72,15 @@ impl App {
             .header(header::AUTHORIZATION, auth)
             .header(header::CONTENT_TYPE, "application/json")
             .body(Body::from(body.to_string()))
+            .expect("request");
+        self.send(request).await
+    }
+
+    async fn post_yaml(&self, uri: &str, auth: &str, body: &str) -> (StatusCode, Value) {
+        let request = Request::post(uri)
+            .header(header::AUTHORIZATION, auth)
+            .header(header::CONTENT_TYPE, "application/yaml")
+            .body(Body::from(body.to_owned()))
             .expect("request");
         self.send(request).await
     }
@@ -474,4 +486,124 @@ async fn task_events_stream_in_order_resume_after_a_disconnect_and_tasks_are_gua
     assert_eq!(status, StatusCode::ACCEPTED);
     let gone = app.finished(gone["id"].as_str().expect("id"), &ada).await;
     assert_eq!(gone["task"]["status"], "completed", "{gone}");
+}
+
+#[tokio::test]
+async fn a_developer_can_neither_destroy_nor_take_over_a_namespace_causeway_did_not_create() {
+    use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+    use k8s_openapi::api::rbac::v1::RoleBinding;
+    use kube::api::{Api, DeleteParams, ListParams, PostParams};
+
+    let app = App::new().await;
+    let ada = app.token("user:default/ada").await; // payments
+    let linus = app.token("user:default/linus").await; // platform
+    let service = cluster::unique_name("billing");
+    let namespace = format!("{service}-dev");
+
+    // An admin's namespace with a ConfigMap in it, made before Causeway knew the name.
+    let admin = cluster::client(cluster::Identity::Admin).await;
+    Api::<Namespace>::all(admin.clone())
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({ "metadata": { "name": namespace } }))
+                .expect("namespace"),
+        )
+        .await
+        .expect("namespace");
+    let config_maps = Api::<ConfigMap>::namespaced(admin.clone(), &namespace);
+    config_maps
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({ "metadata": { "name": "ledger-settings" } }))
+                .expect("config map"),
+        )
+        .await
+        .expect("config map");
+
+    // The developer registers a component of that name, owned by their team.
+    let component = format!(
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: {service}\nspec:\n  type: service\n  lifecycle: experimental\n  owner: group:default/payments\n"
+    );
+    let (status, imported) = app.post_yaml("/api/catalog/import", &ada, &component).await;
+    assert_eq!(status, StatusCode::CREATED, "{imported}");
+    let target = json!({ "service": service, "environment": "dev" });
+
+    let (status, refused) = app
+        .post("/api/provision/destroy", &ada, target.clone())
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("not created by Causeway"),
+        "{refused}"
+    );
+    let (status, refused) = app.post("/api/provision/apply", &ada, target.clone()).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    let (status, refused) = app
+        .post(
+            "/api/provision/apply",
+            &ada,
+            json!({ "service": service, "environment": "dev", "adopt": true }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("adopt"),
+        "{refused}"
+    );
+    assert!(
+        config_maps
+            .get_opt("ledger-settings")
+            .await
+            .expect("get")
+            .is_some()
+    );
+    let bindings = Api::<RoleBinding>::namespaced(admin.clone(), &namespace);
+    assert!(
+        bindings
+            .list(&ListParams::default())
+            .await
+            .expect("list")
+            .items
+            .is_empty(),
+        "no RoleBinding was written"
+    );
+
+    // A platform admin adopts it: the environment is applied, the admin's objects stay, and the
+    // adoption is audited as theirs.
+    let (status, task) = app
+        .post(
+            "/api/provision/apply",
+            &linus,
+            json!({ "service": service, "environment": "dev", "adopt": true }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{task}");
+    let done = app.finished(task["id"].as_str().expect("id"), &linus).await;
+    assert_eq!(done["task"]["status"], "completed", "{done}");
+    assert!(
+        config_maps
+            .get_opt("ledger-settings")
+            .await
+            .expect("get")
+            .is_some()
+    );
+    let audit = app.state.platform.audit.recent(20).await.expect("audit");
+    assert!(
+        audit.iter().any(|r| r.action == "provision.adopt"
+            && r.actor == "user:default/linus"
+            && r.target == namespace),
+        "{audit:?}"
+    );
+    // Adopted, it is the developer's team's environment like any other.
+    let (status, task) = app.post("/api/provision/apply", &ada, target.clone()).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{task}");
+    let _ = Api::<Namespace>::all(admin)
+        .delete(&namespace, &DeleteParams::default())
+        .await;
 }

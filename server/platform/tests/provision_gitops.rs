@@ -14,7 +14,11 @@ use causeway_platform::provision::apply::Change;
 use causeway_platform::provision::config::ProvisionConfig;
 use causeway_platform::provision::plan::Step;
 use causeway_platform::provision::records::Status;
+use causeway_platform::provision::tasks::APPLY;
 use causeway_platform::provision::{Provisioner, Request, Requester};
+use causeway_platform::tasks::TaskStatus;
+use causeway_platform::tasks::runner::{Context, Handler, Runner, Settings, StepError};
+use futures::future::BoxFuture;
 use testbed::{platform_with_catalog, team_a_service};
 
 fn git(repository: &Path, args: &[&str]) -> String {
@@ -46,6 +50,7 @@ fn request(service: &str, environment: &str, id: &str, set: &[(&str, &str)]) -> 
             name: "Ada Lovelace".to_owned(),
             email: "ada@example.com".to_owned(),
         },
+        adopt: false,
     }
 }
 
@@ -234,4 +239,117 @@ async fn concurrent_requests_each_get_their_commit_and_none_is_lost() {
     );
     assert_eq!(listing.lines().count(), 10, "{listing}");
     std::fs::remove_dir_all(&repository).ok();
+}
+
+/// A handler that lets another worker take the task (as a worker paused past its lease would
+/// find on waking) just before step `before` starts, then runs the step as usual.
+struct TakenOverBefore {
+    inner: std::sync::Arc<dyn Handler>,
+    before: &'static str,
+    database: sqlx::AnyPool,
+}
+
+impl Handler for TakenOverBefore {
+    fn run_step<'a>(
+        &'a self,
+        context: &'a Context,
+        step: &'a str,
+    ) -> BoxFuture<'a, Result<(), StepError>> {
+        Box::pin(async move {
+            if step == self.before {
+                sqlx::query("UPDATE tasks SET lease_owner = 'other-worker/0' WHERE id = $1")
+                    .bind(&context.id)
+                    .execute(&self.database)
+                    .await
+                    .expect("another worker takes the task");
+            }
+            self.inner.run_step(context, step).await
+        })
+    }
+
+    fn finished<'a>(
+        &'a self,
+        context: &'a Context,
+        status: TaskStatus,
+        error: Option<&'a str>,
+    ) -> BoxFuture<'a, ()> {
+        self.inner.finished(context, status, error)
+    }
+}
+
+#[tokio::test]
+async fn a_worker_that_lost_its_lease_writes_neither_the_record_nor_the_repository() {
+    let repository: PathBuf =
+        std::env::temp_dir().join(format!("causeway-gitops-{}", uuid::Uuid::new_v4()));
+    let dir = std::env::temp_dir().join(format!("causeway-fence-{}", uuid::Uuid::new_v4()));
+    let catalog = format!(
+        "{}---\napiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: ledger\nspec:\n  type: service\n  lifecycle: production\n  owner: team-a\n",
+        team_a_service("billing")
+    );
+    let platform = testbed::platform_in(&dir, &catalog).await;
+    let engine = Provisioner::new(
+        ProvisionConfig::embedded(None, repository.clone()),
+        &platform,
+    );
+    let database = sqlx::AnyPool::connect(&format!("sqlite://{}/causeway.db", dir.display()))
+        .await
+        .expect("a second connection to the database");
+    for (service, before) in [("billing", "record"), ("ledger", "commit")] {
+        let handlers = engine.task_handlers();
+        let inner = handlers[APPLY].clone();
+        let runner = Runner::new(
+            platform.tasks.clone(),
+            std::collections::BTreeMap::from([(
+                APPLY.to_owned(),
+                std::sync::Arc::new(TakenOverBefore {
+                    inner,
+                    before,
+                    database: database.clone(),
+                }) as std::sync::Arc<dyn Handler>,
+            )]),
+            "paused-worker".to_owned(),
+            Settings::default(),
+        );
+        let task = engine
+            .submit_apply(&platform.tasks, &request(service, "dev", "req-1", &[]))
+            .await
+            .expect("submitted");
+        runner.drain().await.expect("drain");
+        let task = platform
+            .tasks
+            .get(&task.id)
+            .await
+            .expect("get")
+            .expect("task");
+        assert_eq!(
+            task.status,
+            TaskStatus::Processing,
+            "the task is the other worker's to finish"
+        );
+        let record = engine
+            .records()
+            .get(&format!("{service}-dev"))
+            .await
+            .expect("get");
+        match before {
+            // Taken over before the record was written: there is none.
+            "record" => assert_eq!(record, None),
+            // Taken over after: the record stays as the step before left it, and nothing was
+            // committed.
+            _ => assert_eq!(record.expect("record").status, Status::Applying),
+        }
+    }
+    assert!(
+        !repository.join("refs/heads/main").exists()
+            && Command::new("git")
+                .arg("--git-dir")
+                .arg(&repository)
+                .args(["rev-parse", "--verify", "main"])
+                .output()
+                .map(|o| !o.status.success())
+                .unwrap_or(true),
+        "nothing was committed"
+    );
+    std::fs::remove_dir_all(&repository).ok();
+    std::fs::remove_dir_all(&dir).ok();
 }

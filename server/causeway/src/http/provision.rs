@@ -28,6 +28,10 @@ pub struct Target {
     /// Parameters overriding the environment's defaults: `cpu`, `memory`, `pods`.
     #[serde(default)]
     pub set: std::collections::BTreeMap<String, String>,
+    /// Apply only: take over an existing namespace that Causeway did not create. Platform admins
+    /// only; the adoption is audited.
+    #[serde(default)]
+    pub adopt: bool,
 }
 
 fn request(target: Target, headers: &HeaderMap, principal: &Principal) -> Request {
@@ -37,6 +41,7 @@ fn request(target: Target, headers: &HeaderMap, principal: &Principal) -> Reques
         set: target.set,
         request_id: request_id(headers).unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
         requester: Requester::of(principal),
+        adopt: target.adopt,
     }
 }
 
@@ -46,11 +51,6 @@ fn body(
     target
         .map(|Json(t)| t)
         .map_err(|e| ApiError::input(format!("request body: {}", e.body_text())))
-}
-
-/// Only platform admins and members of the service's owning team change its environments.
-fn authorize(state: &AppState, principal: &Principal, service: &str) -> Result<(), ApiError> {
-    Ok(state.provisioner.authorize(principal, service)?)
 }
 
 #[utoipa::path(post, path = "/api/provision/plan", tag = "provision", request_body = Target,
@@ -71,7 +71,8 @@ pub async fn plan(
 #[utoipa::path(post, path = "/api/provision/apply", tag = "provision", request_body = Target,
     responses((status = 202, description = "The task that applies the request: `{id, kind, title, status, steps: [{name, title, status}], …}`; follow it at `/api/tasks/{id}` or `/api/tasks/{id}/events`", body = Value),
         (status = 400, description = "Unknown service or environment, bad parameter, above a ceiling", body = ErrorEnvelope),
-        (status = 403, description = "Not a member of the owning team", body = ErrorEnvelope)))]
+        (status = 403, description = "Not a member of the owning team, or `adopt` from someone other than a platform admin", body = ErrorEnvelope),
+        (status = 409, description = "The namespace exists and is not Causeway's environment of this service (adopt it as a platform admin), or holds another service's environment", body = ErrorEnvelope)))]
 /// `POST /api/provision/apply`: checks the request and starts a task that creates or updates the
 /// environment.
 pub async fn apply(
@@ -80,9 +81,11 @@ pub async fn apply(
     headers: HeaderMap,
     target: Result<Json<Target>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(StatusCode, Json<Task>), ApiError> {
-    let target = body(target)?;
-    authorize(&state, &principal, &target.service)?;
-    let request = request(target, &headers, &principal);
+    let request = request(body(target)?, &headers, &principal);
+    state
+        .provisioner
+        .authorize_request(&principal, &request)
+        .map_err(ApiError::from)?;
     let task = state
         .provisioner
         .submit_apply(&state.platform.tasks, &request)
@@ -92,7 +95,8 @@ pub async fn apply(
 
 #[utoipa::path(post, path = "/api/provision/destroy", tag = "provision", request_body = Target,
     responses((status = 202, description = "The task that destroys the environment (see apply)", body = Value),
-        (status = 403, description = "Not a member of the owning team, or a protected environment", body = ErrorEnvelope)))]
+        (status = 403, description = "Not a member of the owning team, or a protected environment", body = ErrorEnvelope),
+        (status = 409, description = "The namespace exists and is not Causeway's environment of this service", body = ErrorEnvelope)))]
 /// `POST /api/provision/destroy`: starts a task that removes the environment.
 pub async fn destroy(
     State(state): State<AppState>,

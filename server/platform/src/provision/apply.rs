@@ -6,6 +6,7 @@ use kube::api::{Patch, PatchParams};
 use serde::Serialize;
 
 use super::bundle::{Desired, MANAGER};
+use super::ownership;
 use super::plan::{diff, keeping_request_of};
 
 /// What applying one object did.
@@ -36,8 +37,23 @@ pub struct Failure {
 }
 
 /// Applies one object with field manager `causeway`, never forcing: a field another manager owns
-/// is reported as a conflict naming both, not taken over.
+/// is reported as a conflict naming both, not taken over, and an existing object Causeway did
+/// not create is refused as a conflict.
 pub async fn apply_one(client: &Client, desired: &Desired) -> Result<Applied, Failure> {
+    apply_checked(client, desired, false).await
+}
+
+/// [`apply_one`] for a namespace a platform admin adopts: an existing object without Causeway's
+/// labels is taken (still without forcing any field another manager owns).
+pub async fn adopt_one(client: &Client, desired: &Desired) -> Result<Applied, Failure> {
+    apply_checked(client, desired, true).await
+}
+
+async fn apply_checked(
+    client: &Client,
+    desired: &Desired,
+    adopting: bool,
+) -> Result<Applied, Failure> {
     let api = desired.api(client);
     let name = desired.object.metadata.name.clone().unwrap_or_default();
     let failure = |error: kube::Error| {
@@ -52,6 +68,17 @@ pub async fn apply_one(client: &Client, desired: &Desired) -> Result<Applied, Fa
         }
     };
     let live = api.get_opt(&name).await.map_err(failure)?;
+    if let Some(message) = live
+        .as_ref()
+        .filter(|_| !adopting)
+        .and_then(|l| ownership::foreign_object(&l.metadata))
+    {
+        return Err(Failure {
+            object: desired.describe(),
+            message,
+            conflict: true,
+        });
+    }
     if let Some(live) = &live {
         // A dry run with the live request id: if that changes nothing, the object is already as
         // desired and is not written (a new request id alone is no reason to write).
@@ -98,15 +125,20 @@ pub async fn apply_one(client: &Client, desired: &Desired) -> Result<Applied, Fa
     })
 }
 
-/// Applies a bundle: its first object (the namespace) before the others, which go concurrently.
-/// Every object is attempted; the failures are returned with the successes.
-pub async fn apply_all(client: &Client, bundle: &[Desired]) -> (Vec<Applied>, Vec<Failure>) {
+/// Applies a bundle: its first object (the namespace, adopted when `adopt_namespace`) before the
+/// others, which go concurrently. Every object is attempted; the failures are returned with the
+/// successes.
+pub async fn apply_all(
+    client: &Client,
+    bundle: &[Desired],
+    adopt_namespace: bool,
+) -> (Vec<Applied>, Vec<Failure>) {
     let Some((namespace, rest)) = bundle.split_first() else {
         return (Vec::new(), Vec::new());
     };
     let mut applied = Vec::new();
     let mut failed = Vec::new();
-    match apply_one(client, namespace).await {
+    match apply_checked(client, namespace, adopt_namespace).await {
         Ok(done) => applied.push(done),
         Err(failure) => return (applied, vec![failure]),
     }

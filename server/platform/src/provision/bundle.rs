@@ -34,6 +34,10 @@ pub const TEAM_LABEL: &str = "causeway.dev/team";
 pub const ENVIRONMENT_LABEL: &str = "causeway.dev/environment";
 pub const COST_CENTRE_LABEL: &str = "causeway.dev/cost-centre";
 pub const REQUEST_ANNOTATION: &str = "causeway.dev/request-id";
+/// On the namespace: the full reference of the component it belongs to. Labels cannot hold a
+/// reference, and two components of one name in different catalog namespaces share the
+/// `causeway.dev/service` label.
+pub const SERVICE_REF_ANNOTATION: &str = "causeway.dev/service-ref";
 pub const BLUEPRINT_ANNOTATION: &str = "causeway.dev/blueprint-version";
 
 /// One service in one environment: what the bundle is rendered for.
@@ -41,6 +45,8 @@ pub const BLUEPRINT_ANNOTATION: &str = "causeway.dev/blueprint-version";
 pub struct Instance {
     /// The component's name.
     pub service: String,
+    /// The component's normalised entity reference.
+    pub service_ref: String,
     /// The owning team's group name (the name part of its reference).
     pub team: String,
     pub cost_centre: Option<String>,
@@ -135,33 +141,38 @@ const PROMETHEUS_RULE: Crd = (
     "prometheusrules",
 );
 
-/// Every kind of object a bundle can contain, for the reconciler to watch.
+/// Every kind any version of the blueprint has created (group, version, kind, plural), with the
+/// blueprint version that first rendered it. The list only grows: a kind that a later blueprint,
+/// a changed cluster setting (the dashboard's form) or a changed component (no repository, no
+/// pipeline) stops rendering stays here, so that prune still finds and removes what an earlier
+/// rendering left, and the reconciler still watches it.
+const CREATED_KINDS: &[(&str, Crd)] = &[
+    ("1", ("", "v1", "Namespace", "namespaces")),
+    ("1", ("", "v1", "ResourceQuota", "resourcequotas")),
+    ("1", ("", "v1", "LimitRange", "limitranges")),
+    ("1", ("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings")),
+    ("1", ("", "v1", "ServiceAccount", "serviceaccounts")),
+    ("1", ("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies")),
+    ("1", ("", "v1", "ConfigMap", "configmaps")),
+    ("1", TEKTON_TASK),
+    ("1", TEKTON_PIPELINE),
+    ("1", GRAFANA_DASHBOARD),
+    ("1", SERVICE_MONITOR),
+    ("1", PROMETHEUS_RULE),
+];
+
+/// Every kind of object Causeway has ever created (see `CREATED_KINDS`): what the reconciler
+/// watches and what prune looks through.
 pub fn kinds() -> Vec<ApiResource> {
-    let mut kinds = vec![
-        ApiResource::erase::<Namespace>(&()),
-        ApiResource::erase::<ResourceQuota>(&()),
-        ApiResource::erase::<LimitRange>(&()),
-        ApiResource::erase::<RoleBinding>(&()),
-        ApiResource::erase::<ServiceAccount>(&()),
-        ApiResource::erase::<NetworkPolicy>(&()),
-        ApiResource::erase::<ConfigMap>(&()),
-    ];
-    kinds.extend(
-        [
-            TEKTON_TASK,
-            TEKTON_PIPELINE,
-            GRAFANA_DASHBOARD,
-            SERVICE_MONITOR,
-            PROMETHEUS_RULE,
-        ]
-        .map(|(group, version, kind, plural)| {
+    CREATED_KINDS
+        .iter()
+        .map(|(_, (group, version, kind, plural))| {
             ApiResource::from_gvk_with_plural(
                 &kube::api::GroupVersionKind::gvk(group, version, kind),
                 plural,
             )
-        }),
-    );
-    kinds
+        })
+        .collect()
 }
 
 fn labels(s: &Instance, environment: &Environment) -> BTreeMap<String, String> {
@@ -233,6 +244,9 @@ pub fn render(s: &Instance, environment: &Environment, dashboards: Dashboards) -
                 level.to_owned(),
             );
         }
+    }
+    if let Some(annotations) = namespace_meta.annotations.as_mut() {
+        annotations.insert(SERVICE_REF_ANNOTATION.to_owned(), s.service_ref.clone());
     }
     objects.push(Desired::of(&Namespace {
         metadata: namespace_meta,

@@ -1,11 +1,14 @@
 //! Finding and removing an existing environment. Removal works from the service reference and the
 //! environment alone, without the catalog lookup and guardrails a request goes through, so that an
 //! environment stays removable after its component has left the catalog or the ceilings changed.
-//! And a namespace is only ever changed for the service whose record holds it.
+//! A namespace is only ever changed for the service whose record holds it, and only ever deleted
+//! when the live namespace carries this service's marks (see `ownership.rs`).
 
 use super::config::{Environment, Target};
 use super::records::Status;
+use super::ownership::LiveNamespace;
 use super::{Destroyed, Provisioner, Request, author, delete_namespace, gitops, naming};
+use crate::tasks::lease::Fence;
 use crate::catalog::refs;
 use crate::identity::{Principal, Role};
 use crate::{Error, Result};
@@ -77,8 +80,8 @@ impl Provisioner {
         }
     }
 
-    /// Checks that `request` may remove its environment: not protected, and the namespace is
-    /// this service's.
+    /// Checks that `request` may remove its environment: not protected, the namespace is this
+    /// service's in Causeway's records, and the live namespace (if any) carries its marks.
     pub async fn locate_for_removal(&self, request: &Request) -> Result<Located> {
         let located = self.locate(request)?;
         if located.environment.protected {
@@ -89,16 +92,36 @@ impl Provisioner {
         }
         self.guard_namespace(&located.namespace, &located.service_ref)
             .await?;
+        self.live_namespace_to_remove(&located).await?;
         Ok(located)
+    }
+
+    /// The live namespace of `located`, refused when it is somebody else's; `Absent` for a
+    /// GitOps target, whose repository Causeway alone writes.
+    async fn live_namespace_to_remove(&self, located: &Located) -> Result<LiveNamespace> {
+        if !matches!(located.environment.target, Target::Cluster { .. }) {
+            return Ok(LiveNamespace::Absent);
+        }
+        let client = self.client_for(&located.environment).await?;
+        let live = self
+            .live_namespace(
+                &client,
+                &located.namespace,
+                &located.service,
+                &located.service_ref,
+            )
+            .await?;
+        live.require_ours(&located.namespace, &located.service_ref)?;
+        Ok(live)
     }
 
     /// Removes the service's environment (its namespace and everything in it) and waits until the
     /// API server has finished, or commits its removal; refused for protected environments.
     pub async fn destroy(&self, request: &Request) -> Result<Destroyed> {
         let located = self.locate_for_removal(request).await?;
-        self.mark_destroying(&located).await?;
+        self.mark_destroying(&located, None).await?;
         let commit = self.remove_objects(&located, request).await?;
-        self.records.remove(&located.namespace).await?;
+        self.records.remove(&located.namespace, None).await?;
         Ok(Destroyed {
             namespace: located.namespace,
             commit,
@@ -106,15 +129,31 @@ impl Provisioner {
     }
 
     /// From here on the reconciler leaves the environment alone, so it does not put back what is
-    /// being removed.
-    pub(crate) async fn mark_destroying(&self, located: &Located) -> Result<()> {
-        self.records
-            .set_status(&located.namespace, Status::Destroying, None)
-            .await
+    /// being removed. Within a task the record is taken by it (`fence`); `false` when the task's
+    /// lease was lost.
+    pub(crate) async fn mark_destroying(
+        &self,
+        located: &Located,
+        fence: Option<&Fence>,
+    ) -> Result<bool> {
+        match fence {
+            Some(fence) => {
+                self.records
+                    .take(&located.namespace, Status::Destroying, fence)
+                    .await
+            }
+            None => {
+                self.records
+                    .set_status(&located.namespace, Status::Destroying, None, None)
+                    .await?;
+                Ok(true)
+            }
+        }
     }
 
     /// Deletes the namespace and waits until it is gone, or commits the removal of its directory
-    /// (returning the commit). Repeating it is harmless: gone is gone.
+    /// (returning the commit). Repeating it is harmless: gone is gone. The live namespace is
+    /// checked again right before, and deleted only with the uid that was checked.
     pub(crate) async fn remove_objects(
         &self,
         located: &Located,
@@ -141,8 +180,12 @@ impl Provisioner {
                     .await
             }
             Target::Cluster { .. } => {
+                let uid = match self.live_namespace_to_remove(located).await? {
+                    LiveNamespace::Ours { uid } => uid,
+                    _ => return Ok(None),
+                };
                 let client = self.client_for(&located.environment).await?;
-                delete_namespace(client, namespace).await?;
+                delete_namespace(client, namespace, Some(&uid)).await?;
                 Ok(None)
             }
         }

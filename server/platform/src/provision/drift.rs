@@ -19,6 +19,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
+use super::ownership::LiveNamespace;
 use super::bundle::{self, Desired, MANAGED_BY, MANAGER};
 use super::config::{DriftPolicy, Target};
 use super::plan::{Step, plan_one};
@@ -134,6 +135,24 @@ impl Provisioner {
         let client = self.client_for(&prepared.environment).await?;
         let policy = prepared.environment.drift;
         let mut found = Vec::new();
+        // A namespace deleted and made again by someone else is theirs now: reported (once),
+        // never restored over, whatever the policy.
+        if let LiveNamespace::Foreign { reason, .. } =
+            self.live_namespace_of(&client, &prepared).await?
+        {
+            let drift = Found {
+                object: prepared.bundle[0].describe(),
+                change: "conflict",
+                detail: json!(format!("the namespace is no longer Causeway's: {reason}")),
+                action: "reported",
+            };
+            if reported.is_new(namespace, &drift) {
+                self.record_drift(namespace, &record.request_id, &drift)
+                    .await?;
+                found.push(drift);
+            }
+            return Ok(found);
+        }
         // Every object is compared at once; what drifted is then put back in bundle order, so a
         // deleted namespace is back before the objects inside it.
         let steps =

@@ -7,6 +7,7 @@
 
 pub mod apply;
 pub mod bundle;
+mod cluster;
 pub mod config;
 pub mod delivery;
 pub mod destroy;
@@ -15,6 +16,7 @@ pub mod gitops;
 pub mod guardrails;
 pub mod naming;
 pub mod observability;
+pub mod ownership;
 pub mod plan;
 pub mod records;
 pub mod tasks;
@@ -23,14 +25,16 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use kube::Client;
-use kube::config::{KubeConfigOptions, Kubeconfig};
 use serde::Serialize;
 use serde_json::Value;
 
 use self::apply::{Applied, Change, Failure, apply_all};
 use self::bundle::{Desired, Instance, render};
-use self::config::{Cluster, Dashboards, Environment, ProvisionConfig, Target};
+use self::cluster::{Clients, cluster_error, delete_namespace};
+pub use self::cluster::{cluster_client, watch_client};
+use self::config::{Dashboards, Environment, ProvisionConfig, Target};
 use self::gitops::Author;
+use self::ownership::LiveNamespace;
 use self::plan::{Step, leftovers, plan_one};
 use self::records::{Drift, Record, Records, Status};
 use crate::audit::AuditLog;
@@ -53,6 +57,8 @@ pub struct Request {
     pub request_id: String,
     /// Who asked: recorded with the environment, and the author of GitOps commits.
     pub requester: Requester,
+    /// Take over an existing namespace Causeway did not create (platform admins only; audited).
+    pub adopt: bool,
 }
 
 /// The person (or tool) behind a request.
@@ -98,6 +104,8 @@ pub struct Prepared {
     pub owner: String,
     pub instance: Instance,
     pub bundle: Vec<Desired>,
+    /// The request may adopt an existing namespace (see [`Request::adopt`]).
+    pub adopt: bool,
 }
 
 /// What an apply did.
@@ -143,15 +151,11 @@ pub struct Plan {
     pub pipeline_run: Option<Value>,
 }
 
-/// How long one call to the API server may take before the operation fails.
-const API_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// How long a destroy waits for the namespace to be gone.
-const DESTROY_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
-
 /// What the catalog says about a component.
 struct Component {
     name: String,
+    /// Its normalised entity reference.
+    entity_ref: String,
     /// The owning group's reference, and its name (the RBAC group of the team).
     owner: String,
     team: String,
@@ -174,28 +178,6 @@ pub struct Provisioner {
     /// One client per cluster, so that its connections (and their TLS sessions) are reused
     /// across requests instead of opened for each.
     clients: Clients,
-}
-
-/// Clients by cluster name.
-#[derive(Clone, Default)]
-struct Clients(Arc<std::sync::Mutex<BTreeMap<String, Client>>>);
-
-impl std::fmt::Debug for Clients {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Clients")
-    }
-}
-
-impl Clients {
-    fn get(&self, cluster: &str) -> Option<Client> {
-        let clients = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        clients.get(cluster).cloned()
-    }
-
-    fn keep(&self, cluster: &str, client: &Client) {
-        let mut clients = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        clients.insert(cluster.to_owned(), client.clone());
-    }
 }
 
 fn problem(field: &str, message: String) -> Problem {
@@ -259,6 +241,18 @@ impl Provisioner {
         }
     }
 
+    /// [`Provisioner::authorize`] for a whole request: adopting a namespace Causeway did not
+    /// create is for platform admins only, whatever team owns the service.
+    pub fn authorize_request(&self, principal: &Principal, request: &Request) -> Result<()> {
+        self.authorize(principal, &request.service)?;
+        if request.adopt && principal.role != Role::PlatformAdmin {
+            return Err(Error::Forbidden(
+                "adopt: only platform admins adopt an existing namespace into Causeway".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+
     /// The environments provisioned so far.
     pub fn records(&self) -> &Records {
         &self.records
@@ -310,6 +304,7 @@ impl Provisioner {
         .map_err(Error::Rejected)?;
         let instance = Instance {
             namespace: naming::namespace(&component.name, &environment.name),
+            service_ref: component.entity_ref,
             service: component.name,
             team: component.team,
             cost_centre: component.cost_centre,
@@ -324,6 +319,7 @@ impl Provisioner {
             owner: component.owner.clone(),
             instance,
             bundle,
+            adopt: request.adopt,
         })
     }
 
@@ -385,6 +381,7 @@ impl Provisioner {
             .unwrap_or_default();
         if problems.is_empty() {
             Ok(Component {
+                entity_ref: entity_ref.to_string(),
                 name: entity.name.to_lowercase(),
                 owner,
                 team: team_name,
@@ -418,9 +415,30 @@ impl Provisioner {
             }
             Target::Cluster { .. } => {
                 let client = self.client_for(&prepared.environment).await?;
+                let live = self.live_namespace_of(&client, prepared).await?;
                 let mut steps = Vec::new();
                 for desired in &prepared.bundle {
                     steps.push(plan_one(&client, desired).await.map_err(cluster_error)?);
+                }
+                if let LiveNamespace::Foreign { reason, .. } = &live {
+                    // Shown as it will be answered: refused, unless an admin adopts it.
+                    let message = if prepared.adopt {
+                        format!("adopted on apply: {reason}")
+                    } else {
+                        format!("not Causeway's ({reason}); an apply is refused unless a platform admin adopts it")
+                    };
+                    if let Some(first) = steps.first_mut() {
+                        *first = Step::Conflict {
+                            object: prepared.bundle[0].describe(),
+                            message,
+                        };
+                    }
+                    return Ok(Plan {
+                        pipeline_run: bundle::pipeline_run(&prepared.instance, "main"),
+                        namespace: namespace.clone(),
+                        environment: prepared.environment.name.clone(),
+                        steps,
+                    });
                 }
                 let stale = leftovers(&client, &prepared.bundle, namespace)
                     .await
@@ -468,15 +486,25 @@ impl Provisioner {
         let namespace = prepared.instance.namespace.clone();
         self.guard_namespace(&namespace, &self.service_ref(&request.service)?)
             .await?;
+        let live = match &prepared.environment.target {
+            Target::Cluster { .. } => {
+                let client = self.client_for(&prepared.environment).await?;
+                Some(self.check_live(&client, &prepared).await?)
+            }
+            Target::Gitops { .. } => None,
+        };
         self.records
-            .begin(&self.record_of(&prepared, request)?)
+            .begin(&self.record_of(&prepared, request)?, None)
             .await?;
         let outcome = match &prepared.environment.target {
             Target::Gitops {
                 repository,
                 cluster,
             } => self.commit(&prepared, request, repository, cluster).await,
-            Target::Cluster { .. } => self.apply_to_cluster(&prepared).await,
+            Target::Cluster { .. } => {
+                self.apply_to_cluster(&prepared, request, live.as_ref())
+                    .await
+            }
         };
         let (status, message) = match &outcome {
             Ok(report) if report.failed.is_empty() => (
@@ -503,7 +531,7 @@ impl Provisioner {
             Err(error) => (Status::Failed, Some(error.to_string())),
         };
         self.records
-            .set_status(&namespace, status, message.as_deref())
+            .set_status(&namespace, status, message.as_deref(), None)
             .await?;
         outcome
     }
@@ -520,6 +548,7 @@ impl Provisioner {
             requested_by: request.requester.entity_ref.clone(),
             status: Status::Applying,
             message: None,
+            task_id: None,
             created_at_millis: 0,
             updated_at_millis: 0,
         })
@@ -555,9 +584,51 @@ impl Provisioner {
         Ok((deleted, failed))
     }
 
-    async fn apply_to_cluster(&self, prepared: &Prepared) -> Result<Report> {
+    /// The live namespace of `prepared`, judged for its service.
+    pub(crate) async fn live_namespace_of(
+        &self,
+        client: &Client,
+        prepared: &Prepared,
+    ) -> Result<LiveNamespace> {
+        self.live_namespace(
+            client,
+            &prepared.instance.namespace,
+            &prepared.instance.service,
+            &prepared.instance.service_ref,
+        )
+        .await
+    }
+
+    /// The live namespace of `prepared`, refused when it is somebody else's and the request does
+    /// not adopt it.
+    pub(crate) async fn check_live(
+        &self,
+        client: &Client,
+        prepared: &Prepared,
+    ) -> Result<LiveNamespace> {
+        let live = self.live_namespace_of(client, prepared).await?;
+        if !prepared.adopt {
+            live.require_ours(
+                &prepared.instance.namespace,
+                &prepared.instance.service_ref,
+            )?;
+        }
+        Ok(live)
+    }
+
+    async fn apply_to_cluster(
+        &self,
+        prepared: &Prepared,
+        request: &Request,
+        live: Option<&LiveNamespace>,
+    ) -> Result<Report> {
         let client = self.client_for(&prepared.environment).await?;
-        let (applied, mut failed) = apply_all(&client, &prepared.bundle).await;
+        let adopting = matches!(live, Some(LiveNamespace::Foreign { .. }));
+        if let (true, Some(live)) = (adopting, live) {
+            self.audit_adoption(request, &prepared.instance.namespace, live)
+                .await?;
+        }
+        let (applied, mut failed) = apply_all(&client, &prepared.bundle, adopting).await;
         let namespace = prepared.instance.namespace.clone();
         let mut deleted = Vec::new();
         if failed.is_empty() {
@@ -643,65 +714,6 @@ impl Provisioner {
             Target::Gitops { .. } => Dashboards::default(),
         }
     }
-
-    async fn client_for(&self, environment: &Environment) -> Result<Client> {
-        match &environment.target {
-            Target::Cluster { name } => {
-                let cluster = self.config.cluster(name).ok_or_else(|| {
-                    Error::invalid(
-                        "environment",
-                        format!(
-                            "{} targets cluster {name:?}, which is not configured",
-                            environment.name
-                        ),
-                    )
-                })?;
-                if let Some(client) = self.clients.get(name) {
-                    return Ok(client);
-                }
-                let client = cluster_client(cluster).await?;
-                self.clients.keep(name, &client);
-                Ok(client)
-            }
-            Target::Gitops { repository, .. } => Err(Error::invalid(
-                "environment",
-                format!(
-                    "{} is delivered through the git repository {}, not applied to a cluster",
-                    environment.name,
-                    repository.display()
-                ),
-            )),
-        }
-    }
-}
-
-/// Deletes `namespace` and waits until the API server has finished removing it.
-async fn delete_namespace(client: Client, namespace: &str) -> Result<()> {
-    let api = kube::Api::<k8s_openapi::api::core::v1::Namespace>::all(client);
-    match api
-        .delete(namespace, &kube::api::DeleteParams::default())
-        .await
-    {
-        Ok(_) => {}
-        Err(kube::Error::Api(e)) if e.code == 404 => return Ok(()),
-        Err(other) => return Err(cluster_error(other)),
-    }
-    let started = std::time::Instant::now();
-    while api
-        .get_opt(namespace)
-        .await
-        .map_err(cluster_error)?
-        .is_some()
-    {
-        if started.elapsed() > DESTROY_WAIT {
-            return Err(Error::Cluster(format!(
-                "{namespace} is still terminating after {} s",
-                DESTROY_WAIT.as_secs()
-            )));
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-    }
-    Ok(())
 }
 
 /// The name a record gives an environment's target.
@@ -719,50 +731,3 @@ fn author(requester: &Requester) -> Author {
     }
 }
 
-fn cluster_error(error: kube::Error) -> Error {
-    Error::Cluster(match error {
-        kube::Error::Api(e) => e.message,
-        other => other.to_string(),
-    })
-}
-
-/// The connection settings for `cluster`, from its kubeconfig and context or from the pod's
-/// service account.
-async fn cluster_config(cluster: &Cluster) -> Result<kube::Config> {
-    let unavailable = |what: String| Error::Cluster(format!("{}: {what}", cluster.name));
-    match &cluster.kubeconfig {
-        Some(path) => {
-            let file = Kubeconfig::read_from(path)
-                .map_err(|e| unavailable(format!("cannot read {}: {e}", path.display())))?;
-            let options = KubeConfigOptions {
-                context: cluster.context.clone(),
-                ..KubeConfigOptions::default()
-            };
-            kube::Config::from_custom_kubeconfig(file, &options)
-                .await
-                .map_err(|e| unavailable(e.to_string()))
-        }
-        None => kube::Config::incluster().map_err(|e| unavailable(e.to_string())),
-    }
-}
-
-/// A client for provisioning calls to `cluster`.
-pub async fn cluster_client(cluster: &Cluster) -> Result<Client> {
-    let mut config = cluster_config(cluster).await?;
-    // Provisioning calls are short; an API server that stops answering must fail the operation
-    // (which is then reported and can be retried) rather than hang it.
-    config.connect_timeout = Some(API_TIMEOUT);
-    config.read_timeout = Some(API_TIMEOUT);
-    config.write_timeout = Some(API_TIMEOUT);
-    config.reset_reader_on_write = true;
-    Client::try_from(config).map_err(|e| Error::Cluster(format!("{}: {e}", cluster.name)))
-}
-
-/// A client for the reconciler's watches on `cluster`. A watch is quiet for minutes at a time,
-/// so it has no read timeout (the API server ends each watch itself after a few minutes).
-pub async fn watch_client(cluster: &Cluster) -> Result<Client> {
-    let mut config = cluster_config(cluster).await?;
-    config.connect_timeout = Some(API_TIMEOUT);
-    config.read_timeout = None;
-    Client::try_from(config).map_err(|e| Error::Cluster(format!("{}: {e}", cluster.name)))
-}

@@ -8,7 +8,10 @@ use kube::api::{Api, ApiResource, DynamicObject, ListParams, Patch, PatchParams}
 use serde::Serialize;
 use serde_json::Value;
 
-use super::bundle::{Desired, ENVIRONMENT_LABEL, MANAGER, REQUEST_ANNOTATION, SERVICE_LABEL};
+use super::bundle::{
+    self, Desired, ENVIRONMENT_LABEL, MANAGED_BY, MANAGER, REQUEST_ANNOTATION, SERVICE_LABEL,
+};
+use super::ownership;
 
 /// `desired` with the request id `live` carries. An object keeps the id of the request that last
 /// changed it, so comparing with it is what tells a real change from a new request for the same
@@ -113,6 +116,9 @@ pub async fn plan_one(client: &Client, desired: &Desired) -> Result<Step, kube::
     let Some(live) = api.get_opt(&name).await? else {
         return Ok(Step::Create { object });
     };
+    if let Some(message) = ownership::foreign_object(&live.metadata) {
+        return Ok(Step::Conflict { object, message });
+    }
     let params = PatchParams::apply(MANAGER).dry_run();
     let same_request = keeping_request_of(&desired.object, &live);
     let after = match api
@@ -139,8 +145,11 @@ pub async fn plan_one(client: &Client, desired: &Desired) -> Result<Step, kube::
     })
 }
 
-/// Objects of the bundle's kinds in its namespace that carry its service and environment labels
-/// but are no longer rendered, with the resource to delete them through: an apply removes them.
+/// Objects in the bundle's namespace, of every kind Causeway has ever created, that carry its
+/// managed-by, service and environment labels but are no longer rendered, with the resource to
+/// delete them through: an apply removes them. Looking through every kind, not only those still
+/// rendered, is what finds a pipeline after its component lost its repository, or the other
+/// form of a dashboard after the cluster switched forms.
 pub async fn leftovers(
     client: &Client,
     bundle: &[Desired],
@@ -150,35 +159,43 @@ pub async fn leftovers(
         return Ok(Vec::new());
     };
     let labels = first.object.metadata.labels.clone().unwrap_or_default();
-    let selector = [SERVICE_LABEL, ENVIRONMENT_LABEL]
-        .iter()
-        .filter_map(|key| labels.get(*key).map(|v| format!("{key}={v}")))
-        .collect::<Vec<_>>()
-        .join(",");
-    let mut seen_kinds = BTreeSet::new();
-    let kinds: Vec<&Desired> = bundle
-        .iter()
-        .filter(|d| d.object.metadata.namespace.is_some())
-        .filter(|d| seen_kinds.insert(d.resource.kind.clone()))
+    let mut selector = vec![format!("{}={}", MANAGED_BY.0, MANAGED_BY.1)];
+    for key in [SERVICE_LABEL, ENVIRONMENT_LABEL] {
+        let Some(value) = labels.get(key) else {
+            // Without both labels the selector would reach other services' objects.
+            return Ok(Vec::new());
+        };
+        selector.push(format!("{key}={value}"));
+    }
+    let selector = selector.join(",");
+    let kinds: Vec<ApiResource> = bundle::kinds()
+        .into_iter()
+        .filter(|k| k.kind != "Namespace")
         .collect();
     // One list per kind, all at once: this runs after every apply.
-    let lists = futures::future::join_all(kinds.iter().map(|desired| {
-        let api: Api<DynamicObject> =
-            Api::namespaced_with(client.clone(), namespace, &desired.resource);
+    let lists = futures::future::join_all(kinds.iter().map(|resource| {
+        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, resource);
         let params = ListParams::default().labels(&selector);
         async move { api.list(&params).await }
     }))
     .await;
     let mut found = Vec::new();
-    for (desired, listed) in kinds.into_iter().zip(lists) {
-        for live in listed? {
+    for (resource, listed) in kinds.into_iter().zip(lists) {
+        let listed = match listed {
+            Ok(listed) => listed,
+            // A custom resource this cluster does not serve has nothing left over.
+            Err(kube::Error::Api(e)) if e.code == 404 => continue,
+            Err(other) => return Err(other),
+        };
+        for live in listed {
             let name = live.metadata.name.clone().unwrap_or_default();
             let wanted = bundle.iter().any(|d| {
-                d.resource.kind == desired.resource.kind
+                d.resource.kind == resource.kind
+                    && d.resource.group == resource.group
                     && d.object.metadata.name.as_deref() == Some(name.as_str())
             });
             if !wanted {
-                found.push((desired.resource.clone(), name));
+                found.push((resource.clone(), name));
             }
         }
     }

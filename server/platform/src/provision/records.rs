@@ -7,6 +7,7 @@ use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use crate::tasks::lease::Fence;
 use crate::time::now_millis;
 use crate::{Result, Store};
 
@@ -62,6 +63,8 @@ pub struct Record {
     pub requested_by: String,
     pub status: Status,
     pub message: Option<String>,
+    /// The task that last took the record (an apply's or a destroy's), when a task did.
+    pub task_id: Option<String>,
     pub created_at_millis: i64,
     pub updated_at_millis: i64,
 }
@@ -89,7 +92,26 @@ pub struct Records {
 }
 
 const COLUMNS: &str = "namespace, service, environment, target, parameters, request_id, \
-                       requested_by, status, message, created_at, updated_at";
+                       requested_by, status, message, task_id, created_at, updated_at";
+
+/// The condition a write adds for `fence` (its values bound from placeholder `first` on), or
+/// none for a write made outside any task.
+fn fenced(fence: Option<&Fence>, first: usize) -> String {
+    match fence {
+        Some(_) => format!("AND {}", Fence::condition(first)),
+        None => String::new(),
+    }
+}
+
+fn bind_fence<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    fence: Option<&'q Fence>,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    match fence {
+        Some(fence) => fence.bind(query),
+        None => query,
+    }
+}
 
 fn record(row: &AnyRow) -> Result<Record> {
     let parameters: String = row.try_get("parameters")?;
@@ -104,6 +126,7 @@ fn record(row: &AnyRow) -> Result<Record> {
         requested_by: row.try_get("requested_by")?,
         status: Status::parse(&status),
         message: row.try_get("message")?,
+        task_id: row.try_get("task_id")?,
         created_at_millis: row.try_get("created_at")?,
         updated_at_millis: row.try_get("updated_at")?,
     })
@@ -115,57 +138,134 @@ impl Records {
     }
 
     /// Records a request about to be carried out (status `applying`), keeping the creation time of
-    /// an existing record.
-    pub async fn begin(&self, record: &Record) -> Result<()> {
+    /// an existing record. Within a task, `fence` makes the write conditional on the task's lease
+    /// and the record names the task; `false` when the lease was lost and nothing was written.
+    pub async fn begin(&self, record: &Record, fence: Option<&Fence>) -> Result<bool> {
         let now = now_millis();
-        sqlx::query(&format!(
-            "INSERT INTO environments ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $9, $9) \
+        // `WHERE 1 = 1` keeps SQLite from reading `ON CONFLICT` as part of a join.
+        let sql = format!(
+            "INSERT INTO environments ({COLUMNS}) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, NULL, $9, $10, $10 WHERE 1 = 1 {} \
              ON CONFLICT (namespace) DO UPDATE SET service = excluded.service, \
              environment = excluded.environment, target = excluded.target, \
              parameters = excluded.parameters, request_id = excluded.request_id, \
              requested_by = excluded.requested_by, status = excluded.status, message = NULL, \
-             updated_at = excluded.updated_at"
-        ))
-        .bind(&record.namespace)
-        .bind(&record.service)
-        .bind(&record.environment)
-        .bind(&record.target)
-        .bind(serde_json::to_string(&record.parameters).unwrap_or_else(|_| "{}".to_owned()))
-        .bind(&record.request_id)
-        .bind(&record.requested_by)
-        .bind(Status::Applying.as_str())
-        .bind(now)
-        .execute(self.store.pool())
-        .await?;
-        Ok(())
+             task_id = excluded.task_id, updated_at = excluded.updated_at",
+            fenced(fence, 11)
+        );
+        let query = sqlx::query(&sql)
+            .bind(&record.namespace)
+            .bind(&record.service)
+            .bind(&record.environment)
+            .bind(&record.target)
+            .bind(serde_json::to_string(&record.parameters).unwrap_or_else(|_| "{}".to_owned()))
+            .bind(&record.request_id)
+            .bind(&record.requested_by)
+            .bind(Status::Applying.as_str())
+            .bind(fence.map(|f| f.task.clone()))
+            .bind(now);
+        let done = bind_fence(query, fence)
+            .execute(self.store.pool())
+            .await?;
+        Ok(done.rows_affected() == 1)
     }
 
-    /// Sets the status (and an explanation) of the environment in `namespace`.
+    /// Sets the status (and an explanation) of the environment in `namespace`; `false` when
+    /// `fence`'s lease was lost (or the record is gone) and nothing was written.
     pub async fn set_status(
         &self,
         namespace: &str,
         status: Status,
         message: Option<&str>,
-    ) -> Result<()> {
-        sqlx::query(
-            "UPDATE environments SET status = $1, message = $2, updated_at = $3 WHERE namespace = $4",
-        )
-        .bind(status.as_str())
-        .bind(message)
-        .bind(now_millis())
-        .bind(namespace)
-        .execute(self.store.pool())
-        .await?;
-        Ok(())
-    }
-
-    /// Forgets the environment in `namespace` (its drift log stays, as history).
-    pub async fn remove(&self, namespace: &str) -> Result<()> {
-        sqlx::query("DELETE FROM environments WHERE namespace = $1")
-            .bind(namespace)
+        fence: Option<&Fence>,
+    ) -> Result<bool> {
+        let sql = format!(
+            "UPDATE environments SET status = $1, message = $2, updated_at = $3 \
+             WHERE namespace = $4 {}",
+            fenced(fence, 5)
+        );
+        let query = sqlx::query(&sql)
+            .bind(status.as_str())
+            .bind(message)
+            .bind(now_millis())
+            .bind(namespace);
+        let done = bind_fence(query, fence)
             .execute(self.store.pool())
             .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Takes the record for the task of `fence` (a destroy, which records no new request) and
+    /// marks it `status`; `false` when the lease was lost.
+    pub async fn take(&self, namespace: &str, status: Status, fence: &Fence) -> Result<bool> {
+        let sql = format!(
+            "UPDATE environments SET status = $1, message = NULL, task_id = $2, updated_at = $3 \
+             WHERE namespace = $4 {}",
+            fenced(Some(fence), 5)
+        );
+        let query = sqlx::query(&sql)
+            .bind(status.as_str())
+            .bind(&fence.task)
+            .bind(now_millis())
+            .bind(namespace);
+        let done = fence.bind(query).execute(self.store.pool()).await?;
+        // No record (an environment only the cluster still has) is not a lost lease.
+        Ok(done.rows_affected() == 1 || self.still_held(Some(fence)).await?)
+    }
+
+    /// Sets the status of `namespace`'s record only while it is still the record task `task`
+    /// took: a task that ends leaves alone a record that a later task has taken, or that it
+    /// never took (stopped before it got that far).
+    pub async fn set_status_if_taken_by(
+        &self,
+        namespace: &str,
+        task: &str,
+        status: Status,
+        message: Option<&str>,
+        fence: &Fence,
+    ) -> Result<bool> {
+        let sql = format!(
+            "UPDATE environments SET status = $1, message = $2, updated_at = $3 \
+             WHERE namespace = $4 AND task_id = $5 {}",
+            fenced(Some(fence), 6)
+        );
+        let query = sqlx::query(&sql)
+            .bind(status.as_str())
+            .bind(message)
+            .bind(now_millis())
+            .bind(namespace)
+            .bind(task);
+        let done = fence.bind(query).execute(self.store.pool()).await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Forgets the environment in `namespace` (its drift log stays, as history); `false` when
+    /// `fence`'s lease was lost.
+    pub async fn remove(&self, namespace: &str, fence: Option<&Fence>) -> Result<bool> {
+        let sql = format!(
+            "DELETE FROM environments WHERE namespace = $1 {}",
+            fenced(fence, 2)
+        );
+        let query = sqlx::query(&sql).bind(namespace);
+        let done = bind_fence(query, fence)
+            .execute(self.store.pool())
+            .await?;
+        // Already gone is what was wanted; only a lost lease is a refusal.
+        Ok(done.rows_affected() == 1 || self.still_held(fence).await?)
+    }
+
+    /// Whether `fence` (if any) still holds its task: tells a write that found nothing to change
+    /// from one its lost lease refused.
+    async fn still_held(&self, fence: Option<&Fence>) -> Result<bool> {
+        let Some(fence) = fence else {
+            return Ok(true);
+        };
+        let sql = format!("SELECT 1 AS held WHERE {}", Fence::condition(1));
+        let row = fence
+            .bind(sqlx::query(&sql))
+            .fetch_optional(self.store.pool())
+            .await?;
+        Ok(row.is_some())
     }
 
     pub async fn get(&self, namespace: &str) -> Result<Option<Record>> {

@@ -10,8 +10,9 @@ use futures::future::{BoxFuture, join_all};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::apply::{Change, apply_one};
+use super::apply::{Change, adopt_one, apply_one};
 use super::config::Target;
+use super::ownership::LiveNamespace;
 use super::plan::Step;
 use super::records::Status;
 use super::{Prepared, Provisioner, Request, Requester};
@@ -34,6 +35,9 @@ struct Input {
     request_id: String,
     requester: (String, String, String),
     namespace: String,
+    /// Adopt an existing namespace (a platform admin's request, checked when it was submitted).
+    #[serde(default)]
+    adopt: bool,
 }
 
 impl Input {
@@ -49,6 +53,7 @@ impl Input {
                 request.requester.email.clone(),
             ),
             namespace: namespace.to_owned(),
+            adopt: request.adopt,
         }
     }
 
@@ -63,6 +68,7 @@ impl Input {
                 name: self.requester.1.clone(),
                 email: self.requester.2.clone(),
             },
+            adopt: self.adopt,
         }
     }
 }
@@ -74,6 +80,27 @@ fn step_error(error: Error) -> StepError {
         Error::Database(e) => StepError::transient(e.to_string()),
         other => StepError::permanent(other.to_string()),
     }
+}
+
+/// What a step answers when its claim no longer holds the task: it stops without writing, and
+/// the runner leaves the task to the worker that took it over.
+fn lease_lost() -> StepError {
+    StepError::permanent("this worker no longer holds the task; it wrote nothing more")
+}
+
+/// Stops a step before a write that cannot be made conditional on the lease (a call to a
+/// cluster, a commit) when the lease is already gone.
+async fn still_holding(context: &Context) -> std::result::Result<(), StepError> {
+    if context.holds().await {
+        Ok(())
+    } else {
+        Err(lease_lost())
+    }
+}
+
+/// Stops a step whose fenced database write found the lease gone.
+fn written(done: bool) -> std::result::Result<(), StepError> {
+    if done { Ok(()) } else { Err(lease_lost()) }
 }
 
 fn steps(names: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -92,6 +119,10 @@ impl Provisioner {
             &self.service_ref(&request.service)?,
         )
         .await?;
+        if matches!(prepared.environment.target, Target::Cluster { .. }) {
+            let client = self.client_for(&prepared.environment).await?;
+            self.check_live(&client, &prepared).await?;
+        }
         let plan = match prepared.environment.target {
             Target::Cluster { .. } => steps(&[
                 ("check", "Check the request against the guardrails"),
@@ -204,6 +235,16 @@ impl ApplyTask {
         let prepared = engine.prepare(&request).map_err(step_error)?;
         match step {
             "check" => {
+                if matches!(prepared.environment.target, Target::Cluster { .. }) {
+                    let client = engine
+                        .client_for(&prepared.environment)
+                        .await
+                        .map_err(step_error)?;
+                    engine
+                        .check_live(&client, &prepared)
+                        .await
+                        .map_err(step_error)?;
+                }
                 context
                     .log(
                         step,
@@ -222,7 +263,14 @@ impl ApplyTask {
                     .guard_namespace(&record.namespace, &record.service)
                     .await
                     .map_err(step_error)?;
-                engine.records.begin(&record).await.map_err(step_error)?;
+                let fence = context.fence();
+                written(
+                    engine
+                        .records
+                        .begin(&record, Some(&fence))
+                        .await
+                        .map_err(step_error)?,
+                )?;
             }
             "namespace" => {
                 let client = engine
@@ -232,7 +280,23 @@ impl ApplyTask {
                 let Some(namespace) = prepared.bundle.first() else {
                     return Err(StepError::permanent("the bundle is empty"));
                 };
-                let applied = apply_one(&client, namespace).await.map_err(failure)?;
+                let live = engine
+                    .check_live(&client, &prepared)
+                    .await
+                    .map_err(step_error)?;
+                still_holding(context).await?;
+                let applied = if matches!(live, LiveNamespace::Foreign { .. }) {
+                    engine
+                        .audit_adoption(&request, &prepared.instance.namespace, &live)
+                        .await
+                        .map_err(step_error)?;
+                    context
+                        .warn(step, format!("adopting {}", prepared.instance.namespace))
+                        .await;
+                    adopt_one(&client, namespace).await.map_err(failure)?
+                } else {
+                    apply_one(&client, namespace).await.map_err(failure)?
+                };
                 context.log(step, describe(&applied)).await;
             }
             "objects" => {
@@ -240,6 +304,16 @@ impl ApplyTask {
                     .client_for(&prepared.environment)
                     .await
                     .map_err(step_error)?;
+                engine
+                    .live_namespace_of(&client, &prepared)
+                    .await
+                    .map_err(step_error)?
+                    .require_ours(
+                        &prepared.instance.namespace,
+                        &prepared.instance.service_ref,
+                    )
+                    .map_err(step_error)?;
+                still_holding(context).await?;
                 let results = join_all(
                     prepared
                         .bundle
@@ -278,6 +352,16 @@ impl ApplyTask {
                     .client_for(&prepared.environment)
                     .await
                     .map_err(step_error)?;
+                engine
+                    .live_namespace_of(&client, &prepared)
+                    .await
+                    .map_err(step_error)?
+                    .require_ours(
+                        &prepared.instance.namespace,
+                        &prepared.instance.service_ref,
+                    )
+                    .map_err(step_error)?;
+                still_holding(context).await?;
                 let (deleted, failed) =
                     engine.prune(&client, &prepared).await.map_err(step_error)?;
                 for object in &deleted {
@@ -307,11 +391,19 @@ impl ApplyTask {
                         pending.join("; ")
                     )));
                 }
-                engine
-                    .records
-                    .set_status(&prepared.instance.namespace, Status::Ready, None)
-                    .await
-                    .map_err(step_error)?;
+                let fence = context.fence();
+                written(
+                    engine
+                        .records
+                        .set_status(
+                            &prepared.instance.namespace,
+                            Status::Ready,
+                            None,
+                            Some(&fence),
+                        )
+                        .await
+                        .map_err(step_error)?,
+                )?;
                 context
                     .log(step, format!("{} objects as desired", plan.steps.len()))
                     .await;
@@ -325,6 +417,7 @@ impl ApplyTask {
                 else {
                     return Err(StepError::permanent("not a GitOps environment"));
                 };
+                still_holding(context).await?;
                 let report = engine
                     .commit(&prepared, &request, repository, cluster)
                     .await
@@ -333,11 +426,19 @@ impl ApplyTask {
                     Some(commit) => context.log(step, format!("committed {commit}")).await,
                     None => context.log(step, "nothing changed; no commit").await,
                 }
-                engine
-                    .records
-                    .set_status(&prepared.instance.namespace, Status::Committed, None)
-                    .await
-                    .map_err(step_error)?;
+                let fence = context.fence();
+                written(
+                    engine
+                        .records
+                        .set_status(
+                            &prepared.instance.namespace,
+                            Status::Committed,
+                            None,
+                            Some(&fence),
+                        )
+                        .await
+                        .map_err(step_error)?,
+                )?;
                 context.set_output(
                     json!({ "namespace": prepared.instance.namespace, "commit": report.commit }),
                 );
@@ -385,22 +486,22 @@ impl Handler for ApplyTask {
             let Ok(input) = input(context) else {
                 return;
             };
-            // Only this request's record is marked: a task stopped before it recorded anything
-            // leaves the environment as the last completed request made it.
-            let ours = matches!(
-                self.0.records.get(&input.namespace).await,
-                Ok(Some(record)) if record.request_id == input.request_id
-            );
-            if status != TaskStatus::Completed && ours {
-                let message = error.unwrap_or("cancelled");
-                if let Err(e) = self
+            // Only the record this task took is marked: a task stopped before it recorded
+            // anything, or whose record a later task has taken, leaves the environment as it is.
+            if status != TaskStatus::Completed
+                && let Err(e) = self
                     .0
                     .records
-                    .set_status(&input.namespace, Status::Failed, Some(message))
+                    .set_status_if_taken_by(
+                        &input.namespace,
+                        &context.id,
+                        Status::Failed,
+                        Some(error.unwrap_or("cancelled")),
+                        &context.fence(),
+                    )
                     .await
-                {
-                    tracing::warn!(error = %e, "could not record a failed apply");
-                }
+            {
+                tracing::warn!(error = %e, "could not record a failed apply");
             }
             finish_audit(&self.0, context, APPLY, &input, status, error).await;
         })
@@ -425,8 +526,14 @@ impl DestroyTask {
                     .map_err(step_error)?;
                 context.log(step, format!("namespace {namespace}")).await;
             }
-            "mark" => engine.mark_destroying(&located).await.map_err(step_error)?,
+            "mark" => written(
+                engine
+                    .mark_destroying(&located, Some(&context.fence()))
+                    .await
+                    .map_err(step_error)?,
+            )?,
             "delete" | "commit" => {
+                still_holding(context).await?;
                 match engine
                     .remove_objects(&located, &request)
                     .await
@@ -438,7 +545,13 @@ impl DestroyTask {
                 }
             }
             "forget" => {
-                engine.records.remove(namespace).await.map_err(step_error)?;
+                written(
+                    engine
+                        .records
+                        .remove(namespace, Some(&context.fence()))
+                        .await
+                        .map_err(step_error)?,
+                )?;
                 context.set_output(json!({ "namespace": namespace }));
             }
             other => return Err(StepError::permanent(format!("unknown step {other:?}"))),
@@ -466,11 +579,20 @@ impl Handler for DestroyTask {
             let Ok(input) = input(context) else {
                 return;
             };
+            // Only a record this destroy took (its `mark` step ran) is marked failed: a destroy
+            // refused or cancelled before that leaves a healthy environment as it was, drift
+            // correction included.
             if status != TaskStatus::Completed
                 && let Err(e) = self
                     .0
                     .records
-                    .set_status(&input.namespace, Status::Failed, error)
+                    .set_status_if_taken_by(
+                        &input.namespace,
+                        &context.id,
+                        Status::Failed,
+                        Some(error.unwrap_or("cancelled")),
+                        &context.fence(),
+                    )
                     .await
             {
                 tracing::warn!(error = %e, "could not record a failed destroy");

@@ -36,6 +36,36 @@ fn millis(duration: Duration) -> i64 {
 const HELD: &str = "EXISTS (SELECT 1 FROM tasks t WHERE t.id = $1 AND t.lease_owner = $2 \
                     AND t.status = 'processing')";
 
+/// One claim of one task, carried into writes outside the task tables (an environment's record,
+/// for one) so that they too land only while the claim still holds the task. A worker that was
+/// paused past its lease then finds its late writes refused instead of overwriting the progress
+/// of the worker that took over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fence {
+    pub task: String,
+    pub holder: String,
+}
+
+impl Fence {
+    /// The SQL condition that holds while this claim owns the task, with the task id bound at
+    /// `$first` and the holder at the placeholder after it (see [`Fence::bind`]).
+    pub fn condition(first: usize) -> String {
+        format!(
+            "EXISTS (SELECT 1 FROM tasks t WHERE t.id = ${first} AND t.lease_owner = ${} \
+             AND t.status = 'processing')",
+            first + 1
+        )
+    }
+
+    /// Binds the task id and the holder, in the order [`Fence::condition`] expects.
+    pub fn bind<'q>(
+        &'q self,
+        query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+        query.bind(&self.task).bind(&self.holder)
+    }
+}
+
 impl Tasks {
     /// Claims the oldest task that is open or whose worker's lease has expired.
     ///
@@ -133,6 +163,17 @@ impl Tasks {
         .execute(self.store().pool())
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// Whether `fence`'s claim still holds its task; checked just before a write that cannot be
+    /// made conditional (a call to a cluster, a git commit).
+    pub async fn holds(&self, fence: &Fence) -> Result<bool> {
+        let sql = format!("SELECT 1 AS held WHERE {}", Fence::condition(1));
+        let row = fence
+            .bind(sqlx::query(&sql))
+            .fetch_optional(self.store().pool())
+            .await?;
+        Ok(row.is_some())
     }
 
     /// Whether someone asked for the task to stop.

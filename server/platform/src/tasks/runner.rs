@@ -12,7 +12,7 @@ use rand::Rng;
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
-use super::lease::Claimed;
+use super::lease::{Claimed, Fence};
 use super::{TaskStatus, Tasks};
 
 /// Why a step did not complete.
@@ -74,6 +74,21 @@ impl Context {
         {
             tracing::warn!(task = %self.id, %error, "could not write a task event");
         }
+    }
+
+    /// This claim, for writes outside the task tables that must stop when the lease is lost.
+    pub fn fence(&self) -> Fence {
+        Fence {
+            task: self.id.clone(),
+            holder: self.holder.clone(),
+        }
+    }
+
+    /// Whether this claim still holds the task: asked right before a write that cannot be made
+    /// conditional on it (a call to a cluster, a git commit). A database that cannot answer
+    /// counts as "no", so that a doubtful worker writes nothing.
+    pub async fn holds(&self) -> bool {
+        self.tasks.holds(&self.fence()).await.unwrap_or(false)
     }
 
     /// Sets what the task returns when it completes.

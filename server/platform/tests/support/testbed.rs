@@ -42,6 +42,12 @@ pub async fn engine_and_platform(
 /// A platform over a fresh SQLite database holding `catalog` (YAML documents).
 pub async fn platform_with_catalog(catalog: &str) -> Platform {
     let dir = std::env::temp_dir().join(format!("causeway-provision-{}", uuid::Uuid::new_v4()));
+    platform_in(&dir, catalog).await
+}
+
+/// [`platform_with_catalog`] with its database at `dir/causeway.db`, for a test that must reach
+/// the database as another process would.
+pub async fn platform_in(dir: &std::path::Path, catalog: &str) -> Platform {
     let store = Store::open(&format!("sqlite://{}/causeway.db", dir.display()))
         .await
         .expect("store");
