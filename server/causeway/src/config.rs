@@ -27,6 +27,21 @@ pub enum LogFormat {
     Json,
 }
 
+/// Where environments are provisioned, as [`Config::cluster`] decides it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClusterAccess {
+    /// The cluster of this kubeconfig file, named by the `kubeconfig` key.
+    Kubeconfig(PathBuf),
+    /// The cluster this process runs in as a pod, reached with the pod's service account.
+    InCluster,
+    /// No cluster: environments are committed to the repository at `gitops_dir`.
+    Gitops,
+}
+
+/// The service account token Kubernetes mounts into a pod; with `KUBERNETES_SERVICE_HOST`, it
+/// shows that the process runs inside a cluster.
+pub const SERVICE_ACCOUNT_TOKEN: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -51,7 +66,9 @@ pub struct Config {
     pub catalog_refresh: Duration,
     /// Whether entities that vanished from their location are deleted (else kept as orphans).
     pub catalog_delete_orphans: bool,
-    /// The kubeconfig environments are provisioned with (`CAUSEWAY_KUBECONFIG`, else `KUBECONFIG`).
+    /// The kubeconfig environments are provisioned with, from `CAUSEWAY_KUBECONFIG` or the file's
+    /// `kubeconfig` key only. kubectl's `KUBECONFIG` is ignored on purpose: it usually names a
+    /// developer's own cluster, which a server must never write to unless told so explicitly.
     pub kubeconfig: Option<PathBuf>,
     /// Where environments are written when no cluster is configured.
     pub gitops_dir: PathBuf,
@@ -60,6 +77,8 @@ pub struct Config {
     pub task_workers: usize,
     /// Whether `public_url` was set explicitly (otherwise it follows `listen`).
     public_url_set: bool,
+    /// Whether this process runs in a Kubernetes pod with a service account token.
+    in_pod: bool,
 }
 
 /// A configuration problem, naming the key and where its value came from.
@@ -182,7 +201,7 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "kubeconfig",
         "CAUSEWAY_KUBECONFIG",
         "",
-        "kubeconfig of the cluster that serves `dev`, `staging` and `prod` (context `causeway` when it has one); default `$KUBECONFIG`; with neither, environments go to `gitops_dir`",
+        "kubeconfig of the cluster that serves `dev`, `staging` and `prod` (context `causeway` when it has one); `$KUBECONFIG` is ignored; without it, the pod's own cluster when running in Kubernetes, else `gitops_dir`",
     ),
     (
         "gitops_dir",
@@ -227,6 +246,7 @@ impl Default for Config {
             task_lease: Duration::from_secs(15),
             task_workers: 4,
             public_url_set: false,
+            in_pod: false,
         }
     }
 }
@@ -246,14 +266,23 @@ impl Config {
     /// Loads the configuration from `vars`: the file named by `CAUSEWAY_CONFIG`, if any, then the
     /// other `CAUSEWAY_*` variables. Any unknown key or variable is an error.
     pub fn load(vars: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
-        let mut kubectl_default = None;
+        Self::load_in(vars, Path::new(SERVICE_ACCOUNT_TOKEN))
+    }
+
+    /// [`Config::load`], with the path of the pod's service account token given, so that tests
+    /// can stand in for a pod.
+    pub(crate) fn load_in(
+        vars: impl IntoIterator<Item = (String, String)>,
+        service_account_token: &Path,
+    ) -> Result<Self, ConfigError> {
+        let mut service_host = false;
         let vars: Vec<(String, String)> = vars
             .into_iter()
             .filter(|(k, v)| {
-                // kubectl's own variable is the default cluster, as it is for kubectl; of a
-                // list of files, the first.
-                if k == "KUBECONFIG" {
-                    kubectl_default = v.split(':').find(|p| !p.is_empty()).map(PathBuf::from);
+                // Kubernetes sets this variable in every container; with the mounted token it
+                // means the process can reach its own cluster.
+                if k == "KUBERNETES_SERVICE_HOST" && !v.trim().is_empty() {
+                    service_host = true;
                 }
                 k.starts_with("CAUSEWAY_")
             })
@@ -284,9 +313,7 @@ impl Config {
                 }
             }
         }
-        if config.kubeconfig.is_none() {
-            config.kubeconfig = kubectl_default;
-        }
+        config.in_pod = service_host && service_account_token.is_file();
         config.check()?;
         Ok(config)
     }
@@ -506,6 +533,16 @@ impl Config {
         Ok(())
     }
 
+    /// Where environments are provisioned: the configured kubeconfig's cluster; without one, the
+    /// pod's own cluster when running in Kubernetes; otherwise the GitOps repository.
+    pub fn cluster(&self) -> ClusterAccess {
+        match (&self.kubeconfig, self.in_pod) {
+            (Some(path), _) => ClusterAccess::Kubeconfig(path.clone()),
+            (None, true) => ClusterAccess::InCluster,
+            (None, false) => ClusterAccess::Gitops,
+        }
+    }
+
     /// Whether cookies must carry `Secure`.
     pub fn secure_cookies(&self) -> bool {
         self.public_url.scheme() == "https"
@@ -633,6 +670,54 @@ mod tests {
             "{err}"
         );
         assert!(load(&[("CAUSEWAY_LISTEN", "[::1]:3000")]).is_ok());
+    }
+
+    #[test]
+    fn only_an_explicit_kubeconfig_selects_a_cluster() {
+        let config = load(&[("KUBECONFIG", "/home/dev/.kube/config")]).expect("valid");
+        assert_eq!(config.kubeconfig, None);
+        assert_eq!(config.cluster(), ClusterAccess::Gitops);
+
+        let config = load(&[
+            ("KUBECONFIG", "/home/dev/.kube/config"),
+            ("CAUSEWAY_KUBECONFIG", "/etc/causeway/kubeconfig"),
+        ])
+        .expect("valid");
+        assert_eq!(
+            config.cluster(),
+            ClusterAccess::Kubeconfig(PathBuf::from("/etc/causeway/kubeconfig"))
+        );
+    }
+
+    #[test]
+    fn a_pod_without_a_kubeconfig_uses_its_own_cluster() {
+        let dir = std::env::temp_dir().join(format!("cw-pod-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let token = dir.join("token");
+        let vars = |list: &[(&str, &str)]| {
+            list.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<Vec<_>>()
+        };
+        let pod = [("KUBERNETES_SERVICE_HOST", "10.0.0.1")];
+        // The variable alone (a token that is not mounted) is not a pod that can reach its cluster.
+        let config = Config::load_in(vars(&pod), &token).expect("valid");
+        assert_eq!(config.cluster(), ClusterAccess::Gitops);
+
+        std::fs::write(&token, "token").expect("write");
+        let config = Config::load_in(vars(&pod), &token).expect("valid");
+        assert_eq!(config.cluster(), ClusterAccess::InCluster);
+        let config = Config::load_in(vars(&[]), &token).expect("valid");
+        assert_eq!(config.cluster(), ClusterAccess::Gitops);
+        // An explicit kubeconfig wins inside a pod too.
+        let mut explicit = vars(&pod);
+        explicit.push(("CAUSEWAY_KUBECONFIG".into(), "/etc/kubeconfig".into()));
+        let config = Config::load_in(explicit, &token).expect("valid");
+        assert_eq!(
+            config.cluster(),
+            ClusterAccess::Kubeconfig(PathBuf::from("/etc/kubeconfig"))
+        );
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use causeway_platform::provision::Provisioner;
 use causeway_platform::provision::config::ProvisionConfig;
 use causeway_platform::tasks::runner::{Runner, Settings as RunnerSettings};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -11,7 +12,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use causeway_platform::Platform;
 
-use crate::config::Config;
+use crate::config::{ClusterAccess, Config};
 use crate::http::{self, AppState};
 use crate::telemetry;
 
@@ -34,10 +35,25 @@ pub fn state(config: Config) -> anyhow::Result<AppState> {
 
 /// The provisioning engine for `config`, over `platform`'s catalog.
 pub fn provisioner(config: &Config, platform: &Platform) -> Provisioner {
-    Provisioner::new(
-        ProvisionConfig::for_kubeconfig(config.kubeconfig.clone(), config.gitops_dir.clone()),
-        platform,
-    )
+    Provisioner::new(provision_config(config), platform)
+}
+
+/// The embedded provisioning configuration for where `config` says environments go.
+fn provision_config(config: &Config) -> ProvisionConfig {
+    let gitops = config.gitops_dir.clone();
+    match config.cluster() {
+        ClusterAccess::Kubeconfig(path) => ProvisionConfig::for_kubeconfig(Some(path), gitops),
+        ClusterAccess::InCluster => {
+            // The embedded configuration names its cluster `local` by a kubeconfig; a cluster
+            // without one is reached through the pod's service account (in-cluster config).
+            let mut provision = ProvisionConfig::embedded(Some((PathBuf::new(), None)), gitops);
+            for cluster in &mut provision.clusters {
+                cluster.kubeconfig = None;
+            }
+            provision
+        }
+        ClusterAccess::Gitops => ProvisionConfig::embedded(None, gitops),
+    }
 }
 
 /// The domain's settings, from the configuration.
@@ -61,7 +77,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     tokio::spawn(follow_other_replicas(state.clone()));
     tokio::spawn(reconcile_drift(state.clone()));
     tokio::spawn(run_tasks(state.clone()));
-    tracing::info!(address = %listen, public_url = %state.config.public_url, "Causeway is serving");
+    tracing::info!(address = %listen, public_url = %state.config.public_url, environments = ?state.config.cluster(), "Causeway is serving");
     let store = state.platform.store.clone();
     axum::serve(listener, http::router(state))
         .with_graceful_shutdown(shutdown_signal())
@@ -205,4 +221,31 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutdown signal received; finishing in-flight requests");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use causeway_platform::provision::config::Target;
+
+    #[test]
+    fn a_pod_provisions_into_its_own_cluster() {
+        let token = std::env::temp_dir().join(format!("cw-serve-token-{}", std::process::id()));
+        std::fs::write(&token, "token").expect("write");
+        let vars = [("KUBERNETES_SERVICE_HOST".to_owned(), "10.0.0.1".to_owned())];
+        let config = Config::load_in(vars, &token).expect("valid");
+        let _ = std::fs::remove_file(&token);
+        let provision = provision_config(&config);
+        assert_eq!(provision.clusters.len(), 1);
+        assert_eq!(provision.clusters[0].kubeconfig, None, "in-cluster access");
+        let dev = provision.environment("dev").expect("dev");
+        assert!(matches!(&dev.target, Target::Cluster { name } if name == "local"));
+
+        let provision = provision_config(&Config::load_in([], &token).expect("valid"));
+        assert!(provision.clusters.is_empty());
+        assert!(matches!(
+            provision.environment("dev").expect("dev").target,
+            Target::Gitops { .. }
+        ));
+    }
 }
