@@ -39,6 +39,17 @@ pub fn principal() -> Option<Principal> {
         .and_then(|parts| parts.extensions.get::<Principal>().cloned())
 }
 
+/// The request id the host assigned to this request (never one a client chose), for audit records.
+pub fn request_id() -> Option<String> {
+    use_context::<http::request::Parts>().and_then(|parts| {
+        parts
+            .headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    })
+}
+
 /// The signed-in user, or a 401 error.
 pub fn require_principal() -> Result<Principal, ServerFnError> {
     principal().ok_or_else(|| {

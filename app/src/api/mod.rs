@@ -191,13 +191,7 @@ pub async fn catalog_import(yaml: String, mode: String) -> Result<ImportOutcome,
                 serde_json::json!({ "documents": count, "error": e.to_string() }),
             ),
         };
-        let request_id = use_context::<http::request::Parts>().and_then(|parts| {
-            parts
-                .headers
-                .get("x-request-id")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        });
+        let request_id = crate::server::request_id();
         // The import has happened (or failed) by now; a failure to audit is logged, not undone.
         if let Err(error) = platform
             .audit

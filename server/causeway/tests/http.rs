@@ -546,15 +546,8 @@ async fn audit_log_is_for_platform_admins() {
 #[tokio::test]
 async fn responses_carry_security_headers_and_request_ids() {
     let app = TestApp::new().await;
-    let response = app
-        .send(with(
-            get("/healthz"),
-            "x-request-id".parse().expect("name"),
-            "abc-123",
-        ))
-        .await;
+    let response = app.send(get("/healthz")).await;
     let headers = response.headers();
-    assert_eq!(headers["x-request-id"], "abc-123");
     assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
     assert_eq!(headers[header::X_FRAME_OPTIONS], "DENY");
     assert!(
@@ -574,6 +567,53 @@ async fn responses_carry_security_headers_and_request_ids() {
         .send(with(get("/sign-in"), header::ACCEPT_ENCODING, "gzip"))
         .await;
     assert_eq!(compressed.headers()[header::CONTENT_ENCODING], "gzip");
+}
+
+#[tokio::test]
+async fn client_request_ids_are_only_correlation_ids() {
+    let app = TestApp::new().await;
+    let bearer = format!("Bearer {}", app.token("user:default/grace").await);
+    let request = Request::post("/api/tokens")
+        .header(header::AUTHORIZATION, &bearer)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("x-request-id", "attacker-chosen")
+        .body(Body::from(r#"{"name":"correlated"}"#))
+        .expect("request");
+    let response = app.send(request).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let headers = response.headers();
+    let id = headers["x-request-id"].to_str().expect("ascii").to_owned();
+    assert!(
+        uuid::Uuid::parse_str(&id).is_ok(),
+        "the server assigns its own request id, got {id:?}"
+    );
+    assert_eq!(headers["x-correlation-id"], "attacker-chosen");
+
+    let records = app.state.platform.audit.recent(10).await.expect("audit");
+    let created = records
+        .iter()
+        .find(|r| r.action == "token.create")
+        .expect("the token's creation is audited");
+    assert_eq!(created.request_id.as_deref(), Some(id.as_str()));
+
+    // A correlation id the client sends itself is kept; one that could forge log lines is not.
+    let response = app
+        .send(with(
+            get("/healthz"),
+            "x-correlation-id".parse().expect("name"),
+            "trace-42",
+        ))
+        .await;
+    assert_eq!(response.headers()["x-correlation-id"], "trace-42");
+    let response = app
+        .send(with(
+            get("/healthz"),
+            "x-request-id".parse().expect("name"),
+            "two words",
+        ))
+        .await;
+    assert!(response.headers().get("x-correlation-id").is_none());
+    assert_ne!(response.headers()["x-request-id"], "two words");
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod auth;
 pub mod catalog;
+pub mod correlation;
 pub mod error;
 pub mod health;
 pub mod openapi;
@@ -15,7 +16,7 @@ use std::sync::atomic::AtomicBool;
 
 use axum::Router;
 use axum::extract::FromRef;
-use axum::http::{HeaderName, HeaderValue, Request, StatusCode, header};
+use axum::http::{HeaderValue, Request, StatusCode, header};
 use axum::middleware;
 use axum::routing::{delete, get, post};
 use causeway_app::server::PortalConfig;
@@ -35,6 +36,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::config::{AuthMode, Config};
+use correlation::{CORRELATION_ID, REQUEST_ID};
 
 /// Everything a handler may need; cheap to clone.
 #[derive(Clone)]
@@ -83,8 +85,6 @@ pub fn leptos_options(config: &Config) -> LeptosOptions {
         .site_addr(config.listen)
         .build()
 }
-
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Builds the complete application.
 pub fn router(state: AppState) -> Router {
@@ -193,20 +193,43 @@ pub fn router(state: AppState) -> Router {
     app.layer(axum::extract::DefaultBodyLimit::disable())
         .layer(middleware::from_fn(error::envelope))
         .layer(middleware::from_fn(error::portal_arguments))
-        .layer(middleware::from_fn_with_state(state.clone(), auth::authenticate))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ))
         .layer(middleware::from_fn(crate::telemetry::record_metrics))
         .layer(
             ServiceBuilder::new()
+                // The client's `x-request-id` becomes its correlation id first, so that the request
+                // id every record carries is always one this server made.
+                .layer(middleware::from_fn(correlation::correlate))
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-                .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
-                    let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
-                    tracing::info_span!("request", method = %request.method(), uri = %request.uri(), request_id = %id)
-                }))
+                .layer(
+                    TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+                        let header = |name: &axum::http::HeaderName| {
+                            request
+                                .headers()
+                                .get(name)
+                                .and_then(|v: &HeaderValue| v.to_str().ok())
+                                .unwrap_or("-")
+                        };
+                        tracing::info_span!(
+                            "request",
+                            method = %request.method(),
+                            uri = %request.uri(),
+                            request_id = %header(&REQUEST_ID),
+                            correlation_id = %header(&CORRELATION_ID),
+                        )
+                    }),
+                )
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
                 .layer(security_headers)
                 .layer(CompressionLayer::new())
                 .layer(RequestBodyLimitLayer::new(body_limit))
-                .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout)),
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::REQUEST_TIMEOUT,
+                    timeout,
+                )),
         )
         .with_state(state)
 }
