@@ -258,6 +258,31 @@ async fn fields_order_full_text_and_cursors() {
             .expect("message")
             .starts_with("cursor:")
     );
+    // A cursor is only encoded JSON: one written by hand is held to the rules of `orderField`.
+    let forged = causeway_platform::catalog::query::Cursor {
+        query: causeway_platform::catalog::query::Query {
+            order: (0..50)
+                .map(|i| causeway_platform::catalog::query::Order {
+                    field: format!("spec.field{i}"),
+                    ascending: true,
+                })
+                .collect(),
+            ..Default::default()
+        },
+        offset: 0,
+    }
+    .encode();
+    let (status, body) = app
+        .get(&format!("/api/catalog/entities/by-query?cursor={forged}"))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .expect("message")
+            .starts_with("cursor: its orderField: at most 5 sort fields"),
+        "{body}"
+    );
     let (status, body) = app.get("/api/catalog/entities/by-query?limit=-1").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(

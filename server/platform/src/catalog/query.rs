@@ -101,6 +101,12 @@ impl Filter {
     }
 }
 
+/// Most sort fields one query may name; each costs a sort of the whole catalog once per write.
+pub const MAX_ORDER_FIELDS: usize = 5;
+
+/// Longest sort field accepted, in bytes; far longer than any key an entity has.
+pub const MAX_ORDER_FIELD_LEN: usize = 256;
+
 /// A sort field and direction.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Order {
@@ -111,7 +117,7 @@ pub struct Order {
 impl Order {
     /// Parses `orderField` parameters of the form `field[,asc|desc]`.
     pub fn parse(params: &[String]) -> Result<Vec<Self>> {
-        params
+        let orders = params
             .iter()
             .map(|p| {
                 let (field, direction) = p.split_once(',').unwrap_or((p, "asc"));
@@ -126,15 +132,42 @@ impl Order {
                     }
                 };
                 let field = field.trim().to_lowercase();
-                if field.is_empty() {
-                    return Err(Error::invalid(
-                        "orderField",
-                        "needs a field, e.g. metadata.name,asc",
-                    ));
-                }
                 Ok(Self { field, ascending })
             })
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        Self::check(&orders).map_err(|rule| Error::invalid("orderField", rule))?;
+        Ok(orders)
+    }
+
+    /// The rules every list of sort fields meets, whether it came from parameters or from a
+    /// cursor, which a client can forge as easily: a handful of fields, each a non-empty
+    /// lowercase key of reasonable length without spaces or control characters.
+    fn check(orders: &[Self]) -> Result<(), String> {
+        if orders.len() > MAX_ORDER_FIELDS {
+            return Err(format!(
+                "at most {MAX_ORDER_FIELDS} sort fields per query, got {}",
+                orders.len()
+            ));
+        }
+        for Order { field, .. } in orders {
+            if field.is_empty() {
+                return Err("needs a field, e.g. metadata.name,asc".to_owned());
+            }
+            if field.len() > MAX_ORDER_FIELD_LEN {
+                return Err(format!(
+                    "a sort field has at most {MAX_ORDER_FIELD_LEN} characters, got {}",
+                    field.len()
+                ));
+            }
+            if field.chars().any(|c| c.is_whitespace() || c.is_control())
+                || *field != field.to_lowercase()
+            {
+                return Err(format!(
+                    "{field:?} is not a sort field; expected a lowercase key without spaces, e.g. metadata.name"
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -166,13 +199,17 @@ impl Cursor {
         URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
     }
 
-    /// Parses an opaque cursor.
+    /// Parses an opaque cursor. Its query is held to the rules of the parameters it replaces:
+    /// a cursor is only base64 JSON, so a client can write one with any sort fields it likes.
     pub fn decode(text: &str) -> Result<Self> {
-        URL_SAFE_NO_PAD
+        let cursor: Self = URL_SAFE_NO_PAD
             .decode(text.trim())
             .ok()
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .ok_or_else(|| Error::invalid("cursor", "is not a cursor returned by this server"))
+            .ok_or_else(|| Error::invalid("cursor", "is not a cursor returned by this server"))?;
+        Order::check(&cursor.query.order)
+            .map_err(|rule| Error::invalid("cursor", format!("its orderField: {rule}")))?;
+        Ok(cursor)
     }
 }
 
@@ -373,6 +410,50 @@ mod tests {
             edges: Vec::new(),
             location_key: std::sync::Arc::from("upload:test"),
         }
+    }
+
+    #[test]
+    fn cursors_are_held_to_the_sort_field_rules() {
+        let cursor = |fields: &[&str]| {
+            let order = fields
+                .iter()
+                .map(|f| Order {
+                    field: (*f).to_owned(),
+                    ascending: true,
+                })
+                .collect();
+            Cursor {
+                query: Query {
+                    order,
+                    ..Query::default()
+                },
+                offset: 20,
+            }
+            .encode()
+        };
+        let fine = ["metadata.name", "spec.type", "relations.ownedby"];
+        assert_eq!(Cursor::decode(&cursor(&fine)).expect("valid").offset, 20);
+        let many = ["metadata.name"; MAX_ORDER_FIELDS + 1];
+        let long = "a".repeat(MAX_ORDER_FIELD_LEN + 1);
+        for (fields, rule) in [
+            (&many[..], "at most 5 sort fields"),
+            (&[long.as_str()][..], "at most 256 characters"),
+            (&["metadata name"][..], "is not a sort field"),
+            (&["Metadata.Name"][..], "is not a sort field"),
+            (&[""][..], "needs a field"),
+        ] {
+            let err = Cursor::decode(&cursor(fields)).expect_err("refused");
+            assert!(
+                matches!(&err, Error::InvalidInput { field, rule: r } if field == "cursor" && r.contains(rule)),
+                "{fields:?}: {err}"
+            );
+        }
+        let params: Vec<String> = many.iter().map(|f| (*f).to_owned()).collect();
+        let err = Order::parse(&params).expect_err("too many");
+        assert_eq!(
+            err.to_string(),
+            "orderField: at most 5 sort fields per query, got 6"
+        );
     }
 
     #[test]
