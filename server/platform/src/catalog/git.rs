@@ -3,10 +3,10 @@
 //! default to the remote's HEAD and `catalog-info.yaml`.
 
 use std::num::NonZeroU32;
-use std::path::{Component, Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
-use super::locations::ReadPolicy;
+use super::locations::{ReadPolicy, join_inside};
 use super::yaml;
 use crate::{Error, Result};
 
@@ -86,29 +86,8 @@ impl GitTarget {
 /// Joins a relative target to the directory of `base` inside the repository, refusing paths that
 /// climb out of it.
 fn join(base: &str, target: &str) -> Result<String> {
-    let dir = Path::new(base).parent().unwrap_or(Path::new(""));
-    let mut out = PathBuf::new();
-    for part in dir.join(target.trim_start_matches("./")).components() {
-        match part {
-            Component::Normal(p) => out.push(p),
-            Component::CurDir => {}
-            Component::ParentDir => {
-                if !out.pop() {
-                    return Err(Error::invalid(
-                        "spec.target",
-                        format!("{target:?} points outside the repository"),
-                    ));
-                }
-            }
-            _ => {
-                return Err(Error::invalid(
-                    "spec.target",
-                    format!("{target:?} must be a path relative to the file that names it"),
-                ));
-            }
-        }
-    }
-    Ok(out.to_string_lossy().into_owned())
+    join_inside(Path::new(base), target, "the repository")
+        .map_err(|rule| Error::invalid("spec.target", rule))
 }
 
 /// Clones the branch (depth 1, into a temporary directory that is removed afterwards) and returns

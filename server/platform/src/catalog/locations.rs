@@ -1,17 +1,20 @@
-//! Registered locations: where descriptor files live (a file on the server, an allow-listed URL)
-//! and how they are read, followed (`kind: Location` entities point at more files) and refreshed.
+//! Registered locations: where descriptor files live (a file on the server, an allow-listed URL, a
+//! git repository), registering them and refreshing them; `read` reads and follows them
+//! (`kind: Location` entities point at more files).
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Serialize;
-use serde_json::{Map, Value};
 use sqlx::Row;
 
-use super::entity::Processed;
-use super::{Catalog, IngestOptions, IngestReport, Preparer, git, yaml};
+use super::{Catalog, IngestOptions, IngestReport};
 use crate::time::now_millis;
 use crate::{Error, Result};
+
+mod read;
+
+pub(super) use read::join_inside;
+use read::read_tree;
 
 /// How deep `kind: Location` entities may point at further locations.
 const MAX_DEPTH: usize = 5;
@@ -82,236 +85,6 @@ impl ReadPolicy {
                 ),
             ))
         }
-    }
-}
-
-/// A place one text was read from, for resolving relative targets.
-#[derive(Debug, Clone)]
-enum Base {
-    File(PathBuf),
-    Url(url::Url),
-}
-
-impl Base {
-    fn resolve(&self, target: &str, policy: &ReadPolicy) -> Result<Base> {
-        match self {
-            Base::File(path) => {
-                if target.starts_with("http://") || target.starts_with("https://") {
-                    return Ok(Base::Url(policy.check_url(target)?));
-                }
-                let dir = path.parent().unwrap_or(Path::new("."));
-                Ok(Base::File(dir.join(target)))
-            }
-            Base::Url(url) => {
-                let joined = url
-                    .join(target)
-                    .map_err(|e| Error::invalid("spec.target", format!("{target:?}: {e}")))?;
-                Ok(Base::Url(policy.check_url(joined.as_str())?))
-            }
-        }
-    }
-
-    fn describe(&self) -> String {
-        match self {
-            Base::File(p) => format!("file:{}", p.display()),
-            Base::Url(u) => format!("url:{u}"),
-        }
-    }
-}
-
-async fn read(base: &Base) -> Result<String> {
-    match base {
-        Base::File(path) => {
-            let meta = tokio::fs::metadata(path).await.map_err(|e| {
-                Error::invalid("target", format!("cannot read {}: {e}", path.display()))
-            })?;
-            // Devices such as /dev/zero report length 0 and never end; only regular files are read.
-            if !meta.is_file() {
-                return Err(Error::invalid(
-                    "target",
-                    format!("{} is not a regular file", path.display()),
-                ));
-            }
-            if meta.len() > yaml::MAX_TEXT_BYTES as u64 {
-                return Err(Error::invalid(
-                    "target",
-                    format!(
-                        "{} is larger than {} bytes",
-                        path.display(),
-                        yaml::MAX_TEXT_BYTES
-                    ),
-                ));
-            }
-            // Read at most one byte more than allowed, in case the file grows after the check.
-            use tokio::io::AsyncReadExt as _;
-            let file = tokio::fs::File::open(path).await.map_err(|e| {
-                Error::invalid("target", format!("cannot read {}: {e}", path.display()))
-            })?;
-            let mut bytes = Vec::new();
-            file.take(yaml::MAX_TEXT_BYTES as u64 + 1)
-                .read_to_end(&mut bytes)
-                .await
-                .map_err(|e| {
-                    Error::invalid("target", format!("cannot read {}: {e}", path.display()))
-                })?;
-            if bytes.len() > yaml::MAX_TEXT_BYTES {
-                return Err(Error::invalid(
-                    "target",
-                    format!(
-                        "{} is larger than {} bytes",
-                        path.display(),
-                        yaml::MAX_TEXT_BYTES
-                    ),
-                ));
-            }
-            String::from_utf8(bytes).map_err(|_| {
-                Error::invalid("target", format!("{} is not UTF-8 text", path.display()))
-            })
-        }
-        Base::Url(url) => {
-            let client = reqwest::Client::builder()
-                .timeout(URL_TIMEOUT)
-                // Redirects could lead to hosts that are not allowed; follow none.
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .map_err(|e| {
-                    Error::invalid("target", format!("cannot create an HTTP client: {e}"))
-                })?;
-            let mut response = client
-                .get(url.clone())
-                .send()
-                .await
-                .map_err(|e| Error::invalid("target", format!("cannot fetch {url}: {e}")))?;
-            if !response.status().is_success() {
-                return Err(Error::invalid(
-                    "target",
-                    format!("{url} answered {}", response.status()),
-                ));
-            }
-            let mut body = Vec::new();
-            while let Some(chunk) = response
-                .chunk()
-                .await
-                .map_err(|e| Error::invalid("target", format!("reading {url}: {e}")))?
-            {
-                body.extend_from_slice(&chunk);
-                if body.len() > yaml::MAX_TEXT_BYTES {
-                    return Err(Error::invalid(
-                        "target",
-                        format!("{url} is larger than {} bytes", yaml::MAX_TEXT_BYTES),
-                    ));
-                }
-            }
-            String::from_utf8(body)
-                .map_err(|_| Error::invalid("target", format!("{url} is not UTF-8 text")))
-        }
-    }
-}
-
-/// Reads a location and every location its `kind: Location` entities point at, annotating each
-/// entity with where it came from, and checks every document as it is parsed.
-async fn read_tree(root: &Location, policy: &ReadPolicy) -> Result<Vec<Processed>> {
-    let base = match root.kind.as_str() {
-        "file" => Base::File(PathBuf::from(&root.target)),
-        "url" => Base::Url(policy.check_url(&root.target)?),
-        "git" => return read_git_tree(root, policy).await,
-        other => {
-            return Err(Error::invalid(
-                "type",
-                format!("{other:?} is not a location type; expected file, url or git"),
-            ));
-        }
-    };
-    let mut preparer = Preparer::default();
-    let mut pending = vec![(base, 0usize)];
-    while let Some((base, depth)) = pending.pop() {
-        let source = base.describe();
-        let text = read(&base).await?;
-        let mut targets = Vec::new();
-        let parsed = yaml::parse_each(&source, &text, |index, mut document| {
-            if depth < MAX_DEPTH {
-                targets.extend(location_targets(&document));
-            }
-            annotate(&mut document, &root.key(), &source);
-            preparer.add(&source, index, document);
-        });
-        if let Err(problems) = parsed {
-            preparer.fail(problems);
-        }
-        for target in targets {
-            pending.push((base.resolve(&target, policy)?, depth + 1));
-        }
-    }
-    preparer.finish().map_err(Error::Rejected)
-}
-
-/// The targets a `kind: Location` document points at (none for other kinds).
-fn location_targets(document: &Value) -> Vec<String> {
-    let is_location = document
-        .get("kind")
-        .and_then(Value::as_str)
-        .is_some_and(|k| k.eq_ignore_ascii_case("location"));
-    if !is_location {
-        return Vec::new();
-    }
-    let spec = document.get("spec");
-    let mut targets: Vec<String> = spec
-        .and_then(|s| s.get("targets"))
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default();
-    targets.extend(
-        spec.and_then(|s| s.get("target"))
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-    );
-    targets
-}
-
-/// Reads a git location on a blocking thread (the git library does blocking I/O).
-async fn read_git_tree(root: &Location, policy: &ReadPolicy) -> Result<Vec<Processed>> {
-    let target = git::GitTarget::parse(&root.target)?;
-    let policy_copy = policy.clone();
-    let files = tokio::task::spawn_blocking(move || git::read(&target, &policy_copy, MAX_DEPTH))
-        .await
-        .map_err(|e| Error::invalid("target", format!("reading the repository failed: {e}")))??;
-    let mut preparer = Preparer::default();
-    for (path, text) in files {
-        let source = format!(
-            "git:{}#{path}",
-            root.target.split('#').next().unwrap_or_default()
-        );
-        let parsed = yaml::parse_each(&source, &text, |index, mut document| {
-            annotate(&mut document, &root.key(), &source);
-            preparer.add(&source, index, document);
-        });
-        if let Err(problems) = parsed {
-            preparer.fail(problems);
-        }
-    }
-    preparer.finish().map_err(Error::Rejected)
-}
-
-/// Sets Backstage's provenance annotations (kept when the author set them).
-fn annotate(document: &mut Value, location_key: &str, origin: &str) {
-    let Some(metadata) = document.get_mut("metadata").and_then(Value::as_object_mut) else {
-        return;
-    };
-    let annotations = metadata
-        .entry("annotations")
-        .or_insert_with(|| Value::Object(Map::new()));
-    if let Some(annotations) = annotations.as_object_mut() {
-        annotations
-            .entry("backstage.io/managed-by-location")
-            .or_insert_with(|| Value::String(origin.to_owned()));
-        annotations
-            .entry("backstage.io/managed-by-origin-location")
-            .or_insert_with(|| Value::String(location_key.to_owned()));
     }
 }
 
@@ -513,3 +286,6 @@ impl Catalog {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;
