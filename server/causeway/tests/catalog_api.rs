@@ -979,6 +979,28 @@ async fn developers_only_change_what_their_teams_own() {
             .status(),
         StatusCode::CREATED
     );
+    // Entities without an owner would be nobody's to change afterwards: admins only.
+    let location = "apiVersion: backstage.io/v1alpha1\nkind: Location\nmetadata: { name: mine }\nspec: { targets: [./other.yaml] }\n";
+    let template = "apiVersion: scaffolder.backstage.io/v1beta3\nkind: Template\nmetadata: { name: starter }\nspec: { type: service, steps: [] }\n";
+    for unowned in [location, template] {
+        let response = as_grace(unowned).await.expect("response");
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{unowned}");
+        let message = json_of(response).await["error"]["message"]
+            .as_str()
+            .expect("message")
+            .to_owned();
+        assert!(
+            message.contains("spec.owner is missing") && message.contains("platform admins"),
+            "{message}"
+        );
+    }
+    assert_eq!(
+        as_grace(&template.replace("spec: {", "spec: { owner: group:default/checkout,"))
+            .await
+            .expect("response")
+            .status(),
+        StatusCode::CREATED
+    );
 
     // Locations are read by the server: only platform admins register them.
     let response = app

@@ -276,8 +276,9 @@ impl Catalog {
     }
 
     /// Like [`Catalog::ingest`], on behalf of a user: unless a platform admin, the user may only
-    /// store entities owned by one of their teams (or themselves), may only change entities their
-    /// teams own, and may not store User or Group entities, which grant membership and roles.
+    /// store entities owned by one of their teams (or themselves), never entities without an
+    /// owner, may only change entities their teams own, and may not store User or Group entities,
+    /// which grant membership and roles.
     pub async fn ingest_as(
         &self,
         principal: &Principal,
@@ -562,9 +563,16 @@ fn authorize(index: &Index, principal: &Principal, p: &Processed) -> Result<()> 
             )));
         }
     }
-    if let Some(owner) = p.edges.iter().find(|e| e.kind() == "ownedBy")
-        && !principal.acts_for(&owner.target)
-    {
+    // An entity without an owner (a Location, which has no `spec.owner`, or a Template, whose
+    // owner Backstage makes optional) could only ever be changed by platform admins afterwards,
+    // so only they may store one.
+    let Some(owner) = p.edges.iter().find(|e| e.kind() == "ownedBy") else {
+        return Err(Error::Forbidden(format!(
+            "{}: spec.owner is missing; entities without an owner may only be stored by platform admins, developers store what their teams own",
+            p.entity_ref
+        )));
+    };
+    if !principal.acts_for(&owner.target) {
         return Err(Error::Forbidden(format!(
             "{}: spec.owner {} is not one of your teams; you may only register what your teams own",
             p.entity_ref, owner.target
