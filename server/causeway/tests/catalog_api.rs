@@ -658,15 +658,68 @@ async fn file_locations_are_registered_refreshed_and_orphaned() {
         .get("/api/catalog/entities/by-name/component/default/search")
         .await;
     std::fs::write(&other, "# emptied\n").expect("write");
+    // A refresh is for the entity's owners (search is payments', grace is in checkout) and admins.
+    let grace = app
+        .state
+        .platform
+        .tokens
+        .create("user:default/grace", "t")
+        .await
+        .expect("token")
+        .secret;
+    let refresh = json!({ "entityRef": "component:default/search" });
     let response = app
         .call(
             "POST",
             "/api/catalog/refresh",
-            &app.ada,
-            Some(json!({ "entityRef": "component:default/search" })),
+            &format!("Bearer {grace}"),
+            Some(refresh.clone()),
         )
         .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let response = app
+        .call("POST", "/api/catalog/refresh", &app.ada, Some(refresh))
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
+    let request = response.headers()["x-request-id"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    let audit = app.state.platform.audit.recent(10).await.expect("audit");
+    let refreshes: Vec<_> = audit
+        .iter()
+        .filter(|r| r.action == "catalog.refresh")
+        .map(|r| {
+            (
+                r.actor.as_str(),
+                r.target.as_str(),
+                r.outcome.as_str(),
+                r.request_id.is_some(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        refreshes,
+        [
+            (
+                "user:default/ada",
+                "component:default/search",
+                "success",
+                true
+            ),
+            (
+                "user:default/grace",
+                "component:default/search",
+                "denied",
+                true
+            ),
+        ]
+    );
+    assert_eq!(
+        audit[0].request_id.as_deref(),
+        Some(request.as_str()),
+        "{audit:?}"
+    );
     let (_, orphan) = app
         .get("/api/catalog/entities/by-name/component/default/search-ui")
         .await;

@@ -595,10 +595,13 @@ pub struct Refresh {
 }
 
 #[utoipa::path(post, path = "/api/catalog/refresh", tag = "catalog", request_body(content = Value, description = "`{entityRef}`"),
-    responses((status = 200, description = "Its location was read again"), (status = 404, description = "No such entity", body = ErrorEnvelope)))]
-/// `POST /refresh` with `{"entityRef"}`: reads the entity's location again now.
+    responses((status = 200, description = "Its location was read again"), (status = 403, description = "Not an owner of the entity nor a platform admin", body = ErrorEnvelope), (status = 404, description = "No such entity", body = ErrorEnvelope)))]
+/// `POST /refresh` with `{"entityRef"}`: reads the entity's location again now; for the entity's
+/// owners and platform admins.
 pub async fn refresh(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
     body: Result<Json<Refresh>, axum::extract::rejection::JsonRejection>,
 ) -> Result<StatusCode, ApiError> {
     let Json(body) =
@@ -606,11 +609,34 @@ pub async fn refresh(
     let entity_ref =
         causeway_platform::catalog::refs::parse(&body.entity_ref, "component", "default")
             .map_err(|m| ApiError::input(format!("entityRef: {m}")))?;
-    state
+    let result = state
         .platform
         .catalog
-        .refresh_entity(&entity_ref, &state.read_policy())
-        .await?;
+        .refresh_entity(&principal, &entity_ref, &state.read_policy())
+        .await;
+    let (outcome, detail) = match &result {
+        Ok(report) => (
+            Outcome::Success,
+            json!({
+                "added": report.added.len(),
+                "updated": report.updated.len(),
+                "orphaned": report.orphaned,
+            }),
+        ),
+        Err(causeway_platform::Error::Forbidden(_)) => (Outcome::Denied, json!({})),
+        Err(error) => (Outcome::Failed, json!({ "error": error.to_string() })),
+    };
+    state
+        .record(Entry {
+            actor: &principal.entity_ref,
+            action: "catalog.refresh",
+            target: &entity_ref,
+            outcome,
+            detail,
+            request_id: request_id(&headers).as_deref(),
+        })
+        .await;
+    result?;
     Ok(StatusCode::OK)
 }
 

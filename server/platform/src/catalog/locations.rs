@@ -8,6 +8,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 use super::{Catalog, IngestOptions, IngestReport};
+use crate::identity::{Principal, Role};
 use crate::time::now_millis;
 use crate::{Error, Result};
 
@@ -256,17 +257,37 @@ impl Catalog {
         Ok(report)
     }
 
-    /// Refreshes the location that provides `entity_ref`.
+    /// Refreshes the location that provides `entity_ref`, on behalf of `principal`: the entity's
+    /// owners and platform admins may. Refreshing every location at once is the server's own
+    /// periodic job ([`Catalog::refresh_all`]), which no door offers to users.
     pub async fn refresh_entity(
         &self,
+        principal: &Principal,
         entity_ref: &str,
         policy: &ReadPolicy,
     ) -> Result<IngestReport> {
-        let key = self
-            .index()
-            .by_ref(entity_ref)
-            .map(|e| e.location_key.clone())
-            .ok_or_else(|| Error::NotFound(format!("entity {entity_ref}")))?;
+        let key = {
+            let index = self.index();
+            let entity = index
+                .by_ref(entity_ref)
+                .ok_or_else(|| Error::NotFound(format!("entity {entity_ref}")))?;
+            // A refresh only reads again what an admin registered, but it reads a whole location
+            // (possibly large, possibly remote), so it is not for everyone signed in.
+            let owners = index.owners(entity);
+            if principal.role != Role::PlatformAdmin
+                && !owners.iter().any(|o| principal.acts_for(o))
+            {
+                return Err(Error::Forbidden(format!(
+                    "{entity_ref} is owned by {}; only its owners (or platform admins) may refresh it",
+                    if owners.is_empty() {
+                        "nobody".to_owned()
+                    } else {
+                        owners.join(", ")
+                    }
+                )));
+            }
+            entity.location_key.clone()
+        };
         let location = self
             .locations()
             .await?
