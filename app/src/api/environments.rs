@@ -347,23 +347,18 @@ async fn task_page(id: String, error: String) -> Result<Option<Rendered>, Server
 /// Cancels a task (it stops before its next step) and shows it again.
 #[server(prefix = "/api/portal", endpoint = "task-cancel")]
 pub async fn cancel_task(id: String) -> Result<(), ServerFnError> {
-    use crate::server::{domain_error, platform, require_principal};
+    use crate::server::{domain_error, platform, request_id, require_principal};
 
     let principal = require_principal()?;
     let tasks = platform()?.tasks;
-    let Some(task) = tasks.get(&id).await.map_err(domain_error)? else {
-        return Err(ServerFnError::new(format!("task {id} does not exist")));
-    };
-    if !task.cancellable_by(&principal) {
-        return Err(forbidden(causeway_platform::Error::Forbidden(format!(
-            "only the requester, the team {} and platform admins may cancel this task",
-            task.owner.as_deref().unwrap_or("(none)")
-        ))));
-    }
-    tasks
-        .cancel(&id, &principal.entity_ref)
+    match tasks
+        .cancel_as(&principal, &id, request_id().as_deref())
         .await
-        .map_err(domain_error)?;
+    {
+        Ok(_) => {}
+        Err(error @ causeway_platform::Error::Forbidden(_)) => return Err(forbidden(error)),
+        Err(error) => return Err(domain_error(error)),
+    }
     leptos_axum::redirect(&format!("/tasks/{id}"));
     Ok(())
 }

@@ -617,6 +617,69 @@ async fn client_request_ids_are_only_correlation_ids() {
 }
 
 #[tokio::test]
+async fn a_cancellation_is_audited_as_whoever_cancelled() {
+    let app = TestApp::new().await;
+    let task = app
+        .state
+        .platform
+        .tasks
+        .create(causeway_platform::tasks::NewTask {
+            kind: "test".to_owned(),
+            title: "Waits for a worker".to_owned(),
+            input: serde_json::json!({}),
+            requester: "user:default/ada".to_owned(),
+            owner: Some("group:default/payments".to_owned()),
+            subject: None,
+            steps: vec![("a".to_owned(), "Step a".to_owned())],
+        })
+        .await
+        .expect("task");
+    let cancel = |user: &'static str| {
+        let app = &app;
+        let path = format!("/api/tasks/{}/cancel", task.id);
+        async move {
+            let bearer = format!("Bearer {}", app.token(user).await);
+            let request = Request::post(path)
+                .header(header::AUTHORIZATION, bearer)
+                .body(Body::empty())
+                .expect("request");
+            app.send(request).await
+        }
+    };
+    // Grace is not in payments; Linus is a platform admin.
+    assert_eq!(
+        cancel("user:default/grace").await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let response = cancel("user:default/linus").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let request = response.headers()["x-request-id"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+
+    let records = app.state.platform.audit.recent(5).await.expect("audit");
+    let cancels: Vec<_> = records
+        .iter()
+        .filter(|r| r.action == "task.cancel")
+        .collect();
+    assert_eq!(cancels.len(), 2, "{records:?}");
+    let (done, denied) = (cancels[0], cancels[1]);
+    assert_eq!(
+        (done.actor.as_str(), done.outcome.as_str()),
+        ("user:default/linus", "success")
+    );
+    assert_eq!(done.target, task.id);
+    assert_eq!(done.detail["task"], task.id.as_str());
+    assert_eq!(done.detail["requester"], "user:default/ada");
+    assert_eq!(done.request_id.as_deref(), Some(request.as_str()));
+    assert_eq!(
+        (denied.actor.as_str(), denied.outcome.as_str()),
+        ("user:default/grace", "denied")
+    );
+}
+
+#[tokio::test]
 async fn unknown_pages_are_404_for_signed_in_users() {
     let app = TestApp::new().await;
     let cookie = app.sign_in("ada").await;

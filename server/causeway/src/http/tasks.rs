@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::AppState;
+use super::auth::request_id;
 use super::error::ApiError;
 use super::openapi::ErrorEnvelope;
 
@@ -190,20 +191,14 @@ fn log_event(event: &Event) -> SseEvent {
 pub async fn cancel(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<Task>, ApiError> {
-    let task = find(&state, &id).await?;
-    if !task.cancellable_by(&principal) {
-        return Err(ApiError::forbidden(format!(
-            "task {id} acts for {}; only its requester, that team and platform admins may cancel it",
-            task.owner.as_deref().unwrap_or("nobody")
-        )));
-    }
     Ok(Json(
         state
             .platform
             .tasks
-            .cancel(&id, &principal.entity_ref)
+            .cancel_as(&principal, &id, request_id(&headers).as_deref())
             .await?,
     ))
 }

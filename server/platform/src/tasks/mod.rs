@@ -406,6 +406,52 @@ impl Tasks {
         rows.iter().map(event).collect()
     }
 
+    /// [`Tasks::cancel`] on behalf of `principal`, if [`Task::cancellable_by`] allows it, audited
+    /// (`task.cancel`) as who cancelled, with the task and its requester in the detail: the
+    /// record of the task's end names its requester, who may not be the one who stopped it.
+    pub async fn cancel_as(
+        &self,
+        principal: &crate::identity::Principal,
+        id: &str,
+        request_id: Option<&str>,
+    ) -> Result<Task> {
+        use crate::audit::{AuditLog, Entry, Outcome};
+        let task = self
+            .get(id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("task {id}")))?;
+        let result = if task.cancellable_by(principal) {
+            self.cancel(id, &principal.entity_ref).await
+        } else {
+            Err(Error::Forbidden(format!(
+                "task {id} acts for {}; only its requester, that team and platform admins may cancel it",
+                task.owner.as_deref().unwrap_or("nobody")
+            )))
+        };
+        let outcome = match &result {
+            Ok(_) => Outcome::Success,
+            Err(Error::Forbidden(_)) => Outcome::Denied,
+            Err(_) => Outcome::Failed,
+        };
+        let detail = serde_json::json!({
+            "task": id, "kind": task.kind, "requester": task.requester, "owner": task.owner,
+            "error": result.as_ref().err().map(ToString::to_string),
+        });
+        let entry = Entry {
+            actor: &principal.entity_ref,
+            action: "task.cancel",
+            target: id,
+            outcome,
+            detail,
+            request_id,
+        };
+        // The cancellation has happened (or been refused) by now; a failure to audit is logged.
+        if let Err(error) = AuditLog::new(self.store.clone()).record(entry).await {
+            tracing::error!(%error, task = %id, "could not audit a task cancellation");
+        }
+        result
+    }
+
     /// Asks for task `id` to stop. An open task is cancelled at once; a running one stops before
     /// its next step, which its worker logs. Returns the task as it now is.
     pub async fn cancel(&self, id: &str, by: &str) -> Result<Task> {
