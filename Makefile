@@ -14,7 +14,7 @@ export SITE_ROOT
 WASM_PROFILE ?= release
 CAUSEWAY := $(CARGO_TARGET_DIR)/debug/causeway
 
-.PHONY: help run test setup site server lint unit e2e fmt clean dev-cluster dev-cluster-down bench-catalog bench-provision
+.PHONY: help run test setup site server lint unit e2e fmt clean dev-cluster dev-cluster-down bench-catalog bench-provision fuzz
 
 help:
 	@echo "make run   build and serve the portal with demo data on http://127.0.0.1:3000"
@@ -79,6 +79,11 @@ dev-cluster-down:
 ## because debug timings say nothing about the product.
 bench-provision:
 	tests/bench/provision/run.sh
+
+## The parsers' fuzz run (server/platform/tests/fuzz.rs) at a million generated inputs per target,
+## on a release build; `make test` runs the same targets at 20 000 inputs. FUZZ_SEED replays a run.
+fuzz:
+	FUZZ_INPUTS=$${FUZZ_INPUTS:-1000000} cargo test --release -p causeway-platform --test fuzz -- --nocapture
 
 bench-catalog:
 	cargo build --release -p causeway -p causeway-bench-probe

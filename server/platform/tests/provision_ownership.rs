@@ -327,9 +327,19 @@ async fn a_destroy_stopped_before_it_took_the_environment_leaves_it_ready() {
         .await
         .expect("cancel");
     runner.drain().await.expect("drain");
-    let ended = platform.tasks.get(&task.id).await.expect("get").expect("task");
+    let ended = platform
+        .tasks
+        .get(&task.id)
+        .await
+        .expect("get")
+        .expect("task");
     assert_eq!(ended.status, TaskStatus::Cancelled);
-    let record = engine.records().get(&namespace).await.expect("get").expect("record");
+    let record = engine
+        .records()
+        .get(&namespace)
+        .await
+        .expect("get")
+        .expect("record");
     assert_eq!(record.status, Status::Ready, "{record:?}");
 
     // Failed at its check: the namespace lost Causeway's label after the destroy was accepted.
@@ -347,9 +357,19 @@ async fn a_destroy_stopped_before_it_took_the_environment_leaves_it_ready() {
         .await
         .expect("relabel");
     runner.drain().await.expect("drain");
-    let ended = platform.tasks.get(&task.id).await.expect("get").expect("task");
+    let ended = platform
+        .tasks
+        .get(&task.id)
+        .await
+        .expect("get")
+        .expect("task");
     assert_eq!(ended.status, TaskStatus::Failed);
-    let record = engine.records().get(&namespace).await.expect("get").expect("record");
+    let record = engine
+        .records()
+        .get(&namespace)
+        .await
+        .expect("get")
+        .expect("record");
     assert_eq!(record.status, Status::Ready, "{record:?}");
     remove(&namespace).await;
 }

@@ -150,9 +150,25 @@ const CREATED_KINDS: &[(&str, Crd)] = &[
     ("1", ("", "v1", "Namespace", "namespaces")),
     ("1", ("", "v1", "ResourceQuota", "resourcequotas")),
     ("1", ("", "v1", "LimitRange", "limitranges")),
-    ("1", ("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings")),
+    (
+        "1",
+        (
+            "rbac.authorization.k8s.io",
+            "v1",
+            "RoleBinding",
+            "rolebindings",
+        ),
+    ),
     ("1", ("", "v1", "ServiceAccount", "serviceaccounts")),
-    ("1", ("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies")),
+    (
+        "1",
+        (
+            "networking.k8s.io",
+            "v1",
+            "NetworkPolicy",
+            "networkpolicies",
+        ),
+    ),
     ("1", ("", "v1", "ConfigMap", "configmaps")),
     ("1", TEKTON_TASK),
     ("1", TEKTON_PIPELINE),

@@ -41,7 +41,6 @@ impl Clients {
     }
 }
 
-
 impl Provisioner {
     /// The cached client for the environment's cluster (made on first use).
     pub(super) async fn client_for(&self, environment: &Environment) -> Result<Client> {
@@ -73,13 +72,16 @@ impl Provisioner {
             )),
         }
     }
-
 }
 
 /// Deletes `namespace` (only the one whose uid is `uid`, when given: a namespace deleted and made
 /// again by someone else since it was checked is refused) and waits until the API server has
 /// finished removing it.
-pub(super) async fn delete_namespace(client: Client, namespace: &str, uid: Option<&str>) -> Result<()> {
+pub(super) async fn delete_namespace(
+    client: Client,
+    namespace: &str,
+    uid: Option<&str>,
+) -> Result<()> {
     let api = kube::Api::<k8s_openapi::api::core::v1::Namespace>::all(client);
     let params = DeleteParams {
         preconditions: uid.map(|uid| Preconditions {
@@ -164,4 +166,3 @@ pub(super) fn cluster_error(error: kube::Error) -> Error {
         other => other.to_string(),
     })
 }
-

@@ -5,12 +5,12 @@
 //! when the live namespace carries this service's marks (see `ownership.rs`).
 
 use super::config::{Environment, Target};
-use super::records::Status;
 use super::ownership::LiveNamespace;
+use super::records::Status;
 use super::{Destroyed, Provisioner, Request, author, delete_namespace, gitops, naming};
-use crate::tasks::lease::Fence;
 use crate::catalog::refs;
 use crate::identity::{Principal, Role};
+use crate::tasks::lease::Fence;
 use crate::{Error, Result};
 
 /// Where an existing environment is.

@@ -19,9 +19,9 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use super::ownership::LiveNamespace;
 use super::bundle::{self, Desired, MANAGED_BY, MANAGER};
 use super::config::{DriftPolicy, Target};
+use super::ownership::LiveNamespace;
 use super::plan::{Step, plan_one};
 use super::records::Status;
 use super::{Provisioner, Request};

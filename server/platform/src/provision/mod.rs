@@ -425,7 +425,9 @@ impl Provisioner {
                     let message = if prepared.adopt {
                         format!("adopted on apply: {reason}")
                     } else {
-                        format!("not Causeway's ({reason}); an apply is refused unless a platform admin adopts it")
+                        format!(
+                            "not Causeway's ({reason}); an apply is refused unless a platform admin adopts it"
+                        )
                     };
                     if let Some(first) = steps.first_mut() {
                         *first = Step::Conflict {
@@ -608,10 +610,7 @@ impl Provisioner {
     ) -> Result<LiveNamespace> {
         let live = self.live_namespace_of(client, prepared).await?;
         if !prepared.adopt {
-            live.require_ours(
-                &prepared.instance.namespace,
-                &prepared.instance.service_ref,
-            )?;
+            live.require_ours(&prepared.instance.namespace, &prepared.instance.service_ref)?;
         }
         Ok(live)
     }
@@ -730,4 +729,3 @@ fn author(requester: &Requester) -> Author {
         email: requester.email.clone(),
     }
 }
-

@@ -67,7 +67,9 @@ pub fn foreign_namespace(
 pub enum LiveNamespace {
     Absent,
     /// Causeway's, for this service; its uid makes a delete refuse a namespace replaced since.
-    Ours { uid: String },
+    Ours {
+        uid: String,
+    },
     /// Somebody else's: why, and its labels (what an adoption records).
     Foreign {
         reason: String,

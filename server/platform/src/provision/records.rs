@@ -164,9 +164,7 @@ impl Records {
             .bind(Status::Applying.as_str())
             .bind(fence.map(|f| f.task.clone()))
             .bind(now);
-        let done = bind_fence(query, fence)
-            .execute(self.store.pool())
-            .await?;
+        let done = bind_fence(query, fence).execute(self.store.pool()).await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -189,9 +187,7 @@ impl Records {
             .bind(message)
             .bind(now_millis())
             .bind(namespace);
-        let done = bind_fence(query, fence)
-            .execute(self.store.pool())
-            .await?;
+        let done = bind_fence(query, fence).execute(self.store.pool()).await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -247,9 +243,7 @@ impl Records {
             fenced(fence, 2)
         );
         let query = sqlx::query(&sql).bind(namespace);
-        let done = bind_fence(query, fence)
-            .execute(self.store.pool())
-            .await?;
+        let done = bind_fence(query, fence).execute(self.store.pool()).await?;
         // Already gone is what was wanted; only a lost lease is a refusal.
         Ok(done.rows_affected() == 1 || self.still_held(fence).await?)
     }

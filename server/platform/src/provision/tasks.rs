@@ -308,10 +308,7 @@ impl ApplyTask {
                     .live_namespace_of(&client, &prepared)
                     .await
                     .map_err(step_error)?
-                    .require_ours(
-                        &prepared.instance.namespace,
-                        &prepared.instance.service_ref,
-                    )
+                    .require_ours(&prepared.instance.namespace, &prepared.instance.service_ref)
                     .map_err(step_error)?;
                 still_holding(context).await?;
                 let results = join_all(
@@ -356,10 +353,7 @@ impl ApplyTask {
                     .live_namespace_of(&client, &prepared)
                     .await
                     .map_err(step_error)?
-                    .require_ours(
-                        &prepared.instance.namespace,
-                        &prepared.instance.service_ref,
-                    )
+                    .require_ours(&prepared.instance.namespace, &prepared.instance.service_ref)
                     .map_err(step_error)?;
                 still_holding(context).await?;
                 let (deleted, failed) =
