@@ -75,6 +75,8 @@ pub struct Config {
     /// Lease of a claimed task (see `task_lease_secs`).
     pub task_lease: Duration,
     pub task_workers: usize,
+    /// How long a stopping server keeps serving with `/readyz` at 503 (see `shutdown_delay_secs`).
+    pub shutdown_delay: Duration,
     /// Whether `public_url` was set explicitly (otherwise it follows `listen`).
     public_url_set: bool,
     /// Whether this process runs in a Kubernetes pod with a service account token.
@@ -221,6 +223,12 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "4",
         "tasks this process runs at once",
     ),
+    (
+        "shutdown_delay_secs",
+        "CAUSEWAY_SHUTDOWN_DELAY_SECS",
+        "5",
+        "after SIGTERM, how long `/readyz` answers 503 while requests are still served, so that load balancers stop sending any; `0` stops at once",
+    ),
 ];
 
 impl Default for Config {
@@ -245,6 +253,7 @@ impl Default for Config {
             gitops_dir: PathBuf::from("var/gitops"),
             task_lease: Duration::from_secs(15),
             task_workers: 4,
+            shutdown_delay: Duration::from_secs(5),
             public_url_set: false,
             in_pod: false,
         }
@@ -490,6 +499,13 @@ impl Config {
                 self.task_workers = usize::try_from(positive(value).map_err(err)?)
                     .map_err(|_| err("is too large".to_owned()))?
             }
+            "shutdown_delay_secs" => {
+                self.shutdown_delay = Duration::from_secs(
+                    value
+                        .parse::<u64>()
+                        .map_err(|_| err(format!("{value:?} is not a whole number of seconds")))?,
+                )
+            }
             "catalog_orphans" => {
                 self.catalog_delete_orphans = match value {
                     "keep" => false,
@@ -658,6 +674,19 @@ mod tests {
             load(&[("CAUSEWAY_CONFIG", "/nonexistent/causeway.toml")]).expect_err("missing file");
         assert!(
             err.contains("CAUSEWAY_CONFIG") && err.contains("cannot read"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_shutdown_delay_may_be_zero() {
+        let config = load(&[]).expect("defaults");
+        assert_eq!(config.shutdown_delay, Duration::from_secs(5));
+        let config = load(&[("CAUSEWAY_SHUTDOWN_DELAY_SECS", "0")]).expect("valid");
+        assert_eq!(config.shutdown_delay, Duration::ZERO);
+        let err = load(&[("CAUSEWAY_SHUTDOWN_DELAY_SECS", "soon")]).expect_err("refused");
+        assert!(
+            err.contains("`shutdown_delay_secs`") && err.contains("whole number of seconds"),
             "{err}"
         );
     }

@@ -1,5 +1,11 @@
 //! `causeway serve`: starts the HTTP server and the background loops, stops gracefully on SIGTERM
 //! or SIGINT.
+//!
+//! Stopping, on SIGTERM: `/readyz` turns 503 (draining), the task runner claims no new task and
+//! the process gives up its leases (the drift reconciler's), then requests are still served for
+//! `shutdown_delay_secs`, so that load balancers see the 503 and send nothing more; then the
+//! listener closes and requests in flight and tasks already claimed get up to
+//! `request_timeout_secs` to finish. SIGINT (Ctrl-C) skips the delay.
 
 use causeway_platform::provision::Provisioner;
 use causeway_platform::provision::config::ProvisionConfig;
@@ -10,7 +16,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context as _;
+use axum::extract::State;
 use causeway_platform::Platform;
+use std::future::IntoFuture as _;
 
 use crate::config::{ClusterAccess, Config};
 use crate::http::{self, AppState};
@@ -30,6 +38,7 @@ pub fn state(config: Config) -> anyhow::Result<AppState> {
         config: Arc::new(config),
         metrics: telemetry::metrics_handle(),
         migrated: Arc::new(AtomicBool::new(false)),
+        draining: Arc::new(AtomicBool::new(false)),
     })
 }
 
@@ -64,28 +73,116 @@ pub fn settings(config: &Config) -> causeway_platform::Settings {
     }
 }
 
-/// Runs the server until a shutdown signal arrives.
+/// Runs the server until a shutdown signal arrives, then stops as the module documentation says.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let listen = config.listen;
     let state = state(config)?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("configuration key `listen`: cannot listen on {listen}"))?;
+    let (stop_tasks, tasks_stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(migrate_until_done(state.clone()));
     tokio::spawn(purge_sessions(state.clone()));
     tokio::spawn(refresh_locations(state.clone()));
     tokio::spawn(follow_other_replicas(state.clone()));
     tokio::spawn(reconcile_drift(state.clone()));
-    tokio::spawn(run_tasks(state.clone()));
+    let tasks = tokio::spawn(run_tasks(state.clone(), tasks_stopped));
     tracing::info!(address = %listen, public_url = %state.config.public_url, environments = ?state.config.cluster(), "Causeway is serving");
     let store = state.platform.store.clone();
-    axum::serve(listener, http::router(state))
-        .with_graceful_shutdown(shutdown_signal())
+    let grace = state.config.request_timeout;
+    let (closing, closed) = tokio::sync::oneshot::channel::<()>();
+    let draining = {
+        let state = state.clone();
+        async move {
+            let signal = shutdown_signal().await;
+            drain(&state, signal, &stop_tasks).await;
+            let _ = closing.send(());
+        }
+    };
+    let router = http::router(state.clone()).layer(axum::middleware::map_response_with_state(
+        state.draining.clone(),
+        close_while_draining,
+    ));
+    let server = axum::serve(listener, router)
+        .with_graceful_shutdown(draining)
+        .into_future();
+    tokio::pin!(server);
+    let deadline = tokio::select! {
+        result = &mut server => {
+            result.context("the HTTP server failed")?;
+            None
+        }
+        Ok(()) = closed => Some(tokio::time::Instant::now() + grace),
+    };
+    if let Some(deadline) = deadline {
+        match tokio::time::timeout_at(deadline, &mut server).await {
+            Ok(result) => result.context("the HTTP server failed")?,
+            Err(_) => tracing::warn!(
+                grace_secs = grace.as_secs(),
+                "requests still open after the grace period (streams, say) are cut"
+            ),
+        }
+        match tokio::time::timeout_at(deadline, tasks).await {
+            Ok(_) => {}
+            Err(_) => tracing::warn!(
+                grace_secs = grace.as_secs(),
+                "tasks still running after the grace period are left to another replica, which resumes them once their leases expire"
+            ),
+        }
+    }
+    if tokio::time::timeout(Duration::from_secs(5), store.close())
         .await
-        .context("the HTTP server failed")?;
-    store.close().await;
+        .is_err()
+    {
+        tracing::warn!("database connections still in use after 5 s; stopping anyway");
+    }
     tracing::info!("Causeway stopped");
     Ok(())
+}
+
+/// The first steps of stopping: readiness turns 503, no new task is claimed, the leases go to
+/// other replicas; then, after a SIGTERM, requests are still served for `shutdown_delay_secs`.
+async fn drain(state: &AppState, signal: Signal, stop_tasks: &tokio::sync::watch::Sender<bool>) {
+    state.draining.store(true, Ordering::Release);
+    let _ = stop_tasks.send(true);
+    match causeway_platform::leases::Leases::new(state.platform.store.clone())
+        .resign()
+        .await
+    {
+        Ok(released) if !released.is_empty() => {
+            tracing::info!(leases = ?released, "leases released for other replicas");
+        }
+        Ok(_) => {}
+        Err(error) => {
+            tracing::warn!(%error, "could not release this replica's leases; they expire on their own");
+        }
+    }
+    let delay = match signal {
+        Signal::Terminate => state.config.shutdown_delay,
+        Signal::Interrupt => Duration::ZERO,
+    };
+    tracing::info!(
+        ?signal,
+        delay_ms = delay.as_millis() as u64,
+        "stopping: /readyz answers 503; requests are served until the delay ends, then in-flight requests and running tasks finish"
+    );
+    tokio::time::sleep(delay).await;
+}
+
+/// While the server drains, every response asks its client to close the connection, so that
+/// keep-alive clients reconnect (through the load balancer, to another replica) before the
+/// listener closes.
+async fn close_while_draining(
+    State(draining): State<Arc<AtomicBool>>,
+    mut response: axum::response::Response,
+) -> axum::response::Response {
+    if draining.load(Ordering::Acquire) {
+        response.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+    }
+    response
 }
 
 /// Applies migrations, retrying with backoff while the database is unreachable, so the server
@@ -162,15 +259,24 @@ pub fn runner(config: &Config, platform: &Platform, provisioner: &Provisioner) -
     )
 }
 
-/// Starts the task runner once the database is migrated.
-async fn run_tasks(state: AppState) {
+/// Starts the task runner once the database is migrated, and runs it until `stop` turns true;
+/// returns once the tasks it claimed have ended.
+async fn run_tasks(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
     while !state.migrated.load(Ordering::Acquire) {
+        if *stop.borrow() {
+            return;
+        }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let runner = runner(&state.config, &state.platform, &state.provisioner);
-    tracing::info!(worker = runner.worker(), "task runner started");
-    if let Err(error) = runner.spawn().await {
-        tracing::error!(%error, "the task runner stopped");
+    let worker = runner.worker().to_owned();
+    tracing::info!(%worker, "task runner started");
+    let stopped = async move {
+        let _ = stop.wait_for(|stop| *stop).await;
+    };
+    match runner.spawn_until(stopped).await {
+        Ok(()) => tracing::info!(%worker, "task runner stopped; its tasks have ended"),
+        Err(error) => tracing::error!(%error, "the task runner stopped"),
     }
 }
 
@@ -201,7 +307,16 @@ async fn follow_other_replicas(state: AppState) {
     }
 }
 
-async fn shutdown_signal() {
+/// Which signal asked the server to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Signal {
+    /// SIGTERM: a supervisor (Kubernetes, systemd) stopping a replica.
+    Terminate,
+    /// SIGINT: Ctrl-C at a terminal.
+    Interrupt,
+}
+
+async fn shutdown_signal() -> Signal {
     let interrupt = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -216,11 +331,12 @@ async fn shutdown_signal() {
     };
     #[cfg(not(unix))]
     let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutdown signal received; finishing in-flight requests");
+    let signal = tokio::select! {
+        () = interrupt => Signal::Interrupt,
+        () = terminate => Signal::Terminate,
+    };
+    tracing::info!(?signal, "shutdown signal received");
+    signal
 }
 
 #[cfg(test)]

@@ -255,3 +255,124 @@ fn serve_stops_gracefully_on_sigterm() {
         stderr(&output)
     );
 }
+
+/// One HTTP/1.1 request on a new connection: the status and the body, or `None` when the server
+/// does not accept the connection.
+fn get(port: u16, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.get(9..12)?.parse().ok()?;
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned())?;
+    Some((status, body))
+}
+
+/// The holder of the drift reconciler's lease, read from the server's SQLite database.
+fn lease_holder(env: &Env) -> Option<String> {
+    use sqlx::Connection as _;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let mut db = sqlx::SqliteConnection::connect(&env.database_url())
+            .await
+            .ok()?;
+        sqlx::query_scalar::<_, String>("SELECT holder FROM leases WHERE name = 'drift-reconciler'")
+            .fetch_optional(&mut db)
+            .await
+            .ok()
+            .flatten()
+    })
+}
+
+#[test]
+fn sigterm_turns_readiness_503_while_requests_are_still_served() {
+    let env = Env::new();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let delay = Duration::from_secs(3);
+    let mut child = env
+        .command(&["serve"])
+        .env("CAUSEWAY_LISTEN", format!("127.0.0.1:{port}"))
+        .env("CAUSEWAY_SHUTDOWN_DELAY_SECS", delay.as_secs().to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(20)
+        && !(get(port, "/readyz").is_some_and(|(status, _)| status == 200)
+            && lease_holder(&env).is_some())
+    {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        lease_holder(&env).is_some(),
+        "the server became ready and took the drift reconciler's lease"
+    );
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let signalled = Instant::now();
+    // Readiness turns 503 at once, while the server still accepts and answers requests.
+    let mut draining = None;
+    while draining.is_none() && signalled.elapsed() < Duration::from_secs(2) {
+        match get(port, "/readyz") {
+            Some((503, body)) => draining = Some(body),
+            Some(_) => std::thread::sleep(Duration::from_millis(20)),
+            None => break,
+        }
+    }
+    let body = draining.expect("/readyz answered 503 after SIGTERM, before the listener closed");
+    assert!(body.contains("\"draining\""), "{body}");
+    assert_eq!(
+        get(port, "/healthz").map(|(status, _)| status),
+        Some(200),
+        "requests are still served during the delay"
+    );
+    assert_eq!(
+        lease_holder(&env),
+        None,
+        "the lease is released for another replica at once"
+    );
+    std::thread::sleep(delay / 2);
+    assert_eq!(
+        get(port, "/readyz").map(|(status, _)| status),
+        Some(503),
+        "still serving, still draining, halfway through the delay"
+    );
+
+    let deadline = signalled + delay + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the server did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        signalled.elapsed() >= delay,
+        "served for the whole delay: stopped after {:?}",
+        signalled.elapsed()
+    );
+    let output = child.wait_with_output().expect("output");
+    assert!(status.success(), "exit status {status}");
+    assert_eq!(lease_holder(&env), None, "the lease was not taken again");
+    let log = stderr(&output);
+    assert!(log.contains("Causeway stopped"), "{log}");
+}

@@ -133,6 +133,7 @@ on_both_engines!(
     competing_workers_never_claim_a_task_twice,
     one_unfinished_task_per_subject,
     a_worker_claims_only_the_kinds_it_runs,
+    a_stopped_runner_finishes_its_tasks_and_claims_no_more,
 );
 
 async fn steps_run_in_order_and_transient_failures_are_retried(store: Store) {
@@ -422,4 +423,40 @@ async fn competing_workers_never_claim_a_task_twice(store: Store) {
         );
     }
     assert_eq!(handler.runs.lock().expect("lock").len(), 24 * 3);
+}
+
+async fn a_stopped_runner_finishes_its_tasks_and_claims_no_more(store: Store) {
+    let tasks = tasks_on(store).await;
+    let handler = Arc::new(Recorder::default());
+    let running = submit(&tasks, json!({ "hold": "b" })).await;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker =
+        runner(&tasks, handler.clone(), "w1", Duration::from_secs(10)).spawn_until(async move {
+            let _ = stopped.await;
+        });
+    while handler.held.load(Ordering::SeqCst) == 0 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    stop.send(()).expect("stop");
+    let waiting = submit(&tasks, json!({})).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !worker.is_finished(),
+        "the runner waits for the task it is running"
+    );
+    handler.hold.notify_one();
+    tokio::time::timeout(Duration::from_secs(10), worker)
+        .await
+        .expect("the runner ends once its task has")
+        .expect("join");
+    let task = tasks.get(&running).await.expect("get").expect("task");
+    assert_eq!(task.status, TaskStatus::Completed, "{task:?}");
+    assert_eq!(task.attempts, 1, "claimed once: {task:?}");
+    let task = tasks.get(&waiting).await.expect("get").expect("task");
+    assert_eq!(
+        task.status,
+        TaskStatus::Open,
+        "left for another worker: {task:?}"
+    );
+    assert_eq!(task.attempts, 0, "never claimed: {task:?}");
 }

@@ -1,5 +1,5 @@
-//! `/healthz` (the process runs), `/readyz` (it can serve: migrations applied and the database
-//! answers) and `/metrics` (Prometheus text format).
+//! `/healthz` (the process runs), `/readyz` (it can serve: migrations applied, the database
+//! answers, and it is not stopping) and `/metrics` (Prometheus text format).
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -17,6 +17,15 @@ pub async fn healthz() -> impl IntoResponse {
 }
 
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    // First, so that a load balancer takes a stopping server out while it still serves.
+    if state.draining.load(Ordering::Acquire) {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(
+                json!({ "status": "draining", "reason": "the server is stopping; requests are still served until it does" }),
+            ),
+        );
+    }
     if !state.migrated.load(Ordering::Acquire) {
         return (
             StatusCode::SERVICE_UNAVAILABLE,

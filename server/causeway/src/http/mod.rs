@@ -49,6 +49,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Set once migrations have been applied; `/readyz` stays 503 until then.
     pub migrated: Arc<AtomicBool>,
+    /// Set when the server starts to stop; `/readyz` answers 503 from then on.
+    pub draining: Arc<AtomicBool>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -191,11 +191,28 @@ impl Runner {
     /// Runs until the process ends: claims tasks while it has capacity, and waits for a new one
     /// (or the poll interval) when there are none.
     pub fn spawn(self) -> tokio::task::JoinHandle<()> {
+        self.spawn_until(std::future::pending())
+    }
+
+    /// [`Runner::spawn`] until `stop` completes: from then on it claims nothing more, and the
+    /// returned handle completes once the tasks it had claimed have ended. A claim in progress
+    /// is never abandoned half-way, so no task is left claimed by a runner that will not run it.
+    pub fn spawn_until(
+        self,
+        stop: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
-            let slots = Arc::new(Semaphore::new(self.settings.concurrency.max(1)));
+            let concurrency = self.settings.concurrency.max(1);
+            let slots = Arc::new(Semaphore::new(concurrency));
+            tokio::pin!(stop);
             loop {
-                let Ok(slot) = slots.clone().acquire_owned().await else {
-                    return;
+                let slot = tokio::select! {
+                    biased;
+                    () = &mut stop => break,
+                    slot = slots.clone().acquire_owned() => match slot {
+                        Ok(slot) => slot,
+                        Err(_) => return,
+                    },
                 };
                 match self
                     .tasks
@@ -211,16 +228,27 @@ impl Runner {
                     }
                     Ok(None) => {
                         drop(slot);
-                        let _ =
-                            tokio::time::timeout(self.settings.poll, self.tasks.created()).await;
+                        tokio::select! {
+                            biased;
+                            () = &mut stop => break,
+                            _ = tokio::time::timeout(self.settings.poll, self.tasks.created()) => {}
+                        }
                     }
                     Err(error) => {
                         drop(slot);
                         tracing::warn!(%error, "could not claim a task");
-                        tokio::time::sleep(self.settings.poll).await;
+                        tokio::select! {
+                            biased;
+                            () = &mut stop => break,
+                            () = tokio::time::sleep(self.settings.poll) => {}
+                        }
                     }
                 }
             }
+            // Every slot back means every claimed task has ended.
+            let _ = slots
+                .acquire_many(u32::try_from(concurrency).unwrap_or(u32::MAX))
+                .await;
         })
     }
 
