@@ -353,3 +353,101 @@ async fn a_worker_that_lost_its_lease_writes_neither_the_record_nor_the_reposito
     std::fs::remove_dir_all(&repository).ok();
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[tokio::test]
+async fn a_directory_someone_else_wrote_is_neither_overwritten_nor_removed() {
+    let root = std::env::temp_dir().join(format!("causeway-gitops-{}", uuid::Uuid::new_v4()));
+    let repository = root.join("repo.git");
+    let work = root.join("work");
+    // The platform team's repository already holds a directory for `billing-dev`, written by
+    // another tool.
+    let run = |dir: &Path, args: &[&str]| {
+        let output = Command::new("git")
+            .current_dir(dir)
+            .args(args)
+            .output()
+            .expect("git runs");
+        assert!(
+            output.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    std::fs::create_dir_all(&work).expect("work dir");
+    run(&root, &["init", "--bare", "-b", "main", "repo.git"]);
+    run(&work, &["init", "-b", "main"]);
+    let dir = work.join("clusters/local/billing-dev");
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(
+        dir.join("configmap-ledger.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ledger\n  namespace: billing-dev\ndata:\n  rate: \"7\"\n",
+    )
+    .expect("file");
+    run(&work, &["add", "."]);
+    run(
+        &work,
+        &[
+            "-c",
+            "user.name=Platform",
+            "-c",
+            "user.email=platform@example.com",
+            "commit",
+            "-m",
+            "ledger settings",
+        ],
+    );
+    run(
+        &work,
+        &["push", repository.to_str().expect("path"), "main:main"],
+    );
+
+    let platform = platform_with_catalog(&team_a_service("billing")).await;
+    let engine = Provisioner::new(
+        ProvisionConfig::embedded(None, repository.clone()),
+        &platform,
+    );
+    let plan = engine
+        .plan(&request("billing", "dev", "req-1", &[]))
+        .await
+        .expect("plan");
+    assert!(
+        plan.steps.iter().any(|s| matches!(s,
+            Step::Conflict { message, .. } if message.contains("configmap-ledger.yaml"))),
+        "{:?}",
+        plan.steps
+    );
+    let refused = engine
+        .apply(&request("billing", "dev", "req-1", &[]))
+        .await
+        .expect_err("the commit is refused");
+    assert!(
+        matches!(&refused, causeway_platform::Error::Conflict(m) if m.contains("not created by Causeway")),
+        "{refused:?}"
+    );
+    assert_eq!(
+        engine.records().get("billing-dev").await.expect("get"),
+        None,
+        "a refused request records nothing"
+    );
+    let refused = engine
+        .destroy(&request("billing", "dev", "req-2", &[]))
+        .await
+        .expect_err("the removal is refused");
+    assert!(
+        matches!(refused, causeway_platform::Error::Conflict(_)),
+        "{refused:?}"
+    );
+    let files = git(
+        &repository,
+        &["ls-tree", "-r", "--name-only", "HEAD", "clusters/local/"],
+    );
+    assert_eq!(
+        files.trim(),
+        "clusters/local/billing-dev/configmap-ledger.yaml"
+    );
+    assert_eq!(
+        git(&repository, &["rev-list", "--count", "HEAD"]).trim(),
+        "1"
+    );
+    std::fs::remove_dir_all(&root).ok();
+}

@@ -96,10 +96,20 @@ impl Provisioner {
         Ok(located)
     }
 
-    /// The live namespace of `located`, refused when it is somebody else's; `Absent` for a
-    /// GitOps target, whose repository Causeway alone writes.
+    /// The live namespace of `located`, refused when it is somebody else's; for a GitOps target,
+    /// its directory is checked the same way and `Absent` returned.
     async fn live_namespace_to_remove(&self, located: &Located) -> Result<LiveNamespace> {
-        if !matches!(located.environment.target, Target::Cluster { .. }) {
+        if let Target::Gitops {
+            repository,
+            cluster,
+        } = &located.environment.target
+        {
+            let owner = self
+                .gitops_owner(&located.namespace, &located.service, &located.service_ref)
+                .await?;
+            gitops::Repository::new(repository.clone())
+                .check(gitops::directory(cluster, &located.namespace), owner)
+                .await?;
             return Ok(LiveNamespace::Absent);
         }
         let client = self.client_for(&located.environment).await?;
@@ -176,6 +186,8 @@ impl Provisioner {
                             request.requester.entity_ref,
                             request.request_id
                         ),
+                        self.gitops_owner(namespace, &located.service, &located.service_ref)
+                            .await?,
                     )
                     .await
             }

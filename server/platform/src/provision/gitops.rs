@@ -16,7 +16,8 @@ use gix::object::tree::EntryKind;
 use kube::api::DynamicObject;
 use serde_json::Value;
 
-use super::bundle::Desired;
+use super::bundle::{Desired, SERVICE_LABEL};
+use super::ownership;
 use super::plan::{Step, diff, keeping_request_of};
 use crate::{Error, Result};
 
@@ -25,6 +26,64 @@ use crate::{Error, Result};
 pub struct Author {
     pub name: String,
     pub email: String,
+}
+
+/// Whose directory a change is for: every file already in it must carry these marks, as a live
+/// namespace must (see `ownership.rs`); a directory someone else wrote is neither overwritten
+/// nor removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    /// The component's name (the `causeway.dev/service` label).
+    pub service: String,
+    /// Its entity reference (the namespace's `causeway.dev/service-ref` annotation).
+    pub service_ref: String,
+    /// Causeway's records hold the directory's namespace for this service (see
+    /// [`ownership::foreign_namespace`]).
+    pub recorded: bool,
+}
+
+/// Why the file `name` with `content` is not `owner`'s, or `None` when it is.
+fn foreign_file(name: &str, content: &[u8], owner: &Owner) -> Option<String> {
+    let Ok(object) = serde_yaml_ng::from_slice::<DynamicObject>(content) else {
+        return Some(format!("{name} is not a Kubernetes object Causeway wrote"));
+    };
+    let is_namespace = object.types.as_ref().is_some_and(|t| t.kind == "Namespace");
+    let reason = if is_namespace {
+        ownership::foreign_namespace(
+            &object.metadata,
+            &owner.service,
+            &owner.service_ref,
+            owner.recorded,
+        )
+    } else {
+        ownership::foreign_object(&object.metadata).or_else(|| {
+            let label = object
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(SERVICE_LABEL));
+            (label != Some(&owner.service))
+                .then(|| format!("its {SERVICE_LABEL} label is not {}", owner.service))
+        })
+    };
+    reason.map(|reason| format!("{name}: {reason}"))
+}
+
+/// Refuses a directory holding any file that is not `owner`'s.
+fn check_owned(dir: &str, existing: &BTreeMap<String, Vec<u8>>, owner: &Owner) -> Result<()> {
+    let foreign: Vec<String> = existing
+        .iter()
+        .filter_map(|(name, content)| foreign_file(name, content, owner))
+        .collect();
+    if foreign.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Conflict(format!(
+            "{dir} in the GitOps repository holds files that are not Causeway's environment of {}: {}; Causeway neither overwrites nor removes them",
+            owner.service_ref,
+            foreign.join("; ")
+        )))
+    }
 }
 
 /// Commits in this process are made one at a time; other processes are kept out by the
@@ -58,15 +117,23 @@ fn yaml(object: &DynamicObject) -> Vec<u8> {
         .into_bytes()
 }
 
+/// Creating the repository is done by one caller at a time: two first writes at once (a task's
+/// commit and a plan reading the repository) both found it missing, and the second one's
+/// `init_bare` failed on the directory the first had just filled.
+static CREATING: Mutex<()> = Mutex::new(());
+
 /// Opens the repository at `path`, creating a bare one (branch `main`) when there is none.
 fn open(path: &Path) -> Result<gix::Repository> {
     let fail = git_error(path);
-    if path.join("HEAD").exists() || path.join(".git").exists() {
-        return gix::open(path).map_err(|e| fail(&e));
+    {
+        // Held while checking too, so that nobody opens a repository half made.
+        let _one_at_a_time = CREATING.lock().unwrap_or_else(|e| e.into_inner());
+        if !(path.join("HEAD").exists() || path.join(".git").exists()) {
+            std::fs::create_dir_all(path).map_err(|e| fail(&e))?;
+            gix::init_bare(path).map_err(|e| fail(&e))?;
+            std::fs::write(path.join("HEAD"), "ref: refs/heads/main\n").map_err(|e| fail(&e))?;
+        }
     }
-    std::fs::create_dir_all(path).map_err(|e| fail(&e))?;
-    gix::init_bare(path).map_err(|e| fail(&e))?;
-    std::fs::write(path.join("HEAD"), "ref: refs/heads/main\n").map_err(|e| fail(&e))?;
     gix::open(path).map_err(|e| fail(&e))
 }
 
@@ -163,14 +230,30 @@ impl Repository {
         Self { path }
     }
 
-    /// What committing `bundle` into `dir` would change, file by file.
-    pub async fn plan(&self, dir: String, bundle: Vec<Desired>) -> Result<Vec<Step>> {
+    /// What committing `bundle` into `dir` would change, file by file; a file that is not
+    /// `owner`'s shows as a conflict.
+    pub async fn plan(&self, dir: String, bundle: Vec<Desired>, owner: Owner) -> Result<Vec<Step>> {
         let path = self.path.clone();
         blocking(move || {
             let repo = open(&path)?;
             let tree = head(&repo, &path)?.map(|(_, tree)| tree);
             let existing = files_in(&repo, &path, tree, &dir)?;
-            Ok(steps(&bundle, &existing))
+            let mut steps = steps(&bundle, &existing);
+            // `steps` lists the bundle's objects in order, then the files no longer rendered.
+            let wanted: Vec<String> = bundle.iter().map(file_name).collect();
+            let leftover = existing.keys().filter(|name| !wanted.contains(name));
+            for (step, name) in steps.iter_mut().zip(wanted.iter().chain(leftover)) {
+                let Some(content) = existing.get(name) else {
+                    continue;
+                };
+                if let Some(message) = foreign_file(name, content, &owner) {
+                    *step = Step::Conflict {
+                        object: step.object().to_owned(),
+                        message,
+                    };
+                }
+            }
+            Ok(steps)
         })
         .await
     }
@@ -183,6 +266,7 @@ impl Repository {
         bundle: Vec<Desired>,
         author: Author,
         message: String,
+        owner: Owner,
     ) -> Result<Committed> {
         let path = self.path.clone();
         blocking(move || {
@@ -190,8 +274,9 @@ impl Repository {
             let repo = open(&path)?;
             let mut last_error = None;
             for _ in 0..ATTEMPTS {
-                match commit_once(&repo, &path, &dir, &bundle, &author, &message) {
+                match commit_once(&repo, &path, &dir, &bundle, &author, &message, &owner) {
                     Ok(done) => return Ok(done),
+                    Err(refused @ Error::Conflict(_)) => return Err(refused),
                     // Another process moved HEAD between our read and our update: build again.
                     Err(error) => last_error = Some(error),
                 }
@@ -201,12 +286,29 @@ impl Repository {
         .await
     }
 
-    /// Removes `dir` and commits that; `None` when there was nothing to remove.
+    /// Refuses `dir` when it holds a file that is not `owner`'s: the check a request gets before
+    /// anything is recorded (the commit and the removal check again, under the writer lock).
+    pub async fn check(&self, dir: String, owner: Owner) -> Result<()> {
+        let path = self.path.clone();
+        blocking(move || {
+            if !path.exists() {
+                return Ok(());
+            }
+            let repo = open(&path)?;
+            let tree = head(&repo, &path)?.map(|(_, tree)| tree);
+            check_owned(&dir, &files_in(&repo, &path, tree, &dir)?, &owner)
+        })
+        .await
+    }
+
+    /// Removes `dir` and commits that; `None` when there was nothing to remove. Refused when the
+    /// directory holds a file that is not `owner`'s.
     pub async fn remove(
         &self,
         dir: String,
         author: Author,
         message: String,
+        owner: Owner,
     ) -> Result<Option<String>> {
         let path = self.path.clone();
         blocking(move || {
@@ -219,9 +321,11 @@ impl Repository {
                 let Some((_, tree)) = current else {
                     return Ok(None);
                 };
-                if files_in(&repo, &path, Some(tree), &dir)?.is_empty() {
+                let existing = files_in(&repo, &path, Some(tree), &dir)?;
+                if existing.is_empty() {
                     return Ok(None);
                 }
+                check_owned(&dir, &existing, &owner)?;
                 let mut editor = repo.edit_tree(tree).map_err(|e| fail(&e))?;
                 editor.remove(dir.as_str()).map_err(|e| fail(&e))?;
                 let tree = editor.write().map_err(|e| fail(&e))?;
@@ -268,10 +372,12 @@ fn commit_once(
     bundle: &[Desired],
     author: &Author,
     message: &str,
+    owner: &Owner,
 ) -> Result<Committed> {
     let fail = git_error(path);
     let current = head(repo, path)?;
     let existing = files_in(repo, path, current.map(|(_, tree)| tree), dir)?;
+    check_owned(dir, &existing, owner)?;
     let steps = steps(bundle, &existing);
     if steps.iter().all(|s| matches!(s, Step::Unchanged { .. })) {
         return Ok(Committed {
@@ -346,4 +452,35 @@ fn signed(
         )
         .map_err(|e| git_error(path)(&e))?;
     Ok(id.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_opens_at_once_share_one_new_repository() {
+        let path = std::env::temp_dir().join(format!("causeway-gitops-{}", uuid::Uuid::new_v4()));
+        let barrier = std::sync::Barrier::new(8);
+        let results: Vec<Result<()>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| {
+                    scope.spawn(|| {
+                        barrier.wait();
+                        open(&path).map(|_| ())
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("thread"))
+                .collect()
+        });
+        let head = std::fs::read_to_string(path.join("HEAD"));
+        let _ = std::fs::remove_dir_all(&path);
+        for result in results {
+            result.expect("every caller opens the repository");
+        }
+        assert_eq!(head.expect("HEAD"), "ref: refs/heads/main\n");
+    }
 }

@@ -410,6 +410,7 @@ impl Provisioner {
                     .plan(
                         gitops::directory(cluster, namespace),
                         prepared.bundle.clone(),
+                        self.gitops_owner_of(prepared).await?,
                     )
                     .await?
             }
@@ -488,13 +489,7 @@ impl Provisioner {
         let namespace = prepared.instance.namespace.clone();
         self.guard_namespace(&namespace, &self.service_ref(&request.service)?)
             .await?;
-        let live = match &prepared.environment.target {
-            Target::Cluster { .. } => {
-                let client = self.client_for(&prepared.environment).await?;
-                Some(self.check_live(&client, &prepared).await?)
-            }
-            Target::Gitops { .. } => None,
-        };
+        let live = self.check_target(&prepared).await?;
         self.records
             .begin(&self.record_of(&prepared, request)?, None)
             .await?;
@@ -586,6 +581,40 @@ impl Provisioner {
         Ok((deleted, failed))
     }
 
+    /// Checks the target before anything is recorded: a cluster's live namespace, or a GitOps
+    /// directory, must be this service's (or, for a cluster, adopted by the request). Returns
+    /// the live namespace for a cluster.
+    pub(crate) async fn check_target(&self, prepared: &Prepared) -> Result<Option<LiveNamespace>> {
+        match &prepared.environment.target {
+            Target::Cluster { .. } => {
+                let client = self.client_for(&prepared.environment).await?;
+                Ok(Some(self.check_live(&client, prepared).await?))
+            }
+            Target::Gitops {
+                repository,
+                cluster,
+            } => {
+                gitops::Repository::new(repository.clone())
+                    .check(
+                        gitops::directory(cluster, &prepared.instance.namespace),
+                        self.gitops_owner_of(prepared).await?,
+                    )
+                    .await?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// What the GitOps directory of `prepared` must hold to be its service's.
+    async fn gitops_owner_of(&self, prepared: &Prepared) -> Result<gitops::Owner> {
+        self.gitops_owner(
+            &prepared.instance.namespace,
+            &prepared.instance.service,
+            &prepared.instance.service_ref,
+        )
+        .await
+    }
+
     /// The live namespace of `prepared`, judged for its service.
     pub(crate) async fn live_namespace_of(
         &self,
@@ -666,6 +695,7 @@ impl Provisioner {
                 prepared.bundle.clone(),
                 author(&request.requester),
                 message,
+                self.gitops_owner_of(prepared).await?,
             )
             .await?;
         let mut applied = Vec::new();

@@ -13,7 +13,7 @@ use kube::Client;
 use serde_json::json;
 
 use super::bundle::{MANAGED_BY, SERVICE_LABEL, SERVICE_REF_ANNOTATION};
-use super::{Provisioner, Request, cluster_error};
+use super::{Provisioner, Request, cluster_error, gitops};
 use crate::audit::{Entry, Outcome};
 use crate::{Error, Result};
 
@@ -121,6 +121,26 @@ impl Provisioner {
                 },
             },
         )
+    }
+
+    /// What a GitOps directory must hold to be `service`'s: its marks, and whether Causeway's
+    /// records hold `namespace` for it.
+    pub(crate) async fn gitops_owner(
+        &self,
+        namespace: &str,
+        service: &str,
+        service_ref: &str,
+    ) -> Result<gitops::Owner> {
+        let recorded = self
+            .records
+            .get(namespace)
+            .await?
+            .is_some_and(|r| r.service == service_ref);
+        Ok(gitops::Owner {
+            service: service.to_owned(),
+            service_ref: service_ref.to_owned(),
+            recorded,
+        })
     }
 
     /// Records that `request` adopted a namespace Causeway did not create: who, which

@@ -61,6 +61,19 @@ pub enum Step {
     },
 }
 
+impl Step {
+    /// The object the step is about (`Kind/name`).
+    pub fn object(&self) -> &str {
+        match self {
+            Self::Create { object }
+            | Self::Update { object, .. }
+            | Self::Unchanged { object }
+            | Self::Delete { object }
+            | Self::Conflict { object, .. } => object,
+        }
+    }
+}
+
 /// Fields that the API server maintains and that say nothing about the desired state.
 const VOLATILE: &[&str] = &[
     "metadata.managedFields",

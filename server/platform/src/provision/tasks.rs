@@ -119,10 +119,7 @@ impl Provisioner {
             &self.service_ref(&request.service)?,
         )
         .await?;
-        if matches!(prepared.environment.target, Target::Cluster { .. }) {
-            let client = self.client_for(&prepared.environment).await?;
-            self.check_live(&client, &prepared).await?;
-        }
+        self.check_target(&prepared).await?;
         let plan = match prepared.environment.target {
             Target::Cluster { .. } => steps(&[
                 ("check", "Check the request against the guardrails"),
@@ -235,16 +232,7 @@ impl ApplyTask {
         let prepared = engine.prepare(&request).map_err(step_error)?;
         match step {
             "check" => {
-                if matches!(prepared.environment.target, Target::Cluster { .. }) {
-                    let client = engine
-                        .client_for(&prepared.environment)
-                        .await
-                        .map_err(step_error)?;
-                    engine
-                        .check_live(&client, &prepared)
-                        .await
-                        .map_err(step_error)?;
-                }
+                engine.check_target(&prepared).await.map_err(step_error)?;
                 context
                     .log(
                         step,
