@@ -14,7 +14,7 @@ export SITE_ROOT
 WASM_PROFILE ?= release
 CAUSEWAY := $(CARGO_TARGET_DIR)/debug/causeway
 
-.PHONY: help run test setup site server lint unit e2e fmt clean dev-cluster dev-cluster-down bench-catalog bench-provision fuzz
+.PHONY: help run test setup site server lint unit e2e fmt clean dev-cluster dev-cluster-down bench-catalog bench-provision fuzz fuzz-api
 
 help:
 	@echo "make run   build and serve the portal with demo data on http://127.0.0.1:3000"
@@ -55,9 +55,12 @@ unit:
 	@tests/scripts/with-postgres.sh tests/scripts/with-controlplane.sh cargo test
 
 ## The browser suite against a freshly built portal, and readiness following a real PostgreSQL.
+## Last, the REST API is fuzzed from its OpenAPI document (schemathesis, 100 examples per
+## operation; `make fuzz-api` runs 1000).
 e2e: site server
 	@tests/scripts/with-controlplane.sh tests/scripts/e2e.sh $(CAUSEWAY)
 	@tests/scripts/readiness-recovery.sh $(CAUSEWAY)
+	@tests/api/schemathesis.sh $(CAUSEWAY)
 
 test: setup lint unit e2e
 	@echo "All suites passed."
@@ -84,6 +87,11 @@ bench-provision:
 ## on a release build; `make test` runs the same targets at 20 000 inputs. FUZZ_SEED replays a run.
 fuzz:
 	FUZZ_INPUTS=$${FUZZ_INPUTS:-1000000} cargo test --release -p causeway-platform --test fuzz -- --nocapture
+
+## The REST API's fuzz run (tests/api/schemathesis.sh) at 1000 examples per operation instead of
+## the 100 of `make test`; SCHEMATHESIS_EXAMPLES and SCHEMATHESIS_SEED set its size and seed.
+fuzz-api: server
+	SCHEMATHESIS_EXAMPLES=$${SCHEMATHESIS_EXAMPLES:-1000} tests/api/schemathesis.sh $(CAUSEWAY)
 
 bench-catalog:
 	cargo build --release -p causeway -p causeway-bench-probe

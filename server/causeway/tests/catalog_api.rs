@@ -847,6 +847,69 @@ async fn openapi_document_describes_the_routes() {
         assert!(doc["paths"].get(path).is_some(), "{path} is documented");
     }
     assert!(doc["components"]["schemas"].get("ErrorEnvelope").is_some());
+
+    // Every answer is documented as a named transfer object (never a bare JSON value), every
+    // error in the envelope, and every parameter where it is really read.
+    let mut operation_ids = std::collections::BTreeSet::new();
+    let mut linked = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("path item") {
+            let at = format!("{} {path}", method.to_uppercase());
+            let id = operation["operationId"].as_str().expect("operationId");
+            assert!(
+                operation_ids.insert(id.to_owned()),
+                "{at}: operationId {id} is unique"
+            );
+            for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                let name = parameter["name"].as_str().expect("name");
+                if parameter["in"] == "path" {
+                    assert!(
+                        path.contains(&format!("{{{name}}}")),
+                        "{at}: {name} is not in the path"
+                    );
+                }
+            }
+            let responses = operation["responses"].as_object().expect("responses");
+            assert!(responses.contains_key("401"), "{at} documents 401");
+            for (status, response) in responses {
+                for (media_type, content) in response["content"].as_object().into_iter().flatten() {
+                    let schema = &content["schema"];
+                    let named = schema.get("$ref").or_else(|| schema["items"].get("$ref"));
+                    assert!(named.is_some(), "{at} {status} {media_type}: {schema}");
+                    // validate-entity's 400 is Backstage's `{errors}` or the envelope.
+                    let envelope = if path.ends_with("/validate-entity") && status == "400" {
+                        "#/components/schemas/ValidateEntityError"
+                    } else {
+                        "#/components/schemas/ErrorEnvelope"
+                    };
+                    if !status.starts_with('2') {
+                        assert_eq!(media_type, "application/json", "{at} {status}");
+                        assert_eq!(named.expect("ref"), envelope, "{at} {status}");
+                    }
+                }
+                for link in response["links"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(_, l)| l)
+                {
+                    linked.push(
+                        link["operationId"]
+                            .as_str()
+                            .expect("link operationId")
+                            .to_owned(),
+                    );
+                }
+            }
+        }
+    }
+    for id in linked {
+        assert!(operation_ids.contains(&id), "link to {id}");
+    }
+    let events = &doc["paths"]["/api/tasks/{id}/events"]["get"]["responses"]["200"]["content"];
+    assert!(events.get("text/event-stream").is_some(), "{events}");
+    let import = &doc["paths"]["/api/catalog/import"]["post"]["requestBody"]["content"];
+    assert!(import.get("application/yaml").is_some(), "{import}");
 }
 
 /// Runs the git command line to build a fixture repository (Causeway itself reads it with a git

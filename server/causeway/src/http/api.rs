@@ -11,13 +11,16 @@ use serde_json::json;
 
 use super::AppState;
 use super::auth::request_id;
+use super::dto::ErrorEnvelope;
+use super::dto::identity::{
+    AuditList, AuditRecord, CreatedToken, Me, NewToken, RevokedToken, Token, TokenList,
+};
 use super::error::ApiError;
-use super::openapi::ErrorEnvelope;
 
-#[utoipa::path(get, path = "/api/me", tag = "identity", responses((status = 200, description = "The caller: entity_ref, display_name, email, teams, role", body = serde_json::Value), (status = 401, description = "Not signed in", body = ErrorEnvelope)))]
+#[utoipa::path(get, path = "/api/me", tag = "identity", responses((status = 200, description = "The caller", body = Me)))]
 /// `GET /api/me`: the caller.
-pub async fn me(Extension(principal): Extension<Principal>) -> Json<Principal> {
-    Json(principal)
+pub async fn me(Extension(principal): Extension<Principal>) -> Json<Me> {
+    Json(Me::from(&principal))
 }
 
 #[derive(Debug, Deserialize)]
@@ -28,13 +31,15 @@ pub struct ListQuery {
 }
 
 #[utoipa::path(get, path = "/api/tokens", tag = "identity", params(("all" = Option<bool>, Query, description = "Every user's tokens (platform admins)")),
-    responses((status = 200, description = "`{items: [token]}`, never with secrets", body = serde_json::Value)))]
+    responses((status = 200, description = "Tokens, never with secrets", body = TokenList),
+        (status = 400, description = "Malformed query string", body = ErrorEnvelope),
+        (status = 403, description = "`all=true` from someone other than a platform admin", body = ErrorEnvelope)))]
 /// `GET /api/tokens`: the caller's tokens (everyone's for an admin with `all=true`), without secrets.
 pub async fn list_tokens(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Json<TokenList>, ApiError> {
     let query = super::error::query(query)?;
     if query.all && principal.role != Role::PlatformAdmin {
         return Err(ApiError::forbidden(
@@ -43,34 +48,25 @@ pub async fn list_tokens(
     }
     let owner = (!query.all).then_some(principal.entity_ref.as_str());
     let tokens = state.platform.tokens.list(owner).await?;
-    Ok(Json(json!({ "items": tokens })))
+    Ok(Json(TokenList {
+        items: tokens.iter().map(Token::from).collect(),
+    }))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateToken {
-    name: String,
-}
-
-#[utoipa::path(post, path = "/api/tokens", tag = "identity", request_body(content = serde_json::Value, description = "`{name}`"),
-    responses((status = 201, description = "`{token, secret}`; the secret is shown only here", body = serde_json::Value), (status = 400, description = "Invalid name", body = ErrorEnvelope)))]
+#[utoipa::path(post, path = "/api/tokens", tag = "identity", request_body = NewToken,
+    responses((status = 201, description = "The token and its secret, shown only here", body = CreatedToken,
+            links(("RevokeToken" = (operation_id = "revoke_token", parameters(("id" = "$response.body#/token/id")))))),
+        (status = 400, description = "Malformed body or invalid name", body = ErrorEnvelope),
+        (status = 413, description = "Body too large", body = ErrorEnvelope)))]
 /// `POST /api/tokens` with `{"name": …}`: creates a token for the caller; the secret is in this
 /// response only.
 pub async fn create_token(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     headers: HeaderMap,
-    body: Result<Json<CreateToken>, axum::extract::rejection::JsonRejection>,
+    body: Result<Json<NewToken>, axum::extract::rejection::JsonRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let Json(body) = body.map_err(|e| {
-        // Backstage answers every malformed body with 400 InputError; only size keeps its own status.
-        let message = format!("request body: {}", e.body_text());
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(e.status(), "PayloadTooLargeError", message)
-        } else {
-            ApiError::input(message)
-        }
-    })?;
+    let body = super::error::json_body(body)?;
     let created = state
         .platform
         .tokens
@@ -88,19 +84,22 @@ pub async fn create_token(
         .await;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "token": created.token, "secret": created.secret })),
+        Json(CreatedToken {
+            token: Token::from(&created.token),
+            secret: created.secret,
+        }),
     ))
 }
 
 #[utoipa::path(delete, path = "/api/tokens/{id}", tag = "identity", params(("id" = String, Path)),
-    responses((status = 200, description = "`{token}`, now revoked", body = serde_json::Value), (status = 404, description = "No such token of yours", body = ErrorEnvelope)))]
+    responses((status = 200, description = "The token, now revoked", body = RevokedToken), (status = 404, description = "No such token of yours", body = ErrorEnvelope)))]
 /// `DELETE /api/tokens/{id}`: revokes one of the caller's tokens (any token for an admin).
 pub async fn revoke_token(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Json<RevokedToken>, ApiError> {
     let owned = state
         .platform
         .tokens
@@ -139,7 +138,9 @@ pub async fn revoke_token(
             ..entry(Outcome::Success)
         })
         .await;
-    Ok(Json(json!({ "token": token })))
+    Ok(Json(RevokedToken {
+        token: Token::from(&token),
+    }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -147,14 +148,16 @@ pub struct AuditQuery {
     limit: Option<i64>,
 }
 
-#[utoipa::path(get, path = "/api/audit", tag = "identity", params(("limit" = Option<i64>, Query, description = "1 to 1000, default 100")),
-    responses((status = 200, description = "`{items: [record]}`, newest first", body = serde_json::Value), (status = 403, description = "Platform admins only", body = ErrorEnvelope)))]
+#[utoipa::path(get, path = "/api/audit", tag = "identity", params(("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "1 to 1000, default 100")),
+    responses((status = 200, description = "Audit records, newest first", body = AuditList),
+        (status = 400, description = "Malformed query string, or `limit` out of range", body = ErrorEnvelope),
+        (status = 403, description = "Platform admins only", body = ErrorEnvelope)))]
 /// `GET /api/audit`: the most recent audit records; platform admins only.
 pub async fn audit_log(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Json<AuditList>, ApiError> {
     let query = super::error::query(query)?;
     if principal.role != Role::PlatformAdmin {
         return Err(ApiError::forbidden(
@@ -166,5 +169,7 @@ pub async fn audit_log(
         return Err(ApiError::input("limit: must be between 1 and 1000"));
     }
     let records = state.platform.audit.recent(limit).await?;
-    Ok(Json(json!({ "items": records })))
+    Ok(Json(AuditList {
+        items: records.iter().map(AuditRecord::from).collect(),
+    }))
 }

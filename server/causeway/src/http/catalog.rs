@@ -15,13 +15,17 @@ use causeway_platform::catalog::query::{
 };
 use causeway_platform::catalog::{Catalog, IngestOptions, prepare, render, yaml};
 use causeway_platform::identity::{Principal, Role};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::AppState;
 use super::auth::request_id;
-use super::error::ApiError;
-use super::openapi::ErrorEnvelope;
+use super::dto::ErrorEnvelope;
+use super::dto::catalog::{
+    AddedLocation, EntitiesByRefs, Entity, EntityPage, EntityRefs, FacetCount, Facets,
+    IngestReport, Location, LocationData, NewLocation, PageInfo, PartialEntity, Refresh,
+    ValidateEntity, ValidateEntityError, ValidationError, ValidationErrors,
+};
+use super::error::{ApiError, json_body};
 
 /// Most items one request may ask for.
 const MAX_LIMIT: u64 = 10_000;
@@ -122,14 +126,14 @@ fn render_all(catalog: &Catalog, ids: &[u32], fields: &[String]) -> Vec<u8> {
     params(
         ("filter" = Option<Vec<String>>, Query, description = "Filter set; repeat for OR, comma-separate conditions for AND: `kind=component,spec.lifecycle=production`, `metadata.tags.java`, `relations.ownedby=group:default/payments`"),
         ("fields" = Option<Vec<String>>, Query, description = "Dotted paths to keep, comma-separated"),
-        ("limit" = Option<u64>, Query, description = "Page size (default 20, at most 10000)"),
-        ("offset" = Option<u64>, Query, description = "Items to skip"),
+        ("limit" = Option<u64>, Query, minimum = 0, maximum = 10000, description = "Page size (default 20, at most 10000)"),
+        ("offset" = Option<u64>, Query, minimum = 0, description = "Items to skip"),
         ("orderField" = Option<Vec<String>>, Query, description = "`field,asc|desc`, repeatable"),
         ("cursor" = Option<String>, Query, description = "Opaque cursor from `pageInfo`; the query it carries replaces filter, order and full text"),
         ("fullTextFilterTerm" = Option<String>, Query, description = "Case-insensitive substring"),
         ("fullTextFilterFields" = Option<Vec<String>>, Query, description = "Fields the term is matched in (default: every indexed field)"),
     ),
-    responses((status = 200, description = "`{items, totalItems, pageInfo: {nextCursor?, prevCursor?}}`", body = Value), (status = 400, description = "Invalid parameter", body = ErrorEnvelope)))]
+    responses((status = 200, description = "One page of entities", body = EntityPage), (status = 400, description = "Invalid parameter, named in the message", body = ErrorEnvelope)))]
 /// `GET /entities/by-query`
 pub async fn by_query(
     State(state): State<AppState>,
@@ -162,20 +166,20 @@ pub async fn by_query(
     };
     let catalog = &state.platform.catalog;
     let page = query.page(&catalog.index(), offset, limit);
-    let mut page_info = serde_json::Map::new();
+    let mut page_info = PageInfo::default();
     if offset.saturating_add(page.ids.len() as u64) < page.total && limit > 0 {
         let next = Cursor {
             query: query.clone(),
             offset: offset.saturating_add(limit),
         };
-        page_info.insert("nextCursor".to_owned(), Value::String(next.encode()));
+        page_info.next_cursor = Some(next.encode());
     }
     if offset > 0 {
         let prev = Cursor {
             query,
             offset: offset.saturating_sub(limit),
         };
-        page_info.insert("prevCursor".to_owned(), Value::String(prev.encode()));
+        page_info.prev_cursor = Some(prev.encode());
     }
     let mut out = b"{\"items\":".to_vec();
     out.extend(render_all(catalog, &page.ids, &fields));
@@ -186,8 +190,10 @@ pub async fn by_query(
 }
 
 #[utoipa::path(get, path = "/api/catalog/entities", tag = "catalog",
-    params(("filter" = Option<Vec<String>>, Query), ("fields" = Option<Vec<String>>, Query), ("order" = Option<Vec<String>>, Query, description = "`asc:field` or `desc:field`"), ("offset" = Option<u64>, Query), ("limit" = Option<u64>, Query), ("after" = Option<String>, Query, description = "Cursor from the `Link` header")),
-    responses((status = 200, description = "Array of entities; `Link: <…>; rel=\"next\"` when more remain", body = Value)))]
+    params(("filter" = Option<Vec<String>>, Query), ("fields" = Option<Vec<String>>, Query), ("order" = Option<Vec<String>>, Query, description = "`asc:field` or `desc:field`"), ("offset" = Option<u64>, Query, minimum = 0), ("limit" = Option<u64>, Query, minimum = 0, maximum = 10000, description = "At most 10000; all when absent"), ("after" = Option<String>, Query, description = "Cursor from the `Link` header")),
+    responses((status = 200, description = "The entities", body = Vec<PartialEntity>,
+            headers(("Link" = String, description = "`</api/catalog/entities?after=…&limit=…>; rel=\"next\"` when more remain"))),
+        (status = 400, description = "Invalid parameter, named in the message", body = ErrorEnvelope)))]
 /// `GET /entities` (the legacy list): `filter`, `fields`, `order`, `offset`, `limit`, `after`.
 pub async fn list(
     State(state): State<AppState>,
@@ -250,7 +256,7 @@ fn not_found(what: String) -> ApiError {
 
 #[utoipa::path(get, path = "/api/catalog/entities/by-name/{kind}/{namespace}/{name}", tag = "catalog",
     params(("kind" = String, Path), ("namespace" = String, Path), ("name" = String, Path)),
-    responses((status = 200, description = "The entity", body = Value), (status = 404, description = "No such entity", body = ErrorEnvelope)))]
+    responses((status = 200, description = "The entity", body = Entity), (status = 404, description = "No such entity", body = ErrorEnvelope)))]
 /// `GET /entities/by-name/{kind}/{namespace}/{name}`
 pub async fn by_name(
     State(state): State<AppState>,
@@ -270,7 +276,7 @@ pub async fn by_name(
 }
 
 #[utoipa::path(get, path = "/api/catalog/entities/by-uid/{uid}", tag = "catalog", params(("uid" = String, Path)),
-    responses((status = 200, description = "The entity", body = Value), (status = 404, description = "No such entity", body = ErrorEnvelope)))]
+    responses((status = 200, description = "The entity", body = Entity), (status = 404, description = "No such entity", body = ErrorEnvelope)))]
 /// `GET /entities/by-uid/{uid}`
 pub async fn by_uid(
     State(state): State<AppState>,
@@ -343,25 +349,19 @@ pub async fn delete_by_uid(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ByRefs {
-    entity_refs: Vec<String>,
-    #[serde(default)]
-    fields: Vec<String>,
-}
-
 #[utoipa::path(post, path = "/api/catalog/entities/by-refs", tag = "catalog",
-    request_body(content = Value, description = "`{entityRefs: string[], fields?: string[]}`"),
-    responses((status = 200, description = "`{items: (Entity | null)[]}` in request order", body = Value)))]
+    params(("filter" = Option<Vec<String>>, Query, description = "Only entities matching this filter set (as in by-query); others are `null`")),
+    request_body = EntityRefs,
+    responses((status = 200, description = "The entities in request order, `null` for unknown ones", body = EntitiesByRefs),
+        (status = 400, description = "Malformed body, too many references, or an invalid filter", body = ErrorEnvelope),
+        (status = 413, description = "Body too large", body = ErrorEnvelope)))]
 /// `POST /entities/by-refs`: the entities in the order asked, `null` for unknown references.
 pub async fn by_refs(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
-    body: Result<Json<ByRefs>, axum::extract::rejection::JsonRejection>,
+    body: Result<Json<EntityRefs>, axum::extract::rejection::JsonRejection>,
 ) -> Result<RawJson, ApiError> {
-    let Json(body) =
-        body.map_err(|e| ApiError::input(format!("request body: {}", e.body_text())))?;
+    let body = json_body(body)?;
     if body.entity_refs.len() > MAX_LIMIT as usize {
         return Err(ApiError::input(format!(
             "entityRefs: at most {MAX_LIMIT} references per request"
@@ -392,12 +392,12 @@ pub async fn by_refs(
 
 #[utoipa::path(get, path = "/api/catalog/entity-facets", tag = "catalog",
     params(("facet" = Vec<String>, Query, description = "Field to count values of; repeatable"), ("filter" = Option<Vec<String>>, Query)),
-    responses((status = 200, description = "`{facets: {<facet>: [{value, count}]}}`", body = Value), (status = 400, description = "No facet given", body = ErrorEnvelope)))]
+    responses((status = 200, description = "The values of each facet with their counts", body = Facets), (status = 400, description = "No facet, too many, or an invalid filter", body = ErrorEnvelope)))]
 /// `GET /entity-facets?facet=…&filter=…`
 pub async fn facets(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Facets>, ApiError> {
     let params = Params::from(raw);
     let mut facets = params.all("facet");
     facets.sort();
@@ -415,34 +415,28 @@ pub async fn facets(
     let filter = Filter::parse(&params.all("filter"), "filter")?;
     let index = state.platform.catalog.index();
     let within = (!filter.is_empty()).then(|| filter.evaluate(&index));
-    let mut out = serde_json::Map::new();
+    let mut out = Facets::default();
     for facet in facets {
-        let values: Vec<Value> = index
+        let values = index
             .facet(&facet.to_lowercase(), within.as_ref())
             .into_iter()
-            .map(|(value, count)| json!({ "value": value, "count": count }))
+            .map(|(value, count)| FacetCount { value, count })
             .collect();
-        out.insert(facet, Value::Array(values));
+        out.facets.insert(facet, values);
     }
-    Ok(Json(json!({ "facets": out })))
-}
-
-#[derive(Debug, Deserialize)]
-pub struct ValidateEntity {
-    entity: Option<Value>,
-    #[serde(default)]
-    location: Option<String>,
+    Ok(Json(out))
 }
 
 #[utoipa::path(post, path = "/api/catalog/validate-entity", tag = "catalog",
-    request_body(content = Value, description = "`{location, entity}`"),
-    responses((status = 200, description = "Valid"), (status = 400, description = "`{errors: [{name, message}]}`, one per broken rule", body = Value)))]
+    request_body = ValidateEntity,
+    responses((status = 200, description = "Valid (no body)"),
+        (status = 400, description = "An invalid entity: `{errors}`, one per broken rule; a malformed request: the error envelope", body = ValidateEntityError),
+        (status = 413, description = "Body too large", body = ErrorEnvelope)))]
 /// `POST /validate-entity`: 200 when valid, 400 with every error otherwise.
 pub async fn validate_entity(
     body: Result<Json<ValidateEntity>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let Json(body) =
-        body.map_err(|e| ApiError::input(format!("request body: {}", e.body_text())))?;
+    let body = json_body(body)?;
     let Some(entity) = body.entity else {
         return Err(ApiError::input("entity: is required"));
     };
@@ -450,47 +444,50 @@ pub async fn validate_entity(
     match prepare(&source, vec![entity]) {
         Ok(_) => Ok(StatusCode::OK.into_response()),
         Err(problems) => {
-            let errors: Vec<Value> = problems.iter().map(|p| json!({ "name": "InputError", "message": format!("{}: {}", p.field, p.message) })).collect();
-            Ok((StatusCode::BAD_REQUEST, Json(json!({ "errors": errors }))).into_response())
+            let errors = ValidateEntityError::Invalid(ValidationErrors {
+                errors: problems.iter().map(ValidationError::from).collect(),
+            });
+            Ok((StatusCode::BAD_REQUEST, Json(errors)).into_response())
         }
     }
 }
 
-#[utoipa::path(get, path = "/api/catalog/locations", tag = "catalog", responses((status = 200, description = "`[{data: {id, type, target}}]`", body = Value)))]
+#[utoipa::path(get, path = "/api/catalog/locations", tag = "catalog", responses((status = 200, description = "Every registered location", body = Vec<LocationData>)))]
 /// `GET /locations`
-pub async fn locations(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+pub async fn locations(State(state): State<AppState>) -> Result<Json<Vec<LocationData>>, ApiError> {
     let locations = state.platform.catalog.locations().await?;
-    Ok(Json(Value::Array(
+    Ok(Json(
         locations
-            .into_iter()
-            .map(|l| json!({ "data": l }))
+            .iter()
+            .map(|l| LocationData {
+                data: Location::from(l),
+            })
             .collect(),
-    )))
+    ))
 }
 
 #[utoipa::path(get, path = "/api/catalog/locations/{id}", tag = "catalog", params(("id" = String, Path)),
-    responses((status = 200, description = "`{id, type, target}`", body = Value), (status = 404, description = "No such location", body = ErrorEnvelope)))]
+    responses((status = 200, description = "The location", body = Location), (status = 404, description = "No such location", body = ErrorEnvelope)))]
 /// `GET /locations/{id}`
 pub async fn location(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    Ok(Json(
-        serde_json::to_value(state.platform.catalog.location(&id).await?).unwrap_or_default(),
-    ))
-}
-
-#[derive(Debug, Deserialize)]
-pub struct NewLocation {
-    #[serde(rename = "type")]
-    kind: String,
-    target: String,
+) -> Result<Json<Location>, ApiError> {
+    Ok(Json(Location::from(
+        &state.platform.catalog.location(&id).await?,
+    )))
 }
 
 #[utoipa::path(post, path = "/api/catalog/locations", tag = "catalog",
-    params(("dryRun" = Option<bool>, Query)),
-    request_body(content = Value, description = "`{type: \"file\" | \"url\", target}`"),
-    responses((status = 201, description = "`{location, entities, exists?}`; `entities` is filled only by a dry run, as in Backstage", body = Value), (status = 400, description = "Unreadable or invalid", body = ErrorEnvelope), (status = 409, description = "Already registered, or an entity belongs to another location", body = ErrorEnvelope)))]
+    params(("dryRun" = Option<bool>, Query, description = "Read and validate, store nothing")),
+    request_body = NewLocation,
+    responses((status = 201, description = "The location; `entities`, `exists` and `report` are filled only by a dry run, as in Backstage", body = AddedLocation,
+            links(("GetLocation" = (operation_id = "location", parameters(("id" = "$response.body#/location/id")))),
+                ("DeleteLocation" = (operation_id = "delete_location", parameters(("id" = "$response.body#/location/id")))))),
+        (status = 400, description = "Malformed body, unknown type, unreadable or invalid content", body = ErrorEnvelope),
+        (status = 403, description = "Platform admins only", body = ErrorEnvelope),
+        (status = 409, description = "Already registered, or an entity belongs to another location", body = ErrorEnvelope),
+        (status = 413, description = "Body too large", body = ErrorEnvelope)))]
 /// `POST /locations[?dryRun=true]`: registers a location and ingests what it provides.
 pub async fn add_location(
     State(state): State<AppState>,
@@ -499,8 +496,7 @@ pub async fn add_location(
     RawQuery(raw): RawQuery,
     body: Result<Json<NewLocation>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let Json(body) =
-        body.map_err(|e| ApiError::input(format!("request body: {}", e.body_text())))?;
+    let body = json_body(body)?;
     // A location is read by the server and refreshed without anyone watching: it can reach files
     // on the server and its content is stored unreviewed, so only platform admins register one.
     // Developers bring their entities through POST /import, which checks ownership.
@@ -547,21 +543,21 @@ pub async fn add_location(
         render_all(&state.platform.catalog, &ids, &[])
     };
     let mut out = b"{\"location\":".to_vec();
-    let _ = serde_json::to_writer(&mut out, &registered.location);
+    let _ = serde_json::to_writer(&mut out, &Location::from(&registered.location));
     out.extend_from_slice(b",\"entities\":");
     out.extend(entities);
     if dry_run {
         out.extend_from_slice(b",\"exists\":");
         let _ = serde_json::to_writer(&mut out, &registered.exists);
         out.extend_from_slice(b",\"report\":");
-        let _ = serde_json::to_writer(&mut out, &registered.report);
+        let _ = serde_json::to_writer(&mut out, &IngestReport::from(&registered.report));
     }
     out.push(b'}');
     Ok((StatusCode::CREATED, RawJson(out)).into_response())
 }
 
 #[utoipa::path(delete, path = "/api/catalog/locations/{id}", tag = "catalog", params(("id" = String, Path)),
-    responses((status = 204, description = "Unregistered; its entities deleted"), (status = 403, description = "Platform admins only", body = ErrorEnvelope)))]
+    responses((status = 204, description = "Unregistered; its entities deleted"), (status = 403, description = "Platform admins only", body = ErrorEnvelope), (status = 404, description = "No such location", body = ErrorEnvelope)))]
 /// `DELETE /locations/{id}`: unregisters it and deletes its entities; platform admins only.
 pub async fn delete_location(
     State(state): State<AppState>,
@@ -588,14 +584,13 @@ pub async fn delete_location(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Refresh {
-    entity_ref: String,
-}
-
-#[utoipa::path(post, path = "/api/catalog/refresh", tag = "catalog", request_body(content = Value, description = "`{entityRef}`"),
-    responses((status = 200, description = "Its location was read again"), (status = 403, description = "Not an owner of the entity nor a platform admin", body = ErrorEnvelope), (status = 404, description = "No such entity", body = ErrorEnvelope)))]
+#[utoipa::path(post, path = "/api/catalog/refresh", tag = "catalog", request_body = Refresh,
+    responses((status = 200, description = "Its location was read again (no body)"),
+        (status = 400, description = "Malformed body or reference, an entity not from a location, or its location unreadable or invalid", body = ErrorEnvelope),
+        (status = 403, description = "Not an owner of the entity nor a platform admin", body = ErrorEnvelope),
+        (status = 404, description = "No such entity", body = ErrorEnvelope),
+        (status = 409, description = "An entity of the location belongs to another location", body = ErrorEnvelope),
+        (status = 413, description = "Body too large", body = ErrorEnvelope)))]
 /// `POST /refresh` with `{"entityRef"}`: reads the entity's location again now; for the entity's
 /// owners and platform admins.
 pub async fn refresh(
@@ -604,8 +599,7 @@ pub async fn refresh(
     headers: HeaderMap,
     body: Result<Json<Refresh>, axum::extract::rejection::JsonRejection>,
 ) -> Result<StatusCode, ApiError> {
-    let Json(body) =
-        body.map_err(|e| ApiError::input(format!("request body: {}", e.body_text())))?;
+    let body = json_body(body)?;
     let entity_ref =
         causeway_platform::catalog::refs::parse(&body.entity_ref, "component", "default")
             .map_err(|m| ApiError::input(format!("entityRef: {m}")))?;
@@ -640,9 +634,14 @@ pub async fn refresh(
     Ok(StatusCode::OK)
 }
 
-#[utoipa::path(post, path = "/api/catalog/import", tag = "catalog", params(("dryRun" = Option<bool>, Query)),
+#[utoipa::path(post, path = "/api/catalog/import", tag = "catalog", params(("dryRun" = Option<bool>, Query, description = "Validate and report, store nothing")),
     request_body(content = String, content_type = "application/yaml", description = "One or more YAML or JSON documents"),
-    responses((status = 201, description = "`{added, updated, unchanged, orphaned, warnings}`", body = Value), (status = 400, description = "Every problem, by document and field; nothing stored", body = ErrorEnvelope), (status = 409, description = "An entity belongs to another location", body = ErrorEnvelope), (status = 413, description = "Body too large")))]
+    responses((status = 201, description = "Stored: what changed, by entity reference", body = IngestReport),
+        (status = 200, description = "Dry run: what would change", body = IngestReport),
+        (status = 400, description = "Every problem, by document and field; nothing stored", body = ErrorEnvelope),
+        (status = 403, description = "An entity the caller's teams do not own, or a User or Group entity", body = ErrorEnvelope),
+        (status = 409, description = "An entity belongs to another location", body = ErrorEnvelope),
+        (status = 413, description = "Body too large", body = ErrorEnvelope)))]
 /// `POST /import[?dryRun=true]` with a body of YAML or JSON documents: stores all of them or,
 /// if any is invalid, none, listing every problem.
 pub async fn import(
@@ -695,9 +694,5 @@ pub async fn import(
     } else {
         StatusCode::CREATED
     };
-    Ok((
-        status,
-        Json(serde_json::to_value(report).unwrap_or_default()),
-    )
-        .into_response())
+    Ok((status, Json(IngestReport::from(&report))).into_response())
 }

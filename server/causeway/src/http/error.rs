@@ -10,7 +10,8 @@ use axum::extract::Request;
 use axum::http::{Method, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+
+use super::dto::ErrorEnvelope;
 
 /// An error answered by the REST API.
 #[derive(Debug, Clone)]
@@ -44,13 +45,65 @@ impl ApiError {
 
     /// The full envelope for a request.
     pub fn to_response(&self, method: &Method, uri: &Uri) -> Response {
-        let body = json!({
-            "error": { "name": self.name, "message": self.message },
-            "request": { "method": method.as_str(), "url": uri.to_string() },
-            "response": { "statusCode": self.status.as_u16() },
-        });
+        let body = ErrorEnvelope::new(
+            self.name,
+            &self.message,
+            method.as_str(),
+            &uri.to_string(),
+            self.status.as_u16(),
+        );
         (self.status, Json(body)).into_response()
     }
+}
+
+/// A JSON request body that could not be read, as a 400 in the envelope (Backstage answers every
+/// malformed body with `InputError`); a body over the size limit keeps its 413.
+pub fn json_body<T>(
+    body: Result<axum::Json<T>, axum::extract::rejection::JsonRejection>,
+) -> Result<T, ApiError> {
+    body.map(|axum::Json(b)| b).map_err(|e| {
+        let message = format!("request body: {}", e.body_text());
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            too_large(message)
+        } else {
+            ApiError::input(message)
+        }
+    })
+}
+
+/// A request body over the configured limit.
+pub fn too_large(message: impl Into<String>) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "PayloadTooLargeError",
+        message,
+    )
+}
+
+/// Writes the envelope for the REST API's 413s that the body limit answers before any handler
+/// runs (its own body is plain text).
+pub async fn body_limit(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let uri = request.uri().clone();
+    let response = next.run(request).await;
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE
+        && response.extensions().get::<ApiError>().is_none()
+        && (uri.path() == "/api" || uri.path().starts_with("/api/"))
+        && !uri.path().starts_with("/api/portal/")
+        && !is_json(&response)
+    {
+        return too_large("request body: larger than the configured body_limit_bytes")
+            .to_response(&method, &uri);
+    }
+    response
+}
+
+fn is_json(response: &Response) -> bool {
+    response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"))
 }
 
 /// A query string that could not be read, as a 400 in the envelope naming the parameter (axum's

@@ -5,6 +5,7 @@ pub mod api;
 pub mod auth;
 pub mod catalog;
 pub mod correlation;
+pub mod dto;
 pub mod error;
 pub mod health;
 pub mod openapi;
@@ -227,6 +228,9 @@ pub fn router(state: AppState) -> Router {
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
                 .layer(security_headers)
                 .layer(CompressionLayer::new())
+                // The limit answers oversized bodies itself, in plain text; this puts the REST
+                // API's in the error envelope.
+                .layer(middleware::from_fn(error::body_limit))
                 .layer(RequestBodyLimitLayer::new(body_limit))
                 .layer(TimeoutLayer::with_status_code(
                     StatusCode::REQUEST_TIMEOUT,

@@ -1,41 +1,15 @@
 //! The OpenAPI document of the REST API, served at `/api/openapi.json`. It is generated from the
-//! handlers' annotations, so it cannot drift from the routes it describes.
+//! handlers' annotations and the transfer objects they answer with (`dto/`), so it cannot drift
+//! from the routes it describes; `tests/api/schemathesis.sh` fuzzes the server against it.
 
 use axum::Json;
-use serde::Serialize;
+use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi, ToSchema};
 
+pub use super::dto::ErrorEnvelope;
 use super::{api, catalog, provision, tasks};
-
-/// Backstage's error envelope, used by every error response.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ErrorEnvelope {
-    /// `{name, message}`: `name` is e.g. `InputError`, `NotFoundError`, `AuthenticationError`.
-    error: ErrorBody,
-    /// `{method, url}` of the request that failed.
-    request: RequestInfo,
-    /// `{statusCode}`.
-    response: ResponseInfo,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-struct ErrorBody {
-    name: String,
-    message: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-struct RequestInfo {
-    method: String,
-    url: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-struct ResponseInfo {
-    status_code: u16,
-}
 
 struct BearerToken;
 
@@ -54,9 +28,54 @@ impl Modify for BearerToken {
     }
 }
 
+/// The answers every operation can give, whatever the handler: 401 from the authentication
+/// middleware, and 503 when the database (or the cluster) cannot be reached.
+struct CommonResponses;
+
+impl Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let common = [
+            ("401", "No session cookie or API token, or an invalid one"),
+            ("503", "The database is unreachable; try again shortly"),
+        ];
+        for item in openapi.paths.paths.values_mut() {
+            let operations: [&mut Option<Operation>; 5] = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                for (status, description) in common {
+                    operation
+                        .responses
+                        .responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| {
+                            RefOr::T(
+                                ResponseBuilder::new()
+                                    .description(description)
+                                    .content(
+                                        "application/json",
+                                        ContentBuilder::new()
+                                            .schema(Some(Ref::from_schema_name(
+                                                ErrorEnvelope::name(),
+                                            )))
+                                            .build(),
+                                    )
+                                    .build(),
+                            )
+                        });
+                }
+            }
+        }
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Causeway API", description = "Causeway's REST API. The catalog part follows Backstage's catalog backend (paths, parameters, JSON shapes, error envelope)."),
+    info(title = "Causeway API", description = "Causeway's REST API. The catalog part follows Backstage's catalog backend (paths, parameters, JSON shapes, error envelope). Every error is answered in Backstage's error envelope."),
     paths(
         api::me, api::list_tokens, api::create_token, api::revoke_token, api::audit_log,
         catalog::by_query, catalog::list, catalog::by_name, catalog::by_uid, catalog::delete_by_uid, catalog::by_refs,
@@ -64,14 +83,47 @@ impl Modify for BearerToken {
         catalog::delete_location, catalog::refresh, catalog::import,
         provision::plan, provision::apply, provision::destroy, provision::status, provision::environments, tasks::list, tasks::get, tasks::events, tasks::cancel,
     ),
-    components(schemas(ErrorEnvelope, provision::Target)),
-    modifiers(&BearerToken),
+    components(schemas(ErrorEnvelope, super::dto::tasks::TaskEvent, super::dto::tasks::TaskEnd)),
+    modifiers(&BearerToken, &CommonResponses),
     security(("token" = [])),
     tags((name = "catalog", description = "Backstage-compatible software catalog"), (name = "identity", description = "The caller, API tokens, audit log"), (name = "provision", description = "A service's environments on Kubernetes"), (name = "tasks", description = "Durable tasks with live progress")),
 )]
 pub struct ApiDoc;
 
+/// The document as served: utoipa 5 writes the members of a response's link objects in snake
+/// case (`operation_id`), which OpenAPI tools ignore; they are renamed to OpenAPI's names.
+pub fn json() -> serde_json::Value {
+    let mut document = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    let links = document
+        .get_mut("paths")
+        .and_then(serde_json::Value::as_object_mut)
+        .into_iter()
+        .flat_map(|paths| paths.values_mut())
+        .filter_map(serde_json::Value::as_object_mut)
+        .flat_map(|item| item.values_mut())
+        .filter_map(|operation| operation.get_mut("responses"))
+        .filter_map(serde_json::Value::as_object_mut)
+        .flat_map(|responses| responses.values_mut())
+        .filter_map(|response| response.get_mut("links"))
+        .filter_map(serde_json::Value::as_object_mut)
+        .flat_map(|links| links.values_mut())
+        .filter_map(serde_json::Value::as_object_mut);
+    for link in links {
+        for (from, to) in [
+            ("operation_id", "operationId"),
+            ("operation_ref", "operationRef"),
+            ("request_body", "requestBody"),
+        ] {
+            if let Some(value) = link.remove(from) {
+                link.insert(to.to_owned(), value);
+            }
+        }
+    }
+    document
+}
+
 /// `GET /api/openapi.json`
-pub async fn document() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+pub async fn document() -> Json<serde_json::Value> {
+    static DOCUMENT: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    Json(DOCUMENT.get_or_init(json).clone())
 }

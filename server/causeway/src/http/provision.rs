@@ -7,32 +7,15 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use causeway_platform::identity::Principal;
-use causeway_platform::provision::records::Record;
-use causeway_platform::provision::{EnvironmentStatus, Plan, Request, Requester};
-use causeway_platform::tasks::Task;
-use serde::Deserialize;
+use causeway_platform::provision::{Request, Requester};
 
 use super::AppState;
 use super::auth::request_id;
+use super::dto::ErrorEnvelope;
+pub use super::dto::provision::Target;
+use super::dto::provision::{Environment, EnvironmentStatus, Plan};
+use super::dto::tasks::Task;
 use super::error::ApiError;
-use super::openapi::ErrorEnvelope;
-
-/// The body of every provisioning call.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Target {
-    /// The component, e.g. `payments-api` or `component:default/payments-api`.
-    pub service: String,
-    /// The environment (`dev`, `staging`, `prod` by default).
-    pub environment: String,
-    /// Parameters overriding the environment's defaults: `cpu`, `memory`, `pods`.
-    #[serde(default)]
-    pub set: std::collections::BTreeMap<String, String>,
-    /// Apply only: take over an existing namespace that Causeway did not create. Platform admins
-    /// only; the adoption is audited.
-    #[serde(default)]
-    pub adopt: bool,
-}
 
 fn request(target: Target, headers: &HeaderMap, principal: &Principal) -> Request {
     Request {
@@ -48,15 +31,14 @@ fn request(target: Target, headers: &HeaderMap, principal: &Principal) -> Reques
 fn body(
     target: Result<Json<Target>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Target, ApiError> {
-    target
-        .map(|Json(t)| t)
-        .map_err(|e| ApiError::input(format!("request body: {}", e.body_text())))
+    super::error::json_body(target)
 }
 
 #[utoipa::path(post, path = "/api/provision/plan", tag = "provision", request_body = Target,
-    responses((status = 200, description = "`{namespace, environment, steps: [{action: create|update|unchanged|delete|conflict, object, fields?, message?}]}`", body = Value),
-        (status = 400, description = "Unknown service or environment, bad parameter, above a ceiling", body = ErrorEnvelope),
-        (status = 503, description = "The cluster is unreachable", body = ErrorEnvelope)))]
+    responses((status = 200, description = "What an apply would change, object by object", body = Plan),
+        (status = 400, description = "Malformed body, unknown service or environment, bad parameter, above a ceiling", body = ErrorEnvelope),
+        (status = 413, description = "Body too large", body = ErrorEnvelope),
+        (status = 503, description = "The cluster or the database is unreachable", body = ErrorEnvelope)))]
 /// `POST /api/provision/plan`: what an apply would change; changes nothing.
 pub async fn plan(
     State(state): State<AppState>,
@@ -65,14 +47,19 @@ pub async fn plan(
     target: Result<Json<Target>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<Plan>, ApiError> {
     let request = request(body(target)?, &headers, &principal);
-    Ok(Json(state.provisioner.plan(&request).await?))
+    Ok(Json(Plan::from(&state.provisioner.plan(&request).await?)))
 }
 
 #[utoipa::path(post, path = "/api/provision/apply", tag = "provision", request_body = Target,
-    responses((status = 202, description = "The task that applies the request: `{id, kind, title, status, steps: [{name, title, status}], …}`; follow it at `/api/tasks/{id}` or `/api/tasks/{id}/events`", body = Value),
-        (status = 400, description = "Unknown service or environment, bad parameter, above a ceiling", body = ErrorEnvelope),
+    responses((status = 202, description = "The task that applies the request; follow it at `/api/tasks/{id}` or `/api/tasks/{id}/events`", body = Task,
+            links(("GetTask" = (operation_id = "get", parameters(("id" = "$response.body#/id")))),
+                ("TaskEvents" = (operation_id = "events", parameters(("id" = "$response.body#/id")))),
+                ("CancelTask" = (operation_id = "cancel", parameters(("id" = "$response.body#/id")))))),
+        (status = 400, description = "Malformed body, unknown service or environment, bad parameter, above a ceiling", body = ErrorEnvelope),
         (status = 403, description = "Not a member of the owning team, or `adopt` from someone other than a platform admin", body = ErrorEnvelope),
-        (status = 409, description = "The namespace exists and is not Causeway's environment of this service (adopt it as a platform admin), or holds another service's environment", body = ErrorEnvelope)))]
+        (status = 409, description = "The namespace exists and is not Causeway's environment of this service (adopt it as a platform admin), holds another service's environment, or has an unfinished task", body = ErrorEnvelope),
+        (status = 413, description = "Body too large", body = ErrorEnvelope),
+        (status = 503, description = "The cluster or the database is unreachable", body = ErrorEnvelope)))]
 /// `POST /api/provision/apply`: checks the request and starts a task that creates or updates the
 /// environment.
 pub async fn apply(
@@ -90,13 +77,19 @@ pub async fn apply(
         .provisioner
         .submit_apply(&state.platform.tasks, &request)
         .await?;
-    Ok((StatusCode::ACCEPTED, Json(task)))
+    Ok((StatusCode::ACCEPTED, Json(Task::from(&task))))
 }
 
 #[utoipa::path(post, path = "/api/provision/destroy", tag = "provision", request_body = Target,
-    responses((status = 202, description = "The task that destroys the environment (see apply)", body = Value),
+    responses((status = 202, description = "The task that destroys the environment (see apply)", body = Task,
+            links(("GetTask" = (operation_id = "get", parameters(("id" = "$response.body#/id")))),
+                ("TaskEvents" = (operation_id = "events", parameters(("id" = "$response.body#/id")))),
+                ("CancelTask" = (operation_id = "cancel", parameters(("id" = "$response.body#/id")))))),
+        (status = 400, description = "Malformed body, unknown service or environment", body = ErrorEnvelope),
         (status = 403, description = "Not a member of the owning team, or a protected environment", body = ErrorEnvelope),
-        (status = 409, description = "The namespace exists and is not Causeway's environment of this service", body = ErrorEnvelope)))]
+        (status = 409, description = "The namespace exists and is not Causeway's environment of this service, or has an unfinished task", body = ErrorEnvelope),
+        (status = 413, description = "Body too large", body = ErrorEnvelope),
+        (status = 503, description = "The cluster or the database is unreachable", body = ErrorEnvelope)))]
 /// `POST /api/provision/destroy`: starts a task that removes the environment.
 pub async fn destroy(
     State(state): State<AppState>,
@@ -114,20 +107,24 @@ pub async fn destroy(
         .provisioner
         .submit_destroy(&state.platform.tasks, &request)
         .await?;
-    Ok((StatusCode::ACCEPTED, Json(task)))
+    Ok((StatusCode::ACCEPTED, Json(Task::from(&task))))
 }
 
 #[utoipa::path(get, path = "/api/provision/environments", tag = "provision",
-    responses((status = 200, description = "Every provisioned environment: `[{namespace, service, environment, target, parameters, request_id, requested_by, status, message, created_at_millis, updated_at_millis}]`", body = Value)))]
+    responses((status = 200, description = "Every provisioned environment", body = Vec<Environment>)))]
 /// `GET /api/provision/environments`: every environment Causeway has provisioned.
-pub async fn environments(State(state): State<AppState>) -> Result<Json<Vec<Record>>, ApiError> {
-    Ok(Json(state.provisioner.records().list().await?))
+pub async fn environments(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<Environment>>, ApiError> {
+    let records = state.provisioner.records().list().await?;
+    Ok(Json(records.iter().map(Environment::from).collect()))
 }
 
 #[utoipa::path(post, path = "/api/provision/status", tag = "provision", request_body = Target,
-    responses((status = 200, description = "`{record, plan, drift: [{object, change: modified|deleted|conflict, detail, action: restored|reported|failed, at_millis}]}`: the record, how every live object compares with it, and the newest drift", body = Value),
-        (status = 400, description = "Unknown service or environment", body = ErrorEnvelope),
-        (status = 503, description = "The cluster is unreachable", body = ErrorEnvelope)))]
+    responses((status = 200, description = "The record, how every live object compares with it, and the newest drift", body = EnvironmentStatus),
+        (status = 400, description = "Malformed body, unknown service or environment", body = ErrorEnvelope),
+        (status = 413, description = "Body too large", body = ErrorEnvelope),
+        (status = 503, description = "The cluster or the database is unreachable", body = ErrorEnvelope)))]
 /// `POST /api/provision/status`: one environment's record, live comparison and drift.
 pub async fn status(
     State(state): State<AppState>,
@@ -136,5 +133,7 @@ pub async fn status(
     target: Result<Json<Target>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<EnvironmentStatus>, ApiError> {
     let request = request(body(target)?, &headers, &principal);
-    Ok(Json(state.provisioner.status(&request).await?))
+    Ok(Json(EnvironmentStatus::from(
+        &state.provisioner.status(&request).await?,
+    )))
 }

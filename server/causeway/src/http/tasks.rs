@@ -11,34 +11,39 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use causeway_platform::identity::Principal;
-use causeway_platform::tasks::{Event, Filter, Task};
+use causeway_platform::tasks::Filter;
 use futures::Stream;
-use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde::Deserialize;
 
 use super::AppState;
 use super::auth::request_id;
+use super::dto::ErrorEnvelope;
+use super::dto::tasks::{Task, TaskEnd, TaskEvent, TaskStreamEvent, TaskWithEvents};
 use super::error::ApiError;
-use super::openapi::ErrorEnvelope;
 
 /// How often a stream looks for new events.
 const POLL: Duration = Duration::from_millis(200);
 
 /// `GET /api/tasks` query.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// `mine` (default), `teams` (mine and my teams'), or `all` (platform admins).
+    #[param(nullable = false)]
     pub scope: Option<String>,
     /// `open`, `processing`, `completed`, `failed` or `cancelled`.
+    #[param(nullable = false)]
     pub status: Option<String>,
-    /// At most this many, newest first (default 100, at most 500).
+    /// At most this many, newest first (default 100; values outside 1 to 500 are brought into
+    /// that range).
+    #[param(nullable = false)]
     pub limit: Option<i64>,
 }
 
-#[utoipa::path(get, path = "/api/tasks", tag = "tasks", params(ListQuery),
-    responses((status = 200, description = "Tasks, newest first, without steps", body = serde_json::Value),
-        (status = 400, description = "Unknown scope or status", body = ErrorEnvelope),
+#[utoipa::path(get, path = "/api/tasks", operation_id = "list_tasks", tag = "tasks", params(ListQuery),
+    responses((status = 200, description = "Tasks, newest first, without steps", body = Vec<Task>),
+        (status = 400, description = "Unknown scope or status, limit out of range, or a malformed query string", body = ErrorEnvelope),
         (status = 403, description = "scope=all without being a platform admin", body = ErrorEnvelope)))]
 /// `GET /api/tasks`
 pub async fn list(
@@ -53,25 +58,21 @@ pub async fn list(
         query.status.as_deref().unwrap_or(""),
         query.limit.unwrap_or(100),
     )?;
-    Ok(Json(state.platform.tasks.list(&filter).await?))
+    let tasks = state.platform.tasks.list(&filter).await?;
+    Ok(Json(tasks.iter().map(Task::from).collect()))
 }
 
 /// `GET /api/tasks/{id}` query.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AfterQuery {
     /// Only events after this event id (0, the default, for all).
+    #[param(nullable = false)]
     pub after: Option<i64>,
 }
 
-/// A task and its events after the one asked for.
-#[derive(Debug, Serialize)]
-pub struct TaskWithEvents {
-    pub task: Task,
-    pub events: Vec<Event>,
-}
-
-async fn find(state: &AppState, id: &str) -> Result<Task, ApiError> {
+async fn find(state: &AppState, id: &str) -> Result<causeway_platform::tasks::Task, ApiError> {
     state
         .platform
         .tasks
@@ -81,7 +82,8 @@ async fn find(state: &AppState, id: &str) -> Result<Task, ApiError> {
 }
 
 #[utoipa::path(get, path = "/api/tasks/{id}", tag = "tasks", params(("id" = String, Path), AfterQuery),
-    responses((status = 200, description = "`{task (with steps), events after ?after}`: poll with the last event id seen", body = serde_json::Value),
+    responses((status = 200, description = "The task with its steps and the events after `after`: poll with the last event id seen", body = TaskWithEvents),
+        (status = 400, description = "Malformed query string", body = ErrorEnvelope),
         (status = 404, description = "No such task", body = ErrorEnvelope)))]
 /// `GET /api/tasks/{id}`: the polling variant of the event stream.
 pub async fn get(
@@ -96,11 +98,16 @@ pub async fn get(
         .tasks
         .events(&id, query.after.unwrap_or(0), 1000)
         .await?;
-    Ok(Json(TaskWithEvents { task, events }))
+    Ok(Json(TaskWithEvents {
+        task: Task::from(&task),
+        events: events.iter().map(TaskEvent::from).collect(),
+    }))
 }
 
-#[utoipa::path(get, path = "/api/tasks/{id}/events", tag = "tasks", params(("id" = String, Path), AfterQuery),
-    responses((status = 200, description = "`text/event-stream`: `log` events (id = event id, data = the event as JSON) in order, resumable with `Last-Event-ID` or `?after`; a final `end` event with the task's status", content_type = "text/event-stream", body = String),
+#[utoipa::path(get, path = "/api/tasks/{id}/events", tag = "tasks", params(("id" = String, Path), AfterQuery,
+        ("Last-Event-ID" = Option<String>, Header, description = "The last event id seen; replaces `after` when it is a number")),
+    responses((status = 200, description = "Server-Sent Events: `log` events in order (`id:` the event id, `data:` a TaskEvent as JSON), resumable with `Last-Event-ID` or `?after`; a final `end` event whose data is a TaskEnd", content_type = "text/event-stream", body = TaskStreamEvent),
+        (status = 400, description = "Malformed query string", body = ErrorEnvelope),
         (status = 404, description = "No such task", body = ErrorEnvelope)))]
 /// `GET /api/tasks/{id}/events`: the task's log as Server-Sent Events.
 pub async fn events(
@@ -159,9 +166,13 @@ fn stream(
                 }
                 match task {
                     Some(task) if task.status.is_final() => {
-                        let end = SseEvent::default().event("end").data(
-                            json!({ "status": task.status, "error": task.error }).to_string(),
-                        );
+                        let end = TaskEnd {
+                            status: task.status.into(),
+                            error: task.error,
+                        };
+                        let end = SseEvent::default()
+                            .event("end")
+                            .data(serde_json::to_string(&end).unwrap_or_default());
                         return Some((vec![end], Phase::Ended));
                     }
                     None => return None,
@@ -175,15 +186,15 @@ fn stream(
     })
 }
 
-fn log_event(event: &Event) -> SseEvent {
+fn log_event(event: &causeway_platform::tasks::Event) -> SseEvent {
     SseEvent::default()
         .id(event.id.to_string())
         .event("log")
-        .data(serde_json::to_string(event).unwrap_or_default())
+        .data(serde_json::to_string(&TaskEvent::from(event)).unwrap_or_default())
 }
 
 #[utoipa::path(post, path = "/api/tasks/{id}/cancel", tag = "tasks", params(("id" = String, Path)),
-    responses((status = 200, description = "The task: cancelled if it had not started, else marked to stop before its next step", body = serde_json::Value),
+    responses((status = 200, description = "The task: cancelled if it had not started, else marked to stop before its next step", body = Task),
         (status = 403, description = "Neither its requester, a member of its team, nor a platform admin", body = ErrorEnvelope),
         (status = 404, description = "No such task", body = ErrorEnvelope),
         (status = 409, description = "The task has already ended", body = ErrorEnvelope)))]
@@ -194,11 +205,10 @@ pub async fn cancel(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<Task>, ApiError> {
-    Ok(Json(
-        state
-            .platform
-            .tasks
-            .cancel_as(&principal, &id, request_id(&headers).as_deref())
-            .await?,
-    ))
+    let task = state
+        .platform
+        .tasks
+        .cancel_as(&principal, &id, request_id(&headers).as_deref())
+        .await?;
+    Ok(Json(Task::from(&task)))
 }
