@@ -451,3 +451,26 @@ async fn a_directory_someone_else_wrote_is_neither_overwritten_nor_removed() {
     );
     std::fs::remove_dir_all(&root).ok();
 }
+
+#[tokio::test]
+async fn a_destroy_of_a_name_no_component_can_have_is_refused_naming_the_field() {
+    let repository: PathBuf =
+        std::env::temp_dir().join(format!("causeway-gitops-{}", uuid::Uuid::new_v4()));
+    let platform = platform_with_catalog(&team_a_service("billing")).await;
+    let engine = Provisioner::new(
+        ProvisionConfig::embedded(None, repository.clone()),
+        &platform,
+    );
+    // Each of these once mapped to a namespace (`p-dev`, `dev`, `team-a-dev`).
+    for service in ["\u{ad}P", "Õ\u{4}ü", "group:default/team-a", "a/b/c"] {
+        let refused = engine
+            .destroy(&request(service, "dev", "req-1", &[]))
+            .await
+            .expect_err("refused");
+        assert!(
+            matches!(&refused, causeway_platform::Error::InvalidInput { field, .. } if field == "service"),
+            "{service:?}: {refused:?}"
+        );
+    }
+    assert!(!repository.exists(), "nothing was written");
+}

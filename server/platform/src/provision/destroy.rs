@@ -8,7 +8,7 @@ use super::config::{Environment, Target};
 use super::ownership::LiveNamespace;
 use super::records::Status;
 use super::{Destroyed, Provisioner, Request, author, delete_namespace, gitops, naming};
-use crate::catalog::refs;
+use crate::catalog::{refs, validate};
 use crate::identity::{Principal, Role};
 use crate::tasks::lease::Fence;
 use crate::{Error, Result};
@@ -39,7 +39,27 @@ impl Provisioner {
                 )
             })?;
         let service_ref = entity_ref.to_string();
-        let service = refs::split(&service_ref).2.to_lowercase();
+        let (kind, catalog_namespace, name) = refs::split(&service_ref);
+        // The reference need not be in the catalog any more, so it is held to the catalog's own
+        // rules here: a name no entity can have would otherwise still map to some namespace.
+        if !kind.eq_ignore_ascii_case("component") {
+            return Err(Error::invalid(
+                "service",
+                format!("{service_ref} is of kind {kind}; environments are for components"),
+            ));
+        }
+        if !validate::is_valid_name(name)
+            || !validate::is_valid_namespace(&catalog_namespace.to_lowercase())
+        {
+            return Err(Error::invalid(
+                "service",
+                format!(
+                    "{:?} is not a component reference: its name must be sequences of [a-zA-Z0-9] separated by any of [-_.], at most 63 characters, and its namespace a DNS label",
+                    request.service
+                ),
+            ));
+        }
+        let service = name.to_lowercase();
         Ok(Located {
             namespace: naming::namespace(&service, &environment.name),
             environment,
