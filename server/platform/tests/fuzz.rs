@@ -8,11 +8,15 @@
 //! Stable Rust has no coverage-guided fuzzer, so this is a seeded random and mutation fuzzer; a
 //! failure prints the seed and the input, and `FUZZ_SEED` replays the run.
 
+#[path = "support/measure.rs"]
+mod measure;
+
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use causeway_platform::catalog::query::{Cursor, Filter, Order, parse_fields};
 use causeway_platform::catalog::{entity, refs, validate, yaml};
 use causeway_platform::entity_ref::EntityRef;
+use measure::peak_rss_mib;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -40,15 +44,6 @@ fn seed() -> u64 {
                 .map(|d| d.as_nanos() as u64)
                 .unwrap_or(42)
         })
-}
-
-fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 /// Tokens that matter to the parsers: YAML structure, anchors and aliases, tags, merge keys,

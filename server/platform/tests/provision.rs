@@ -19,7 +19,7 @@ use cluster::{Identity, client, status_code, unique_name};
 use k8s_openapi::api::core::v1::{LimitRange, Namespace, Pod, ResourceQuota, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::RoleBinding;
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
+use kube::api::{Api, ListParams, Patch, PatchParams};
 use serde_json::json;
 use testbed::{engine_with_catalog, team_a_service};
 
@@ -49,10 +49,7 @@ fn request(service: &str, environment: &str, set: &[(&str, &str)]) -> Request {
 }
 
 async fn remove(namespace: &str) {
-    let admin = client(Identity::Admin).await;
-    let _ = Api::<Namespace>::all(admin)
-        .delete(namespace, &DeleteParams::default())
-        .await;
+    cluster::remove_namespace(namespace).await;
 }
 
 #[tokio::test]

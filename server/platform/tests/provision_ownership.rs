@@ -17,7 +17,7 @@ use causeway_platform::provision::records::Status;
 use causeway_platform::provision::{Provisioner, Request};
 use causeway_platform::tasks::TaskStatus;
 use causeway_platform::tasks::runner::{Runner, Settings};
-use cluster::{Identity, client, unique_name};
+use cluster::{Identity, client, remove_namespace as remove, unique_name};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use k8s_openapi::api::rbac::v1::RoleBinding;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
@@ -32,13 +32,6 @@ fn request(service: &str, environment: &str) -> Request {
         request_id: format!("req-{}", uuid::Uuid::new_v4()),
         ..Request::default()
     }
-}
-
-async fn remove(namespace: &str) {
-    let admin = client(Identity::Admin).await;
-    let _ = Api::<Namespace>::all(admin)
-        .delete(namespace, &DeleteParams::default())
-        .await;
 }
 
 /// An administrator's namespace with a ConfigMap in it, as a cluster has before Causeway.
@@ -300,6 +293,25 @@ async fn prune_removes_kinds_no_longer_rendered() {
     remove(&namespace).await;
 }
 
+/// Asserts that task `id` ended `status` and left the environment in `namespace` `ready`.
+async fn ended_leaving_ready(
+    platform: &causeway_platform::Platform,
+    engine: &Provisioner,
+    id: &str,
+    status: TaskStatus,
+    namespace: &str,
+) {
+    let ended = platform.tasks.get(id).await.expect("get").expect("task");
+    assert_eq!(ended.status, status);
+    let record = engine
+        .records()
+        .get(namespace)
+        .await
+        .expect("get")
+        .expect("record");
+    assert_eq!(record.status, Status::Ready, "{record:?}");
+}
+
 #[tokio::test]
 async fn a_destroy_stopped_before_it_took_the_environment_leaves_it_ready() {
     let service = unique_name("svc");
@@ -327,20 +339,14 @@ async fn a_destroy_stopped_before_it_took_the_environment_leaves_it_ready() {
         .await
         .expect("cancel");
     runner.drain().await.expect("drain");
-    let ended = platform
-        .tasks
-        .get(&task.id)
-        .await
-        .expect("get")
-        .expect("task");
-    assert_eq!(ended.status, TaskStatus::Cancelled);
-    let record = engine
-        .records()
-        .get(&namespace)
-        .await
-        .expect("get")
-        .expect("record");
-    assert_eq!(record.status, Status::Ready, "{record:?}");
+    ended_leaving_ready(
+        &platform,
+        &engine,
+        &task.id,
+        TaskStatus::Cancelled,
+        &namespace,
+    )
+    .await;
 
     // Failed at its check: the namespace lost Causeway's label after the destroy was accepted.
     let task = engine
@@ -357,19 +363,6 @@ async fn a_destroy_stopped_before_it_took_the_environment_leaves_it_ready() {
         .await
         .expect("relabel");
     runner.drain().await.expect("drain");
-    let ended = platform
-        .tasks
-        .get(&task.id)
-        .await
-        .expect("get")
-        .expect("task");
-    assert_eq!(ended.status, TaskStatus::Failed);
-    let record = engine
-        .records()
-        .get(&namespace)
-        .await
-        .expect("get")
-        .expect("record");
-    assert_eq!(record.status, Status::Ready, "{record:?}");
+    ended_leaving_ready(&platform, &engine, &task.id, TaskStatus::Failed, &namespace).await;
     remove(&namespace).await;
 }

@@ -98,6 +98,27 @@ async fn still_holding(context: &Context) -> std::result::Result<(), StepError> 
     }
 }
 
+/// The client for `prepared`'s cluster, once its live namespace has proved Causeway's and the
+/// lease is still held: what a step checks right before it writes into the namespace.
+async fn ours_and_held(
+    engine: &Provisioner,
+    context: &Context,
+    prepared: &Prepared,
+) -> std::result::Result<kube::Client, StepError> {
+    let client = engine
+        .client_for(&prepared.environment)
+        .await
+        .map_err(step_error)?;
+    engine
+        .live_namespace_of(&client, prepared)
+        .await
+        .map_err(step_error)?
+        .require_ours(&prepared.instance.namespace, &prepared.instance.service_ref)
+        .map_err(step_error)?;
+    still_holding(context).await?;
+    Ok(client)
+}
+
 /// Stops a step whose fenced database write found the lease gone.
 fn written(done: bool) -> std::result::Result<(), StepError> {
     if done { Ok(()) } else { Err(lease_lost()) }
@@ -288,17 +309,7 @@ impl ApplyTask {
                 context.log(step, describe(&applied)).await;
             }
             "objects" => {
-                let client = engine
-                    .client_for(&prepared.environment)
-                    .await
-                    .map_err(step_error)?;
-                engine
-                    .live_namespace_of(&client, &prepared)
-                    .await
-                    .map_err(step_error)?
-                    .require_ours(&prepared.instance.namespace, &prepared.instance.service_ref)
-                    .map_err(step_error)?;
-                still_holding(context).await?;
+                let client = ours_and_held(engine, context, &prepared).await?;
                 let results = join_all(
                     prepared
                         .bundle
@@ -333,17 +344,7 @@ impl ApplyTask {
                 }
             }
             "prune" => {
-                let client = engine
-                    .client_for(&prepared.environment)
-                    .await
-                    .map_err(step_error)?;
-                engine
-                    .live_namespace_of(&client, &prepared)
-                    .await
-                    .map_err(step_error)?
-                    .require_ours(&prepared.instance.namespace, &prepared.instance.service_ref)
-                    .map_err(step_error)?;
-                still_holding(context).await?;
+                let client = ours_and_held(engine, context, &prepared).await?;
                 let (deleted, failed) =
                     engine.prune(&client, &prepared).await.map_err(step_error)?;
                 for object in &deleted {

@@ -178,3 +178,12 @@ where
     .unwrap_or_else(|_| panic!("timed out after {timeout:?} waiting for a condition on {name}"))
     .unwrap_or_else(|e| panic!("watching {name}: {e}"))
 }
+
+/// Deletes `namespace` as the cluster admin, without waiting; a test's clean-up, so a namespace
+/// already gone is fine.
+pub async fn remove_namespace(namespace: &str) {
+    let admin = client(Identity::Admin).await;
+    let _ = Api::<Namespace>::all(admin)
+        .delete(namespace, &kube::api::DeleteParams::default())
+        .await;
+}
