@@ -85,6 +85,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     tokio::spawn(purge_sessions(state.clone()));
     tokio::spawn(refresh_locations(state.clone()));
     tokio::spawn(follow_other_replicas(state.clone()));
+    tokio::spawn(metrics_upkeep(state.clone()));
     tokio::spawn(reconcile_drift(state.clone()));
     let tasks = tokio::spawn(run_tasks(state.clone(), tasks_stopped));
     tracing::info!(address = %listen, public_url = %state.config.public_url, environments = ?state.config.cluster(), "Causeway is serving");
@@ -288,6 +289,18 @@ async fn reconcile_drift(state: AppState) {
     }
     if let Err(error) = state.provisioner.spawn_reconciler().await {
         tracing::error!(%error, "the drift reconciler stopped");
+    }
+}
+
+/// Folds the latency samples recorded since the last pass into the histograms. The recorder
+/// keeps every sample until then, so without this a server nobody scrapes grows by every request
+/// it answers.
+async fn metrics_upkeep(state: AppState) {
+    let mut interval = tokio::time::interval(Duration::from_secs(5));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        state.metrics.run_upkeep();
     }
 }
 
