@@ -3,8 +3,8 @@
 # Debian's chromium and chromium-driver (browser tests), PostgreSQL (store suite), the browser
 # suite's npm dependencies (playwright-core, from the committed lock file), and schemathesis from
 # PyPI (the API fuzz run, tests/api/schemathesis.sh) in a Python virtual environment under
-# TOOLS_CACHE (default ~/.cache/causeway/tools), one per version. The wasm toolchain is installed
-# by frontend/build.sh.
+# TOOLS_CACHE (default ~/.cache/causeway/tools), one per version, and the wasm32 target (rustup),
+# which `make lint` needs before frontend/build.sh installs the rest of the wasm toolchain. Debian's haproxy and wrk run the replicas load test (tests/load/).
 #
 #   tests/scripts/setup.sh               everything
 #   tests/scripts/setup.sh schemathesis  only schemathesis; prints the path of its command
@@ -43,9 +43,19 @@ command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)
 compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" >/dev/null || missing+=(postgresql)
 command -v node >/dev/null || missing+=(nodejs npm)
+# The replicas load test (tests/load/replicas.sh): HAProxy in front, wrk generating the load.
+[[ -x /usr/sbin/haproxy ]] || command -v haproxy >/dev/null || missing+=(haproxy)
+command -v wrk >/dev/null || missing+=(wrk)
 command -v python3 >/dev/null || missing+=(python3)
 if ((${#missing[@]})); then
     apt_install "${missing[@]}"
+fi
+
+# `make lint` checks the wasm crate before frontend/build.sh (which installs the target for its
+# own builds) ever runs, so a fresh machine needs the target from here.
+if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    echo "==> installing the wasm32-unknown-unknown target" >&2
+    rustup target add wasm32-unknown-unknown >&2
 fi
 
 if [[ ! -d "$root/tests/e2e/node_modules/playwright-core" ]]; then
