@@ -4,7 +4,8 @@
 # suite's npm dependencies (playwright-core, from the committed lock file), and schemathesis from
 # PyPI (the API fuzz run, tests/api/schemathesis.sh) in a Python virtual environment under
 # TOOLS_CACHE (default ~/.cache/causeway/tools), one per version, and the wasm32 target (rustup),
-# which `make lint` needs before frontend/build.sh installs the rest of the wasm toolchain. Debian's haproxy and wrk run the replicas load test (tests/load/).
+# which `make lint` needs before frontend/build.sh installs the rest of the wasm toolchain.
+# Debian's haproxy and wrk run the replicas load test (tests/load/).
 #
 #   tests/scripts/setup.sh               everything
 #   tests/scripts/setup.sh schemathesis  only schemathesis; prints the path of its command
