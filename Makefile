@@ -54,12 +54,15 @@ lint:
 unit:
 	@tests/scripts/with-postgres.sh tests/scripts/with-controlplane.sh cargo test
 
-## The browser suite against a freshly built portal, and readiness following a real PostgreSQL.
+## The browser suite against a freshly built portal, readiness following a real PostgreSQL, and
+## three replicas behind HAProxy restarted one at a time under load (the short run; the full
+## ten-minute run is `tests/load/replicas.sh`).
 ## Last, the REST API is fuzzed from its OpenAPI document (schemathesis, 100 examples per
 ## operation; `make fuzz-api` runs 1000).
 e2e: site server
 	@tests/scripts/with-controlplane.sh tests/scripts/e2e.sh $(CAUSEWAY)
 	@tests/scripts/readiness-recovery.sh $(CAUSEWAY)
+	@tests/load/replicas.sh --short $(CAUSEWAY)
 	@tests/api/schemathesis.sh $(CAUSEWAY)
 
 test: setup lint unit e2e
