@@ -87,9 +87,10 @@ bench-provision:
 	tests/bench/provision/run.sh
 
 ## The parsers' fuzz run (server/platform/tests/fuzz.rs) at a million generated inputs per target,
-## on a release build; `make test` runs the same targets at 20 000 inputs. FUZZ_SEED replays a run.
+## on a release build, with a new seed each run; `make test` runs the same targets at 20 000
+## inputs with a fixed seed. FUZZ_SEED replays a run.
 fuzz:
-	FUZZ_INPUTS=$${FUZZ_INPUTS:-1000000} cargo test --release -p causeway-platform --test fuzz -- --nocapture
+	FUZZ_INPUTS=$${FUZZ_INPUTS:-1000000} FUZZ_SEED=$${FUZZ_SEED:-$$(date +%s%N)} cargo test --release -p causeway-platform --test fuzz -- --nocapture
 
 ## The REST API's fuzz run (tests/api/schemathesis.sh) at 1000 examples per operation instead of
 ## the 100 of `make test`; SCHEMATHESIS_EXAMPLES and SCHEMATHESIS_SEED set its size and seed.
