@@ -22,6 +22,8 @@ trap cleanup EXIT
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 export CAUSEWAY_DATABASE_URL="sqlite://$tmp/causeway.db"
 export CAUSEWAY_LISTEN="127.0.0.1:$port"
+# No load balancer watches this server: it may stop at once on SIGTERM.
+export CAUSEWAY_SHUTDOWN_DELAY_SECS=0
 export CAUSEWAY_SITE_ROOT="$site"
 export CAUSEWAY_LOG_FORMAT=json
 export CAUSEWAY_GITOPS_DIR="$tmp/gitops"

@@ -31,7 +31,7 @@ expect() { # expect PATH CODE SECONDS WHAT
     exit 1
 }
 
-CAUSEWAY_DATABASE_URL="postgres://causeway@127.0.0.1:$pg_port/causeway_test" CAUSEWAY_LISTEN="127.0.0.1:$port" \
+CAUSEWAY_DATABASE_URL="postgres://causeway@127.0.0.1:$pg_port/causeway_test" CAUSEWAY_LISTEN="127.0.0.1:$port" CAUSEWAY_SHUTDOWN_DELAY_SECS=0 \
     CAUSEWAY_LOG_FORMAT=json "$bin" serve >"$tmp/server.log" 2>&1 &
 pid=$!
 

@@ -108,6 +108,8 @@ def main():
             CAUSEWAY_LISTEN=f"127.0.0.1:{port}",
             CAUSEWAY_GITOPS_DIR=f"{work}/gitops",
             CAUSEWAY_LOG_FILTER="warn",
+            # No load balancer watches this server: it may stop at once on SIGTERM.
+            CAUSEWAY_SHUTDOWN_DELAY_SECS="0",
         )
         path = os.path.join(work, "catalog.yaml")
         with open(path, "w") as f:

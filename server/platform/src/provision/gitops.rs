@@ -123,18 +123,56 @@ fn yaml(object: &DynamicObject) -> Vec<u8> {
 static CREATING: Mutex<()> = Mutex::new(());
 
 /// Opens the repository at `path`, creating a bare one (branch `main`) when there is none.
+///
+/// A new repository is made complete in a directory of its own beside `path` and then renamed
+/// into place, which is atomic: another process (a replica sharing the directory) either finds
+/// no repository or a whole one, never one half made, and of two that create it at once, the
+/// second finds the first's.
 fn open(path: &Path) -> Result<gix::Repository> {
     let fail = git_error(path);
     {
-        // Held while checking too, so that nobody opens a repository half made.
+        // Held while checking too, so that this process's threads create it once.
         let _one_at_a_time = CREATING.lock().unwrap_or_else(|e| e.into_inner());
         if !(path.join("HEAD").exists() || path.join(".git").exists()) {
-            std::fs::create_dir_all(path).map_err(|e| fail(&e))?;
-            gix::init_bare(path).map_err(|e| fail(&e))?;
-            std::fs::write(path.join("HEAD"), "ref: refs/heads/main\n").map_err(|e| fail(&e))?;
+            create(path)?;
         }
     }
     gix::open(path).map_err(|e| fail(&e))
+}
+
+fn create(path: &Path) -> Result<()> {
+    let fail = git_error(path);
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(|e| fail(&e))?;
+    let name = path
+        .file_name()
+        .map_or_else(|| "repository".into(), |n| n.to_string_lossy().into_owned());
+    let staging = parent.join(format!(".{name}.new-{}", uuid::Uuid::new_v4().simple()));
+    let made = gix::init_bare(&staging)
+        .map_err(|e| fail(&e))
+        .and_then(|_| {
+            std::fs::write(staging.join("HEAD"), "ref: refs/heads/main\n").map_err(|e| fail(&e))
+        });
+    if let Err(error) = made {
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(error);
+    }
+    // Renaming onto a missing or empty directory succeeds; onto another process's repository it
+    // fails, and that repository is the one to use.
+    match std::fs::rename(&staging, path) {
+        Ok(()) => Ok(()),
+        Err(_) if path.join("HEAD").exists() => {
+            let _ = std::fs::remove_dir_all(&staging);
+            Ok(())
+        }
+        Err(error) => {
+            let _ = std::fs::remove_dir_all(&staging);
+            Err(fail(&error))
+        }
+    }
 }
 
 /// The head commit and its tree, or none for a repository without commits.
@@ -482,5 +520,46 @@ mod tests {
             result.expect("every caller opens the repository");
         }
         assert_eq!(head.expect("HEAD"), "ref: refs/heads/main\n");
+    }
+
+    #[test]
+    fn processes_creating_one_repository_at_once_share_it() {
+        // `create` without this process's lock, as separate processes (replicas sharing one
+        // GitOps directory) run it.
+        let path = std::env::temp_dir().join(format!("causeway-gitops-{}", uuid::Uuid::new_v4()));
+        let barrier = std::sync::Barrier::new(8);
+        let results: Vec<Result<()>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| {
+                    scope.spawn(|| {
+                        barrier.wait();
+                        create(&path)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("thread"))
+                .collect()
+        });
+        let head = std::fs::read_to_string(path.join("HEAD"));
+        let opened = gix::open(&path).is_ok();
+        let leftovers = std::fs::read_dir(path.parent().expect("parent"))
+            .expect("list")
+            .filter_map(|e| e.ok())
+            .filter(|e| {
+                e.file_name().to_string_lossy().starts_with(&format!(
+                    ".{}.new-",
+                    path.file_name().unwrap_or_default().to_string_lossy()
+                ))
+            })
+            .count();
+        let _ = std::fs::remove_dir_all(&path);
+        for result in results {
+            result.expect("every creator ends with the repository");
+        }
+        assert_eq!(head.expect("HEAD"), "ref: refs/heads/main\n");
+        assert!(opened);
+        assert_eq!(leftovers, 0, "no staging directory is left behind");
     }
 }
