@@ -93,9 +93,10 @@ fuzz:
 	FUZZ_INPUTS=$${FUZZ_INPUTS:-1000000} FUZZ_SEED=$${FUZZ_SEED:-$$(date +%s%N)} cargo test --release -p causeway-platform --test fuzz -- --nocapture
 
 ## The REST API's fuzz run (tests/api/schemathesis.sh) at 1000 examples per operation instead of
-## the 100 of `make test`; SCHEMATHESIS_EXAMPLES and SCHEMATHESIS_SEED set its size and seed.
+## the 100 of `make test`, with a new seed each run (make test's is fixed); SCHEMATHESIS_EXAMPLES
+## and SCHEMATHESIS_SEED set its size and seed.
 fuzz-api: server
-	SCHEMATHESIS_EXAMPLES=$${SCHEMATHESIS_EXAMPLES:-1000} tests/api/schemathesis.sh $(CAUSEWAY)
+	SCHEMATHESIS_EXAMPLES=$${SCHEMATHESIS_EXAMPLES:-1000} SCHEMATHESIS_SEED=$${SCHEMATHESIS_SEED:-random} tests/api/schemathesis.sh $(CAUSEWAY)
 
 bench-catalog:
 	cargo build --release -p causeway -p causeway-bench-probe
