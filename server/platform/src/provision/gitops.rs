@@ -496,16 +496,15 @@ fn signed(
 mod tests {
     use super::*;
 
-    #[test]
-    fn first_opens_at_once_share_one_new_repository() {
-        let path = std::env::temp_dir().join(format!("causeway-gitops-{}", uuid::Uuid::new_v4()));
+    /// Runs `work` on eight threads released together, and returns each one's result.
+    fn at_once(work: impl Fn() -> Result<()> + Sync) -> Vec<Result<()>> {
         let barrier = std::sync::Barrier::new(8);
-        let results: Vec<Result<()>> = std::thread::scope(|scope| {
+        std::thread::scope(|scope| {
             let handles: Vec<_> = (0..8)
                 .map(|_| {
                     scope.spawn(|| {
                         barrier.wait();
-                        open(&path).map(|_| ())
+                        work()
                     })
                 })
                 .collect();
@@ -513,7 +512,13 @@ mod tests {
                 .into_iter()
                 .map(|h| h.join().expect("thread"))
                 .collect()
-        });
+        })
+    }
+
+    #[test]
+    fn first_opens_at_once_share_one_new_repository() {
+        let path = std::env::temp_dir().join(format!("causeway-gitops-{}", uuid::Uuid::new_v4()));
+        let results = at_once(|| open(&path).map(|_| ()));
         let head = std::fs::read_to_string(path.join("HEAD"));
         let _ = std::fs::remove_dir_all(&path);
         for result in results {
@@ -527,21 +532,7 @@ mod tests {
         // `create` without this process's lock, as separate processes (replicas sharing one
         // GitOps directory) run it.
         let path = std::env::temp_dir().join(format!("causeway-gitops-{}", uuid::Uuid::new_v4()));
-        let barrier = std::sync::Barrier::new(8);
-        let results: Vec<Result<()>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..8)
-                .map(|_| {
-                    scope.spawn(|| {
-                        barrier.wait();
-                        create(&path)
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("thread"))
-                .collect()
-        });
+        let results = at_once(|| create(&path));
         let head = std::fs::read_to_string(path.join("HEAD"));
         let opened = gix::open(&path).is_ok();
         let leftovers = std::fs::read_dir(path.parent().expect("parent"))

@@ -436,19 +436,15 @@ impl Provisioner {
                             message,
                         };
                     }
-                    return Ok(Plan {
-                        pipeline_run: bundle::pipeline_run(&prepared.instance, "main"),
-                        namespace: namespace.clone(),
-                        environment: prepared.environment.name.clone(),
-                        steps,
-                    });
+                } else {
+                    // Leftovers are only Causeway's to remove in a namespace that is its own.
+                    let stale = leftovers(&client, &prepared.bundle, namespace)
+                        .await
+                        .map_err(cluster_error)?;
+                    steps.extend(stale.into_iter().map(|(resource, name)| Step::Delete {
+                        object: format!("{}/{name}", resource.kind),
+                    }));
                 }
-                let stale = leftovers(&client, &prepared.bundle, namespace)
-                    .await
-                    .map_err(cluster_error)?;
-                steps.extend(stale.into_iter().map(|(resource, name)| Step::Delete {
-                    object: format!("{}/{name}", resource.kind),
-                }));
                 steps
             }
         };
