@@ -9,6 +9,7 @@ pub mod identity;
 pub mod leases;
 pub mod org;
 pub mod provision;
+pub mod scaffolder;
 pub mod store;
 pub mod tasks;
 pub mod time;

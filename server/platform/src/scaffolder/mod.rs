@@ -1,0 +1,359 @@
+//! Golden paths: Backstage-compatible software templates (`scaffolder.backstage.io/v1beta3`)
+//! and the engine that runs them.
+//!
+//! `template.rs` reads a template entity and checks it statically; `params.rs` validates answers
+//! against its parameter pages; `expr.rs` and `filters.rs` evaluate `${{ … }}` expressions;
+//! `engine.rs` runs steps through the actions of `actions/` over an in-memory `workspace.rs`,
+//! reading skeletons from the template's `source.rs`. [`Scaffolder`] is the door every adapter
+//! (REST, portal, CLI) calls.
+
+pub mod actions;
+pub mod engine;
+pub mod expr;
+pub mod filters;
+pub mod params;
+pub mod source;
+pub mod template;
+pub mod workspace;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::catalog::{Catalog, Problem};
+use crate::identity::Principal;
+use crate::{Error, Result};
+
+pub use engine::{Engine, Run, StepStatus};
+pub use source::Source;
+pub use template::Template;
+pub use workspace::{FileEntry, Workspace};
+
+/// One line of a run's log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogLine {
+    /// The step it belongs to; `None` for the run as a whole.
+    pub step: Option<String>,
+    pub message: String,
+}
+
+/// A step as a dry run saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StepResult {
+    pub id: String,
+    pub name: String,
+    pub action: String,
+    /// `completed`, `skipped`, `failed` or `pending` (not reached).
+    pub status: &'static str,
+}
+
+/// What a dry run produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct DryRun {
+    pub log: Vec<LogLine>,
+    pub files: Workspace,
+    pub output: Value,
+    pub steps: Vec<StepResult>,
+    /// Why the run stopped early, when it did.
+    pub error: Option<String>,
+}
+
+/// What a request to run or dry-run a template carries.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub values: Value,
+    pub secrets: Map<String, Value>,
+}
+
+/// The template engine; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Scaffolder {
+    engine: Engine,
+    catalog: Option<Catalog>,
+}
+
+impl Scaffolder {
+    /// An engine with the actions that need nothing beyond the workspace, and, when given, the
+    /// catalog the pickers are checked against.
+    pub fn new(catalog: Option<Catalog>) -> Self {
+        Self {
+            engine: Engine {
+                templater: Arc::new(expr::Templater::new()),
+                actions: Arc::new(actions::Registry::builtin()),
+            },
+            catalog,
+        }
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The actions, described.
+    pub fn actions(&self) -> Vec<&actions::ActionSpec> {
+        self.engine.actions.specs().collect()
+    }
+
+    /// Reads and checks a template entity; every problem is listed, each naming its field.
+    pub fn load(&self, entity: &Value, source: Source) -> Result<Template> {
+        let name = entity
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("template");
+        let reject = |findings: Vec<template::Finding>| {
+            Error::Rejected(
+                findings
+                    .into_iter()
+                    .map(|f| Problem::new(name, None, &f.field, f.message))
+                    .collect(),
+            )
+        };
+        let template = Template::from_entity(entity, source).map_err(reject)?;
+        let problems = template.check(
+            |id| self.engine.actions.contains(id),
+            &self.engine.templater,
+        );
+        if !problems.is_empty() {
+            return Err(reject(problems));
+        }
+        Ok(template)
+    }
+
+    /// A template held by the catalog, with its files read from the location it was registered
+    /// from.
+    pub fn catalog_template(&self, entity_ref: &str) -> Result<Template> {
+        let catalog = self
+            .catalog
+            .as_ref()
+            .ok_or_else(|| Error::NotFound(entity_ref.to_owned()))?;
+        let entity = {
+            let index = catalog.index();
+            let stored = index
+                .by_ref(entity_ref)
+                .ok_or_else(|| Error::NotFound(entity_ref.to_owned()))?;
+            index.body_value(stored)
+        };
+        if entity.get("kind").and_then(Value::as_str) != Some("Template") {
+            return Err(Error::NotFound(format!("template {entity_ref}")));
+        }
+        self.load(&entity, source_of(&entity))
+    }
+
+    /// The template's parameter pages as Backstage's `parameter-schema` endpoint serves them.
+    pub fn parameter_schema(&self, template: &Template) -> Value {
+        json!({
+            "title": template.title,
+            "description": template.description,
+            "steps": template.pages.iter().map(|page| {
+                let mut schema = page.schema.clone();
+                if let (Some(map), Some(when)) = (schema.as_object_mut(), &page.when) {
+                    map.insert("when".to_owned(), when.clone());
+                }
+                json!({ "title": page.title, "description": page.description, "schema": schema })
+            }).collect::<Vec<_>>(),
+        })
+    }
+
+    /// Moves answers to `ui:field: Secret` properties into the secrets, leaving a mask in the
+    /// values, and checks the answers; every problem is listed.
+    pub fn prepare_answers(
+        &self,
+        template: &Template,
+        request: &mut Request,
+        principal: &Principal,
+    ) -> Result<()> {
+        if !request.values.is_object() {
+            if request.values.is_null() {
+                request.values = json!({});
+            } else {
+                return Err(Error::invalid("values", "must be an object of answers"));
+            }
+        }
+        for name in template.secret_fields() {
+            if let Some(map) = request.values.as_object_mut() {
+                if let Some(value) = map.remove(&name) {
+                    let masked = !value.as_str().is_some_and(|s| s.chars().all(|c| c == '*'));
+                    if masked && !request.secrets.contains_key(&name) {
+                        request.secrets.insert(name.clone(), value);
+                    }
+                }
+            }
+        }
+        let lookup = CatalogLookup {
+            catalog: self.catalog.as_ref(),
+            principal,
+        };
+        params::validate(
+            template,
+            &request.values,
+            &request.secrets,
+            &lookup,
+            &self.engine.templater,
+        )
+        .map_err(|findings| {
+            Error::Rejected(
+                findings
+                    .into_iter()
+                    .map(|f| Problem::new("values", None, &f.field, f.message))
+                    .collect(),
+            )
+        })
+    }
+
+    /// Renders the template without side effects: actions that cannot dry-run are skipped and
+    /// report their example output.
+    pub async fn dry_run(
+        &self,
+        template: Template,
+        mut request: Request,
+        principal: &Principal,
+        user_entity: Value,
+    ) -> Result<DryRun> {
+        self.prepare_answers(&template, &mut request, principal)?;
+        let template = Arc::new(template);
+        let run = Run {
+            template_version: version_of(&template.entity),
+            template: template.clone(),
+            values: request.values,
+            secrets: request.secrets,
+            user_ref: principal.entity_ref.clone(),
+            user_entity,
+            task_id: format!("dry-run-{}", uuid::Uuid::new_v4()),
+            dry_run: true,
+        };
+        let mut workspace = Workspace::new();
+        let mut steps = Map::new();
+        let mut log = Vec::new();
+        let mut results: Vec<StepResult> = template
+            .steps
+            .iter()
+            .map(|s| StepResult {
+                id: s.id.clone(),
+                name: s.name.clone(),
+                action: s.action.clone(),
+                status: "pending",
+            })
+            .collect();
+        let mut error = None;
+        for index in 0..template.steps.len() {
+            let id = template.steps[index].id.clone();
+            log.push(LogLine {
+                step: Some(id.clone()),
+                message: format!("Beginning step {}", template.steps[index].name),
+            });
+            match self
+                .engine
+                .step(&run, index, &mut steps, &mut workspace)
+                .await
+            {
+                Ok(report) => {
+                    log.extend(report.logs.into_iter().map(|message| LogLine {
+                        step: Some(id.clone()),
+                        message,
+                    }));
+                    results[index].status = match report.status {
+                        StepStatus::Completed => "completed",
+                        StepStatus::Skipped => "skipped",
+                    };
+                }
+                Err(failure) => {
+                    log.extend(failure.logs.into_iter().map(|message| LogLine {
+                        step: Some(id.clone()),
+                        message,
+                    }));
+                    log.push(LogLine {
+                        step: Some(id),
+                        message: failure.error.message.clone(),
+                    });
+                    results[index].status = "failed";
+                    error = Some(failure.error.message);
+                    break;
+                }
+            }
+        }
+        let output = if error.is_none() {
+            match self.engine.output(&run, &steps) {
+                Ok(output) => output,
+                Err(message) => {
+                    error = Some(run.redact(&message));
+                    json!({})
+                }
+            }
+        } else {
+            json!({})
+        };
+        Ok(DryRun {
+            log,
+            files: workspace,
+            output,
+            steps: results,
+            error,
+        })
+    }
+}
+
+/// A template's version: the SHA-256 of its entity's canonical JSON.
+pub fn version_of(entity: &Value) -> String {
+    let digest = Sha256::digest(entity.to_string().as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{}", &hex[..16])
+}
+
+/// Where a catalog template's files are, from its `backstage.io/managed-by-location`.
+pub fn source_of(entity: &Value) -> Source {
+    let location = entity
+        .pointer("/metadata/annotations/backstage.io~1managed-by-location")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let origin = entity
+        .pointer("/metadata/annotations/backstage.io~1managed-by-origin-location")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if let Some(path) = location.strip_prefix("file:") {
+        let file = PathBuf::from(path);
+        let dir = file.parent().map(PathBuf::from).unwrap_or_default();
+        // Reads stay below the registered location's directory, as the catalog's own do.
+        let root = origin
+            .strip_prefix("file:")
+            .and_then(|p| PathBuf::from(p).parent().map(PathBuf::from))
+            .filter(|root| dir.starts_with(root))
+            .unwrap_or_else(|| dir.clone());
+        return Source::Dir { dir, root };
+    }
+    Source::Unreadable(if location.is_empty() {
+        "the template was uploaded, not registered from a location, so it has no files".to_owned()
+    } else {
+        format!("files of templates from {location} cannot be read yet; register the template from a file location")
+    })
+}
+
+/// The pickers' view of the catalog and the requester.
+struct CatalogLookup<'a> {
+    catalog: Option<&'a Catalog>,
+    principal: &'a Principal,
+}
+
+impl params::Lookup for CatalogLookup<'_> {
+    fn entity(&self, entity_ref: &str) -> Option<Value> {
+        let catalog = self.catalog?;
+        let index = catalog.index();
+        index.by_ref(entity_ref).map(|e| index.body_value(e))
+    }
+
+    fn my_groups(&self) -> Vec<String> {
+        self.principal
+            .teams
+            .iter()
+            .map(|t| t.entity_ref.clone())
+            .collect()
+    }
+
+    fn my_identities(&self) -> Vec<String> {
+        let mut ids = self.my_groups();
+        ids.push(self.principal.entity_ref.clone());
+        ids
+    }
+}
