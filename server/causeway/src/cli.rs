@@ -1,4 +1,7 @@
-//! The command line: `causeway serve | migrate | seed | token … | version`.
+//! The command line: `causeway serve | migrate | seed | token … | catalog … | provision … |
+//! template … | version`.
+
+mod template;
 
 use std::path::PathBuf;
 
@@ -48,8 +51,18 @@ enum Command {
     /// Plan, apply, destroy or inspect a service's environment.
     #[command(subcommand)]
     Provision(ProvisionCommand),
+    /// Work with software templates.
+    #[command(subcommand)]
+    Template(TemplateCommand),
     /// Print the version.
     Version,
+}
+
+#[derive(Debug, Subcommand)]
+enum TemplateCommand {
+    /// Render a template directory without a server, showing its log, files and output; actions
+    /// that cannot dry-run are skipped. Exits non-zero when the template cannot run.
+    DryRun(template::DryRunArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -114,9 +127,14 @@ enum TokenCommand {
 
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    if let Command::Version = cli.command {
-        println!("causeway {}", env!("CARGO_PKG_VERSION"));
-        return Ok(());
+    match cli.command {
+        Command::Version => {
+            println!("causeway {}", env!("CARGO_PKG_VERSION"));
+            return Ok(());
+        }
+        // Needs no configuration, database or server.
+        Command::Template(TemplateCommand::DryRun(args)) => return template::dry_run(args).await,
+        _ => {}
     }
     let config = Config::from_env()?;
     telemetry::init_logging(config.log_format, &config.log_filter);
@@ -142,7 +160,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             platform.store.close().await;
             result
         }
-        Command::Version => Ok(()),
+        Command::Version | Command::Template(_) => Ok(()),
     }
 }
 

@@ -38,6 +38,8 @@ pub struct Platform {
     pub audit: audit::AuditLog,
     pub catalog: catalog::Catalog,
     pub tasks: tasks::Tasks,
+    /// Software templates, checked against the catalog.
+    pub scaffolder: scaffolder::Scaffolder,
 }
 
 impl Platform {
@@ -45,6 +47,7 @@ impl Platform {
     /// is read from the database yet: call [`Platform::load`] once it is migrated.
     pub fn new(store: Store, settings: &Settings) -> Result<Self> {
         let principals = identity::PrincipalCache::default();
+        let catalog = catalog::Catalog::new(store.clone()).clearing_on_identity_change(principals.clone());
         Ok(Self {
             directory: identity::Directory::new(
                 store.clone(),
@@ -54,7 +57,8 @@ impl Platform {
             sessions: identity::Sessions::new(store.clone(), settings.session_ttl),
             tokens: identity::Tokens::new(store.clone()),
             audit: audit::AuditLog::new(store.clone()),
-            catalog: catalog::Catalog::new(store.clone()).clearing_on_identity_change(principals),
+            scaffolder: scaffolder::Scaffolder::new(Some(catalog.clone())),
+            catalog,
             tasks: tasks::Tasks::new(store.clone()),
             store,
         })

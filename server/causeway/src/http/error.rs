@@ -12,6 +12,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::dto::ErrorEnvelope;
+use super::dto::error::FieldError;
 
 /// An error answered by the REST API.
 #[derive(Debug, Clone)]
@@ -20,6 +21,8 @@ pub struct ApiError {
     /// Backstage's error name, e.g. `NotFoundError`, `InputError`.
     pub name: &'static str,
     pub message: String,
+    /// One entry per broken rule, when there were several.
+    pub errors: Vec<FieldError>,
 }
 
 impl ApiError {
@@ -28,6 +31,7 @@ impl ApiError {
             status,
             name,
             message: message.into(),
+            errors: Vec::new(),
         }
     }
 
@@ -45,13 +49,14 @@ impl ApiError {
 
     /// The full envelope for a request.
     pub fn to_response(&self, method: &Method, uri: &Uri) -> Response {
-        let body = ErrorEnvelope::new(
+        let mut body = ErrorEnvelope::new(
             self.name,
             &self.message,
             method.as_str(),
             &uri.to_string(),
             self.status.as_u16(),
         );
+        body.errors = self.errors.clone();
         (self.status, Json(body)).into_response()
     }
 }
@@ -120,7 +125,15 @@ impl From<causeway_platform::Error> for ApiError {
     fn from(error: causeway_platform::Error) -> Self {
         use causeway_platform::Error as E;
         match &error {
-            E::InvalidInput { .. } | E::Rejected(_) => Self::input(error.to_string()),
+            E::InvalidInput { .. } => Self::input(error.to_string()),
+            E::Rejected(problems) => {
+                let mut api = Self::input(error.to_string());
+                api.errors = problems
+                    .iter()
+                    .map(|p| FieldError::new(&p.field, &p.message))
+                    .collect();
+                api
+            }
             E::NotFound(_) => Self::new(StatusCode::NOT_FOUND, "NotFoundError", error.to_string()),
             E::Conflict(_) => Self::new(StatusCode::CONFLICT, "ConflictError", error.to_string()),
             E::Forbidden(_) => Self::forbidden(error.to_string()),

@@ -10,6 +10,7 @@ pub mod error;
 pub mod health;
 pub mod openapi;
 pub mod provision;
+pub mod scaffolder;
 pub mod tasks;
 
 use std::sync::Arc;
@@ -140,6 +141,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api/provision/destroy", post(provision::destroy))
         .route("/api/provision/status", post(provision::status))
         .route("/api/provision/environments", get(provision::environments))
+        .route("/api/scaffolder/v2/actions", get(scaffolder::actions))
+        .route("/api/scaffolder/v2/dry-run", post(scaffolder::dry_run))
+        .route(
+            "/api/scaffolder/v2/templates/{namespace}/{kind}/{name}/parameter-schema",
+            get(scaffolder::parameter_schema),
+        )
         .route("/api/tasks", get(tasks::list))
         .route("/api/tasks/{id}", get(tasks::get))
         .route("/api/tasks/{id}/events", get(tasks::events))

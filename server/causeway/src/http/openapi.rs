@@ -9,7 +9,7 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 pub use super::dto::ErrorEnvelope;
-use super::{api, catalog, provision, tasks};
+use super::{api, catalog, provision, scaffolder, tasks};
 
 struct BearerToken;
 
@@ -82,11 +82,12 @@ impl Modify for CommonResponses {
         catalog::facets, catalog::validate_entity, catalog::locations, catalog::location, catalog::add_location,
         catalog::delete_location, catalog::refresh, catalog::import,
         provision::plan, provision::apply, provision::destroy, provision::status, provision::environments, tasks::list, tasks::get, tasks::events, tasks::cancel,
+        scaffolder::actions, scaffolder::parameter_schema, scaffolder::dry_run,
     ),
     components(schemas(ErrorEnvelope, super::dto::tasks::TaskEvent, super::dto::tasks::TaskEnd)),
     modifiers(&BearerToken, &CommonResponses),
     security(("token" = [])),
-    tags((name = "catalog", description = "Backstage-compatible software catalog"), (name = "identity", description = "The caller, API tokens, audit log"), (name = "provision", description = "A service's environments on Kubernetes"), (name = "tasks", description = "Durable tasks with live progress")),
+    tags((name = "catalog", description = "Backstage-compatible software catalog"), (name = "identity", description = "The caller, API tokens, audit log"), (name = "provision", description = "A service's environments on Kubernetes"), (name = "tasks", description = "Durable tasks with live progress"), (name = "scaffolder", description = "Software templates (Backstage's scaffolder API)")),
 )]
 pub struct ApiDoc;
 

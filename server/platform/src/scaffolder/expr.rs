@@ -263,10 +263,40 @@ fn environment(syntax: Syntax) -> Environment<'static> {
     env.set_syntax(config);
     env.set_undefined_behavior(UndefinedBehavior::Chainable);
     env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+    env.set_formatter(javascript_format);
     env.set_fuel(Some(FUEL));
     env.set_recursion_limit(RECURSION);
     filters::register(&mut env);
     env
+}
+
+/// Prints a value into text the way JavaScript's `String()` does, as Nunjucks does: `none` and
+/// undefined as nothing, lists joined with commas, objects as `[object Object]`.
+fn javascript_format(
+    out: &mut minijinja::Output,
+    _: &mut minijinja::State,
+    value: &Jinja,
+) -> Result<(), minijinja::Error> {
+    out.write_str(&javascript_string(value))
+        .map_err(minijinja::Error::from)
+}
+
+fn javascript_string(value: &Jinja) -> String {
+    use minijinja::value::ValueKind;
+    match value.kind() {
+        ValueKind::Undefined | ValueKind::None => String::new(),
+        ValueKind::Seq | ValueKind::Iterable => value
+            .try_iter()
+            .map(|items| {
+                items
+                    .map(|item| javascript_string(&item))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .unwrap_or_default(),
+        ValueKind::Map if !value.is_safe() => "[object Object]".to_owned(),
+        _ => value.to_string(),
+    }
 }
 
 /// A minijinja value as JSON; `None` for undefined. Values JSON cannot hold (functions, macros)

@@ -142,6 +142,18 @@ impl Scaffolder {
         self.load(&entity, source_of(&entity))
     }
 
+    /// The requester's `User` entity, or null when the catalog has none.
+    fn user_entity(&self, principal: &Principal) -> Value {
+        let Some(catalog) = &self.catalog else {
+            return Value::Null;
+        };
+        let index = catalog.index();
+        index
+            .by_ref(&principal.entity_ref)
+            .map(|e| index.body_value(e))
+            .unwrap_or(Value::Null)
+    }
+
     /// The template's parameter pages as Backstage's `parameter-schema` endpoint serves them.
     pub fn parameter_schema(&self, template: &Template) -> Value {
         json!({
@@ -182,6 +194,7 @@ impl Scaffolder {
                 }
             }
         }
+        drop_hidden_answers(template, &mut request.values, &self.engine.templater);
         let lookup = CatalogLookup {
             catalog: self.catalog.as_ref(),
             principal,
@@ -210,7 +223,6 @@ impl Scaffolder {
         template: Template,
         mut request: Request,
         principal: &Principal,
-        user_entity: Value,
     ) -> Result<DryRun> {
         self.prepare_answers(&template, &mut request, principal)?;
         let template = Arc::new(template);
@@ -220,7 +232,7 @@ impl Scaffolder {
             values: request.values,
             secrets: request.secrets,
             user_ref: principal.entity_ref.clone(),
-            user_entity,
+            user_entity: self.user_entity(principal),
             task_id: format!("dry-run-{}", uuid::Uuid::new_v4()),
             dry_run: true,
         };
@@ -292,6 +304,39 @@ impl Scaffolder {
             steps: results,
             error,
         })
+    }
+}
+
+/// Removes the answers that only hidden pages (`when:` falsy) ask for, as Backstage does.
+fn drop_hidden_answers(template: &Template, values: &mut Value, templater: &expr::Templater) {
+    let snapshot = values.clone();
+    let shown: Vec<bool> = (0..template.pages.len())
+        .map(|i| params::page_shown(template, i, &snapshot, templater))
+        .collect();
+    let names = |page: &template::Page| -> Vec<String> {
+        page.schema
+            .get("properties")
+            .and_then(Value::as_object)
+            .map(|p| p.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    let visible: std::collections::BTreeSet<String> = template
+        .pages
+        .iter()
+        .zip(&shown)
+        .filter(|(_, shown)| **shown)
+        .flat_map(|(page, _)| names(page))
+        .collect();
+    if let Some(map) = values.as_object_mut() {
+        for (page, shown) in template.pages.iter().zip(&shown) {
+            if !shown {
+                for name in names(page) {
+                    if !visible.contains(&name) {
+                        map.remove(&name);
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -35,10 +35,12 @@ pub fn page_shown(template: &Template, index: usize, values: &Value, templater: 
         return true;
     };
     let context = serde_json::json!({ "parameters": values });
+    // A condition that cannot be evaluated shows the page, as in Backstage: the answers are
+    // then checked rather than silently skipped.
     templater
         .render_value(when, &context)
         .map(|v| is_truthy(v.as_ref()))
-        .unwrap_or(false)
+        .unwrap_or(true)
 }
 
 /// Checks `values` (with `secrets` standing in for `ui:field: Secret` properties) against every
@@ -154,6 +156,18 @@ fn check_fields(
             "RepoUrlPicker" => {
                 if let Some(text) = value.as_str() {
                     repo_url(text, &options, &mut fail);
+                }
+            }
+            "RepoOwnerPicker" => {
+                if let (Some(owner), Some(allowed)) =
+                    (value.as_str(), strings(&options, "allowedOwners"))
+                {
+                    if !allowed.iter().any(|a| a == owner) {
+                        fail(format!(
+                            "{owner:?} is not allowed by ui:options.allowedOwners; allowed: {}",
+                            allowed.join(", ")
+                        ));
+                    }
                 }
             }
             "EntityNamePicker" => {

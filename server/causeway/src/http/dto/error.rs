@@ -10,6 +10,43 @@ pub struct ErrorEnvelope {
     pub error: ErrorBody,
     pub request: RequestInfo,
     pub response: ResponseInfo,
+    /// Every problem, one per field, when the input broke several rules at once (the shape of
+    /// Backstage's scaffolder validation errors).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+/// One broken rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldError {
+    /// The field's path, one segment per level.
+    pub path: Vec<String>,
+    /// `instance.<field>`, as Backstage's scaffolder names it.
+    pub property: String,
+    pub message: String,
+    /// `property` and `message` in one sentence.
+    pub stack: String,
+}
+
+impl FieldError {
+    pub fn new(field: &str, message: &str) -> Self {
+        let path: Vec<String> = if field.is_empty() {
+            Vec::new()
+        } else {
+            field.split('.').map(str::to_owned).collect()
+        };
+        let property = if field.is_empty() {
+            "instance".to_owned()
+        } else {
+            format!("instance.{field}")
+        };
+        Self {
+            stack: format!("{property} {message}"),
+            path,
+            property,
+            message: message.to_owned(),
+        }
+    }
 }
 
 /// What went wrong.
@@ -48,6 +85,7 @@ impl ErrorEnvelope {
                 url: url.to_owned(),
             },
             response: ResponseInfo { status_code },
+            errors: Vec::new(),
         }
     }
 }

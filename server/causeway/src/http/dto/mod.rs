@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod error;
 pub mod identity;
 pub mod provision;
+pub mod scaffolder;
 pub mod tasks;
 
 pub use error::ErrorEnvelope;

@@ -254,7 +254,12 @@ impl Fetch {
                 continue;
             }
             let destination = if file_mode { String::new() } else { out_path };
-            let full = normalise(&format!("{target}/{destination}"))
+            let joined = match (target.is_empty(), destination.is_empty()) {
+                (true, _) => destination,
+                (false, true) => target.clone(),
+                (false, false) => format!("{target}/{destination}"),
+            };
+            let full = normalise(&joined)
                 .map_err(|e| ActionError::input(format!("file name {path:?}: {e}")))?;
             if cx.workspace.get(&full).is_some() && !replace {
                 kept += 1;

@@ -71,6 +71,11 @@ fn text_renders_and_empty_drops_the_key() {
         render(json!({ "a": "${{ parameters.missing }}", "b": 1, "c": ["${{ parameters.missing }}"] })),
         Some(json!({ "b": 1, "c": [null] }))
     );
+    // Text prints values as JavaScript does.
+    assert_eq!(
+        render(json!("tags: ${{ parameters.tags }}; nested: ${{ parameters.nested }}; none: ${{ none }}")),
+        Some(json!("tags: a,b; nested: [object Object]; none: "))
+    );
     // Block tags work in strings.
     assert_eq!(
         render(json!("{% if parameters.enabled %}on{% else %}off{% endif %}")),
