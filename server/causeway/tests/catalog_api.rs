@@ -1,136 +1,14 @@
 //! The catalog REST API through the real router, against the semantics of Backstage's catalog
 //! backend: filters, fields, ordering, cursors, facets, by-refs, validation, import, locations.
 
-use std::sync::atomic::Ordering;
-
-use axum::Router;
 use axum::body::Body;
-use axum::http::{Request, Response, StatusCode, header};
-use causeway::config::Config;
-use causeway::http::{AppState, router};
-use causeway::serve;
-use causeway_platform::catalog::{IngestOptions, yaml};
+use axum::http::{Request, StatusCode, header};
 use serde_json::{Value, json};
 use tower::ServiceExt as _;
 
-struct App {
-    router: Router,
-    state: AppState,
-    dir: std::path::PathBuf,
-    ada: String,
-    linus: String,
-}
+mod support;
 
-impl App {
-    async fn new() -> Self {
-        let dir = std::env::temp_dir().join(format!("causeway-catalog-{}", uuid::Uuid::new_v4()));
-        let vars = [
-            (
-                "CAUSEWAY_DATABASE_URL".to_owned(),
-                format!("sqlite://{}/c.db", dir.display()),
-            ),
-            (
-                "CAUSEWAY_CATALOG_ALLOWED_HOSTS".to_owned(),
-                "catalog.example.com".to_owned(),
-            ),
-            ("CAUSEWAY_BODY_LIMIT_BYTES".to_owned(), "200000".to_owned()),
-        ];
-        let state = serve::state(Config::load(vars).expect("config")).expect("state");
-        state.platform.load().await.expect("load");
-        state.migrated.store(true, Ordering::Release);
-        let documents = yaml::parse("demo", causeway::cli::DEMO_ORG).expect("demo YAML");
-        state
-            .platform
-            .catalog
-            .ingest("demo", documents, IngestOptions::default())
-            .await
-            .expect("seed");
-        let ada = state
-            .platform
-            .tokens
-            .create("user:default/ada", "t")
-            .await
-            .expect("token")
-            .secret;
-        let linus = state
-            .platform
-            .tokens
-            .create("user:default/linus", "t")
-            .await
-            .expect("token")
-            .secret;
-        Self {
-            router: router(state.clone()),
-            state,
-            dir,
-            ada: format!("Bearer {ada}"),
-            linus: format!("Bearer {linus}"),
-        }
-    }
-
-    async fn call(
-        &self,
-        method: &str,
-        uri: &str,
-        auth: &str,
-        body: Option<Value>,
-    ) -> Response<Body> {
-        let builder = Request::builder()
-            .method(method)
-            .uri(uri)
-            .header(header::AUTHORIZATION, auth);
-        let request = match body {
-            Some(body) => builder
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(Body::from(body.to_string())),
-            None => builder.body(Body::empty()),
-        };
-        self.router
-            .clone()
-            .oneshot(request.expect("request"))
-            .await
-            .expect("response")
-    }
-
-    async fn get(&self, uri: &str) -> (StatusCode, Value) {
-        let response = self.call("GET", uri, &self.ada, None).await;
-        let status = response.status();
-        (status, json_of(response).await)
-    }
-
-    async fn post_text(&self, uri: &str, text: &str) -> (StatusCode, Value) {
-        let request = Request::post(uri)
-            .header(header::AUTHORIZATION, &self.ada)
-            .header(header::CONTENT_TYPE, "application/yaml")
-            .body(Body::from(text.to_owned()))
-            .expect("request");
-        let response = self
-            .router
-            .clone()
-            .oneshot(request)
-            .await
-            .expect("response");
-        let status = response.status();
-        (status, json_of(response).await)
-    }
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-async fn json_of(response: Response<Body>) -> Value {
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .expect("body");
-    if bytes.is_empty() {
-        return Value::Null;
-    }
-    serde_json::from_slice(&bytes)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
-}
+use support::{App, json_of};
 
 fn names(items: &Value) -> Vec<String> {
     items

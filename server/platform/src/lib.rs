@@ -47,7 +47,8 @@ impl Platform {
     /// is read from the database yet: call [`Platform::load`] once it is migrated.
     pub fn new(store: Store, settings: &Settings) -> Result<Self> {
         let principals = identity::PrincipalCache::default();
-        let catalog = catalog::Catalog::new(store.clone()).clearing_on_identity_change(principals.clone());
+        let catalog =
+            catalog::Catalog::new(store.clone()).clearing_on_identity_change(principals.clone());
         Ok(Self {
             directory: identity::Directory::new(
                 store.clone(),

@@ -10,18 +10,22 @@ use causeway_platform::identity::{Principal, Role};
 use causeway_platform::scaffolder::{Request, Scaffolder, Source};
 use serde_json::{Value, json};
 
+/// The corpus: `$CAUSEWAY_TEMPLATE_CORPUS`, else `../shared/compat/backstage-templates` beside
+/// the repository, else the machine's shared copy (for clones made elsewhere).
 fn corpus() -> PathBuf {
-    let dir = std::env::var_os("CAUSEWAY_TEMPLATE_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/compat/backstage-templates")
-        });
-    assert!(
-        dir.join("SOURCES.md").is_file(),
-        "the template corpus is missing at {} (set CAUSEWAY_TEMPLATE_CORPUS)",
-        dir.display()
-    );
-    dir
+    let candidates = [
+        std::env::var_os("CAUSEWAY_TEMPLATE_CORPUS").map(PathBuf::from),
+        Some(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../../shared/compat/backstage-templates"),
+        ),
+        Some(PathBuf::from("/work/shared/compat/backstage-templates")),
+    ];
+    candidates
+        .into_iter()
+        .flatten()
+        .find(|dir| dir.join("SOURCES.md").is_file())
+        .expect("the template corpus is missing: set CAUSEWAY_TEMPLATE_CORPUS to its directory")
 }
 
 /// The template document of `relative`, and its source (reads may reach the corpus folder of
@@ -86,17 +90,50 @@ fn every_template_in_the_corpus_is_accounted_for() {
 
 /// Templates that need what Causeway does not have, and the names the refusal must mention.
 const REFUSED: &[(&str, &[&str])] = &[
-    ("backstage-software-templates/scaffolder-templates/rails-demo/template.yaml", &["fetch:rails", "publish:github"]),
-    ("backstage-software-templates/scaffolder-templates/docs-template-cookiecutter/template.yaml", &["fetch:cookiecutter", "publish:github"]),
-    ("backstage-software-templates/scaffolder-templates/springboot-grpc-template/template.yaml", &["publish:github"]),
-    ("backstage-software-templates/scaffolder-templates/gitlab-merge-request/template.yaml", &["publish:gitlab:merge-request"]),
-    ("backstage-software-templates/scaffolder-templates/pull-request/template.yaml", &["publish:github:pull-request"]),
-    ("rhdh-software-templates/templates/github/spring-boot-backend/template.yaml", &["publish:github"]),
-    ("rhdh-software-templates/templates/create-backend-plugin/template.yaml", &["publish:github", "publish:github:pull-request"]),
-    ("roadie-software-templates/scaffolder-templates/create-rfc/template.yaml", &["publish:github:pull-request"]),
-    ("roadie-software-templates/scaffolder-templates/delete-entities/template.yaml", &["http:backstage:request", "roadiehq:utils:jsonata"]),
-    ("roadie-software-templates/scaffolder-templates/pr-with-catalog-entry/template.yaml", &["publish:github:pull-request", "filter \"now\""]),
-    ("acierto-software-templates/scaffolder-templates/docs-mocks-idempotent-template/template.yaml", &["publish:github", "debug:wait"]),
+    (
+        "backstage-software-templates/scaffolder-templates/rails-demo/template.yaml",
+        &["fetch:rails", "publish:github"],
+    ),
+    (
+        "backstage-software-templates/scaffolder-templates/docs-template-cookiecutter/template.yaml",
+        &["fetch:cookiecutter", "publish:github"],
+    ),
+    (
+        "backstage-software-templates/scaffolder-templates/springboot-grpc-template/template.yaml",
+        &["publish:github"],
+    ),
+    (
+        "backstage-software-templates/scaffolder-templates/gitlab-merge-request/template.yaml",
+        &["publish:gitlab:merge-request"],
+    ),
+    (
+        "backstage-software-templates/scaffolder-templates/pull-request/template.yaml",
+        &["publish:github:pull-request"],
+    ),
+    (
+        "rhdh-software-templates/templates/github/spring-boot-backend/template.yaml",
+        &["publish:github"],
+    ),
+    (
+        "rhdh-software-templates/templates/create-backend-plugin/template.yaml",
+        &["publish:github", "publish:github:pull-request"],
+    ),
+    (
+        "roadie-software-templates/scaffolder-templates/create-rfc/template.yaml",
+        &["publish:github:pull-request"],
+    ),
+    (
+        "roadie-software-templates/scaffolder-templates/delete-entities/template.yaml",
+        &["http:backstage:request", "roadiehq:utils:jsonata"],
+    ),
+    (
+        "roadie-software-templates/scaffolder-templates/pr-with-catalog-entry/template.yaml",
+        &["publish:github:pull-request", "filter \"now\""],
+    ),
+    (
+        "acierto-software-templates/scaffolder-templates/docs-mocks-idempotent-template/template.yaml",
+        &["publish:github", "debug:wait"],
+    ),
 ];
 
 /// Templates that run here.
@@ -138,15 +175,37 @@ fn messages(run: &causeway_platform::scaffolder::DryRun) -> Vec<String> {
 #[tokio::test]
 async fn conditional_output_keeps_only_the_entries_whose_if_holds() {
     let relative = RUNS[1];
-    let run = dry_run(relative, json!({ "name": "billing", "enableCI": "No", "showDetails": true })).await;
+    let run = dry_run(
+        relative,
+        json!({ "name": "billing", "enableCI": "No", "showDetails": true }),
+    )
+    .await;
     assert_eq!(run.error, None);
-    assert!(messages(&run).contains(&"Creating billing".to_owned()), "{:?}", run.log);
-    let links: Vec<&str> = run.output["links"].as_array().unwrap().iter().map(|l| l["title"].as_str().unwrap()).collect();
+    assert!(
+        messages(&run).contains(&"Creating billing".to_owned()),
+        "{:?}",
+        run.log
+    );
+    let links: Vec<&str> = run.output["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["title"].as_str().unwrap())
+        .collect();
     assert_eq!(links, ["Backstage Homepage"]);
-    let text: Vec<&str> = run.output["text"].as_array().unwrap().iter().map(|l| l["title"].as_str().unwrap()).collect();
+    let text: Vec<&str> = run.output["text"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["title"].as_str().unwrap())
+        .collect();
     assert_eq!(text, ["Summary", "CI Details"]);
     assert_eq!(run.output["text"][1]["content"], "**CI enabled:** No\n");
-    let run = dry_run(relative, json!({ "name": "billing", "enableCI": "Yes", "showDetails": false })).await;
+    let run = dry_run(
+        relative,
+        json!({ "name": "billing", "enableCI": "Yes", "showDetails": false }),
+    )
+    .await;
     let links = run.output["links"].as_array().unwrap();
     assert_eq!(links.len(), 3);
     assert_eq!(links[1]["url"], "https://ci.example.com/billing");
@@ -187,7 +246,14 @@ async fn one_of_pages_accept_either_shape_and_refuse_neither() {
     let scaffolder = Scaffolder::new(None);
     let loaded = scaffolder.load(&entity, source).unwrap();
     let error = scaffolder
-        .dry_run(loaded, Request { values: json!({}), secrets: Default::default() }, &ada())
+        .dry_run(
+            loaded,
+            Request {
+                values: json!({}),
+                secrets: Default::default(),
+            },
+            &ada(),
+        )
         .await
         .unwrap_err();
     assert!(error.to_string().contains("oneOf"), "{error}");
@@ -206,11 +272,26 @@ async fn the_kitchen_sink_checks_every_picker_on_the_server() {
         "replicas": 0, "contacts": [{ "role": "PM" }],
     });
     let error = scaffolder
-        .dry_run(loaded.clone(), Request { values: bad, secrets: Default::default() }, &ada())
+        .dry_run(
+            loaded.clone(),
+            Request {
+                values: bad,
+                secrets: Default::default(),
+            },
+            &ada(),
+        )
         .await
         .unwrap_err()
         .to_string();
-    for expected in ["componentName", "entityTags", "repoUrl", "allowedHosts", "repoOwner", "replicas", "contacts.0.name: is required"] {
+    for expected in [
+        "componentName",
+        "entityTags",
+        "repoUrl",
+        "allowedHosts",
+        "repoOwner",
+        "replicas",
+        "contacts.0.name: is required",
+    ] {
         assert!(error.contains(expected), "{expected} missing from: {error}");
     }
     // A secret answer travels in secrets, never in the parameters the log and output see.
@@ -220,13 +301,23 @@ async fn the_kitchen_sink_checks_every_picker_on_the_server() {
         "deployToken": "tok-123456",
     });
     let run = scaffolder
-        .dry_run(loaded, Request { values: good, secrets: Default::default() }, &ada())
+        .dry_run(
+            loaded,
+            Request {
+                values: good,
+                secrets: Default::default(),
+            },
+            &ada(),
+        )
         .await
         .unwrap();
     assert_eq!(run.error, None);
     let log = messages(&run).join("\n");
     assert!(log.contains("Submitted kitchen sink for sink."), "{log}");
-    assert!(log.contains("Repo: github.com?owner=backstage&repo=sink"), "{log}");
+    assert!(
+        log.contains("Repo: github.com?owner=backstage&repo=sink"),
+        "{log}"
+    );
     assert!(!log.contains("tok-123456"));
     assert!(!run.output.to_string().contains("tok-123456"));
 }
@@ -248,16 +339,25 @@ async fn render_skeleton(relative: &str, values: Value) -> causeway_platform::sc
     let scaffolder = Scaffolder::new(None);
     let loaded = scaffolder.load(&entity, source).unwrap();
     scaffolder
-        .dry_run(loaded, Request { values, secrets: Default::default() }, &ada())
+        .dry_run(
+            loaded,
+            Request {
+                values,
+                secrets: Default::default(),
+            },
+            &ada(),
+        )
         .await
         .unwrap()
 }
 
 fn file(run: &causeway_platform::scaffolder::DryRun, path: &str) -> String {
-    let entry = run
-        .files
-        .get(path)
-        .unwrap_or_else(|| panic!("{path} missing; files: {:?}", run.files.files().map(|(p, _)| p).collect::<Vec<_>>()));
+    let entry = run.files.get(path).unwrap_or_else(|| {
+        panic!(
+            "{path} missing; files: {:?}",
+            run.files.files().map(|(p, _)| p).collect::<Vec<_>>()
+        )
+    });
     String::from_utf8(entry.content.clone()).unwrap()
 }
 
@@ -268,11 +368,21 @@ async fn a_skeleton_outside_the_templates_repository_is_refused() {
     let scaffolder = Scaffolder::new(None);
     let loaded = scaffolder.load(&entity, source).unwrap();
     let run = scaffolder
-        .dry_run(loaded, Request { values: json!({ "lorem": "a" }), secrets: Default::default() }, &ada())
+        .dry_run(
+            loaded,
+            Request {
+                values: json!({ "lorem": "a" }),
+                secrets: Default::default(),
+            },
+            &ada(),
+        )
         .await
         .unwrap();
     let error = run.error.expect("the fetch must fail");
-    assert!(error.contains("input.url") && error.contains("leaves the template's location"), "{error}");
+    assert!(
+        error.contains("input.url") && error.contains("leaves the template's location"),
+        "{error}"
+    );
     assert!(run.files.is_empty());
 }
 
@@ -306,19 +416,31 @@ async fn skeletons_render_with_templated_names_and_untouched_workflows() {
     );
     let catalog_info = file(&run, "catalog-info.yaml");
     assert!(catalog_info.contains("name: orders"), "{catalog_info}");
-    assert!(catalog_info.contains("owner: group:default/payments"), "{catalog_info}");
+    assert!(
+        catalog_info.contains("owner: group:default/payments"),
+        "{catalog_info}"
+    );
     // GitHub Actions' own ${{ }} survive copyWithoutTemplating.
-    let workflows: Vec<&&String> = paths.iter().filter(|p| p.starts_with(".github/workflows/")).collect();
+    let workflows: Vec<&&String> = paths
+        .iter()
+        .filter(|p| p.starts_with(".github/workflows/"))
+        .collect();
     assert!(!workflows.is_empty(), "{paths:?}");
     for workflow in workflows {
         let text = file(&run, workflow);
-        assert!(!text.contains("${{ values."), "{workflow} still holds a template value");
+        assert!(
+            !text.contains("${{ values."),
+            "{workflow} still holds a template value"
+        );
     }
     let any_actions_expression = paths
         .iter()
         .filter(|p| p.starts_with(".github/workflows/"))
         .any(|p| file(&run, p).contains("${{"));
-    assert!(any_actions_expression, "the workflows lost their own expressions");
+    assert!(
+        any_actions_expression,
+        "the workflows lost their own expressions"
+    );
     // Nothing is left unrendered outside the copied workflows.
     for path in paths.iter().filter(|p| !p.starts_with(".github/")) {
         assert!(!path.contains("${{"), "{path}");

@@ -35,8 +35,7 @@ pub struct DryRunArgs {
 /// Runs the dry run and prints its log (stderr), its files and its output (stdout).
 pub async fn dry_run(args: DryRunArgs) -> anyhow::Result<()> {
     let (file, dir) = locate(&args.path)?;
-    let text =
-        std::fs::read_to_string(&file).with_context(|| format!("{}", file.display()))?;
+    let text = std::fs::read_to_string(&file).with_context(|| format!("{}", file.display()))?;
     let entity = template_document(&text).with_context(|| format!("{}", file.display()))?;
     let root = match &args.root {
         Some(root) => root
@@ -45,7 +44,10 @@ pub async fn dry_run(args: DryRunArgs) -> anyhow::Result<()> {
         None => dir.clone(),
     };
     if !dir.starts_with(&root) {
-        bail!("--root {} does not contain the template's directory", root.display());
+        bail!(
+            "--root {} does not contain the template's directory",
+            root.display()
+        );
     }
     let scaffolder = Scaffolder::new(None);
     let template = scaffolder
@@ -87,7 +89,11 @@ pub async fn dry_run(args: DryRunArgs) -> anyhow::Result<()> {
     }
     println!("files:");
     for (path, file) in run.files.files() {
-        println!("  {path} ({} bytes{})", file.content.len(), if file.executable { ", executable" } else { "" });
+        println!(
+            "  {path} ({} bytes{})",
+            file.content.len(),
+            if file.executable { ", executable" } else { "" }
+        );
     }
     println!("output: {}", serde_json::to_string_pretty(&run.output)?);
     if let Some(out) = &args.out {
@@ -122,7 +128,10 @@ fn locate(path: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
             return Ok((candidate, path));
         }
     }
-    bail!("{}: no template.yaml, and no YAML file there holds a kind: Template", path.display())
+    bail!(
+        "{}: no template.yaml, and no YAML file there holds a kind: Template",
+        path.display()
+    )
 }
 
 /// The first document of `text` with `kind: Template`.

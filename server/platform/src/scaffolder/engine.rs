@@ -87,7 +87,9 @@ pub struct Engine {
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine").field("actions", &self.actions).finish()
+        f.debug_struct("Engine")
+            .field("actions", &self.actions)
+            .finish()
     }
 }
 

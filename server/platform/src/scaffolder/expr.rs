@@ -155,7 +155,10 @@ impl Templater {
             .lstrip_blocks(lstrip_blocks)
             .build()?;
         env.set_syntax(config);
-        let rendered = env.render_str(&js_compat(text, syntax), Jinja::from(minijinja::value::Serde(context)))?;
+        let rendered = env.render_str(
+            &js_compat(text, syntax),
+            Jinja::from(minijinja::value::Serde(context)),
+        )?;
         Ok(rendered)
     }
 
@@ -305,9 +308,11 @@ fn to_json(value: &Jinja) -> Result<Option<Value>, ExprError> {
     if value.is_undefined() {
         return Ok(None);
     }
-    serde_json::to_value(value)
-        .map(Some)
-        .map_err(|e| ExprError(format!("the expression's value cannot be used as data: {e}")))
+    serde_json::to_value(value).map(Some).map_err(|e| {
+        ExprError(format!(
+            "the expression's value cannot be used as data: {e}"
+        ))
+    })
 }
 
 /// Rewrites JavaScript operators inside the template's tags (never in the surrounding text).
@@ -364,10 +369,10 @@ fn tag_end(text: &str, close: &str) -> Option<usize> {
 fn compat_statement(inner: &str) -> String {
     let trimmed = inner.trim_start_matches(['-', '+', ' ', '\t', '\n', '\r']);
     let expression = compat_expression(inner);
-    if let Some(rest) = trimmed.strip_prefix("elseif") {
-        if rest.starts_with(char::is_whitespace) {
-            return expression.replacen("elseif", "elif", 1);
-        }
+    if let Some(rest) = trimmed.strip_prefix("elseif")
+        && rest.starts_with(char::is_whitespace)
+    {
+        return expression.replacen("elseif", "elif", 1);
     }
     expression
 }
@@ -401,7 +406,10 @@ pub(super) fn compat_expression(expression: &str) -> String {
             last = c;
             continue;
         }
-        if (c == '=' || c == '!') && chars.get(i + 1) == Some(&'=') && chars.get(i + 2) == Some(&'=') {
+        if (c == '=' || c == '!')
+            && chars.get(i + 1) == Some(&'=')
+            && chars.get(i + 2) == Some(&'=')
+        {
             out.push(c);
             out.push('=');
             i += 3;

@@ -94,8 +94,11 @@ impl RepoUrl {
     /// port) followed by a query naming at least the repository, and, except for hosts that
     /// group repositories by project, its owner.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let url = url::Url::parse(&format!("https://{text}"))
-            .map_err(|e| format!("{text:?} is not a repository URL ({e}); expected host?owner=<owner>&repo=<repo>"))?;
+        let url = url::Url::parse(&format!("https://{text}")).map_err(|e| {
+            format!(
+                "{text:?} is not a repository URL ({e}); expected host?owner=<owner>&repo=<repo>"
+            )
+        })?;
         let host = match (url.host_str(), url.port()) {
             (Some(host), Some(port)) => format!("{host}:{port}"),
             (Some(host), None) => host.to_owned(),

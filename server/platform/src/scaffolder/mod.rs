@@ -185,13 +185,13 @@ impl Scaffolder {
             }
         }
         for name in template.secret_fields() {
-            if let Some(map) = request.values.as_object_mut() {
-                if let Some(value) = map.remove(&name) {
-                    let masked = !value.as_str().is_some_and(|s| s.chars().all(|c| c == '*'));
-                    if masked && !request.secrets.contains_key(&name) {
-                        request.secrets.insert(name.clone(), value);
-                    }
-                }
+            // A value of only `*` is the mask the portal leaves; the secret itself is in secrets.
+            if let Some(map) = request.values.as_object_mut()
+                && let Some(value) = map.remove(&name)
+                && !value.as_str().is_some_and(|s| s.chars().all(|c| c == '*'))
+                && !request.secrets.contains_key(&name)
+            {
+                request.secrets.insert(name.clone(), value);
             }
         }
         drop_hidden_answers(template, &mut request.values, &self.engine.templater);
@@ -250,6 +250,7 @@ impl Scaffolder {
             })
             .collect();
         let mut error = None;
+        #[allow(clippy::needless_range_loop)] // The engine runs steps by position.
         for index in 0..template.steps.len() {
             let id = template.steps[index].id.clone();
             log.push(LogLine {
@@ -371,7 +372,9 @@ pub fn source_of(entity: &Value) -> Source {
     Source::Unreadable(if location.is_empty() {
         "the template was uploaded, not registered from a location, so it has no files".to_owned()
     } else {
-        format!("files of templates from {location} cannot be read yet; register the template from a file location")
+        format!(
+            "files of templates from {location} cannot be read yet; register the template from a file location"
+        )
     })
 }
 

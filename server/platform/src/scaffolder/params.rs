@@ -30,7 +30,12 @@ pub fn compile(schema: &Value) -> Result<jsonschema::Validator, String> {
 }
 
 /// Whether page `index` is shown for these answers (its `when:` renders truthy, or it has none).
-pub fn page_shown(template: &Template, index: usize, values: &Value, templater: &Templater) -> bool {
+pub fn page_shown(
+    template: &Template,
+    index: usize,
+    values: &Value,
+    templater: &Templater,
+) -> bool {
     let Some(when) = template.pages.get(index).and_then(|p| p.when.as_ref()) else {
         return true;
     };
@@ -161,20 +166,19 @@ fn check_fields(
             "RepoOwnerPicker" => {
                 if let (Some(owner), Some(allowed)) =
                     (value.as_str(), strings(&options, "allowedOwners"))
+                    && !allowed.iter().any(|a| a == owner)
                 {
-                    if !allowed.iter().any(|a| a == owner) {
-                        fail(format!(
-                            "{owner:?} is not allowed by ui:options.allowedOwners; allowed: {}",
-                            allowed.join(", ")
-                        ));
-                    }
+                    fail(format!(
+                        "{owner:?} is not allowed by ui:options.allowedOwners; allowed: {}",
+                        allowed.join(", ")
+                    ));
                 }
             }
             "EntityNamePicker" => {
-                if let Some(text) = value.as_str() {
-                    if let Err(message) = entity_name(text) {
-                        fail(message);
-                    }
+                if let Some(text) = value.as_str()
+                    && let Err(message) = entity_name(text)
+                {
+                    fail(message);
                 }
             }
             "EntityTagsPicker" => {
@@ -260,8 +264,9 @@ pub fn entity_name(text: &str) -> Result<(), String> {
 pub fn entity_tag(text: &str) -> Result<(), String> {
     let part = |p: &str| {
         !p.is_empty()
-            && p.chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, ':' | '+' | '#'))
+            && p.chars().all(|c| {
+                c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, ':' | '+' | '#')
+            })
     };
     if !text.is_empty() && text.len() <= 63 && text.split('-').all(part) {
         Ok(())
@@ -304,7 +309,10 @@ fn entity_choice(
         }
         "OwnedEntityPicker" => {
             let owned = entity.as_ref().is_some_and(|e| {
-                let owner = e.pointer("/spec/owner").and_then(Value::as_str).unwrap_or("");
+                let owner = e
+                    .pointer("/spec/owner")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
                 let namespace = e
                     .pointer("/metadata/namespace")
                     .and_then(Value::as_str)
@@ -338,13 +346,14 @@ fn entity_choice(
             "{entity_ref} is not in the catalog, and ui:options.allowArbitraryValues is false"
         )),
         None => {}
-        Some(entity) => {
-            if !filters.is_empty() && !filters.iter().any(|f| matches_filter(&entity, f)) {
-                fail(format!(
-                    "{entity_ref} does not match ui:options.catalogFilter"
-                ));
-            }
+        Some(entity)
+            if !filters.is_empty() && !filters.iter().any(|f| matches_filter(&entity, f)) =>
+        {
+            fail(format!(
+                "{entity_ref} does not match ui:options.catalogFilter"
+            ));
         }
+        Some(_) => {}
     }
 }
 

@@ -146,7 +146,10 @@ fn read_dir_tree(root: &Path, target: &Path) -> Result<Vec<(String, FileEntry)>,
                 check_link(&canonical_root, root, &path)?;
                 stack.push((path, relative));
             } else if kind.is_file() {
-                out.push((relative, read_entry(&canonical_root, root, &path, &mut total)?));
+                out.push((
+                    relative,
+                    read_entry(&canonical_root, root, &path, &mut total)?,
+                ));
                 if out.len() > MAX_FETCH_FILES {
                     return Err(format!(
                         "more than {MAX_FETCH_FILES} files; a skeleton must be smaller"

@@ -130,10 +130,7 @@ impl Template {
                 .to_owned(),
             name,
             description: text(metadata.get("description")),
-            owner: spec
-                .get("owner")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
+            owner: spec.get("owner").and_then(Value::as_str).map(str::to_owned),
             kind: text(spec.get("type")),
             tags: metadata
                 .get("tags")
@@ -155,7 +152,11 @@ impl Template {
 
     /// Every reason the template cannot run here: unknown actions and filters, expressions that
     /// do not parse, parameter schemas that do not compile. Empty when it can run.
-    pub fn check(&self, known_action: impl Fn(&str) -> bool, templater: &Templater) -> Vec<Finding> {
+    pub fn check(
+        &self,
+        known_action: impl Fn(&str) -> bool,
+        templater: &Templater,
+    ) -> Vec<Finding> {
         let mut problems = Vec::new();
         for (index, page) in self.pages.iter().enumerate() {
             let field = format!("spec.parameters[{index}]");
@@ -177,7 +178,12 @@ impl Template {
                     ),
                 ));
             }
-            check_expressions(&step.input, &format!("{field}.input"), templater, &mut problems);
+            check_expressions(
+                &step.input,
+                &format!("{field}.input"),
+                templater,
+                &mut problems,
+            );
             for (key, value) in [("if", &step.condition), ("each", &step.each)] {
                 if let Some(value) = value {
                     check_expressions(value, &format!("{field}.{key}"), templater, &mut problems);
@@ -294,7 +300,10 @@ fn read_steps(steps: Option<&Value>, problems: &mut Vec<Finding>) -> Vec<StepSpe
             problems.push(finding(format!("{field}.action"), "is required"));
             continue;
         };
-        let input = map.get("input").cloned().unwrap_or(Value::Object(Default::default()));
+        let input = map
+            .get("input")
+            .cloned()
+            .unwrap_or(Value::Object(Default::default()));
         if !input.is_object() {
             problems.push(finding(format!("{field}.input"), "must be an object"));
         }
@@ -369,7 +378,10 @@ pub fn filters_used(text: &str) -> Vec<String> {
                 Some(q) if b == q => quote = None,
                 Some(_) => {}
                 None if b == b'"' || b == b'\'' => quote = Some(b),
-                None if b == b'|' && bytes.get(i + 1) != Some(&b'|') && (i == 0 || bytes[i - 1] != b'|') => {
+                None if b == b'|'
+                    && bytes.get(i + 1) != Some(&b'|')
+                    && (i == 0 || bytes[i - 1] != b'|') =>
+                {
                     let rest = tag[i + 1..].trim_start();
                     let name: String = rest
                         .chars()

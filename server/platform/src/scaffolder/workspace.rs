@@ -52,7 +52,9 @@ pub fn normalise(path: &str) -> Result<String, String> {
         ));
     }
     if path.len() > 1 && path.as_bytes()[1] == b':' {
-        return Err(format!("{path:?} is not a relative path inside the workspace"));
+        return Err(format!(
+            "{path:?} is not a relative path inside the workspace"
+        ));
     }
     let mut parts: Vec<&str> = Vec::new();
     for part in path.split(['/', '\\']) {
@@ -122,7 +124,9 @@ impl Workspace {
         let mut parent = target.as_str();
         while let Some((up, _)) = parent.rsplit_once('/') {
             if self.files.contains_key(up) {
-                return Err(format!("{up:?} is a file in the workspace, not a directory"));
+                return Err(format!(
+                    "{up:?} is a file in the workspace, not a directory"
+                ));
             }
             parent = up;
         }
@@ -212,7 +216,9 @@ impl Workspace {
     pub fn to_bytes(&self) -> Vec<u8> {
         let json = serde_json::to_vec(self).expect("a workspace always serialises");
         let mut encoder = zstd::Encoder::new(Vec::new(), 3).expect("zstd level 3 is valid");
-        encoder.write_all(&json).expect("writing to memory cannot fail");
+        encoder
+            .write_all(&json)
+            .expect("writing to memory cannot fail");
         encoder.finish().expect("writing to memory cannot fail")
     }
 
@@ -222,7 +228,8 @@ impl Workspace {
         zstd::Decoder::new(bytes)
             .and_then(|mut d| d.read_to_end(&mut json))
             .map_err(|e| format!("the saved workspace cannot be read: {e}"))?;
-        serde_json::from_slice(&json).map_err(|e| format!("the saved workspace cannot be read: {e}"))
+        serde_json::from_slice(&json)
+            .map_err(|e| format!("the saved workspace cannot be read: {e}"))
     }
 }
 

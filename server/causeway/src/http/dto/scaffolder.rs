@@ -163,8 +163,7 @@ impl From<&DryRun> for DryRunResponse {
                 .files()
                 .map(|(path, file)| DirectoryEntry {
                     path: path.clone(),
-                    base64_content: base64::engine::general_purpose::STANDARD
-                        .encode(&file.content),
+                    base64_content: base64::engine::general_purpose::STANDARD.encode(&file.content),
                     executable: file.executable,
                 })
                 .collect(),

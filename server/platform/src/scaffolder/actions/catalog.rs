@@ -44,9 +44,7 @@ pub fn stamp(entity: &mut Value, run: &super::super::engine::Run) {
     let Some(metadata) = entity.get_mut("metadata").and_then(Value::as_object_mut) else {
         return;
     };
-    let annotations = metadata
-        .entry("annotations")
-        .or_insert_with(|| json!({}));
+    let annotations = metadata.entry("annotations").or_insert_with(|| json!({}));
     if let Some(annotations) = annotations.as_object_mut() {
         annotations.insert(
             SOURCE_TEMPLATE.to_owned(),

@@ -169,7 +169,10 @@ fn glob_set(patterns: &[String], field: &str) -> Result<Globs, ActionError> {
 
 fn matches(globs: &Globs, path: &str) -> bool {
     let hit = |set: &GlobSet| {
-        set.is_match(path) || path.match_indices('/').any(|(i, _)| set.is_match(&path[..i]))
+        set.is_match(path)
+            || path
+                .match_indices('/')
+                .any(|(i, _)| set.is_match(&path[..i]))
     };
     hit(&globs.include) && !globs.exclude.is_match(path)
 }
@@ -178,8 +181,8 @@ impl Fetch {
     fn fetch(&self, cx: &mut ActionContext<'_>) -> Result<(), ActionError> {
         let url = cx.string("url").unwrap_or_default();
         let target = cx.string("targetPath").unwrap_or_else(|| "./".to_owned());
-        let target = normalise(&target)
-            .map_err(|e| ActionError::input(format!("input.targetPath: {e}")))?;
+        let target =
+            normalise(&target).map_err(|e| ActionError::input(format!("input.targetPath: {e}")))?;
         let entries = cx
             .run
             .template

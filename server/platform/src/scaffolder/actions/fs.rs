@@ -70,11 +70,19 @@ impl Action for Rename {
 
     fn run<'a>(&'a self, cx: &'a mut ActionContext<'_>) -> BoxFuture<'a, Result<(), ActionError>> {
         async move {
-            let files = cx.input.get("files").and_then(Value::as_array).cloned().unwrap_or_default();
+            let files = cx
+                .input
+                .get("files")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
             for (index, file) in files.iter().enumerate() {
                 let from = file.get("from").and_then(Value::as_str).unwrap_or_default();
                 let to = file.get("to").and_then(Value::as_str).unwrap_or_default();
-                let overwrite = file.get("overwrite").and_then(Value::as_bool).unwrap_or(false);
+                let overwrite = file
+                    .get("overwrite")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false);
                 cx.workspace
                     .rename(from, to, overwrite)
                     .map_err(|e| ActionError::input(format!("input.files[{index}]: {e}")))?;
@@ -116,7 +124,10 @@ impl Action for Delete {
                         .remove(path)
                         .map_err(|e| ActionError::input(format!("{field}: {e}")))?;
                 }
-                cx.log(format!("Deleted {} file(s) matching {pattern}", doomed.len()));
+                cx.log(format!(
+                    "Deleted {} file(s) matching {pattern}",
+                    doomed.len()
+                ));
             }
             Ok(())
         }

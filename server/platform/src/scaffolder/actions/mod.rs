@@ -77,11 +77,17 @@ impl ActionContext<'_> {
 
     /// A string input, or `None` when absent.
     pub fn string(&self, key: &str) -> Option<String> {
-        self.input.get(key).and_then(Value::as_str).map(str::to_owned)
+        self.input
+            .get(key)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
     }
 
     pub fn bool(&self, key: &str) -> bool {
-        self.input.get(key).and_then(Value::as_bool).unwrap_or(false)
+        self.input
+            .get(key)
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
     }
 
     /// The input field's name in error messages: `input.<key>`.

@@ -39,16 +39,25 @@ fn one_expression_keeps_its_type() {
         ("${{ parameters.nested.deep }}", json!({ "x": 1 })),
         ("${{ parameters.count + 1 }}", json!(4)),
         (" ${{ parameters.count }} ", json!(" 3 ")),
-        ("{% if not parameters.off %}true{% else %}false{% endif %}", json!(true)),
+        (
+            "{% if not parameters.off %}true{% else %}false{% endif %}",
+            json!(true),
+        ),
         ("${{ parameters.name }}", json!("billing")),
         ("${{ parameters.count === 3 }}", json!(true)),
         ("${{ parameters.name !== 'billing' }}", json!(false)),
-        ("${{ parameters['catalog-info-url'] | replace('/blob/', '/tree/') }}", json!("https://x/tree/main/c.yaml")),
+        (
+            "${{ parameters['catalog-info-url'] | replace('/blob/', '/tree/') }}",
+            json!("https://x/tree/main/c.yaml"),
+        ),
         ("${{ parameters.tags is string }}", json!(false)),
         ("${{ parameters.name is string }}", json!(true)),
         ("${{ user.ref }}", json!("user:default/ada")),
         ("${{ context.task.id }}", json!("t-1")),
-        ("${{ steps.publish.output.remoteUrl }}", json!("https://git/acme/billing")),
+        (
+            "${{ steps.publish.output.remoteUrl }}",
+            json!("https://git/acme/billing"),
+        ),
     ];
     for (text, expected) in cases {
         assert_eq!(render(json!(text)), Some(expected), "{text}");
@@ -63,22 +72,34 @@ fn text_renders_and_empty_drops_the_key() {
     );
     // Undefined, and chained lookups through undefined, render as nothing: the key is dropped.
     assert_eq!(render(json!("${{ parameters.missing }}")), None);
-    assert_eq!(render(json!("${{ parameters.missing.deeper.still }}")), None);
+    assert_eq!(
+        render(json!("${{ parameters.missing.deeper.still }}")),
+        None
+    );
     assert_eq!(render(json!("${{ parameters.empty }}")), Some(json!("")));
     assert_eq!(render(json!("x${{ parameters.empty }}")), Some(json!("x")));
-    assert_eq!(render(json!("${{ parameters.empty }}${{ parameters.empty }}")), None);
     assert_eq!(
-        render(json!({ "a": "${{ parameters.missing }}", "b": 1, "c": ["${{ parameters.missing }}"] })),
+        render(json!("${{ parameters.empty }}${{ parameters.empty }}")),
+        None
+    );
+    assert_eq!(
+        render(
+            json!({ "a": "${{ parameters.missing }}", "b": 1, "c": ["${{ parameters.missing }}"] })
+        ),
         Some(json!({ "b": 1, "c": [null] }))
     );
     // Text prints values as JavaScript does.
     assert_eq!(
-        render(json!("tags: ${{ parameters.tags }}; nested: ${{ parameters.nested }}; none: ${{ none }}")),
+        render(json!(
+            "tags: ${{ parameters.tags }}; nested: ${{ parameters.nested }}; none: ${{ none }}"
+        )),
         Some(json!("tags: a,b; nested: [object Object]; none: "))
     );
     // Block tags work in strings.
     assert_eq!(
-        render(json!("{% if parameters.enabled %}on{% else %}off{% endif %}")),
+        render(json!(
+            "{% if parameters.enabled %}on{% else %}off{% endif %}"
+        )),
         Some(json!("on"))
     );
     assert_eq!(
@@ -91,7 +112,9 @@ fn text_renders_and_empty_drops_the_key() {
         Some(json!("[a][b]"))
     );
     assert_eq!(
-        render(json!("{% if parameters.off %}a{% elseif parameters.enabled %}b{% endif %}")),
+        render(json!(
+            "{% if parameters.off %}a{% elseif parameters.enabled %}b{% endif %}"
+        )),
         Some(json!("b"))
     );
 }
@@ -137,7 +160,9 @@ fn filters() {
         Some(json!({ "kind": "group", "namespace": "default", "name": "payments" }))
     );
     assert_eq!(
-        render(json!("${{ 'payments' | parseEntityRef({ defaultKind: 'Group', defaultNamespace: 'ops' }) | pick('namespace') }}")),
+        render(json!(
+            "${{ 'payments' | parseEntityRef({ defaultKind: 'Group', defaultNamespace: 'ops' }) | pick('namespace') }}"
+        )),
         Some(json!("ops"))
     );
     assert_eq!(
@@ -149,7 +174,10 @@ fn filters() {
         .unwrap_err();
     assert!(error.0.contains("no kind"), "{error}");
     let error = Templater::new()
-        .render_value(&json!("${{ 'github.com?repo=x' | parseRepoUrl }}"), &context())
+        .render_value(
+            &json!("${{ 'github.com?repo=x' | parseRepoUrl }}"),
+            &context(),
+        )
         .unwrap_err();
     assert!(error.0.contains("no owner"), "{error}");
     let error = Templater::new()
@@ -192,5 +220,9 @@ fn runaway_expressions_stop() {
     assert!(!error.0.is_empty());
     assert!(templater.parse("${{ parameters. }}").is_err());
     assert!(templater.parse("{% if x %}").is_err());
-    assert!(templater.parse("${{ parameters.x | lower }} and {% if a %}b{% endif %}").is_ok());
+    assert!(
+        templater
+            .parse("${{ parameters.x | lower }} and {% if a %}b{% endif %}")
+            .is_ok()
+    );
 }
