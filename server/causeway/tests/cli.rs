@@ -376,3 +376,111 @@ fn sigterm_turns_readiness_503_while_requests_are_still_served() {
     let log = stderr(&output);
     assert!(log.contains("Causeway stopped"), "{log}");
 }
+
+#[test]
+fn template_dry_run_renders_a_directory_without_a_server() {
+    let cli = Env::new();
+    let dir = cli.dir.join("tpl");
+    std::fs::create_dir_all(dir.join("skeleton/${{ values.name }}")).unwrap();
+    std::fs::write(
+        dir.join("template.yaml"),
+        r#"apiVersion: scaffolder.backstage.io/v1beta3
+kind: Template
+metadata:
+  name: lib
+spec:
+  owner: group:default/payments
+  type: library
+  parameters:
+    - required: [name]
+      properties:
+        name: { type: string, pattern: "^[a-z]+$" }
+  steps:
+    - id: fetch
+      action: fetch:template
+      input:
+        url: ./skeleton
+        values: { name: "${{ parameters.name }}" }
+    - id: register
+      action: publish:github
+      input:
+        repoUrl: github.com?owner=x&repo=y
+  output:
+    links:
+      - title: Entity
+        entityRef: ${{ steps.register.output.entityRef }}
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("skeleton/${{ values.name }}/lib.txt"),
+        "I am ${{ values.name }}\n",
+    )
+    .unwrap();
+    let out = cli.dir.join("out");
+    let dir_arg = dir.display().to_string();
+    let out_arg = out.display().to_string();
+    let output = cli
+        .command(&[
+            "template",
+            "dry-run",
+            &dir_arg,
+            "--values",
+            r#"{"name":"ledger"}"#,
+            "--out",
+            &out_arg,
+        ])
+        .output()
+        .unwrap();
+    // Causeway has no publish:github, so the template is refused before anything runs.
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("publish:github"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!out.exists());
+    std::fs::write(
+        dir.join("template.yaml"),
+        std::fs::read_to_string(dir.join("template.yaml"))
+            .unwrap()
+            .replace("action: publish:github", "action: debug:log")
+            .replace("repoUrl: github.com?owner=x&repo=y", "message: registered"),
+    )
+    .unwrap();
+    let output = cli
+        .command(&[
+            "template",
+            "dry-run",
+            &dir_arg,
+            "--values",
+            r#"{"name":"ledger"}"#,
+            "--out",
+            &out_arg,
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("ledger/lib.txt"),
+        "{}",
+        stdout(&output)
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("ledger/lib.txt")).unwrap(),
+        "I am ledger\n"
+    );
+    // Invalid answers fail with the property named, and nothing is written.
+    let output = cli
+        .command(&[
+            "template",
+            "dry-run",
+            &dir_arg,
+            "--values",
+            r#"{"name":"Ledger"}"#,
+        ])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("name"), "{}", stderr(&output));
+}
