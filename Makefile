@@ -14,7 +14,7 @@ export SITE_ROOT
 WASM_PROFILE ?= release
 CAUSEWAY := $(CARGO_TARGET_DIR)/debug/causeway
 
-.PHONY: help run test setup site server lint unit e2e fmt clean dev-cluster dev-cluster-down bench-catalog bench-provision fuzz fuzz-api
+.PHONY: help run test setup site server lint unit e2e fmt clean dev-cluster dev-cluster-down dev-gitea dev-gitea-down bench-catalog bench-provision fuzz fuzz-api
 
 help:
 	@echo "make run   build and serve the portal with demo data on http://127.0.0.1:3000"
@@ -79,6 +79,18 @@ dev-cluster:
 
 dev-cluster-down:
 	@tests/controlplane/controlplane.sh down var/dev-cluster
+
+## A Gitea for local use (tests/gitserver: REST API and git over HTTP, organisation `golden`), until
+## `make dev-gitea-down`. The first run builds Gitea from Go modules (about 4 minutes).
+dev-gitea:
+	@tests/gitserver/gitea.sh up var/dev-gitea >/dev/null
+	@echo "Env file: var/dev-gitea/gitea.env (GITEA_URL, GITEA_TOKEN, GITEA_ADMIN_USER, GITEA_ADMIN_PASSWORD, ...)"
+	@echo "  eval \"\$$(tests/gitserver/gitea.sh env var/dev-gitea)\""
+	@echo "  curl -H \"Authorization: token \$$GITEA_TOKEN\" \$$GITEA_URL/api/v1/orgs/golden/repos"
+	@echo "Smoke test against it: (eval \"\$$(tests/gitserver/gitea.sh env var/dev-gitea)\"; tests/gitserver/smoke.sh)"
+
+dev-gitea-down:
+	@tests/gitserver/gitea.sh down var/dev-gitea
 
 ## The catalog benchmark (tests/bench/catalog): Causeway on SQLite and PostgreSQL beside Backstage's
 ## catalog backend, same data and requests; SIZES="1000 10000" selects catalog sizes. Release build,
