@@ -72,6 +72,8 @@ pub struct Config {
     pub kubeconfig: Option<PathBuf>,
     /// Where environments are written when no cluster is configured.
     pub gitops_dir: PathBuf,
+    /// Where the embedded git host `local` keeps the repositories templates publish.
+    pub git_dir: PathBuf,
     /// Lease of a claimed task (see `task_lease_secs`).
     pub task_lease: Duration,
     pub task_workers: usize,
@@ -212,6 +214,12 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "the git repository environments are written to when no cluster is configured",
     ),
     (
+        "git_dir",
+        "CAUSEWAY_GIT_DIR",
+        "var/git",
+        "where the embedded git host `local` keeps the repositories templates publish (`local?owner=o&repo=r` is `<git_dir>/o/r.git`)",
+    ),
+    (
         "task_lease_secs",
         "CAUSEWAY_TASK_LEASE_SECS",
         "15",
@@ -251,6 +259,7 @@ impl Default for Config {
             catalog_delete_orphans: false,
             kubeconfig: None,
             gitops_dir: PathBuf::from("var/gitops"),
+            git_dir: PathBuf::from("var/git"),
             task_lease: Duration::from_secs(15),
             task_workers: 4,
             shutdown_delay: Duration::from_secs(5),
@@ -525,6 +534,12 @@ impl Config {
                     return Err(err("must name a directory".to_owned()));
                 }
                 self.gitops_dir = PathBuf::from(value.trim());
+            }
+            "git_dir" => {
+                if value.trim().is_empty() {
+                    return Err(err("must name a directory".to_owned()));
+                }
+                self.git_dir = PathBuf::from(value.trim());
             }
             _ => return Err(err("unknown key".to_owned())),
         }

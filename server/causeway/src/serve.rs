@@ -9,6 +9,7 @@
 
 use causeway_platform::provision::Provisioner;
 use causeway_platform::provision::config::ProvisionConfig;
+use causeway_platform::scaffolder::Scaffolder;
 use causeway_platform::tasks::runner::{Runner, Settings as RunnerSettings};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -31,8 +32,11 @@ pub fn state(config: Config) -> anyhow::Result<AppState> {
         .map_err(|e| anyhow::anyhow!("configuration key `database_url`: {e}"))?;
     let platform = Platform::new(store, &settings(&config))
         .map_err(|e| anyhow::anyhow!("configuration key `{e}"))?;
+    let provisioner = provisioner(&config, &platform);
+    let mut platform = platform;
+    platform.scaffolder = scaffolder(&config, &platform, &provisioner);
     Ok(AppState {
-        provisioner: provisioner(&config, &platform),
+        provisioner,
         platform,
         leptos: http::leptos_options(&config),
         config: Arc::new(config),
@@ -40,6 +44,32 @@ pub fn state(config: Config) -> anyhow::Result<AppState> {
         migrated: Arc::new(AtomicBool::new(false)),
         draining: Arc::new(AtomicBool::new(false)),
     })
+}
+
+/// The template engine with every action: those that publish to git, register in the catalog
+/// and provision environments need the services built here.
+pub fn scaffolder(config: &Config, platform: &Platform, provisioner: &Provisioner) -> Scaffolder {
+    use causeway_platform::scaffolder::actions;
+    let policy = causeway_platform::catalog::locations::ReadPolicy {
+        allowed_hosts: config.catalog_allowed_hosts.clone(),
+        delete_orphans: config.catalog_delete_orphans,
+    };
+    let extra = actions::publish_actions(actions::GitSettings {
+        root: config.git_dir.clone(),
+    })
+    .into_iter()
+    .chain(actions::register_actions(
+        platform.catalog.clone(),
+        platform.directory.clone(),
+        policy,
+    ))
+    .chain(actions::provision_actions(
+        provisioner.clone(),
+        platform.tasks.clone(),
+        platform.directory.clone(),
+    ))
+    .collect();
+    platform.scaffolder.clone().with_actions(extra)
 }
 
 /// The provisioning engine for `config`, over `platform`'s catalog.
@@ -250,7 +280,11 @@ pub fn runner(config: &Config, platform: &Platform, provisioner: &Provisioner) -
     let short = uuid::Uuid::new_v4().simple().to_string();
     Runner::new(
         platform.tasks.clone(),
-        provisioner.task_handlers(),
+        provisioner
+            .task_handlers()
+            .into_iter()
+            .chain(platform.scaffolder.task_handlers())
+            .collect(),
         format!("{host}:{}:{}", std::process::id(), &short[..8]),
         RunnerSettings {
             lease: config.task_lease,

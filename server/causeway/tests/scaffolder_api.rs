@@ -178,7 +178,7 @@ async fn templates_that_cannot_run_are_refused_before_anything_runs() {
     let mut bad = template();
     bad["spec"]["steps"][1]["action"] = json!("publish:github");
     bad["spec"]["steps"][0]["input"]["values"]["slug"] = json!("${{ parameters.name | now }}");
-    let body = json!({ "template": bad, "values": { "name": "ledger", "owner": "group:default/payments" }, "directoryContents": skeleton() });
+    let body = json!({ "template": bad, "values": { "name": "remittance", "owner": "group:default/payments" }, "directoryContents": skeleton() });
     let response = app
         .call("POST", "/api/scaffolder/v2/dry-run", &app.ada, Some(body))
         .await;
@@ -191,7 +191,7 @@ async fn templates_that_cannot_run_are_refused_before_anything_runs() {
     // A skeleton path that climbs out of the template is refused with its field named.
     let mut escaping = template();
     escaping["spec"]["steps"][0]["input"]["url"] = json!("../../etc");
-    let body = json!({ "template": escaping, "values": { "name": "ledger", "owner": "group:default/payments" }, "directoryContents": skeleton() });
+    let body = json!({ "template": escaping, "values": { "name": "remittance", "owner": "group:default/payments" }, "directoryContents": skeleton() });
     let response = app
         .call("POST", "/api/scaffolder/v2/dry-run", &app.ada, Some(body))
         .await;
@@ -224,4 +224,297 @@ async fn a_registered_templates_parameter_pages_are_served() {
         .get("/api/scaffolder/v2/templates/default/component/service/parameter-schema")
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+const SERVICE_TEMPLATE: &str = r#"apiVersion: scaffolder.backstage.io/v1beta3
+kind: Template
+metadata:
+  name: golden-service
+  title: Golden service
+spec:
+  owner: group:default/payments
+  type: service
+  parameters:
+    - title: Service
+      required: [name, owner]
+      properties:
+        name: { type: string, ui:field: EntityNamePicker }
+        owner: { type: string, ui:field: OwnerPicker }
+        token: { type: string, ui:field: Secret }
+  steps:
+    - id: fetch
+      name: Fetch the skeleton
+      action: fetch:template
+      input:
+        url: ./skeleton
+        values:
+          name: ${{ parameters.name }}
+    - id: describe
+      name: Describe the service
+      action: catalog:write
+      input:
+        entity:
+          apiVersion: backstage.io/v1alpha1
+          kind: Component
+          metadata:
+            name: ${{ parameters.name }}
+          spec:
+            type: service
+            lifecycle: experimental
+            owner: ${{ parameters.owner }}
+    - id: publish
+      name: Publish
+      action: publish:git
+      input:
+        repoUrl: local?owner=${{ parameters.owner | parseEntityRef | pick('name') }}&repo=${{ parameters.name }}
+        gitCommitMessage: Create ${{ parameters.name }}
+    - id: register
+      name: Register
+      action: catalog:register
+      input:
+        repoContentsUrl: ${{ steps.publish.output.repoContentsUrl }}
+        catalogInfoPath: /catalog-info.yaml
+    - id: environment
+      name: Dev environment
+      action: causeway:provision
+      input:
+        service: ${{ steps.register.output.entityRef }}
+        environment: dev
+  output:
+    links:
+      - title: Repository
+        url: ${{ steps.publish.output.remoteUrl }}
+      - title: Open in catalog
+        entityRef: ${{ steps.register.output.entityRef }}
+    text:
+      - title: Environment
+        content: ${{ steps.environment.output.namespace }}
+"#;
+
+/// Registers the golden-service template from a file location, as the server would read it.
+async fn register_template(app: &App) {
+    let dir = app.dir.join("templates/golden-service");
+    std::fs::create_dir_all(dir.join("skeleton/src")).unwrap();
+    std::fs::write(dir.join("template.yaml"), SERVICE_TEMPLATE).unwrap();
+    std::fs::write(dir.join("skeleton/README.md"), "# ${{ values.name }}\n").unwrap();
+    std::fs::write(
+        dir.join("skeleton/src/main.sh"),
+        "echo ${{ values.name }}\n",
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            dir.join("skeleton/src/main.sh"),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
+    }
+    let policy = app.state.read_policy();
+    app.state
+        .platform
+        .catalog
+        .register(
+            "file",
+            &dir.join("template.yaml").display().to_string(),
+            false,
+            &policy,
+        )
+        .await
+        .expect("register the template");
+}
+
+async fn run_tasks(app: &App) {
+    let runner = causeway::serve::runner(
+        &app.state.config,
+        &app.state.platform,
+        &app.state.provisioner,
+    );
+    runner.drain().await.expect("run tasks");
+}
+
+fn git(dir: &std::path::Path, args: &[&str]) -> String {
+    let output = std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn a_run_creates_the_repository_the_catalog_entry_and_the_environment() {
+    let app = App::new().await;
+    register_template(&app).await;
+    let body = json!({
+        "templateRef": "template:default/golden-service",
+        "values": { "name": "remittance", "owner": "group:default/payments", "token": "s3cret-token" },
+    });
+    let response = app
+        .call("POST", "/api/scaffolder/v2/tasks", &app.ada, Some(body))
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let id = json_of(response).await["id"].as_str().unwrap().to_owned();
+    run_tasks(&app).await;
+
+    let (status, task) = app.get(&format!("/api/scaffolder/v2/tasks/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, events) = app
+        .get(&format!("/api/scaffolder/v2/tasks/{id}/events"))
+        .await;
+    assert_eq!(task["status"], "completed", "{events:#}");
+    assert_eq!(task["createdBy"], "user:default/ada");
+    assert!(!task.to_string().contains("s3cret-token"), "{task}");
+
+    // The repository: the rendered files, authored by the requester.
+    let bare = app.dir.join("git/payments/remittance.git");
+    let clone = app.dir.join("clone");
+    git(
+        &app.dir,
+        &[
+            "clone",
+            "--quiet",
+            &bare.display().to_string(),
+            &clone.display().to_string(),
+        ],
+    );
+    assert_eq!(
+        std::fs::read_to_string(clone.join("README.md")).unwrap(),
+        "# remittance\n"
+    );
+    let catalog_info = std::fs::read_to_string(clone.join("catalog-info.yaml")).unwrap();
+    assert!(
+        catalog_info.contains("backstage.io/source-template: template:default/golden-service"),
+        "{catalog_info}"
+    );
+    assert!(
+        catalog_info.contains("causeway.dev/template-version: sha256:"),
+        "{catalog_info}"
+    );
+    assert!(!catalog_info.contains("s3cret-token"));
+    let log = git(&clone, &["log", "--format=%an <%ae>|%s"]);
+    assert!(log.starts_with("Ada"), "{log}");
+    assert!(log.contains("|Create remittance"), "{log}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(clone.join("src/main.sh"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert!(mode & 0o111 != 0, "the executable bit was lost");
+    }
+
+    // The catalog entry, with its provenance.
+    let (status, entity) = app
+        .get("/api/catalog/entities/by-name/component/default/remittance")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{entity}");
+    assert_eq!(entity["spec"]["owner"], "group:default/payments");
+
+    // The environment, through the provisioning engine.
+    let (_, environments) = app.get("/api/provision/environments").await;
+    assert!(
+        environments.to_string().contains("remittance-dev"),
+        "{environments}"
+    );
+
+    // Events in Backstage's shape, ending with the completion and the output.
+    let (status, events) = app
+        .get(&format!("/api/scaffolder/v2/tasks/{id}/events"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let events = events.as_array().unwrap();
+    let completion = events.last().unwrap();
+    assert_eq!(completion["type"], "completion");
+    assert_eq!(
+        completion["body"]["message"],
+        "Run completed with status: completed"
+    );
+    let output = &completion["body"]["output"];
+    assert_eq!(
+        output["links"][1]["entityRef"],
+        "component:default/remittance"
+    );
+    assert_eq!(output["text"][0]["content"], "remittance-dev");
+    assert!(!json!(events).to_string().contains("s3cret-token"));
+
+    // The audit trail names the run and what it created; no secret in it.
+    let audit = app.state.platform.audit.recent(50).await.unwrap();
+    let run = audit
+        .iter()
+        .find(|a| a.action == "scaffolder.run")
+        .expect("the run is audited");
+    assert_eq!(run.outcome, "success");
+    assert!(run.detail.to_string().contains("remittance.git"));
+    assert!(
+        !serde_json::to_string(&audit.iter().map(|a| &a.detail).collect::<Vec<_>>())
+            .unwrap()
+            .contains("s3cret-token")
+    );
+
+    // Another run for the same repository is refused by the publish step, which never writes
+    // into a repository it did not create.
+    let body = json!({
+        "templateRef": "golden-service",
+        "values": { "name": "remittance", "owner": "group:default/payments" },
+    });
+    let response = app
+        .call("POST", "/api/scaffolder/v2/tasks", &app.ada, Some(body))
+        .await;
+    let second = json_of(response).await["id"].as_str().unwrap().to_owned();
+    run_tasks(&app).await;
+    let (_, task) = app.get(&format!("/api/scaffolder/v2/tasks/{second}")).await;
+    assert_eq!(task["status"], "failed");
+    let (_, events) = app
+        .get(&format!("/api/scaffolder/v2/tasks/{second}/events"))
+        .await;
+    assert!(events.to_string().contains("already exists"), "{events}");
+}
+
+#[tokio::test]
+async fn another_teams_developer_cannot_provision_for_a_team_they_are_not_in() {
+    let app = App::new().await;
+    register_template(&app).await;
+    // grace is in checkout, not payments: the picker refuses nothing (any owner may be named),
+    // but the catalog refuses to register payments' component for her, and nothing is
+    // provisioned.
+    let body = json!({
+        "templateRef": "template:default/golden-service",
+        "values": { "name": "sneaky", "owner": "group:default/payments" },
+    });
+    let response = app
+        .call("POST", "/api/scaffolder/v2/tasks", &app.grace, Some(body))
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let id = json_of(response).await["id"].as_str().unwrap().to_owned();
+    run_tasks(&app).await;
+    let response = app
+        .call(
+            "GET",
+            &format!("/api/scaffolder/v2/tasks/{id}"),
+            &app.grace,
+            None,
+        )
+        .await;
+    let task = json_of(response).await;
+    assert_eq!(task["status"], "failed", "{task}");
+    let (status, _) = app
+        .get("/api/catalog/entities/by-name/component/default/sneaky")
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, environments) = app.get("/api/provision/environments").await;
+    assert!(
+        !environments.to_string().contains("sneaky-dev"),
+        "{environments}"
+    );
+    // Runs are private to their requester (and platform admins).
+    let (status, _) = app.get(&format!("/api/scaffolder/v2/tasks/{id}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }

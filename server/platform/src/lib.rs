@@ -49,18 +49,25 @@ impl Platform {
         let principals = identity::PrincipalCache::default();
         let catalog =
             catalog::Catalog::new(store.clone()).clearing_on_identity_change(principals.clone());
+        let directory = identity::Directory::new(store.clone(), &settings.admin_teams, principals)?;
+        let tasks = tasks::Tasks::new(store.clone());
+        let audit = audit::AuditLog::new(store.clone());
+        let scaffolder = scaffolder::Scaffolder::new(Some(catalog.clone())).with_services(
+            scaffolder::Services {
+                tasks: tasks.clone(),
+                runs: scaffolder::runs::Runs::new(store.clone()),
+                audit: audit.clone(),
+                directory: directory.clone(),
+            },
+        );
         Ok(Self {
-            directory: identity::Directory::new(
-                store.clone(),
-                &settings.admin_teams,
-                principals.clone(),
-            )?,
+            directory,
             sessions: identity::Sessions::new(store.clone(), settings.session_ttl),
             tokens: identity::Tokens::new(store.clone()),
-            audit: audit::AuditLog::new(store.clone()),
-            scaffolder: scaffolder::Scaffolder::new(Some(catalog.clone())),
+            audit,
+            scaffolder,
             catalog,
-            tasks: tasks::Tasks::new(store.clone()),
+            tasks,
             store,
         })
     }

@@ -17,3 +17,11 @@ pub fn display(millis: i64) -> String {
         .map(|t| t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string())
         .unwrap_or_else(|_| millis.to_string())
 }
+
+/// `millis` as an RFC 3339 UTC timestamp (`2026-11-27T08:15:12.345Z`), as Backstage's APIs write
+/// times.
+pub fn iso(millis: i64) -> String {
+    k8s_openapi::jiff::Timestamp::from_millisecond(millis)
+        .map(|t| t.to_string())
+        .unwrap_or_else(|_| millis.to_string())
+}

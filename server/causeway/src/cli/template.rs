@@ -49,7 +49,7 @@ pub async fn dry_run(args: DryRunArgs) -> anyhow::Result<()> {
             root.display()
         );
     }
-    let scaffolder = Scaffolder::new(None);
+    let scaffolder = offline_scaffolder()?;
     let template = scaffolder
         .load(&entity, Source::Dir { dir, root })
         .map_err(problems)?;
@@ -101,6 +101,18 @@ pub async fn dry_run(args: DryRunArgs) -> anyhow::Result<()> {
         println!("written to {}", out.display());
     }
     Ok(())
+}
+
+/// The server's template engine with every action, over an empty in-memory catalog: a dry run
+/// executes only the actions that support it and skips the others, exactly as the server's.
+fn offline_scaffolder() -> anyhow::Result<Scaffolder> {
+    let config = crate::config::Config::load(Vec::<(String, String)>::new())?;
+    let store = causeway_platform::Store::connect_lazy("sqlite::memory:")
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let platform = causeway_platform::Platform::new(store, &crate::serve::settings(&config))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let provisioner = crate::serve::provisioner(&config, &platform);
+    Ok(crate::serve::scaffolder(&config, &platform, &provisioner))
 }
 
 /// The template file and its directory.

@@ -144,6 +144,27 @@ pub fn router(state: AppState) -> Router {
         .route("/api/scaffolder/v2/actions", get(scaffolder::actions))
         .route("/api/scaffolder/v2/dry-run", post(scaffolder::dry_run))
         .route(
+            "/api/scaffolder/v2/tasks",
+            get(scaffolder::list_tasks).post(scaffolder::create_task),
+        )
+        .route("/api/scaffolder/v2/tasks/{id}", get(scaffolder::get_task))
+        .route(
+            "/api/scaffolder/v2/tasks/{id}/events",
+            get(scaffolder::task_events),
+        )
+        .route(
+            "/api/scaffolder/v2/tasks/{id}/eventstream",
+            get(scaffolder::task_eventstream),
+        )
+        .route(
+            "/api/scaffolder/v2/tasks/{id}/cancel",
+            post(scaffolder::cancel_task),
+        )
+        .route(
+            "/api/scaffolder/v2/tasks/{id}/retry",
+            post(scaffolder::retry_task),
+        )
+        .route(
             "/api/scaffolder/v2/templates/{namespace}/{kind}/{name}/parameter-schema",
             get(scaffolder::parameter_schema),
         )

@@ -1,6 +1,6 @@
 //! The application the REST suites share: the real router and middleware over a fresh SQLite
-//! database seeded with the demo organisation, and API tokens for two of its developers (`ada`
-//! of payments and `linus`).
+//! database seeded with the demo organisation, and API tokens for three of its people: `ada` of
+//! payments, `grace` of checkout, and `linus`, a platform admin who is also in payments.
 
 #![allow(dead_code)]
 
@@ -22,6 +22,7 @@ pub struct App {
     pub dir: std::path::PathBuf,
     pub ada: String,
     pub linus: String,
+    pub grace: String,
 }
 
 impl App {
@@ -37,6 +38,14 @@ impl App {
                 "catalog.example.com".to_owned(),
             ),
             ("CAUSEWAY_BODY_LIMIT_BYTES".to_owned(), "200000".to_owned()),
+            (
+                "CAUSEWAY_GITOPS_DIR".to_owned(),
+                dir.join("gitops").display().to_string(),
+            ),
+            (
+                "CAUSEWAY_GIT_DIR".to_owned(),
+                dir.join("git").display().to_string(),
+            ),
         ];
         let state = serve::state(Config::load(vars).expect("config")).expect("state");
         state.platform.load().await.expect("load");
@@ -62,7 +71,15 @@ impl App {
             .await
             .expect("token")
             .secret;
+        let grace = state
+            .platform
+            .tokens
+            .create("user:default/grace", "t")
+            .await
+            .expect("token")
+            .secret;
         Self {
+            grace: format!("Bearer {grace}"),
             router: router(state.clone()),
             state,
             dir,

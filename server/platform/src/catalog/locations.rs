@@ -151,6 +151,20 @@ impl Catalog {
         dry_run: bool,
         policy: &ReadPolicy,
     ) -> Result<Registered> {
+        self.register_as(kind, target, dry_run, policy, None).await
+    }
+
+    /// [`Catalog::register`] on behalf of `actor`, held to the rule of [`Catalog::ingest_as`]:
+    /// unless a platform admin, the location may provide only entities the actor's teams own (a
+    /// template run registering the repository it created goes through here).
+    pub async fn register_as(
+        &self,
+        kind: &str,
+        target: &str,
+        dry_run: bool,
+        policy: &ReadPolicy,
+        actor: Option<&Principal>,
+    ) -> Result<Registered> {
         check_type(kind, target)?;
         let existing = sqlx::query("SELECT id, type, target, refreshed_at, last_error FROM locations WHERE type = $1 AND target = $2")
             .bind(kind)
@@ -173,13 +187,14 @@ impl Catalog {
         });
         let processed = read_tree(&location, policy).await?;
         let report = self
-            .ingest_prepared(
+            .store_processed(
                 &location.key(),
                 processed,
                 IngestOptions {
                     replace: true,
                     dry_run,
                 },
+                actor,
             )
             .await?;
         if !dry_run {

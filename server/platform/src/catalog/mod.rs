@@ -302,7 +302,7 @@ impl Catalog {
             .await
     }
 
-    async fn store_processed(
+    pub(super) async fn store_processed(
         &self,
         location_key: &str,
         processed: Vec<Processed>,

@@ -69,6 +69,8 @@ pub enum StepStatus {
 pub struct StepReport {
     pub status: StepStatus,
     pub logs: Vec<String>,
+    /// What the step created outside the workspace, for clean-up.
+    pub created: Vec<super::runs::Created>,
 }
 
 /// A failed step: its log so far and the error, redacted.
@@ -154,6 +156,7 @@ impl Engine {
                 return Ok(StepReport {
                     status: StepStatus::Skipped,
                     logs,
+                    created: Vec::new(),
                 });
             }
         }
@@ -244,9 +247,11 @@ impl Engine {
             return Ok(StepReport {
                 status: StepStatus::Skipped,
                 logs: logs.iter().map(|l| run.redact(l)).collect(),
+                created: Vec::new(),
             });
         }
         let mut output = Map::new();
+        let mut created = Vec::new();
         for (each, input) in inputs {
             if let Some(each) = &each {
                 logs.push(format!("Running step each: {each}"));
@@ -259,9 +264,11 @@ impl Engine {
                 templater: &self.templater,
                 output: Map::new(),
                 logs: Vec::new(),
+                created: Vec::new(),
             };
             let result = action.run(&mut cx).await;
             logs.append(&mut cx.logs);
+            created.append(&mut cx.created);
             let produced = std::mem::take(&mut cx.output);
             result.map_err(|e| fail(logs.clone(), e))?;
             for (name, value) in produced {
@@ -280,6 +287,7 @@ impl Engine {
         Ok(StepReport {
             status: StepStatus::Completed,
             logs: logs.iter().map(|l| run.redact(l)).collect(),
+            created,
         })
     }
 

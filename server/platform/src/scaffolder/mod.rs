@@ -12,7 +12,9 @@ pub mod engine;
 pub mod expr;
 pub mod filters;
 pub mod params;
+pub mod runs;
 pub mod source;
+pub mod task;
 pub mod template;
 pub mod workspace;
 
@@ -68,11 +70,21 @@ pub struct Request {
     pub secrets: Map<String, Value>,
 }
 
+/// What running templates as tasks needs beyond the engine.
+#[derive(Debug, Clone)]
+pub struct Services {
+    pub tasks: crate::tasks::Tasks,
+    pub runs: runs::Runs,
+    pub audit: crate::audit::AuditLog,
+    pub directory: crate::identity::Directory,
+}
+
 /// The template engine; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Scaffolder {
     engine: Engine,
     catalog: Option<Catalog>,
+    services: Option<Services>,
 }
 
 impl Scaffolder {
@@ -85,7 +97,34 @@ impl Scaffolder {
                 actions: Arc::new(actions::Registry::builtin()),
             },
             catalog,
+            services: None,
         }
+    }
+
+    /// An engine that also runs templates as tasks.
+    pub fn with_services(mut self, services: Services) -> Self {
+        self.services = Some(services);
+        self
+    }
+
+    /// Adds actions (those that need services the domain builds elsewhere, such as the
+    /// provisioning engine).
+    pub fn with_actions(mut self, actions: Vec<Arc<dyn actions::Action>>) -> Self {
+        let mut registry = (*self.engine.actions).clone();
+        for action in actions {
+            registry.add(action);
+        }
+        self.engine.actions = Arc::new(registry);
+        self
+    }
+
+    fn services(&self) -> Result<&Services> {
+        self.services.as_ref().ok_or_else(|| {
+            Error::invalid(
+                "templateRef",
+                "this Causeway cannot run templates, only dry-run them",
+            )
+        })
     }
 
     pub fn engine(&self) -> &Engine {

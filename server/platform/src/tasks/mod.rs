@@ -4,6 +4,7 @@
 //! task at its first unfinished step, which is why every step must be idempotent.
 
 pub mod lease;
+mod retry;
 pub mod runner;
 
 use std::sync::Arc;

@@ -227,3 +227,178 @@ impl From<&scaffolder::Template> for ParameterSchema {
         }
     }
 }
+
+/// `POST /api/scaffolder/v2/tasks`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskRequest {
+    /// The template, e.g. `template:default/service` (the kind may be left out).
+    pub template_ref: String,
+    #[schema(value_type = Object)]
+    #[serde(default)]
+    pub values: Value,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub secrets: Map<String, Value>,
+}
+
+/// The id of a created task.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TaskId {
+    pub id: String,
+}
+
+/// A template run in Backstage's shape.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ScaffolderTask {
+    pub id: String,
+    /// What ran: `apiVersion`, `steps`, `output`, `parameters` (secrets removed), `user`,
+    /// `templateInfo`.
+    #[schema(value_type = Object)]
+    pub spec: Value,
+    /// `open`, `processing`, `completed`, `failed` or `cancelled`.
+    pub status: String,
+    pub created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_heartbeat_at: Option<String>,
+    pub created_by: String,
+}
+
+impl From<&causeway_platform::tasks::Task> for ScaffolderTask {
+    fn from(task: &causeway_platform::tasks::Task) -> Self {
+        let input = &task.input;
+        let template = input.get("template").cloned().unwrap_or(Value::Null);
+        let steps: Vec<Value> = template
+            .pointer("/spec/steps")
+            .and_then(Value::as_array)
+            .map(|steps| {
+                steps
+                    .iter()
+                    .enumerate()
+                    .map(|(i, step)| {
+                        let mut step = step.clone();
+                        if let Some(map) = step.as_object_mut() {
+                            let action = map.get("action").cloned().unwrap_or(Value::Null);
+                            map.entry("id")
+                                .or_insert_with(|| Value::String(format!("step-{}", i + 1)));
+                            map.entry("name").or_insert(action);
+                        }
+                        step
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let spec = serde_json::json!({
+            "apiVersion": template.get("apiVersion"),
+            "steps": steps,
+            "output": template.pointer("/spec/output").cloned().unwrap_or(serde_json::json!({})),
+            "parameters": input.get("values"),
+            "user": { "ref": task.requester, "entity": input.get("user_entity") },
+            "templateInfo": {
+                "entityRef": input.get("template_ref"),
+                "entity": { "metadata": template.get("metadata") },
+            },
+        });
+        Self {
+            id: task.id.clone(),
+            spec,
+            status: task.status.as_str().to_owned(),
+            created_at: causeway_platform::time::iso(task.created_at_millis),
+            last_heartbeat_at: task.started_at_millis.map(causeway_platform::time::iso),
+            created_by: task.requester.clone(),
+        }
+    }
+}
+
+/// `GET /api/scaffolder/v2/tasks`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskList {
+    pub tasks: Vec<ScaffolderTask>,
+    pub total_tasks: usize,
+}
+
+/// An event's body.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EventBody {
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step_id: Option<String>,
+    /// On a completion: the run's output.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub output: Option<Value>,
+    /// On a failed completion: why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<EventError>,
+}
+
+/// Why a run failed.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EventError {
+    pub name: String,
+    pub message: String,
+}
+
+/// A task event in Backstage's shape: `log` lines, then one `completion`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ScaffolderEvent {
+    pub id: i64,
+    pub task_id: String,
+    pub body: EventBody,
+    /// `log` or `completion`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub created_at: String,
+}
+
+impl From<&causeway_platform::tasks::Event> for ScaffolderEvent {
+    fn from(event: &causeway_platform::tasks::Event) -> Self {
+        Self {
+            id: event.id,
+            task_id: event.task_id.clone(),
+            body: EventBody {
+                message: event.message.clone(),
+                step_id: event.step.clone(),
+                output: None,
+                error: None,
+            },
+            kind: "log".to_owned(),
+            created_at: causeway_platform::time::iso(event.at_millis),
+        }
+    }
+}
+
+impl ScaffolderEvent {
+    /// The completion of a finished task, numbered after its last event.
+    pub fn completion(task: &causeway_platform::tasks::Task, id: i64) -> Self {
+        let status = task.status.as_str();
+        Self {
+            id,
+            task_id: task.id.clone(),
+            body: EventBody {
+                message: format!("Run completed with status: {status}"),
+                step_id: None,
+                output: (task.status == causeway_platform::tasks::TaskStatus::Completed)
+                    .then(|| task.output.clone().unwrap_or(serde_json::json!({}))),
+                error: task.error.as_ref().map(|message| EventError {
+                    name: "Error".to_owned(),
+                    message: message.clone(),
+                }),
+            },
+            kind: "completion".to_owned(),
+            created_at: causeway_platform::time::iso(
+                task.finished_at_millis.unwrap_or(task.created_at_millis),
+            ),
+        }
+    }
+}
+
+/// `POST /api/scaffolder/v2/tasks/{id}/cancel`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CancelResponse {
+    pub status: String,
+}

@@ -7,6 +7,9 @@ mod catalog;
 mod debug;
 mod fetch;
 mod fs;
+mod provision;
+mod publish;
+mod register;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -19,6 +22,9 @@ use super::expr::Templater;
 use super::workspace::Workspace;
 
 pub use catalog::{SOURCE_TEMPLATE, TEMPLATE_ANSWERS, TEMPLATE_VERSION, stamp};
+pub use provision::actions as provision_actions;
+pub use publish::{GitSettings, LOCAL_HOST, actions as publish_actions};
+pub use register::actions as register_actions;
 
 /// What an action says about itself.
 #[derive(Debug, Clone)]
@@ -68,6 +74,9 @@ pub struct ActionContext<'a> {
     pub templater: &'a Templater,
     pub output: Map<String, Value>,
     pub logs: Vec<String>,
+    /// What the action created outside the workspace (a repository, a location, an
+    /// environment), for clean-up.
+    pub created: Vec<super::runs::Created>,
 }
 
 impl ActionContext<'_> {

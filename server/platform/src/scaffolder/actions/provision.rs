@@ -1,0 +1,206 @@
+//! `causeway:provision`: requests a service's environment through the provisioning engine, as the
+//! requester — the same checks as any other door (the owning team or a platform admin, the
+//! guardrails, a namespace that is not someone else's) — and waits for the apply to finish.
+//! Applying is idempotent, so a run resumed after a crash simply applies again.
+//!
+//! The apply is the provisioning engine's own task (audited, fenced, one at a time per
+//! namespace). The step runs that task itself when no other worker has claimed it yet, rather
+//! than waiting for one: a run waiting on a task that only a busy pool of workers could run
+//! would otherwise starve when every worker is a run waiting in the same way.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::FutureExt as _;
+use futures::future::BoxFuture;
+use serde_json::{Value, json};
+
+use super::super::runs::Created;
+use super::{Action, ActionContext, ActionError, ActionSpec};
+use crate::identity::Directory;
+use crate::provision::{Provisioner, Request, Requester};
+use crate::tasks::runner::{Runner, Settings};
+use crate::tasks::{TaskStatus, Tasks};
+
+/// How long a run waits for its environment.
+const WAIT: Duration = Duration::from_secs(15 * 60);
+/// How long it waits for another unfinished task on the same namespace to end.
+const BUSY: Duration = Duration::from_secs(120);
+
+pub fn actions(
+    provisioner: Provisioner,
+    tasks: Tasks,
+    directory: Directory,
+) -> Vec<Arc<dyn Action>> {
+    vec![Arc::new(Provision {
+        provisioner,
+        tasks,
+        directory,
+        spec: ActionSpec {
+            id: "causeway:provision",
+            description: "Requests a service's environment (namespace, pipeline, dashboards) through Causeway's provisioning engine, as the requester, and waits until it is ready.",
+            input: json!({
+                "type": "object",
+                "required": ["service", "environment"],
+                "properties": {
+                    "service": { "type": "string", "description": "The component, e.g. component:default/ledger" },
+                    "environment": { "type": "string", "description": "dev, staging or prod with the default configuration" },
+                    "set": { "type": "object", "additionalProperties": { "type": ["string", "number"] }, "description": "Parameters: cpu, memory, pods" }
+                }
+            }),
+            output: json!({
+                "type": "object",
+                "properties": {
+                    "namespace": { "type": "string" },
+                    "environment": { "type": "string" },
+                    "task": { "type": "string" }
+                }
+            }),
+            examples: vec![(
+                "The new service's dev environment",
+                "steps:\n  - id: environment\n    action: causeway:provision\n    input:\n      service: ${{ steps.register.output.entityRef }}\n      environment: dev\n",
+            )],
+            dry_run: false,
+            example_output: json!({ "namespace": "<example>", "environment": "<example>", "task": "<example>" }),
+        },
+    })]
+}
+
+struct Provision {
+    provisioner: Provisioner,
+    tasks: Tasks,
+    directory: Directory,
+    spec: ActionSpec,
+}
+
+impl Action for Provision {
+    fn spec(&self) -> &ActionSpec {
+        &self.spec
+    }
+
+    fn run<'a>(&'a self, cx: &'a mut ActionContext<'_>) -> BoxFuture<'a, Result<(), ActionError>> {
+        async move { self.provision(cx).await }.boxed()
+    }
+}
+
+fn domain(error: crate::Error) -> ActionError {
+    match error {
+        crate::Error::Database(_) | crate::Error::Cluster(_) => {
+            ActionError::transient(error.to_string())
+        }
+        other => ActionError::input(other.to_string()),
+    }
+}
+
+impl Provision {
+    async fn provision(&self, cx: &mut ActionContext<'_>) -> Result<(), ActionError> {
+        let principal = self
+            .directory
+            .principal(&cx.run.user_ref)
+            .await
+            .map_err(|e| ActionError::input(format!("the requester: {e}")))?;
+        let set: BTreeMap<String, String> = cx
+            .input
+            .get("set")
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| {
+                        let text = v
+                            .as_str()
+                            .map(str::to_owned)
+                            .unwrap_or_else(|| v.to_string());
+                        (k.clone(), text)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let request = Request {
+            service: cx.string("service").unwrap_or_default(),
+            environment: cx.string("environment").unwrap_or_default(),
+            set,
+            request_id: cx.run.task_id.clone(),
+            requester: Requester::of(&principal),
+            adopt: false,
+        };
+        self.provisioner
+            .authorize_request(&principal, &request)
+            .map_err(domain)?;
+        let started = Instant::now();
+        let task = loop {
+            match self.provisioner.submit_apply(&self.tasks, &request).await {
+                Ok(task) => break task,
+                // Another apply or destroy of this namespace has not finished: wait for it.
+                Err(crate::Error::Conflict(message))
+                    if message.contains("has not finished") && started.elapsed() < BUSY =>
+                {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                Err(e) => return Err(domain(e)),
+            }
+        };
+        cx.log(format!(
+            "Requested {} of {} (task {})",
+            request.environment, request.service, task.id
+        ));
+        let namespace = task
+            .input
+            .get("namespace")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        cx.created.push(Created {
+            kind: "environment".to_owned(),
+            id: namespace.clone(),
+            detail: json!({ "service": request.service, "environment": request.environment, "task": task.id }),
+        });
+        let runner = Runner::new(
+            self.tasks.clone(),
+            self.provisioner.task_handlers(),
+            format!("{}:{}", cx.run.task_id, cx.step_id),
+            Settings::default(),
+        );
+        if let Err(e) = runner.run_task(&task.id).await {
+            return Err(ActionError::transient(e.to_string()));
+        }
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let current = self
+                .tasks
+                .get(&task.id)
+                .await
+                .map_err(|e| ActionError::transient(e.to_string()))?
+                .ok_or_else(|| ActionError::input(format!("task {} disappeared", task.id)))?;
+            match current.status {
+                TaskStatus::Completed => break,
+                TaskStatus::Failed | TaskStatus::Cancelled => {
+                    return Err(ActionError::input(format!(
+                        "the environment could not be provisioned (task {}): {}",
+                        task.id,
+                        current
+                            .error
+                            .unwrap_or_else(|| current.status.as_str().to_owned())
+                    )));
+                }
+                _ if Instant::now() > deadline => {
+                    return Err(ActionError::transient(format!(
+                        "the environment is still being provisioned (task {}) after {} minutes",
+                        task.id,
+                        WAIT.as_secs() / 60
+                    )));
+                }
+                _ => tokio::time::sleep(Duration::from_millis(300)).await,
+            }
+        }
+        cx.log(format!("{namespace} is ready"));
+        cx.output
+            .insert("namespace".into(), Value::String(namespace));
+        cx.output.insert(
+            "environment".into(),
+            Value::String(request.environment.clone()),
+        );
+        cx.output.insert("task".into(), Value::String(task.id));
+        Ok(())
+    }
+}

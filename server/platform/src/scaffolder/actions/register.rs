@@ -1,0 +1,190 @@
+//! `catalog:register`: registers the descriptor a run published as a catalog location, on behalf
+//! of the requester — held to the catalog's rule that developers store only what their teams own.
+//! A location registered by this run already (the run resumed after a crash) is found again.
+
+use std::sync::Arc;
+
+use futures::FutureExt as _;
+use futures::future::BoxFuture;
+use serde_json::{Value, json};
+
+use super::super::runs::Created;
+use super::{Action, ActionContext, ActionError, ActionSpec};
+use crate::catalog::Catalog;
+use crate::catalog::locations::ReadPolicy;
+use crate::identity::Directory;
+
+pub fn actions(catalog: Catalog, directory: Directory, policy: ReadPolicy) -> Vec<Arc<dyn Action>> {
+    vec![Arc::new(Register {
+        catalog,
+        directory,
+        policy,
+        spec: ActionSpec {
+            id: "catalog:register",
+            description: "Registers a catalog descriptor as a location: a URL (catalogInfoUrl), or a published repository and the descriptor's path in it (repoContentsUrl and catalogInfoPath).",
+            input: json!({
+                "type": "object",
+                "properties": {
+                    "catalogInfoUrl": { "type": "string", "description": "An allowed http(s) URL, or <repository>#<branch>:<path>" },
+                    "repoContentsUrl": { "type": "string", "description": "A publish step's repoContentsUrl" },
+                    "catalogInfoPath": { "type": "string", "description": "/catalog-info.yaml by default" },
+                    "optional": { "type": "boolean", "description": "Carry on when the descriptor cannot be registered" }
+                }
+            }),
+            output: json!({
+                "type": "object",
+                "properties": {
+                    "entityRef": { "type": "string" },
+                    "catalogInfoUrl": { "type": "string" }
+                }
+            }),
+            examples: vec![(
+                "Register what a publish step pushed",
+                "steps:\n  - id: register\n    action: catalog:register\n    input:\n      repoContentsUrl: ${{ steps.publish.output.repoContentsUrl }}\n      catalogInfoPath: /catalog-info.yaml\n",
+            )],
+            dry_run: false,
+            example_output: json!({}),
+        },
+    })]
+}
+
+struct Register {
+    catalog: Catalog,
+    directory: Directory,
+    policy: ReadPolicy,
+    spec: ActionSpec,
+}
+
+impl Action for Register {
+    fn spec(&self) -> &ActionSpec {
+        &self.spec
+    }
+
+    fn run<'a>(&'a self, cx: &'a mut ActionContext<'_>) -> BoxFuture<'a, Result<(), ActionError>> {
+        async move {
+            let optional = cx.bool("optional");
+            match self.register(cx).await {
+                Err(error) if optional && !error.transient => {
+                    cx.log(format!("Not registered (optional): {}", error.message));
+                    Ok(())
+                }
+                other => other,
+            }
+        }
+        .boxed()
+    }
+}
+
+/// The location type and target for the inputs.
+fn target(cx: &ActionContext<'_>) -> Result<(&'static str, String), ActionError> {
+    if let Some(url) = cx.string("catalogInfoUrl") {
+        return Ok(
+            if url.starts_with("http://") || url.starts_with("https://") {
+                ("url", url)
+            } else {
+                ("git", url)
+            },
+        );
+    }
+    let Some(contents) = cx.string("repoContentsUrl") else {
+        return Err(ActionError::input(
+            "input: give catalogInfoUrl, or repoContentsUrl (with catalogInfoPath)",
+        ));
+    };
+    let path = cx
+        .string("catalogInfoPath")
+        .unwrap_or_else(|| "/catalog-info.yaml".to_owned());
+    let path = path.trim_start_matches('/');
+    let (repository, branch) = contents.split_once('#').ok_or_else(|| {
+        ActionError::input(format!(
+            "input.repoContentsUrl: {contents:?} is not a repository contents URL (<repository>#<branch>)"
+        ))
+    })?;
+    Ok(("git", format!("{repository}#{branch}:{path}")))
+}
+
+/// Whether the repository a git target names was created by task `task` (a local repository
+/// records its creating task).
+fn created_by(target: &str, task: &str) -> bool {
+    let repository = target.split('#').next().unwrap_or_default();
+    let Some(path) = repository.strip_prefix("file://") else {
+        return false;
+    };
+    std::process::Command::new("git")
+        .args([
+            "config",
+            "--file",
+            &format!("{path}/config"),
+            "--get",
+            "causeway.task",
+        ])
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == task)
+}
+
+impl Register {
+    async fn register(&self, cx: &mut ActionContext<'_>) -> Result<(), ActionError> {
+        let (kind, target) = target(cx)?;
+        let principal = self
+            .directory
+            .principal(&cx.run.user_ref)
+            .await
+            .map_err(|e| ActionError::input(format!("the requester: {e}")))?;
+        cx.log(format!("Registering {target} in the catalog"));
+        let registered = match self
+            .catalog
+            .register_as(kind, &target, false, &self.policy, Some(&principal))
+            .await
+        {
+            Ok(registered) => registered.location,
+            Err(crate::Error::Conflict(message)) => {
+                let existing = self
+                    .catalog
+                    .locations()
+                    .await
+                    .map_err(|e| ActionError::transient(e.to_string()))?
+                    .into_iter()
+                    .find(|l| l.kind == kind && l.target == target);
+                match existing {
+                    // The location of a repository this run created is this run's own.
+                    Some(location) if created_by(&target, &cx.run.task_id) => {
+                        cx.log("This run registered the location already");
+                        location
+                    }
+                    _ => return Err(ActionError::input(message)),
+                }
+            }
+            Err(crate::Error::Database(e)) => return Err(ActionError::transient(e.to_string())),
+            Err(e) => return Err(ActionError::input(e.to_string())),
+        };
+        let key = registered.key();
+        let refs: Vec<String> = {
+            let index = self.catalog.index();
+            index
+                .all()
+                .iter()
+                .filter_map(|id| index.get(id))
+                .filter(|e| *e.location_key == *key)
+                .map(|e| e.entity_ref.to_string())
+                .collect()
+        };
+        let chosen = refs
+            .iter()
+            .find(|r| r.starts_with("component:") && !r.contains("/generated-"))
+            .or_else(|| refs.iter().find(|r| !r.contains("/generated-")))
+            .or(refs.first());
+        if let Some(entity_ref) = chosen {
+            cx.output
+                .insert("entityRef".into(), Value::String(entity_ref.clone()));
+        }
+        cx.output
+            .insert("catalogInfoUrl".into(), Value::String(target.clone()));
+        cx.created.push(Created {
+            kind: "location".to_owned(),
+            id: registered.id.clone(),
+            detail: json!({ "target": target, "entities": refs }),
+        });
+        Ok(())
+    }
+}
