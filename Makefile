@@ -37,6 +37,7 @@ run: setup site server
 	$(CAUSEWAY) migrate
 	$(CAUSEWAY) seed
 	$(CAUSEWAY) catalog import server/causeway/demo/organisation
+	$(CAUSEWAY) catalog import server/causeway/demo/templates/*/template.yaml
 	@# Environments go to the development cluster when `make dev-cluster` has started one, else
 	@# to the local GitOps directory (see README, Provisioning).
 	CAUSEWAY_SITE_ROOT=$(SITE_ROOT) $(if $(wildcard var/dev-cluster/kubeconfig),CAUSEWAY_KUBECONFIG=$(CURDIR)/var/dev-cluster/kubeconfig) $(CAUSEWAY) serve

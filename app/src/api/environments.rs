@@ -305,7 +305,12 @@ async fn task_parts(
     let principal = require_principal()?;
     let store = platform()?.tasks;
     // The status is read before the events: once it says the task ended, every event is there.
-    let Some(task) = store.get(id).await.map_err(domain_error)? else {
+    let Some(task) = store
+        .get(id)
+        .await
+        .map_err(domain_error)?
+        .filter(|t| t.readable_by(&principal))
+    else {
         return Ok(None);
     };
     let events = store.events(id, after, 5000).await.map_err(domain_error)?;

@@ -434,8 +434,28 @@ fn collect_files(
 }
 
 async fn import_text(platform: &Platform, location_key: &str, text: &str) -> anyhow::Result<()> {
-    let documents =
+    let mut documents =
         yaml::parse(location_key, text).map_err(|problems| anyhow::anyhow!(join(&problems)))?;
+    // A template's skeletons are read from beside its file, as for a registered file location.
+    for document in &mut documents {
+        if document.get("kind").and_then(serde_json::Value::as_str) == Some("Template")
+            && let Some(metadata) = document
+                .get_mut("metadata")
+                .and_then(serde_json::Value::as_object_mut)
+        {
+            let annotations = metadata.entry("annotations").or_insert_with(|| json!({}));
+            if let Some(annotations) = annotations.as_object_mut() {
+                for key in [
+                    "backstage.io/managed-by-location",
+                    "backstage.io/managed-by-origin-location",
+                ] {
+                    annotations
+                        .entry(key)
+                        .or_insert_with(|| json!(location_key));
+                }
+            }
+        }
+    }
     let options = IngestOptions {
         replace: true,
         dry_run: false,

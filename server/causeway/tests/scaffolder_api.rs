@@ -517,4 +517,127 @@ async fn another_teams_developer_cannot_provision_for_a_team_they_are_not_in() {
     // Runs are private to their requester (and platform admins).
     let (status, _) = app.get(&format!("/api/scaffolder/v2/tasks/{id}")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app.get(&format!("/api/tasks/{id}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let response = app.call("GET", &format!("/api/tasks/{id}"), &app.linus, None).await;
+    assert_eq!(response.status(), StatusCode::OK, "platform admins read every run");
+}
+
+#[tokio::test]
+async fn the_demo_golden_paths_create_a_service_a_docs_site_and_a_library() {
+    let app = App::new().await;
+    let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("demo/templates");
+    let policy = app.state.read_policy();
+    for name in ["service", "docs-site", "library"] {
+        let path = demo.join(name).join("template.yaml");
+        app.state
+            .platform
+            .catalog
+            .register("file", &path.display().to_string(), false, &policy)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    let runs = [
+        (
+            "service",
+            json!({ "name": "payouts", "description": "Pays sellers.", "owner": "group:default/payments", "language": "go" }),
+        ),
+        (
+            "docs-site",
+            json!({ "name": "payments-handbook", "description": "How payments works.", "owner": "group:default/payments" }),
+        ),
+        (
+            "library",
+            json!({ "name": "money-kit", "description": "Amounts and currencies.", "owner": "group:default/payments", "tags": ["rust", "money"] }),
+        ),
+    ];
+    let mut ids = Vec::new();
+    for (template, values) in &runs {
+        let body =
+            json!({ "templateRef": format!("template:default/{template}"), "values": values });
+        let response = app
+            .call("POST", "/api/scaffolder/v2/tasks", &app.ada, Some(body))
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED, "{template}");
+        ids.push(json_of(response).await["id"].as_str().unwrap().to_owned());
+    }
+    run_tasks(&app).await;
+    for ((template, _), id) in runs.iter().zip(&ids) {
+        let (_, task) = app.get(&format!("/api/scaffolder/v2/tasks/{id}")).await;
+        let (_, events) = app
+            .get(&format!("/api/scaffolder/v2/tasks/{id}/events"))
+            .await;
+        assert_eq!(task["status"], "completed", "{template}: {events:#}");
+    }
+    // The service: Go files only, a pipeline-ready entity, and its dev environment.
+    let clone = app.dir.join("payouts");
+    git(
+        &app.dir,
+        &[
+            "clone",
+            "--quiet",
+            &app.dir
+                .join("git/payments/payouts.git")
+                .display()
+                .to_string(),
+            &clone.display().to_string(),
+        ],
+    );
+    let mut files: Vec<String> = Vec::new();
+    let mut stack = vec![clone.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.file_name().unwrap() == ".git" {
+                continue;
+            }
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.push(path.strip_prefix(&clone).unwrap().display().to_string());
+            }
+        }
+    }
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            "README.md",
+            "catalog-info.yaml",
+            "docs/index.md",
+            "go.mod",
+            "main.go",
+            "mkdocs.yml"
+        ]
+    );
+    let (_, entity) = app
+        .get("/api/catalog/entities/by-name/component/default/payouts")
+        .await;
+    assert!(
+        entity["metadata"]["annotations"]["backstage.io/source-location"]
+            .as_str()
+            .unwrap()
+            .contains("payouts.git"),
+        "{entity}"
+    );
+    assert_eq!(
+        entity["metadata"]["annotations"]["backstage.io/source-template"],
+        "template:default/service"
+    );
+    let (_, environments) = app.get("/api/provision/environments").await;
+    assert!(
+        environments.to_string().contains("payouts-dev"),
+        "{environments}"
+    );
+    let (_, library) = app
+        .get("/api/catalog/entities/by-name/component/default/money-kit")
+        .await;
+    assert_eq!(library["metadata"]["tags"], json!(["rust", "money"]));
+    let (_, docs) = app
+        .get("/api/catalog/entities/by-name/component/default/payments-handbook")
+        .await;
+    assert_eq!(
+        docs["metadata"]["annotations"]["backstage.io/techdocs-ref"],
+        "dir:."
+    );
 }

@@ -107,7 +107,9 @@ pub async fn dry_run(args: DryRunArgs) -> anyhow::Result<()> {
 /// executes only the actions that support it and skips the others, exactly as the server's.
 fn offline_scaffolder() -> anyhow::Result<Scaffolder> {
     let config = crate::config::Config::load(Vec::<(String, String)>::new())?;
-    let store = causeway_platform::Store::connect_lazy("sqlite::memory:")
+    // The pool connects on first use, and a dry run never uses it: no database is created.
+    let unused = std::env::temp_dir().join("causeway-template-dry-run.db");
+    let store = causeway_platform::Store::connect_lazy(&format!("sqlite://{}", unused.display()))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let platform = causeway_platform::Platform::new(store, &crate::serve::settings(&config))
         .map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -72,12 +72,19 @@ pub struct AfterQuery {
     pub after: Option<i64>,
 }
 
-async fn find(state: &AppState, id: &str) -> Result<causeway_platform::tasks::Task, ApiError> {
+/// The task, if the caller may read it: a template run only by its requester and platform
+/// admins (its answers are theirs), any other task by anyone signed in.
+async fn find(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+) -> Result<causeway_platform::tasks::Task, ApiError> {
     state
         .platform
         .tasks
         .get(id)
         .await?
+        .filter(|t| t.readable_by(principal))
         .ok_or_else(|| ApiError::from(causeway_platform::Error::NotFound(format!("task {id}"))))
 }
 
@@ -88,11 +95,12 @@ async fn find(state: &AppState, id: &str) -> Result<causeway_platform::tasks::Ta
 /// `GET /api/tasks/{id}`: the polling variant of the event stream.
 pub async fn get(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
     query: Result<Query<AfterQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<TaskWithEvents>, ApiError> {
     let query = super::error::query(query)?;
-    let task = find(&state, &id).await?;
+    let task = find(&state, &principal, &id).await?;
     let events = state
         .platform
         .tasks
@@ -112,12 +120,13 @@ pub async fn get(
 /// `GET /api/tasks/{id}/events`: the task's log as Server-Sent Events.
 pub async fn events(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
     headers: HeaderMap,
     query: Result<Query<AfterQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
     let query = super::error::query(query)?;
-    find(&state, &id).await?;
+    find(&state, &principal, &id).await?;
     let resume = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())

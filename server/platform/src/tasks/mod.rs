@@ -100,6 +100,15 @@ pub struct Task {
 }
 
 impl Task {
+    /// Whether `principal` may read the task, its steps and its log.
+    pub fn readable_by(&self, principal: &crate::identity::Principal) -> bool {
+        // A template run holds its requester's answers; other tasks are open to everyone
+        // signed in.
+        self.kind != crate::scaffolder::task::RUN
+            || self.requester == principal.entity_ref
+            || principal.role == crate::identity::Role::PlatformAdmin
+    }
+
     /// Whether `principal` may cancel the task: its requester, a member of the team it acts
     /// for, or a platform admin.
     pub fn cancellable_by(&self, principal: &crate::identity::Principal) -> bool {

@@ -292,13 +292,14 @@ async fn read_git_tree(root: &Location, policy: &ReadPolicy) -> Result<Vec<Proce
         .await
         .map_err(|e| Error::invalid("target", format!("reading the repository failed: {e}")))??;
     let mut preparer = Preparer::default();
+    let repository = root.target.split('#').next().unwrap_or_default().to_owned();
     for (path, text) in files {
-        let source = format!(
-            "git:{}#{path}",
-            root.target.split('#').next().unwrap_or_default()
-        );
+        let source = format!("git:{repository}#{path}");
         let parsed = yaml::parse_each(&source, &text, |index, mut document| {
             annotate(&mut document, &root.key(), &source);
+            // Where the entity's code is, as Backstage records it for the locations it reads:
+            // the provisioning engine builds a service's pipeline from it.
+            source_location(&mut document, &repository);
             preparer.add(&source, index, document);
         });
         if let Err(problems) = parsed {
@@ -306,6 +307,18 @@ async fn read_git_tree(root: &Location, policy: &ReadPolicy) -> Result<Vec<Proce
         }
     }
     preparer.finish().map_err(Error::Rejected)
+}
+
+/// Sets `backstage.io/source-location` to the repository (kept when the author set it).
+fn source_location(document: &mut Value, repository: &str) {
+    if let Some(annotations) = document
+        .pointer_mut("/metadata/annotations")
+        .and_then(Value::as_object_mut)
+    {
+        annotations
+            .entry("backstage.io/source-location")
+            .or_insert_with(|| Value::String(format!("url:{repository}")));
+    }
 }
 
 /// Sets Backstage's provenance annotations (kept when the author set them).
