@@ -53,7 +53,7 @@ lint:
 ## Unit tests, the store suite on SQLite and on a private PostgreSQL, and the platform's suite
 ## against a private Kubernetes control plane; both servers are started and stopped here.
 unit:
-	@tests/scripts/with-postgres.sh tests/scripts/with-controlplane.sh cargo test
+	@tests/scripts/with-postgres.sh tests/scripts/with-controlplane.sh tests/scripts/with-gitea.sh cargo test
 
 ## The browser suite against a freshly built portal, readiness following a real PostgreSQL, and
 ## three replicas behind HAProxy restarted one at a time under load (the short run; the full

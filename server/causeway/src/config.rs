@@ -74,6 +74,8 @@ pub struct Config {
     pub gitops_dir: PathBuf,
     /// Where the embedded git host `local` keeps the repositories templates publish.
     pub git_dir: PathBuf,
+    /// The git hosts templates may publish to.
+    pub git_integrations: Vec<causeway_platform::scaffolder::actions::integrations::GitIntegration>,
     /// Lease of a claimed task (see `task_lease_secs`).
     pub task_lease: Duration,
     pub task_workers: usize,
@@ -220,6 +222,12 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "where the embedded git host `local` keeps the repositories templates publish (`local?owner=o&repo=r` is `<git_dir>/o/r.git`)",
     ),
     (
+        "git_integrations",
+        "CAUSEWAY_GIT_INTEGRATIONS",
+        "",
+        "git hosts templates publish to, as a JSON list: `[{\"host\", \"type\": \"gitea\"|\"git\", \"clone_url\", \"api_url\"?, \"web_url\"?, \"username\", \"token_file\"|\"token_env\"}]`",
+    ),
+    (
         "task_lease_secs",
         "CAUSEWAY_TASK_LEASE_SECS",
         "15",
@@ -260,6 +268,7 @@ impl Default for Config {
             kubeconfig: None,
             gitops_dir: PathBuf::from("var/gitops"),
             git_dir: PathBuf::from("var/git"),
+            git_integrations: Vec::new(),
             task_lease: Duration::from_secs(15),
             task_workers: 4,
             shutdown_delay: Duration::from_secs(5),
@@ -540,6 +549,13 @@ impl Config {
                     return Err(err("must name a directory".to_owned()));
                 }
                 self.git_dir = PathBuf::from(value.trim());
+            }
+            "git_integrations" => {
+                self.git_integrations =
+                    causeway_platform::scaffolder::actions::integrations::GitIntegration::parse_all(
+                        value,
+                    )
+                    .map_err(err)?;
             }
             _ => return Err(err("unknown key".to_owned())),
         }

@@ -50,18 +50,28 @@ pub fn state(config: Config) -> anyhow::Result<AppState> {
 /// and provision environments need the services built here.
 pub fn scaffolder(config: &Config, platform: &Platform, provisioner: &Provisioner) -> Scaffolder {
     use causeway_platform::scaffolder::actions;
+    // The repositories templates publish to configured hosts are read back by the catalog.
+    let mut allowed_hosts = config.catalog_allowed_hosts.clone();
+    allowed_hosts.extend(
+        config
+            .git_integrations
+            .iter()
+            .filter_map(|i| i.clone_host()),
+    );
     let policy = causeway_platform::catalog::locations::ReadPolicy {
-        allowed_hosts: config.catalog_allowed_hosts.clone(),
+        allowed_hosts,
         delete_orphans: config.catalog_delete_orphans,
     };
     let extra = actions::publish_actions(actions::GitSettings {
         root: config.git_dir.clone(),
+        integrations: config.git_integrations.clone(),
     })
     .into_iter()
     .chain(actions::register_actions(
         platform.catalog.clone(),
         platform.directory.clone(),
         policy,
+        config.git_integrations.clone(),
     ))
     .chain(actions::provision_actions(
         provisioner.clone(),

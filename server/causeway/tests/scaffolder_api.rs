@@ -519,8 +519,14 @@ async fn another_teams_developer_cannot_provision_for_a_team_they_are_not_in() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = app.get(&format!("/api/tasks/{id}")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let response = app.call("GET", &format!("/api/tasks/{id}"), &app.linus, None).await;
-    assert_eq!(response.status(), StatusCode::OK, "platform admins read every run");
+    let response = app
+        .call("GET", &format!("/api/tasks/{id}"), &app.linus, None)
+        .await;
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "platform admins read every run"
+    );
 }
 
 #[tokio::test]
@@ -639,5 +645,134 @@ async fn the_demo_golden_paths_create_a_service_a_docs_site_and_a_library() {
     assert_eq!(
         docs["metadata"]["annotations"]["backstage.io/techdocs-ref"],
         "dir:."
+    );
+}
+
+/// The private Gitea of `tests/scripts/with-gitea.sh`: its URL, host (as `repoUrl` names it),
+/// admin user and organisation.
+fn gitea() -> (String, String, String, String) {
+    let url = std::env::var("GITEA_URL").unwrap_or_else(|_| {
+        panic!("GITEA_URL is not set: run this suite through tests/scripts/with-gitea.sh (make test does)")
+    });
+    let host = url
+        .trim_start_matches("http://")
+        .trim_start_matches("https://")
+        .trim_end_matches('/')
+        .to_owned();
+    let user = std::env::var("GITEA_ADMIN_USER").expect("GITEA_ADMIN_USER");
+    let org = std::env::var("GITEA_ORG").expect("GITEA_ORG");
+    (url, host, user, org)
+}
+
+#[tokio::test]
+async fn publish_gitea_creates_the_repository_on_a_real_git_server() {
+    let (url, host, user, org) = gitea();
+    let integrations = json!([{
+        "host": host, "type": "gitea", "clone_url": url, "username": user, "token_env": "GITEA_TOKEN"
+    }]);
+    let app = App::with_vars(vec![(
+        "CAUSEWAY_GIT_INTEGRATIONS".to_owned(),
+        integrations.to_string(),
+    )])
+    .await;
+    let name = format!("svc-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let template = SERVICE_TEMPLATE
+        .replace("name: golden-service", "name: gitea-service")
+        .replace(
+            "action: publish:git\n      input:\n        repoUrl: local?owner=${{ parameters.owner | parseEntityRef | pick('name') }}&repo=${{ parameters.name }}",
+            &format!("action: publish:gitea\n      input:\n        repoUrl: {host}?owner={org}&repo=${{{{ parameters.name }}}}\n        description: A service"),
+        );
+    assert!(template.contains("publish:gitea"), "{template}");
+    let dir = app.dir.join("templates/gitea-service");
+    std::fs::create_dir_all(dir.join("skeleton")).unwrap();
+    std::fs::write(dir.join("template.yaml"), &template).unwrap();
+    std::fs::write(dir.join("skeleton/README.md"), "# ${{ values.name }}\n").unwrap();
+    let policy = app.state.read_policy();
+    app.state
+        .platform
+        .catalog
+        .register(
+            "file",
+            &dir.join("template.yaml").display().to_string(),
+            false,
+            &policy,
+        )
+        .await
+        .expect("register the template");
+    let body = json!({
+        "templateRef": "template:default/gitea-service",
+        "values": { "name": name, "owner": "group:default/payments" },
+    });
+    let response = app
+        .call("POST", "/api/scaffolder/v2/tasks", &app.ada, Some(body))
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let id = json_of(response).await["id"].as_str().unwrap().to_owned();
+    run_tasks(&app).await;
+    let (_, task) = app.get(&format!("/api/scaffolder/v2/tasks/{id}")).await;
+    let (_, events) = app
+        .get(&format!("/api/scaffolder/v2/tasks/{id}/events"))
+        .await;
+    assert_eq!(task["status"], "completed", "{events:#}");
+    let output = &events.as_array().unwrap().last().unwrap()["body"]["output"];
+    assert_eq!(output["links"][0]["url"], format!("{url}/{org}/{name}.git"));
+
+    // The repository exists on the server, and a clone shows the files and the requester as author.
+    let token = std::env::var("GITEA_TOKEN").unwrap();
+    let status = reqwest::Client::new()
+        .get(format!("{url}/api/v1/repos/{org}/{name}"))
+        .header("Authorization", format!("token {token}"))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, reqwest::StatusCode::OK);
+    let clone = app.dir.join("gitea-clone");
+    git(
+        &app.dir,
+        &[
+            "clone",
+            "--quiet",
+            &format!("{url}/{org}/{name}.git"),
+            &clone.display().to_string(),
+        ],
+    );
+    assert_eq!(
+        std::fs::read_to_string(clone.join("README.md")).unwrap(),
+        format!("# {name}\n")
+    );
+    let log = git(&clone, &["log", "--format=%an <%ae>%n%B"]);
+    assert!(log.starts_with("Ada Okafor <ada@example.com>"), "{log}");
+    assert!(log.contains(&format!("Causeway-Task: {id}")), "{log}");
+    // Registered from the server: the entity's source is the Gitea repository.
+    let (status, entity) = app
+        .get(&format!(
+            "/api/catalog/entities/by-name/component/default/{name}"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{entity}");
+    assert_eq!(
+        entity["metadata"]["annotations"]["backstage.io/source-location"],
+        format!("url:{url}/{org}/{name}.git")
+    );
+
+    // A second run for the same name finds someone's repository and refuses to write to it.
+    let body = json!({
+        "templateRef": "template:default/gitea-service",
+        "values": { "name": name, "owner": "group:default/payments" },
+    });
+    let response = app
+        .call("POST", "/api/scaffolder/v2/tasks", &app.ada, Some(body))
+        .await;
+    let second = json_of(response).await["id"].as_str().unwrap().to_owned();
+    run_tasks(&app).await;
+    let (_, task) = app.get(&format!("/api/scaffolder/v2/tasks/{second}")).await;
+    assert_eq!(task["status"], "failed");
+    let (_, events) = app
+        .get(&format!("/api/scaffolder/v2/tasks/{second}/events"))
+        .await;
+    assert!(
+        events.to_string().contains("already has commits"),
+        "{events}"
     );
 }

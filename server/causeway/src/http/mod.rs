@@ -64,8 +64,16 @@ impl FromRef<AppState> for LeptosOptions {
 impl AppState {
     /// What the catalog may read, from the configuration.
     pub fn read_policy(&self) -> causeway_platform::catalog::locations::ReadPolicy {
+        // The repositories templates publish to configured git hosts are read back too.
+        let mut allowed_hosts = self.config.catalog_allowed_hosts.clone();
+        allowed_hosts.extend(
+            self.config
+                .git_integrations
+                .iter()
+                .filter_map(|i| i.clone_host()),
+        );
         causeway_platform::catalog::locations::ReadPolicy {
-            allowed_hosts: self.config.catalog_allowed_hosts.clone(),
+            allowed_hosts,
             delete_orphans: self.config.catalog_delete_orphans,
         }
     }

@@ -27,6 +27,11 @@ pub struct App {
 
 impl App {
     pub async fn new() -> Self {
+        Self::with_vars(Vec::new()).await
+    }
+
+    /// An application with extra configuration variables.
+    pub async fn with_vars(extra: Vec<(String, String)>) -> Self {
         let dir = std::env::temp_dir().join(format!("causeway-catalog-{}", uuid::Uuid::new_v4()));
         let vars = [
             (
@@ -47,6 +52,7 @@ impl App {
                 dir.join("git").display().to_string(),
             ),
         ];
+        let vars = vars.into_iter().chain(extra);
         let state = serve::state(Config::load(vars).expect("config")).expect("state");
         state.platform.load().await.expect("load");
         state.migrated.store(true, Ordering::Release);

@@ -102,6 +102,9 @@ pub fn read(
     let fail = |what: &str, e: &dyn std::fmt::Display| {
         Error::invalid("target", format!("{}: {what}: {e}", target.repository))
     };
+    // gix's HTTP transport builds its TLS on the process's rustls provider, which must be
+    // chosen once per process; a second install is refused harmlessly.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = std::env::temp_dir().join(format!("causeway-git-{}", uuid::Uuid::new_v4()));
     let result = (|| {
         let interrupt = AtomicBool::new(false);

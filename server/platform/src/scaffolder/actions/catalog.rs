@@ -16,6 +16,8 @@ pub const SOURCE_TEMPLATE: &str = "backstage.io/source-template";
 pub const TEMPLATE_VERSION: &str = "causeway.dev/template-version";
 /// Annotation holding the answers the entity was created with, as JSON.
 pub const TEMPLATE_ANSWERS: &str = "causeway.dev/template-answers";
+/// Annotation naming the run (task) that created the entity.
+pub const TEMPLATE_TASK: &str = "causeway.dev/template-task";
 
 pub fn offline_actions() -> Vec<Arc<dyn Action>> {
     vec![Arc::new(Write(ActionSpec {
@@ -58,6 +60,7 @@ pub fn stamp(entity: &mut Value, run: &super::super::engine::Run) {
             TEMPLATE_ANSWERS.to_owned(),
             Value::String(run.public_values().to_string()),
         );
+        annotations.insert(TEMPLATE_TASK.to_owned(), Value::String(run.task_id.clone()));
     }
 }
 

@@ -7,9 +7,11 @@ mod catalog;
 mod debug;
 mod fetch;
 mod fs;
+pub mod integrations;
 mod provision;
 mod publish;
 mod register;
+mod remote;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -21,7 +23,7 @@ use super::engine::Run;
 use super::expr::Templater;
 use super::workspace::Workspace;
 
-pub use catalog::{SOURCE_TEMPLATE, TEMPLATE_ANSWERS, TEMPLATE_VERSION, stamp};
+pub use catalog::{SOURCE_TEMPLATE, TEMPLATE_ANSWERS, TEMPLATE_TASK, TEMPLATE_VERSION, stamp};
 pub use provision::actions as provision_actions;
 pub use publish::{GitSettings, LOCAL_HOST, actions as publish_actions};
 pub use register::actions as register_actions;

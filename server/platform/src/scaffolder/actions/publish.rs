@@ -17,57 +17,102 @@ use serde_json::{Value, json};
 
 use super::super::filters::RepoUrl;
 use super::super::runs::Created;
+use super::integrations::GitIntegration;
+use super::remote;
 use super::{Action, ActionContext, ActionError, ActionSpec};
 
 /// The host name of the embedded git server.
 pub const LOCAL_HOST: &str = "local";
 
-/// Where embedded repositories live.
+/// Where repositories are published.
 #[derive(Debug, Clone)]
 pub struct GitSettings {
-    /// `git_dir`: `<owner>/<repo>.git` below it.
+    /// `git_dir`: the embedded host's `<owner>/<repo>.git` below it.
     pub root: PathBuf,
+    /// The configured git hosts.
+    pub integrations: Vec<GitIntegration>,
+}
+
+fn input_schema(gitea: bool) -> Value {
+    let mut schema = json!({
+        "type": "object",
+        "required": ["repoUrl"],
+        "properties": {
+            "repoUrl": { "type": "string", "description": "host?owner=<owner>&repo=<repo>, e.g. local?owner=payments&repo=ledger" },
+            "description": { "type": "string" },
+            "defaultBranch": { "type": "string", "description": "main by default" },
+            "gitCommitMessage": { "type": "string", "description": "initial commit by default" },
+            "gitAuthorName": { "type": "string" },
+            "gitAuthorEmail": { "type": "string" },
+            "sourcePath": { "type": "string", "description": "Publish only this directory of the workspace." }
+        }
+    });
+    if gitea
+        && let Some(properties) = schema
+            .pointer_mut("/properties")
+            .and_then(Value::as_object_mut)
+    {
+        properties.insert(
+            "repoVisibility".into(),
+            json!({ "enum": ["private", "public"], "description": "public by default" }),
+        );
+    }
+    schema
+}
+
+fn output_schema() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "remoteUrl": { "type": "string" },
+            "repoContentsUrl": { "type": "string" },
+            "commitHash": { "type": "string" }
+        }
+    })
 }
 
 pub fn actions(settings: GitSettings) -> Vec<Arc<dyn Action>> {
-    vec![Arc::new(Publish {
-        settings,
-        spec: ActionSpec {
-            id: "publish:git",
-            description: "Creates a repository on a git host (the embedded `local` host by default) and pushes the workspace as its first commit, authored by the requester.",
-            input: json!({
-                "type": "object",
-                "required": ["repoUrl"],
-                "properties": {
-                    "repoUrl": { "type": "string", "description": "host?owner=<owner>&repo=<repo>, e.g. local?owner=payments&repo=ledger" },
-                    "description": { "type": "string" },
-                    "defaultBranch": { "type": "string", "description": "main by default" },
-                    "gitCommitMessage": { "type": "string", "description": "initial commit by default" },
-                    "gitAuthorName": { "type": "string" },
-                    "gitAuthorEmail": { "type": "string" },
-                    "sourcePath": { "type": "string", "description": "Publish only this directory of the workspace." }
-                }
-            }),
-            output: json!({
-                "type": "object",
-                "properties": {
-                    "remoteUrl": { "type": "string" },
-                    "repoContentsUrl": { "type": "string" },
-                    "commitHash": { "type": "string" }
-                }
-            }),
-            examples: vec![(
-                "Publish to the embedded git host",
-                "steps:\n  - id: publish\n    action: publish:git\n    input:\n      repoUrl: local?owner=${{ parameters.owner | parseEntityRef | pick('name') }}&repo=${{ parameters.name }}\n",
-            )],
-            dry_run: false,
-            example_output: json!({ "remoteUrl": "<example>", "repoContentsUrl": "<example>", "commitHash": "<example>" }),
-        },
-    })]
+    let example_output = json!({ "remoteUrl": "<example>", "repoContentsUrl": "<example>", "commitHash": "<example>" });
+    vec![
+        Arc::new(Publish {
+            settings: settings.clone(),
+            gitea_only: false,
+            spec: ActionSpec {
+                id: "publish:git",
+                description: "Creates a repository (on the embedded `local` host, or on a configured Gitea) or fills an empty one (on a configured git host), and pushes the workspace as its first commit, authored by the requester.",
+                input: input_schema(false),
+                output: output_schema(),
+                examples: vec![(
+                    "Publish to the embedded git host",
+                    "steps:\n  - id: publish\n    action: publish:git\n    input:\n      repoUrl: local?owner=${{ parameters.owner | parseEntityRef | pick('name') }}&repo=${{ parameters.name }}\n",
+                )],
+                dry_run: false,
+                example_output: example_output.clone(),
+            },
+        }),
+        Arc::new(Publish {
+            settings,
+            gitea_only: true,
+            spec: ActionSpec {
+                id: "publish:gitea",
+                description: "Creates a repository on a configured Gitea through its API (in an organisation, or the integration's own account) and pushes the workspace as its first commit, authored by the requester.",
+                input: input_schema(true),
+                output: output_schema(),
+                examples: vec![(
+                    "Publish to Gitea",
+                    "steps:\n  - id: publish\n    action: publish:gitea\n    input:\n      repoUrl: gitea.example.com?owner=golden&repo=${{ parameters.name }}\n      description: ${{ parameters.description }}\n",
+                )],
+                dry_run: false,
+                example_output,
+            },
+        }),
+    ]
 }
 
 struct Publish {
     settings: GitSettings,
+    /// `publish:gitea`: only Gitea hosts.
+    gitea_only: bool,
     spec: ActionSpec,
 }
 
@@ -104,11 +149,39 @@ impl Publish {
         let repo_url = cx.string("repoUrl").unwrap_or_default();
         let parsed = RepoUrl::parse(&repo_url)
             .map_err(|e| ActionError::input(format!("input.repoUrl: {e}")))?;
-        if parsed.host != LOCAL_HOST {
-            return Err(ActionError::input(format!(
-                "input.repoUrl: no git integration is configured for host {:?}; the embedded host is {LOCAL_HOST:?}",
-                parsed.host
-            )));
+        let integration = self
+            .settings
+            .integrations
+            .iter()
+            .find(|i| i.host == parsed.host)
+            .cloned();
+        let known = || {
+            let mut hosts: Vec<String> = self
+                .settings
+                .integrations
+                .iter()
+                .map(|i| i.host.clone())
+                .collect();
+            if !self.gitea_only {
+                hosts.insert(0, LOCAL_HOST.to_owned());
+            }
+            hosts.join(", ")
+        };
+        match &integration {
+            Some(i) if self.gitea_only && i.kind != "gitea" => {
+                return Err(ActionError::input(format!(
+                    "input.repoUrl: {} is a {} host, not Gitea; use publish:git",
+                    i.host, i.kind
+                )));
+            }
+            None if parsed.host != LOCAL_HOST || self.gitea_only => {
+                return Err(ActionError::input(format!(
+                    "input.repoUrl: no git integration is configured for host {:?}; the hosts are {}",
+                    parsed.host,
+                    known()
+                )));
+            }
+            _ => {}
         }
         let owner = parsed.owner.clone().unwrap_or_default();
         check_name(&owner, "owner")?;
@@ -135,6 +208,43 @@ impl Publish {
             return Err(ActionError::input(
                 "the workspace (or input.sourcePath) holds no files to publish",
             ));
+        }
+        if let Some(integration) = integration {
+            let request = remote::Publication {
+                owner: owner.clone(),
+                repo: parsed.repo.clone(),
+                branch: branch.clone(),
+                description: cx.string("description").unwrap_or_default(),
+                private: cx.string("repoVisibility").as_deref() == Some("private"),
+                message: cx
+                    .string("gitCommitMessage")
+                    .unwrap_or_else(|| "initial commit".to_owned()),
+                author: author(cx),
+                task: cx.run.task_id.clone(),
+            };
+            let outcome = remote::publish(&integration, &request, files).await?;
+            cx.log(match &outcome.found {
+                true => format!(
+                    "{} was published by this run already (commit {})",
+                    outcome.remote, outcome.commit
+                ),
+                false => format!(
+                    "Pushed commit {} to {} on {branch}",
+                    outcome.commit, outcome.remote
+                ),
+            });
+            cx.created.push(Created {
+                kind: "repository".to_owned(),
+                id: outcome.remote.clone(),
+                detail: json!({ "repoUrl": repo_url, "host": integration.host, "owner": owner, "repo": parsed.repo, "created": outcome.created }),
+            });
+            cx.output
+                .insert("remoteUrl".into(), Value::String(outcome.remote));
+            cx.output
+                .insert("repoContentsUrl".into(), Value::String(outcome.contents));
+            cx.output
+                .insert("commitHash".into(), Value::String(outcome.commit));
+            return Ok(());
         }
         let root = std::path::absolute(&self.settings.root)
             .map_err(|e| ActionError::input(format!("git_dir: {e}")))?;
@@ -189,7 +299,7 @@ impl Publish {
 }
 
 /// The commit author: the inputs, else the requester's catalog profile, else their reference.
-fn author(cx: &ActionContext<'_>) -> (String, String) {
+pub(super) fn author(cx: &ActionContext<'_>) -> (String, String) {
     let profile = cx.run.user_entity.pointer("/spec/profile");
     let name = cx
         .string("gitAuthorName")
@@ -223,7 +333,7 @@ enum Published {
 }
 
 /// Runs `git` with no configuration but what is given, no prompts and no hooks.
-fn git(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<String, ActionError> {
+pub(super) fn git(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<String, ActionError> {
     let output = std::process::Command::new("git")
         .args([
             "-c",
@@ -309,41 +419,14 @@ fn publish_local(
         }
     }
     let work = std::env::temp_dir().join(format!("causeway-publish-{}", uuid::Uuid::new_v4()));
-    let result = (|| {
-        std::fs::create_dir_all(&work)
-            .map_err(|e| ActionError::transient(format!("{}: {e}", work.display())))?;
-        for (path, file) in files {
-            let target = work.join(path);
-            if let Some(dir) = target.parent() {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| ActionError::transient(format!("{path}: {e}")))?;
-            }
-            std::fs::write(&target, &file.content)
-                .map_err(|e| ActionError::transient(format!("{path}: {e}")))?;
-            #[cfg(unix)]
-            if file.executable {
-                use std::os::unix::fs::PermissionsExt;
-                let _ = std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o755));
-            }
-        }
-        let identity = [
-            ("GIT_AUTHOR_NAME", name.as_str()),
-            ("GIT_AUTHOR_EMAIL", email.as_str()),
-            ("GIT_COMMITTER_NAME", "Causeway"),
-            ("GIT_COMMITTER_EMAIL", "causeway@causeway.invalid"),
-        ];
-        git(
-            &work,
-            &["init", "--quiet", &format!("--initial-branch={branch}")],
-            &[],
-        )?;
-        git(&work, &["add", "--all"], &[])?;
-        git(
-            &work,
-            &["commit", "--quiet", "--no-verify", "-m", message],
-            &identity,
-        )?;
-        let commit = git(&work, &["rev-parse", "HEAD"], &[])?;
+    let result = commit_files(
+        &work,
+        files,
+        &(name.clone(), email.clone()),
+        message,
+        branch,
+    )
+    .and_then(|commit| {
         let remote = bare.display().to_string();
         git(
             &work,
@@ -356,7 +439,52 @@ fn publish_local(
             &[],
         )?;
         Ok(Published::Created(commit))
-    })();
+    });
     let _ = std::fs::remove_dir_all(&work);
     result
+}
+
+/// Writes `files` into a new repository at `work` (keeping executable bits) and commits them on
+/// `branch`, authored by `author` and committed by Causeway; the commit's hash.
+pub(super) fn commit_files(
+    work: &Path,
+    files: &std::collections::BTreeMap<String, super::super::workspace::FileEntry>,
+    (name, email): &(String, String),
+    message: &str,
+    branch: &str,
+) -> Result<String, ActionError> {
+    std::fs::create_dir_all(work)
+        .map_err(|e| ActionError::transient(format!("{}: {e}", work.display())))?;
+    for (path, file) in files {
+        let target = work.join(path);
+        if let Some(dir) = target.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| ActionError::transient(format!("{path}: {e}")))?;
+        }
+        std::fs::write(&target, &file.content)
+            .map_err(|e| ActionError::transient(format!("{path}: {e}")))?;
+        #[cfg(unix)]
+        if file.executable {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o755));
+        }
+    }
+    let identity = [
+        ("GIT_AUTHOR_NAME", name.as_str()),
+        ("GIT_AUTHOR_EMAIL", email.as_str()),
+        ("GIT_COMMITTER_NAME", "Causeway"),
+        ("GIT_COMMITTER_EMAIL", "causeway@causeway.invalid"),
+    ];
+    git(
+        work,
+        &["init", "--quiet", &format!("--initial-branch={branch}")],
+        &[],
+    )?;
+    git(work, &["add", "--all"], &[])?;
+    git(
+        work,
+        &["commit", "--quiet", "--no-verify", "-m", message],
+        &identity,
+    )?;
+    git(work, &["rev-parse", "HEAD"], &[])
 }

@@ -14,11 +14,19 @@ use crate::catalog::Catalog;
 use crate::catalog::locations::ReadPolicy;
 use crate::identity::Directory;
 
-pub fn actions(catalog: Catalog, directory: Directory, policy: ReadPolicy) -> Vec<Arc<dyn Action>> {
+use super::integrations::GitIntegration;
+
+pub fn actions(
+    catalog: Catalog,
+    directory: Directory,
+    policy: ReadPolicy,
+    integrations: Vec<GitIntegration>,
+) -> Vec<Arc<dyn Action>> {
     vec![Arc::new(Register {
         catalog,
         directory,
         policy,
+        integrations,
         spec: ActionSpec {
             id: "catalog:register",
             description: "Registers a catalog descriptor as a location: a URL (catalogInfoUrl), or a published repository and the descriptor's path in it (repoContentsUrl and catalogInfoPath).",
@@ -52,6 +60,7 @@ struct Register {
     catalog: Catalog,
     directory: Directory,
     policy: ReadPolicy,
+    integrations: Vec<GitIntegration>,
     spec: ActionSpec,
 }
 
@@ -75,8 +84,34 @@ impl Action for Register {
     }
 }
 
-/// The location type and target for the inputs.
-fn target(cx: &ActionContext<'_>) -> Result<(&'static str, String), ActionError> {
+/// The location type and target for the inputs: a Gitea contents URL
+/// (`<web>/<owner>/<repo>/src/branch/<branch>/`) of a configured host becomes a git location of
+/// its repository, read with the catalog's git reader.
+fn target(
+    cx: &ActionContext<'_>,
+    integrations: &[GitIntegration],
+) -> Result<(&'static str, String), ActionError> {
+    if let Some(contents) = cx.string("repoContentsUrl") {
+        for integration in integrations {
+            let Some(rest) = contents.strip_prefix(&format!("{}/", integration.web())) else {
+                continue;
+            };
+            let parts: Vec<&str> = rest.trim_end_matches('/').splitn(5, '/').collect();
+            if let [owner, repo, "src", "branch", branch] = parts.as_slice() {
+                let path = cx
+                    .string("catalogInfoPath")
+                    .unwrap_or_else(|| "/catalog-info.yaml".to_owned());
+                return Ok((
+                    "git",
+                    format!(
+                        "{}#{branch}:{}",
+                        integration.remote(owner, repo),
+                        path.trim_start_matches('/')
+                    ),
+                ));
+            }
+        }
+    }
     if let Some(url) = cx.string("catalogInfoUrl") {
         return Ok(
             if url.starts_with("http://") || url.starts_with("https://") {
@@ -124,8 +159,28 @@ fn created_by(target: &str, task: &str) -> bool {
 }
 
 impl Register {
+    /// Whether the entities of location `key` were written by task `task` (`catalog:write`
+    /// stamps them).
+    fn written_by(&self, key: &str, task: &str) -> bool {
+        let index = self.catalog.index();
+        let mut entities = index
+            .all()
+            .iter()
+            .filter_map(|id| index.get(id))
+            .filter(|e| *e.location_key == *key)
+            .peekable();
+        entities.peek().is_some()
+            && entities.all(|e| {
+                index
+                    .body_value(e)
+                    .pointer("/metadata/annotations/causeway.dev~1template-task")
+                    .and_then(Value::as_str)
+                    == Some(task)
+            })
+    }
+
     async fn register(&self, cx: &mut ActionContext<'_>) -> Result<(), ActionError> {
-        let (kind, target) = target(cx)?;
+        let (kind, target) = target(cx, &self.integrations)?;
         let principal = self
             .directory
             .principal(&cx.run.user_ref)
@@ -147,8 +202,12 @@ impl Register {
                     .into_iter()
                     .find(|l| l.kind == kind && l.target == target);
                 match existing {
-                    // The location of a repository this run created is this run's own.
-                    Some(location) if created_by(&target, &cx.run.task_id) => {
+                    // The location of a repository this run created, or whose entities this run
+                    // wrote, is this run's own.
+                    Some(location)
+                        if created_by(&target, &cx.run.task_id)
+                            || self.written_by(&location.key(), &cx.run.task_id) =>
+                    {
                         cx.log("This run registered the location already");
                         location
                     }
