@@ -294,6 +294,7 @@ pub fn runner(config: &Config, platform: &Platform, provisioner: &Provisioner) -
             .task_handlers()
             .into_iter()
             .chain(platform.scaffolder.task_handlers())
+            .chain(platform.scaffolder.cleanup_handlers())
             .collect(),
         format!("{host}:{}:{}", std::process::id(), &short[..8]),
         RunnerSettings {

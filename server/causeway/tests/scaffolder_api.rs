@@ -776,3 +776,96 @@ async fn publish_gitea_creates_the_repository_on_a_real_git_server() {
         "{events}"
     );
 }
+
+#[tokio::test]
+async fn a_failed_run_is_cleaned_up_and_only_what_it_created_goes() {
+    let app = App::new().await;
+    // The golden service, asked for an environment that does not exist: the run publishes and
+    // registers, then fails at its last step.
+    let dir = app.dir.join("templates/broken");
+    std::fs::create_dir_all(dir.join("skeleton")).unwrap();
+    std::fs::write(
+        dir.join("template.yaml"),
+        SERVICE_TEMPLATE
+            .replace("name: golden-service", "name: broken-service")
+            .replace("environment: dev", "environment: nowhere"),
+    )
+    .unwrap();
+    std::fs::write(dir.join("skeleton/README.md"), "# ${{ values.name }}\n").unwrap();
+    let policy = app.state.read_policy();
+    app.state
+        .platform
+        .catalog
+        .register(
+            "file",
+            &dir.join("template.yaml").display().to_string(),
+            false,
+            &policy,
+        )
+        .await
+        .unwrap();
+    let body = json!({ "templateRef": "broken-service", "values": { "name": "orphan", "owner": "group:default/payments" } });
+    let response = app
+        .call("POST", "/api/scaffolder/v2/tasks", &app.ada, Some(body))
+        .await;
+    let id = json_of(response).await["id"].as_str().unwrap().to_owned();
+    run_tasks(&app).await;
+    let (_, task) = app.get(&format!("/api/scaffolder/v2/tasks/{id}")).await;
+    assert_eq!(task["status"], "failed");
+    let bare = app.dir.join("git/payments/orphan.git");
+    assert!(bare.exists());
+    let (status, _) = app
+        .get("/api/catalog/entities/by-name/component/default/orphan")
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    // Someone else may not clean it up; its requester may, once.
+    let response = app
+        .call(
+            "POST",
+            &format!("/api/scaffolder/v2/tasks/{id}/cleanup"),
+            &app.grace,
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let response = app
+        .call(
+            "POST",
+            &format!("/api/scaffolder/v2/tasks/{id}/cleanup"),
+            &app.ada,
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let cleanup = json_of(response).await["id"].as_str().unwrap().to_owned();
+    run_tasks(&app).await;
+    let (_, done) = app.get(&format!("/api/tasks/{cleanup}")).await;
+    assert_eq!(done["task"]["status"], "completed", "{done:#}");
+    assert!(!bare.exists(), "the repository the run created is deleted");
+    let (status, _) = app
+        .get("/api/catalog/entities/by-name/component/default/orphan")
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "the location it registered is gone"
+    );
+    let audit = app.state.platform.audit.recent(50).await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.action == "scaffolder.cleanup" && a.outcome == "success")
+    );
+
+    // A completed run is not cleaned up.
+    let response = app
+        .call(
+            "POST",
+            &format!("/api/scaffolder/v2/tasks/{cleanup}/cleanup"),
+            &app.ada,
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+}

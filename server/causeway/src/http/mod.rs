@@ -173,6 +173,10 @@ pub fn router(state: AppState) -> Router {
             post(scaffolder::retry_task),
         )
         .route(
+            "/api/scaffolder/v2/tasks/{id}/cleanup",
+            post(scaffolder::cleanup_task),
+        )
+        .route(
             "/api/scaffolder/v2/templates/{namespace}/{kind}/{name}/parameter-schema",
             get(scaffolder::parameter_schema),
         )

@@ -83,7 +83,7 @@ impl Modify for CommonResponses {
         catalog::delete_location, catalog::refresh, catalog::import,
         provision::plan, provision::apply, provision::destroy, provision::status, provision::environments, tasks::list, tasks::get, tasks::events, tasks::cancel,
         scaffolder::actions, scaffolder::parameter_schema, scaffolder::dry_run, scaffolder::create_task, scaffolder::list_tasks,
-        scaffolder::get_task, scaffolder::task_events, scaffolder::task_eventstream, scaffolder::cancel_task, scaffolder::retry_task,
+        scaffolder::get_task, scaffolder::task_events, scaffolder::task_eventstream, scaffolder::cancel_task, scaffolder::retry_task, scaffolder::cleanup_task,
     ),
     components(schemas(ErrorEnvelope, super::dto::tasks::TaskEvent, super::dto::tasks::TaskEnd)),
     modifiers(&BearerToken, &CommonResponses),

@@ -376,3 +376,18 @@ pub async fn retry_task(
         .await?;
     Ok((StatusCode::CREATED, Json(TaskId { id: task.id })))
 }
+
+#[utoipa::path(post, path = "/api/scaffolder/v2/tasks/{id}/cleanup", operation_id = "scaffolder_cleanup_task", tag = "scaffolder", params(("id" = String, Path)),
+    responses((status = 202, description = "The clean-up task: it reverses, newest first, what the run created (its repository, its catalog location, its environment), each only if still the run's own; follow it at `/api/tasks/{id}`", body = TaskId),
+        (status = 403, description = "Not the run's requester or a platform admin", body = ErrorEnvelope),
+        (status = 404, description = "No such run (or not the caller's)", body = ErrorEnvelope),
+        (status = 409, description = "The run has not failed or been cancelled, created nothing, or is being cleaned up", body = ErrorEnvelope)))]
+/// `POST /api/scaffolder/v2/tasks/{id}/cleanup`: reverses what a failed or cancelled run created.
+pub async fn cleanup_task(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<TaskId>), ApiError> {
+    let task = state.platform.scaffolder.clean_up(&id, &principal).await?;
+    Ok((StatusCode::ACCEPTED, Json(TaskId { id: task.id })))
+}

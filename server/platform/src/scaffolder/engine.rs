@@ -268,7 +268,10 @@ impl Engine {
             };
             let result = action.run(&mut cx).await;
             logs.append(&mut cx.logs);
-            created.append(&mut cx.created);
+            for mut item in cx.created.drain(..) {
+                item.action = spec_action.id.to_owned();
+                created.push(item);
+            }
             let produced = std::mem::take(&mut cx.output);
             result.map_err(|e| fail(logs.clone(), e))?;
             for (name, value) in produced {

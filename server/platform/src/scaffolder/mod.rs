@@ -8,6 +8,7 @@
 //! (REST, portal, CLI) calls.
 
 pub mod actions;
+pub mod cleanup;
 pub mod engine;
 pub mod expr;
 pub mod filters;

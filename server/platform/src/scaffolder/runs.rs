@@ -14,6 +14,9 @@ use crate::{Result, Store};
 /// Something a run created outside its workspace, which clean-up reverses.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Created {
+    /// The action that created it, which knows how to reverse it.
+    #[serde(default)]
+    pub action: String,
     /// `repository`, `location` or `environment`.
     pub kind: String,
     /// The repository's path, the location's id, the environment's namespace.

@@ -112,6 +112,23 @@ pub trait Action: Send + Sync {
     fn spec(&self) -> &ActionSpec;
 
     fn run<'a>(&'a self, cx: &'a mut ActionContext<'_>) -> BoxFuture<'a, Result<(), ActionError>>;
+
+    /// Reverses something this action created for run `task` (clean-up after a failed or
+    /// cancelled run), checking first that it is still that run's own; returns what was done.
+    /// Actions that create nothing outside the workspace have nothing to reverse.
+    fn undo<'a>(
+        &'a self,
+        created: &'a super::runs::Created,
+        _task: &'a str,
+    ) -> BoxFuture<'a, Result<String, ActionError>> {
+        let id = self.spec().id;
+        Box::pin(async move {
+            Err(ActionError::input(format!(
+                "{id} cannot reverse {} {}",
+                created.kind, created.id
+            )))
+        })
+    }
 }
 
 /// The actions by id.

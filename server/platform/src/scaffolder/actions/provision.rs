@@ -82,6 +82,14 @@ impl Action for Provision {
     fn run<'a>(&'a self, cx: &'a mut ActionContext<'_>) -> BoxFuture<'a, Result<(), ActionError>> {
         async move { self.provision(cx).await }.boxed()
     }
+
+    fn undo<'a>(
+        &'a self,
+        created: &'a Created,
+        task: &'a str,
+    ) -> BoxFuture<'a, Result<String, ActionError>> {
+        async move { self.remove(created, task).await }.boxed()
+    }
 }
 
 fn domain(error: crate::Error) -> ActionError {
@@ -94,6 +102,80 @@ fn domain(error: crate::Error) -> ActionError {
 }
 
 impl Provision {
+    /// Destroys the environment when its record still holds this run's request (a later apply
+    /// by anyone else makes it theirs), through the provisioning engine's own destroy task.
+    async fn remove(&self, created: &Created, task: &str) -> Result<String, ActionError> {
+        let namespace = &created.id;
+        let Some(record) = self
+            .provisioner
+            .records()
+            .get(namespace)
+            .await
+            .map_err(|e| ActionError::transient(e.to_string()))?
+        else {
+            return Ok(format!("The environment {namespace} is already gone"));
+        };
+        if record.request_id != task {
+            return Err(ActionError::input(format!(
+                "the environment {namespace} was applied again since this run; it is left in place"
+            )));
+        }
+        let principal = self
+            .directory
+            .principal(&record.requested_by)
+            .await
+            .map_err(|e| ActionError::input(format!("the environment's requester: {e}")))?;
+        let request = Request {
+            service: record.service.clone(),
+            environment: record.environment.clone(),
+            set: BTreeMap::new(),
+            request_id: task.to_owned(),
+            requester: Requester::of(&principal),
+            adopt: false,
+        };
+        let destroy = self
+            .provisioner
+            .submit_destroy(&self.tasks, &request)
+            .await
+            .map_err(domain)?;
+        let runner = Runner::new(
+            self.tasks.clone(),
+            self.provisioner.task_handlers(),
+            format!("cleanup:{task}"),
+            Settings::default(),
+        );
+        runner
+            .run_task(&destroy.id)
+            .await
+            .map_err(|e| ActionError::transient(e.to_string()))?;
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let current = self
+                .tasks
+                .get(&destroy.id)
+                .await
+                .map_err(|e| ActionError::transient(e.to_string()))?
+                .ok_or_else(|| ActionError::input("the destroy task disappeared"))?;
+            match current.status {
+                TaskStatus::Completed => {
+                    return Ok(format!("Destroyed the environment {namespace}"));
+                }
+                TaskStatus::Failed | TaskStatus::Cancelled => {
+                    return Err(ActionError::input(format!(
+                        "the environment {namespace} could not be destroyed: {}",
+                        current.error.unwrap_or_default()
+                    )));
+                }
+                _ if Instant::now() > deadline => {
+                    return Err(ActionError::transient(format!(
+                        "the environment {namespace} is still being destroyed"
+                    )));
+                }
+                _ => tokio::time::sleep(Duration::from_millis(300)).await,
+            }
+        }
+    }
+
     async fn provision(&self, cx: &mut ActionContext<'_>) -> Result<(), ActionError> {
         let principal = self
             .directory
@@ -151,6 +233,7 @@ impl Provision {
             .unwrap_or_default()
             .to_owned();
         cx.created.push(Created {
+            action: String::new(),
             kind: "environment".to_owned(),
             id: namespace.clone(),
             detail: json!({ "service": request.service, "environment": request.environment, "task": task.id }),

@@ -124,6 +124,50 @@ impl Action for Publish {
     fn run<'a>(&'a self, cx: &'a mut ActionContext<'_>) -> BoxFuture<'a, Result<(), ActionError>> {
         async move { self.publish(cx).await }.boxed()
     }
+
+    fn undo<'a>(
+        &'a self,
+        created: &'a Created,
+        task: &'a str,
+    ) -> BoxFuture<'a, Result<String, ActionError>> {
+        async move {
+            if let Some(host) = created.detail.get("host").and_then(Value::as_str) {
+                let integration = self
+                    .settings
+                    .integrations
+                    .iter()
+                    .find(|i| i.host == host)
+                    .ok_or_else(|| {
+                        ActionError::input(format!(
+                            "git integration {host} is no longer configured"
+                        ))
+                    })?;
+                return remote::remove(integration, created, task).await;
+            }
+            let bare = PathBuf::from(&created.id);
+            let path = bare.clone();
+            let task = task.to_owned();
+            tokio::task::spawn_blocking(move || {
+                if !path.exists() {
+                    return Ok(format!("{} is already gone", path.display()));
+                }
+                let owner =
+                    git(&path, &["config", "--get", "causeway.task"], &[]).unwrap_or_default();
+                if owner != task {
+                    return Err(ActionError::input(format!(
+                        "{} was not created by this run; it is left in place",
+                        path.display()
+                    )));
+                }
+                std::fs::remove_dir_all(&path)
+                    .map_err(|e| ActionError::transient(format!("{}: {e}", path.display())))?;
+                Ok(format!("Deleted the repository {}", path.display()))
+            })
+            .await
+            .map_err(|e| ActionError::transient(format!("clean-up stopped: {e}")))?
+        }
+        .boxed()
+    }
 }
 
 /// A name git hosts accept for an owner or a repository.
@@ -234,6 +278,7 @@ impl Publish {
                 ),
             });
             cx.created.push(Created {
+            action: String::new(),
                 kind: "repository".to_owned(),
                 id: outcome.remote.clone(),
                 detail: json!({ "repoUrl": repo_url, "host": integration.host, "owner": owner, "repo": parsed.repo, "created": outcome.created }),
@@ -284,6 +329,7 @@ impl Publish {
             }
         }
         cx.created.push(Created {
+            action: String::new(),
             kind: "repository".to_owned(),
             id: bare.display().to_string(),
             detail: json!({ "repoUrl": repo_url }),

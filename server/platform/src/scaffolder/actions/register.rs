@@ -69,6 +69,39 @@ impl Action for Register {
         &self.spec
     }
 
+    fn undo<'a>(
+        &'a self,
+        created: &'a Created,
+        task: &'a str,
+    ) -> BoxFuture<'a, Result<String, ActionError>> {
+        async move {
+            let location = match self.catalog.location(&created.id).await {
+                Ok(location) => location,
+                Err(crate::Error::NotFound(_)) => {
+                    return Ok(format!("The location {} is already gone", created.id));
+                }
+                Err(e) => return Err(ActionError::transient(e.to_string())),
+            };
+            if !(created_by(&location.target, task) || self.written_by(&location.key(), task)) {
+                return Err(ActionError::input(format!(
+                    "the location {} no longer holds only what this run registered; it is left in place",
+                    location.target
+                )));
+            }
+            let removed = self
+                .catalog
+                .unregister(&location.id)
+                .await
+                .map_err(|e| ActionError::transient(e.to_string()))?;
+            Ok(format!(
+                "Unregistered {} and removed {}",
+                location.target,
+                removed.join(", ")
+            ))
+        }
+        .boxed()
+    }
+
     fn run<'a>(&'a self, cx: &'a mut ActionContext<'_>) -> BoxFuture<'a, Result<(), ActionError>> {
         async move {
             let optional = cx.bool("optional");
@@ -240,6 +273,7 @@ impl Register {
         cx.output
             .insert("catalogInfoUrl".into(), Value::String(target.clone()));
         cx.created.push(Created {
+            action: String::new(),
             kind: "location".to_owned(),
             id: registered.id.clone(),
             detail: json!({ "target": target, "entities": refs }),

@@ -13,6 +13,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use serde_json::json;
 
+use super::super::runs::Created;
 use super::super::workspace::FileEntry;
 use super::ActionError;
 use super::integrations::GitIntegration;
@@ -221,4 +222,89 @@ fn push(
     })();
     let _ = std::fs::remove_dir_all(&work);
     result
+}
+
+/// Deletes a repository a run created on a Gitea host (after checking, live, that its branch
+/// holds nothing but that run's commit); a repository the run only filled is left in place.
+pub async fn remove(
+    integration: &GitIntegration,
+    created: &Created,
+    task: &str,
+) -> Result<String, ActionError> {
+    let text = |key: &str| {
+        created
+            .detail
+            .get(key)
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let (owner, repo) = (text("owner"), text("repo"));
+    if created.detail.get("created") != Some(&serde_json::Value::Bool(true)) {
+        return Err(ActionError::input(format!(
+            "{} existed before this run; it is left in place",
+            created.id
+        )));
+    }
+    let token = integration.token().map_err(ActionError::input)?;
+    let header = format!(
+        "Authorization: Basic {}",
+        base64::engine::general_purpose::STANDARD
+            .encode(format!("{}:{token}", integration.username))
+    );
+    let remote = integration.remote(&owner, &repo);
+    let trailer_text = trailer(task);
+    let remote_for_git = remote.clone();
+    let ours = tokio::task::spawn_blocking(move || -> Result<bool, ActionError> {
+        let auth = [
+            ("GIT_CONFIG_COUNT", "1"),
+            ("GIT_CONFIG_KEY_0", "http.extraHeader"),
+            ("GIT_CONFIG_VALUE_0", header.as_str()),
+        ];
+        let work = std::env::temp_dir().join(format!("causeway-check-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&work).map_err(|e| ActionError::transient(e.to_string()))?;
+        let result = (|| {
+            git(&work, &["init", "--quiet"], &[])?;
+            let heads = git(&work, &["ls-remote", "--heads", &remote_for_git], &auth)?;
+            // Every branch must be this run's single commit.
+            for line in heads.lines().filter(|l| !l.trim().is_empty()) {
+                let branch = line.split_whitespace().nth(1).unwrap_or_default();
+                git(
+                    &work,
+                    &["fetch", "--quiet", "--depth=2", &remote_for_git, branch],
+                    &auth,
+                )?;
+                let log = git(&work, &["log", "--format=%B%x00", "FETCH_HEAD"], &[])?;
+                let commits: Vec<&str> = log.split('\0').filter(|c| !c.trim().is_empty()).collect();
+                if commits.len() != 1 || !commits[0].contains(&trailer_text) {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        })();
+        let _ = std::fs::remove_dir_all(&work);
+        result
+    })
+    .await
+    .map_err(|e| ActionError::transient(format!("clean-up stopped: {e}")))??;
+    if !ours {
+        return Err(ActionError::input(format!(
+            "{remote} has commits this run did not make; it is left in place"
+        )));
+    }
+    let url = format!("{}/repos/{owner}/{repo}", integration.api());
+    let response = client()?
+        .delete(&url)
+        .header("Authorization", format!("token {token}"))
+        .send()
+        .await
+        .map_err(|e| http_error("Gitea", None, e.to_string()))?;
+    match response.status().as_u16() {
+        204 | 404 => Ok(format!("Deleted the repository {remote}")),
+        _ => {
+            let status = response.status();
+            let body = response.text().await.unwrap_or_default();
+            Err(http_error(&format!("DELETE {url}"), Some(status), body))
+        }
+    }
 }
