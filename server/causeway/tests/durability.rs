@@ -1,7 +1,8 @@
 //! Durable tasks across real server processes on one PostgreSQL (`TEST_POSTGRES_URL`) and the
 //! control plane (`TEST_KUBECONFIG`): a server killed with SIGKILL in the middle of a provisioning
 //! task, at every step in turn, leaves the task to the next server, which resumes it and converges
-//! the environment without duplicates; and two servers sharing the database never claim one task
+//! the environment without duplicates; a template run killed in the middle resumes with one
+//! repository and one catalog entry; and two servers sharing the database never claim one task
 //! twice.
 
 use std::net::TcpListener;
@@ -74,6 +75,11 @@ struct Server {
 
 impl Server {
     async fn start(database_url: &str) -> Self {
+        Self::start_with(database_url, &[]).await
+    }
+
+    /// A server with extra configuration variables.
+    async fn start_with(database_url: &str, extra: &[(&str, String)]) -> Self {
         let port = TcpListener::bind("127.0.0.1:0")
             .expect("port")
             .local_addr()
@@ -81,6 +87,7 @@ impl Server {
             .port();
         let child = causeway(database_url, &["serve"])
             .env("CAUSEWAY_LISTEN", format!("127.0.0.1:{port}"))
+            .envs(extra.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -336,4 +343,138 @@ async fn two_servers_on_one_database_never_run_the_same_task_twice() {
         let gone = ended(&servers[1], &token, gone["id"].as_str().expect("id")).await;
         assert_eq!(gone["task"]["status"], "completed", "{gone}");
     }
+}
+
+const SLOW_TEMPLATE: &str = r#"apiVersion: scaffolder.backstage.io/v1beta3
+kind: Template
+metadata:
+  name: slow-service
+spec:
+  owner: group:default/payments
+  type: service
+  parameters:
+    - required: [name]
+      properties:
+        name: { type: string }
+  steps:
+    - id: fetch
+      action: fetch:template
+      input:
+        url: ./skeleton
+        values: { name: "${{ parameters.name }}" }
+    - id: describe
+      action: catalog:write
+      input:
+        entity:
+          apiVersion: backstage.io/v1alpha1
+          kind: Component
+          metadata: { name: "${{ parameters.name }}" }
+          spec: { type: service, lifecycle: experimental, owner: group:default/payments }
+    - id: publish
+      action: publish:git
+      input:
+        repoUrl: local?owner=payments&repo=${{ parameters.name }}
+    - id: pause
+      action: debug:wait
+      input: { seconds: 3 }
+    - id: register
+      action: catalog:register
+      input:
+        repoContentsUrl: ${{ steps.publish.output.repoContentsUrl }}
+"#;
+
+#[tokio::test]
+async fn a_template_run_killed_mid_way_resumes_with_one_repository_and_one_entry() {
+    let database_url = database().await;
+    let token = prepare(&database_url, "user:default/ada");
+    let dir = std::env::temp_dir().join(format!("causeway-run-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(dir.join("template/skeleton")).unwrap();
+    std::fs::write(dir.join("template/template.yaml"), SLOW_TEMPLATE).unwrap();
+    std::fs::write(
+        dir.join("template/skeleton/README.md"),
+        "# ${{ values.name }}\n",
+    )
+    .unwrap();
+    let git_dir = dir.join("git");
+    let imported = causeway(&database_url, &["catalog", "import"])
+        .arg(dir.join("template/template.yaml"))
+        .output()
+        .expect("import");
+    assert!(
+        imported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    let extra = [("CAUSEWAY_GIT_DIR", git_dir.display().to_string())];
+    let first = Server::start_with(&database_url, &extra).await;
+    let (status, created) = call(
+        "POST",
+        &format!("{}/api/scaffolder/v2/tasks", first.base),
+        &token,
+        Some(json!({ "templateRef": "slow-service", "values": { "name": "resumed" } })),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    // Killed while it pauses, after the repository was pushed and before it is registered.
+    let started = Instant::now();
+    loop {
+        let (_, task) = call(
+            "GET",
+            &format!("{}/api/tasks/{id}", first.base),
+            &token,
+            None,
+        )
+        .await;
+        let pausing = task["task"]["steps"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|s| s["name"] == "pause" && s["status"] == "running");
+        if pausing {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the run never paused: {task}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    first.kill();
+    let second = Server::start_with(&database_url, &extra).await;
+    let ended = ended(&second, &token, &id).await;
+    assert_eq!(ended["task"]["status"], "completed", "{ended}");
+    assert!(
+        ended["events"].to_string().contains("Resumed by"),
+        "the second server resumed the run: {ended}"
+    );
+    // One repository, with one commit; one catalog entry from one location.
+    let owners: Vec<_> = std::fs::read_dir(git_dir.join("payments"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(owners, ["resumed.git"]);
+    let log = std::process::Command::new("git")
+        .args(["log", "--oneline", "main"])
+        .current_dir(git_dir.join("payments/resumed.git"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&log.stdout).lines().count(), 1);
+    let (status, entities) = call(
+        "GET",
+        &format!(
+            "{}/api/catalog/entities/by-query?filter=metadata.name=resumed",
+            second.base
+        ),
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        entities["items"].as_array().map(Vec::len),
+        Some(1),
+        "{entities}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
