@@ -869,3 +869,92 @@ async fn a_failed_run_is_cleaned_up_and_only_what_it_created_goes() {
         .await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn causeway_provision_refuses_a_team_the_requester_is_not_in() {
+    let app = App::new().await;
+    let dir = app.dir.join("templates/environment");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("template.yaml"),
+        r#"apiVersion: scaffolder.backstage.io/v1beta3
+kind: Template
+metadata:
+  name: environment
+spec:
+  owner: group:default/platform
+  type: environment
+  parameters:
+    - required: [service]
+      properties:
+        service: { type: string, ui:field: EntityPicker, ui:options: { catalogFilter: { kind: Component } } }
+  steps:
+    - id: environment
+      action: causeway:provision
+      input:
+        service: ${{ parameters.service }}
+        environment: dev
+"#,
+    )
+    .unwrap();
+    let policy = app.state.read_policy();
+    app.state
+        .platform
+        .catalog
+        .register(
+            "file",
+            &dir.join("template.yaml").display().to_string(),
+            false,
+            &policy,
+        )
+        .await
+        .unwrap();
+    // grace is in checkout; ledger belongs to payments.
+    let body = json!({ "templateRef": "environment", "values": { "service": "component:default/ledger" } });
+    let response = app
+        .call("POST", "/api/scaffolder/v2/tasks", &app.grace, Some(body))
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let id = json_of(response).await["id"].as_str().unwrap().to_owned();
+    run_tasks(&app).await;
+    let response = app
+        .call(
+            "GET",
+            &format!("/api/scaffolder/v2/tasks/{id}/events"),
+            &app.grace,
+            None,
+        )
+        .await;
+    let events = json_of(response).await;
+    let completion = events.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        completion["body"]["message"], "Run completed with status: failed",
+        "{events:#}"
+    );
+    assert!(
+        completion["body"]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not allowed"),
+        "{completion}"
+    );
+    let (_, environments) = app.get("/api/provision/environments").await;
+    assert!(
+        !environments.to_string().contains("ledger-dev"),
+        "{environments}"
+    );
+    // ada, of payments, may.
+    let body = json!({ "templateRef": "environment", "values": { "service": "component:default/ledger" } });
+    let response = app
+        .call("POST", "/api/scaffolder/v2/tasks", &app.ada, Some(body))
+        .await;
+    let id = json_of(response).await["id"].as_str().unwrap().to_owned();
+    run_tasks(&app).await;
+    let (_, task) = app.get(&format!("/api/scaffolder/v2/tasks/{id}")).await;
+    assert_eq!(task["status"], "completed");
+    let (_, environments) = app.get("/api/provision/environments").await;
+    assert!(
+        environments.to_string().contains("ledger-dev"),
+        "{environments}"
+    );
+}
