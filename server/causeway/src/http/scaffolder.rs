@@ -365,10 +365,18 @@ pub async fn retry_task(
     Extension(principal): Extension<Principal>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    body: Option<Json<RetryRequest>>,
+    body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<TaskId>), ApiError> {
+    // The body is optional (Backstage's clients send none), so it is read by hand: empty is no
+    // secrets, anything else must be the documented object.
+    let secrets = if body.iter().all(u8::is_ascii_whitespace) {
+        serde_json::Map::new()
+    } else {
+        serde_json::from_slice::<RetryRequest>(&body)
+            .map_err(|e| ApiError::input(format!("request body: {e}")))?
+            .secrets
+    };
     visible_run(&state, &principal, &id).await?;
-    let secrets = body.map(|Json(b)| b.secrets).unwrap_or_default();
     let task = state
         .platform
         .scaffolder
