@@ -51,7 +51,9 @@ pub fn actions(
                 "steps:\n  - id: register\n    action: catalog:register\n    input:\n      repoContentsUrl: ${{ steps.publish.output.repoContentsUrl }}\n      catalogInfoPath: /catalog-info.yaml\n",
             )],
             dry_run: false,
-            example_output: json!({}),
+            // A dry run skips the registration; later steps that name the entity (provisioning
+            // its environment, say) still need a reference to check their input with.
+            example_output: json!({ "entityRef": "<example>", "catalogInfoUrl": "<example>" }),
         },
     })]
 }
