@@ -2,6 +2,7 @@
 //! into the request's context by the host.
 
 pub mod catalog;
+pub mod create;
 pub mod environments;
 mod graph;
 pub mod signed;

@@ -1,69 +1,12 @@
-//! Server functions of the environment, task and platform pages. Changes (request, destroy,
-//! cancel) redirect to the page that follows, so the forms work without JavaScript too.
+//! Server functions of the environment, task and platform pages, and the views they render
+//! (reached through `pages.rs`). Changes (request, destroy, cancel) redirect to the page that
+//! follows, so the forms work without JavaScript too.
 
 use leptos::prelude::*;
 
-use crate::model::{Rendered, TaskRender};
-
-/// A server-rendered page by its address: the environments tab, the plan page, the tasks list
-/// or the platform overview. One server function for all of them keeps one fetch path in the
-/// browser build.
-#[server(prefix = "/api/portal", endpoint = "page")]
-pub async fn rendered_page(path: String, query: String) -> Result<Option<Rendered>, ServerFnError> {
-    let params: std::collections::BTreeMap<String, String> =
-        url::form_urlencoded::parse(query.trim_start_matches('?').as_bytes())
-            .into_owned()
-            .collect();
-    let value = |name: &str| params.get(name).cloned().unwrap_or_default();
-    let segments: Vec<String> = path
-        .trim_matches('/')
-        .split('/')
-        .map(|s| {
-            url::form_urlencoded::parse(format!("x={s}").as_bytes())
-                .next()
-                .map(|(_, v)| v.into_owned())
-                .unwrap_or_default()
-        })
-        .collect();
-    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
-    match segments.as_slice() {
-        ["catalog", namespace, kind, name, "environments"] => {
-            environments(
-                (*namespace).to_owned(),
-                (*kind).to_owned(),
-                (*name).to_owned(),
-                value("__err"),
-            )
-            .await
-        }
-        [
-            "catalog",
-            namespace,
-            kind,
-            name,
-            "environments",
-            environment,
-            "plan",
-        ] if kind.eq_ignore_ascii_case("component") => {
-            environment_plan(
-                format!("component:{namespace}/{name}"),
-                (*environment).to_owned(),
-                value("cpu"),
-                value("memory"),
-                value("pods"),
-                value("availability"),
-                value("__err"),
-            )
-            .await
-        }
-        ["tasks"] => tasks_list(value("scope"), value("status")).await,
-        ["tasks", id] => task_page((*id).to_owned(), value("__err")).await,
-        ["platform"] => {
-            platform_overview(value("team"), value("target"), value("environment")).await
-        }
-        _ => Ok(None),
-    }
-}
+#[cfg(feature = "ssr")]
+use crate::model::Rendered;
+use crate::model::TaskRender;
 
 /// The form's parameter values, by name.
 #[cfg(feature = "ssr")]
@@ -86,7 +29,7 @@ fn values(
 
 /// A component's environments: each one's record, objects, drift and form.
 #[cfg(feature = "ssr")]
-async fn environments(
+pub(super) async fn environments(
     namespace: String,
     kind: String,
     name: String,
@@ -144,7 +87,7 @@ async fn environments(
 
 /// `html` after the error a failed form post left in the address, if any.
 #[cfg(feature = "ssr")]
-fn with_error(encoded: &str, html: String) -> String {
+pub(super) fn with_error(encoded: &str, html: String) -> String {
     match crate::server::posted_error(encoded) {
         Some(message) => {
             let error = crate::server::render_html(
@@ -159,7 +102,7 @@ fn with_error(encoded: &str, html: String) -> String {
 /// What requesting `environment` with these parameters would change, or what is wrong with them
 /// (next to each field).
 #[cfg(feature = "ssr")]
-async fn environment_plan(
+pub(super) async fn environment_plan(
     service: String,
     environment: String,
     cpu: String,
@@ -332,7 +275,10 @@ async fn task_parts(
 
 /// A task's whole page.
 #[cfg(feature = "ssr")]
-async fn task_page(id: String, error: String) -> Result<Option<Rendered>, ServerFnError> {
+pub(super) async fn task_page(
+    id: String,
+    error: String,
+) -> Result<Option<Rendered>, ServerFnError> {
     let Some(parts) = task_parts(&id, 0, &error).await? else {
         return Ok(None);
     };
@@ -370,7 +316,10 @@ pub async fn cancel_task(id: String) -> Result<(), ServerFnError> {
 
 /// Tasks: mine, my teams', or (platform admins) all; optionally of one status.
 #[cfg(feature = "ssr")]
-async fn tasks_list(scope: String, status: String) -> Result<Option<Rendered>, ServerFnError> {
+pub(super) async fn tasks_list(
+    scope: String,
+    status: String,
+) -> Result<Option<Rendered>, ServerFnError> {
     use crate::model::TasksView;
     use causeway_platform::identity::Role;
     use causeway_platform::tasks::Filter;
@@ -416,7 +365,7 @@ async fn tasks_list(scope: String, status: String) -> Result<Option<Rendered>, S
 
 /// Every environment across clusters, for platform admins.
 #[cfg(feature = "ssr")]
-async fn platform_overview(
+pub(super) async fn platform_overview(
     team: String,
     target: String,
     environment: String,

@@ -3,8 +3,12 @@
 
 use leptos::prelude::*;
 
+mod create;
 mod environments;
+mod pages;
+pub use create::*;
 pub use environments::*;
+pub use pages::*;
 
 use leptos::server_fn::codec::Json;
 

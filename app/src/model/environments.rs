@@ -125,6 +125,8 @@ pub struct TaskView {
     pub steps: Vec<StepRow>,
     /// The environments page of the service it provisions, when it does.
     pub environments_href: Option<String>,
+    /// What a template run produced, once it has completed.
+    pub output: Option<super::TaskOutputView>,
 }
 
 impl TaskView {

@@ -3,7 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
+mod create;
 mod environments;
+pub use create::*;
 pub use environments::*;
 
 /// A page the server rendered to HTML, for pages without interactive parts: the browser build

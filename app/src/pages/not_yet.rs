@@ -4,17 +4,11 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 /// Title and explanation for each area that is not available yet.
-fn describe(area: &str) -> (&'static str, &'static str) {
-    match area {
-        "create" => (
-            "Create",
-            "Golden-path templates for creating services and environments are not available yet.",
-        ),
-        _ => (
-            "Metrics",
-            "Delivery metrics (DORA's four keys per service and team) are not available yet.",
-        ),
-    }
+fn describe(_area: &str) -> (&'static str, &'static str) {
+    (
+        "Metrics",
+        "Delivery metrics (DORA's four keys per service and team) are not available yet.",
+    )
 }
 
 /// A page that says plainly that its area does not exist yet.

@@ -229,6 +229,13 @@ pub fn task(task: &Task, now: i64) -> TaskView {
             })
             .collect(),
         environments_href,
+        // Backstage shows a run's links and text once it has succeeded; so does the task page.
+        output: task
+            .output
+            .as_ref()
+            .filter(|_| task.status == causeway_platform::tasks::TaskStatus::Completed)
+            .map(super::create::output::task_output)
+            .filter(|o| !o.is_empty()),
     }
 }
 

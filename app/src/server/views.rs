@@ -1,5 +1,7 @@
 //! Pages rendered on the server only (see [`crate::model::Rendered`]).
 
+pub mod create;
 pub mod environments;
 pub mod platform;
+pub mod review;
 pub mod tasks;

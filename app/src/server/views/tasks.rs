@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 
 use crate::api::CancelTask;
-use crate::model::{EventRow, TaskRender, TaskView, TasksView};
+use crate::model::{EventRow, TaskOutputView, TaskRender, TaskView, TasksView};
 
 /// Milliseconds as a person reads them.
 pub fn duration(ms: Option<i64>) -> String {
@@ -33,6 +33,29 @@ pub fn head(t: &TaskView) -> impl IntoView + use<> {
         </p>
         {t.error.clone().map(|e| view! { <p class="error-box" role="alert">{e}</p> })}
         {t.environments_href.clone().map(|href| view! { <p><a href=href>"The service's environments"</a></p> })}
+        {t.output.clone().map(output)}
+    }
+}
+
+/// What a finished template run produced: its links (entities to their catalog pages; addresses
+/// that are not web addresses, such as a repository's `file://` clone URL, as text to copy) and
+/// its text, as Markdown.
+fn output(output: TaskOutputView) -> impl IntoView {
+    view! {
+        <section class="task-output" aria-label="Output" data-testid="task-output">
+            {(!output.links.is_empty()).then(|| view! {
+                <ul class="link-list" data-testid="task-output-links">
+                    {output.links.into_iter().map(|l| match l.href {
+                        Some(href) => view! { <li><a href=href rel="noopener noreferrer">{l.title}</a></li> }.into_any(),
+                        None => view! { <li>{l.title} ": " <code>{l.text}</code></li> }.into_any(),
+                    }).collect_view()}
+                </ul>
+            })}
+            {output.text.into_iter().map(|(title, html)| view! {
+                <h2 class="subheading">{title}</h2>
+                <div class="markdown" inner_html=html></div>
+            }).collect_view()}
+        </section>
     }
 }
 

@@ -1,0 +1,75 @@
+//! The one server function behind every page the server renders whole (see
+//! [`crate::model::Rendered`]): it maps the page's address to the view that renders it.
+
+use leptos::prelude::*;
+
+use crate::model::Rendered;
+
+#[cfg(feature = "ssr")]
+use super::create::{templates_page, wizard_page};
+#[cfg(feature = "ssr")]
+use super::environments::{
+    environment_plan, environments, platform_overview, task_page, tasks_list,
+};
+
+/// A server-rendered page by its address: the environments tab, the plan page, the tasks list,
+/// a task, the platform overview, the templates and a template's wizard. One server function
+/// for all of them keeps one fetch path in the browser build.
+#[server(prefix = "/api/portal", endpoint = "page")]
+pub async fn rendered_page(path: String, query: String) -> Result<Option<Rendered>, ServerFnError> {
+    let params: std::collections::BTreeMap<String, String> =
+        url::form_urlencoded::parse(query.trim_start_matches('?').as_bytes())
+            .into_owned()
+            .collect();
+    let value = |name: &str| params.get(name).cloned().unwrap_or_default();
+    let segments: Vec<String> = path
+        .trim_matches('/')
+        .split('/')
+        .map(|s| {
+            url::form_urlencoded::parse(format!("x={s}").as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default()
+        })
+        .collect();
+    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+    match segments.as_slice() {
+        ["catalog", namespace, kind, name, "environments"] => {
+            environments(
+                (*namespace).to_owned(),
+                (*kind).to_owned(),
+                (*name).to_owned(),
+                value("__err"),
+            )
+            .await
+        }
+        [
+            "catalog",
+            namespace,
+            kind,
+            name,
+            "environments",
+            environment,
+            "plan",
+        ] if kind.eq_ignore_ascii_case("component") => {
+            environment_plan(
+                format!("component:{namespace}/{name}"),
+                (*environment).to_owned(),
+                value("cpu"),
+                value("memory"),
+                value("pods"),
+                value("availability"),
+                value("__err"),
+            )
+            .await
+        }
+        ["tasks"] => tasks_list(value("scope"), value("status")).await,
+        ["tasks", id] => task_page((*id).to_owned(), value("__err")).await,
+        ["platform"] => {
+            platform_overview(value("team"), value("target"), value("environment")).await
+        }
+        ["create"] => templates_page(&params).await,
+        ["create", "templates", namespace, name] => wizard_page(namespace, name, &params).await,
+        _ => Ok(None),
+    }
+}
