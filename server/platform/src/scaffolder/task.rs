@@ -129,6 +129,10 @@ impl Scaffolder {
 /// Runs a template's steps as a task's steps.
 struct RunTask(Scaffolder);
 
+/// How long a step waits for a new run's state to be recorded: 200 looks 5 ms apart.
+const STATE_WAIT_STEP: std::time::Duration = std::time::Duration::from_millis(5);
+const STATE_WAIT_TRIES: u32 = 200;
+
 fn permanent(message: impl Into<String>) -> StepError {
     StepError::permanent(message)
 }
@@ -149,13 +153,25 @@ impl RunTask {
             .iter()
             .position(|s| s.id == step)
             .ok_or_else(|| permanent(format!("the template has no step {step:?}")))?;
-        // The state is recorded right after the task; a worker quicker than that waits for it.
-        let (mut state, secrets) = services
-            .runs
-            .load(&context.id)
-            .await
-            .map_err(|e| StepError::transient(e.to_string()))?
-            .ok_or_else(|| StepError::transient("the run's state is not recorded yet"))?;
+        // The state is recorded right after the task, so a worker woken by the task's creation
+        // usually finds it missing for a few milliseconds: it looks again for up to a second
+        // before leaving it to the runner's retries (half a second or more each).
+        let mut waited = 0;
+        let (mut state, secrets) = loop {
+            let loaded = services
+                .runs
+                .load(&context.id)
+                .await
+                .map_err(|e| StepError::transient(e.to_string()))?;
+            match loaded {
+                Some(found) => break found,
+                None if waited < STATE_WAIT_TRIES => {
+                    waited += 1;
+                    tokio::time::sleep(STATE_WAIT_STEP).await;
+                }
+                None => return Err(StepError::transient("the run's state is not recorded yet")),
+            }
+        };
         let last = index + 1 == template.steps.len();
         let run = Run {
             template: Arc::new(template),

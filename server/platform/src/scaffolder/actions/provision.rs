@@ -27,6 +27,8 @@ use crate::tasks::{TaskStatus, Tasks};
 const WAIT: Duration = Duration::from_secs(15 * 60);
 /// How long it waits for another unfinished task on the same namespace to end.
 const BUSY: Duration = Duration::from_secs(120);
+/// The longest pause between two looks at the apply task being waited for.
+const POLL: Duration = Duration::from_millis(300);
 
 pub fn actions(
     provisioner: Provisioner,
@@ -248,6 +250,9 @@ impl Provision {
             return Err(ActionError::transient(e.to_string()));
         }
         let deadline = Instant::now() + WAIT;
+        // Usually another worker of this server took the task as it was created and finishes it
+        // within a few hundred milliseconds: look often at first, then every 300 ms.
+        let mut poll = Duration::from_millis(10);
         loop {
             let current = self
                 .tasks
@@ -273,7 +278,10 @@ impl Provision {
                         WAIT.as_secs() / 60
                     )));
                 }
-                _ => tokio::time::sleep(Duration::from_millis(300)).await,
+                _ => {
+                    tokio::time::sleep(poll).await;
+                    poll = (poll * 2).min(POLL);
+                }
             }
         }
         cx.log(format!("{namespace} is ready"));
