@@ -2,7 +2,8 @@
 //
 // It proves three things: the pages work and link together for a signed-in user; hydration
 // happened (the owned-entities filter reacts to typing, which only the WebAssembly build can do);
-// and the same journey works with JavaScript disabled (forms post, the server renders results).
+// and the same journeys work with JavaScript disabled (forms post, the server renders results):
+// the catalog, environments, and creating from the golden paths.
 // Screenshots go to $SCREENSHOTS.
 import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
@@ -71,13 +72,16 @@ test('with JavaScript: sign in, hydrate, filter instantly, move between pages', 
   await page.waitForURL(`${base}/tasks`);
   await page.waitForSelector('[data-testid=tasks-filter]');
   assert.equal(await page.textContent('main h1'), 'Tasks');
-  for (const [label, path, heading] of [['Create', '/create', 'Create'], ['Metrics', '/delivery', 'Metrics']]) {
-    await page.click(`nav.app-nav >> text=${label}`);
-    await page.waitForURL(`${base}${path}`);
-    await page.waitForSelector('[data-testid=not-yet-available]');
-    assert.equal(await page.textContent('main h1'), heading);
-    assert.equal(await page.getAttribute(`nav.app-nav a[href="${path}"]`, 'aria-current'), 'page');
-  }
+  await page.click('nav.app-nav >> text=Create');
+  await page.waitForURL(`${base}/create`);
+  await page.waitForSelector('[data-testid=templates]');
+  assert.equal(await page.textContent('main h1'), 'Create');
+  assert.equal(await page.getAttribute('nav.app-nav a[href="/create"]', 'aria-current'), 'page');
+  await page.click('nav.app-nav >> text=Metrics');
+  await page.waitForURL(`${base}/delivery`);
+  await page.waitForSelector('[data-testid=not-yet-available]');
+  assert.equal(await page.textContent('main h1'), 'Metrics');
+  assert.equal(await page.getAttribute('nav.app-nav a[href="/delivery"]', 'aria-current'), 'page');
   await page.screenshot({ path: `${shots}/not-yet.png` });
   await page.click('a.brand');
   await page.waitForURL(`${base}/`);
@@ -383,5 +387,156 @@ test('environments without JavaScript: request staging through the forms; the ta
   await Promise.all([page.waitForURL(/__err=/), page.click('[data-testid=destroy-staging] button[type=submit]')]);
   assert.match(await page.textContent('[data-testid=posted-error]'), /type the namespace payments-api-staging/);
   assert.equal(await page.textContent('[data-testid=environment-staging] [data-testid=environment-status]'), 'ready');
+  await context.close();
+});
+
+// The create journey: the demo golden paths, imported by e2e.sh as `make run` imports them. The
+// service template provisions the new service's dev environment into the control plane.
+const cards = (page) => page.locator('[data-testid=template-card]').evaluateAll((li) => li.map((l) => l.dataset.ref));
+
+test('create with JavaScript: find the service template, fill its wizard, review, create, follow the run', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  page.on('response', (r) => { if (r.status() >= 400) errors.push(`${r.status()} ${r.url()}`); });
+
+  await signIn(page, 'user:default/ada');
+  await page.waitForLoadState('networkidle');
+  await page.click('nav.app-nav >> text=Create');
+  await page.waitForURL(`${base}/create`);
+  await page.waitForSelector('[data-testid=templates]');
+  assert.deepEqual(await cards(page), ['template:default/docs-site', 'template:default/library', 'template:default/service']);
+
+  // Filters are GET parameters: by type through the form, by tag through a card's tag.
+  await page.selectOption('#create-type', 'service');
+  await Promise.all([page.waitForURL(/\/create\?q=&type=service&tag=&owner=$/), page.click('[data-testid=templates-filter] button[type=submit]')]);
+  await page.waitForSelector('[data-testid=templates]');
+  assert.deepEqual(await cards(page), ['template:default/service']);
+  await page.fill('#create-q', 'documentation');
+  await page.selectOption('#create-type', '');
+  await Promise.all([page.waitForURL(/\/create\?q=documentation&/), page.click('[data-testid=templates-filter] button[type=submit]')]);
+  await page.waitForSelector('[data-testid=templates]');
+  assert.deepEqual(await cards(page), ['template:default/docs-site']);
+  await page.goto(`${base}/create`);
+  await page.waitForLoadState('networkidle');
+  await Promise.all([
+    page.waitForURL(`${base}/create?tag=recommended`),
+    page.click('[data-ref="template:default/service"] a.tag >> text=recommended'),
+  ]);
+  await page.waitForFunction(() => document.querySelector('[data-testid=templates-count]')?.textContent.startsWith('Showing 1 of'));
+  assert.deepEqual(await cards(page), ['template:default/service']);
+  await page.screenshot({ path: `${shots}/create.png`, fullPage: true });
+
+  // The wizard: a wrong name is refused on the server, next to its field.
+  await Promise.all([
+    page.waitForURL(`${base}/create/templates/default/service`),
+    page.click('[data-ref="template:default/service"] [data-testid=choose-template]'),
+  ]);
+  await page.waitForSelector('[data-testid=wizard-form][data-page="0"]');
+  assert.equal(await page.textContent('[data-testid=wizard-steps] li[aria-current=step]'), 'About the service');
+  await page.fill('#field-name', 'Payouts Service');
+  await page.fill('#field-description', 'Pays sellers.');
+  await page.selectOption('#field-owner', 'group:default/payments');
+  await Promise.all([page.waitForURL(/from=0/), page.click('[data-testid=wizard-next]')]);
+  await page.waitForSelector('#field-name-error');
+  assert.match(await page.textContent('#field-name-error'), /"Payouts Service" does not match/);
+  assert.equal(await page.getAttribute('#field-name', 'aria-invalid'), 'true');
+  assert.equal(await page.inputValue('#field-description'), 'Pays sellers.', 'the other answers are kept');
+  await page.screenshot({ path: `${shots}/create-wizard-error.png`, fullPage: true });
+
+  await page.fill('#field-name', 'e2e-payouts');
+  await Promise.all([page.waitForURL(/from=0/), page.click('[data-testid=wizard-next]')]);
+  await page.waitForSelector('[data-testid=wizard-form][data-page="1"]');
+  assert.equal(await page.inputValue('#field-language'), 'rust', 'the default is prefilled');
+  await page.selectOption('#field-language', 'go');
+  await Promise.all([page.waitForURL(/from=1/), page.click('[data-testid=wizard-next]')]);
+
+  // The review: the answers and the dry run's files, Go's and not Rust's.
+  await page.waitForSelector('[data-testid=dry-run]');
+  assert.match(await page.textContent('[data-testid=review-answers]'), /e2e-payouts[\s\S]*group:default\/payments[\s\S]*go/);
+  assert.equal(await page.locator('[data-testid=dry-run-error]').count(), 0);
+  const paths = await page.locator('[data-testid=file]').evaluateAll((d) => d.map((e) => e.dataset.path));
+  assert.ok(paths.includes('go.mod') && paths.includes('main.go') && paths.includes('catalog-info.yaml'), paths.join());
+  assert.ok(!paths.includes('Cargo.toml'), paths.join());
+  await page.click('[data-testid=file][data-path="catalog-info.yaml"] summary');
+  assert.match(await page.textContent('[data-testid=file][data-path="catalog-info.yaml"] pre'), /name: e2e-payouts[\s\S]*owner: group:default\/payments/);
+  assert.match(await page.textContent('[data-testid=dry-run-log]'), /Skipping because publish:git does not support dry-run/);
+  await page.screenshot({ path: `${shots}/create-review.png`, fullPage: true });
+
+  // Create: the task page follows the run live and ends with its output.
+  await Promise.all([page.waitForURL(/\/tasks\/[0-9a-f-]+$/), page.click('[data-testid=create-submit]')]);
+  let reloads = 0;
+  page.on('framenavigated', (f) => { if (f === page.mainFrame()) reloads += 1; });
+  await page.waitForFunction(
+    () => document.querySelector('[data-testid=task-status]')?.textContent === 'completed', null, { timeout: 90_000 });
+  assert.equal(reloads, 0, 'the page updated without a reload');
+  await page.waitForSelector('[data-testid=task-output]');
+  assert.match(await page.textContent('[data-testid=task-output]'), /Repository: file:\/\/\S+\/payments\/e2e-payouts\.git[\s\S]*Namespace e2e-payouts-dev is ready/);
+  await page.screenshot({ path: `${shots}/create-task.png`, fullPage: true });
+
+  await Promise.all([
+    page.waitForURL(`${base}/catalog/default/component/e2e-payouts`),
+    page.click('[data-testid=task-output] a >> text=Open in the catalog'),
+  ]);
+  await page.waitForFunction(() => document.querySelector('main h1')?.textContent === 'e2e-payouts');
+  assert.match(await page.textContent('[data-testid=owner-box]'), /Payments/);
+  assert.deepEqual(errors, [], 'no script errors');
+  await context.close();
+});
+
+test('create without JavaScript: the library wizard posts page by page, the review creates', async () => {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  await signIn(page, 'user:default/grace');
+  await page.goto(`${base}/create`);
+  await page.fill('#create-q', 'library');
+  await Promise.all([page.waitForURL(/\/create\?q=library&/), page.click('[data-testid=templates-filter] button[type=submit]')]);
+  assert.deepEqual(await cards(page), ['template:default/library']);
+  await Promise.all([
+    page.waitForURL(`${base}/create/templates/default/library`),
+    page.click('[data-testid=choose-template]'),
+  ]);
+
+  // Tags are written separated by commas; a bad one is refused on the server, next to them.
+  await page.fill('#field-name', 'e2e-ledger-kit');
+  await page.fill('#field-description', 'Double-entry helpers.');
+  await page.selectOption('#field-owner', 'group:default/checkout');
+  await page.fill('#field-tags', 'money, Rust Tools');
+  await Promise.all([page.waitForURL(/from=0/), page.click('[data-testid=wizard-next]')]);
+  assert.match(await page.textContent('#field-tags-error'), /"Rust Tools" is not a valid tag/);
+  await page.fill('#field-tags', 'money, rust');
+  await Promise.all([page.waitForURL(/from=0/), page.click('[data-testid=wizard-next]')]);
+  await page.waitForSelector('[data-testid=dry-run]');
+  assert.match(await page.textContent('[data-testid=review-answers]'), /Tags\s*money, rust/);
+
+  // Back to the page with every answer kept, and forward again.
+  await Promise.all([page.waitForURL(/from=review/), page.click('[data-testid=review-back] button')]);
+  assert.equal(await page.inputValue('#field-name'), 'e2e-ledger-kit');
+  assert.equal(await page.inputValue('#field-tags'), 'money, rust');
+  await Promise.all([page.waitForURL(/from=0/), page.click('[data-testid=wizard-next]')]);
+
+  // The file tree: each file's text opens in a <details>, which needs no script.
+  const lib = page.locator('[data-testid=file][data-path="src/lib.rs"]');
+  assert.equal(await lib.count(), 1);
+  await page.click('[data-testid=file][data-path="README.md"] summary');
+  assert.match(await page.textContent('[data-testid=file][data-path="README.md"] pre'), /e2e-ledger-kit/);
+  await page.screenshot({ path: `${shots}/nojs-create-review.png`, fullPage: true });
+
+  await Promise.all([page.waitForURL(/\/tasks\/[0-9a-f-]+$/), page.click('[data-testid=create-submit]')]);
+  const deadline = Date.now() + 60_000;
+  let status = '';
+  while (Date.now() < deadline) {
+    status = await page.textContent('[data-testid=task-status]');
+    if (status === 'completed' || status === 'failed') break;
+    await page.waitForTimeout(500);
+  }
+  assert.equal(status, 'completed', 'the page refreshed itself until the run ended');
+  await Promise.all([
+    page.waitForURL(`${base}/catalog/default/component/e2e-ledger-kit`),
+    page.click('[data-testid=task-output] a >> text=Open in the catalog'),
+  ]);
+  assert.match(await page.textContent('[data-testid=owner-box]'), /Checkout/);
   await context.close();
 });

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Browser suite: starts the portal (built `causeway` binary + target/site) on a free port with a
-# fresh SQLite database and the demo organisation, runs the Chromium tests, and stops the server.
+# fresh SQLite database, the demo organisation and the demo templates, runs the Chromium tests,
+# and stops the server.
 #
 #   tests/scripts/e2e.sh PATH_TO_CAUSEWAY
 set -euo pipefail
@@ -27,12 +28,16 @@ export CAUSEWAY_SHUTDOWN_DELAY_SECS=0
 export CAUSEWAY_SITE_ROOT="$site"
 export CAUSEWAY_LOG_FORMAT=json
 export CAUSEWAY_GITOPS_DIR="$tmp/gitops"
+# The create journey publishes new repositories to the embedded git host.
+export CAUSEWAY_GIT_DIR="$tmp/git"
 # The environments journey provisions into the control plane of `make test`, when there is one.
 if [[ -n "${TEST_KUBECONFIG:-}" ]]; then
     export CAUSEWAY_KUBECONFIG="$TEST_KUBECONFIG"
 fi
 "$bin" migrate >/dev/null
 "$bin" seed >/dev/null
+# The demo golden paths, as `make run` imports them.
+"$bin" catalog import "$root"/server/causeway/demo/templates/*/template.yaml >/dev/null
 "$bin" serve >"$tmp/server.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 100); do
