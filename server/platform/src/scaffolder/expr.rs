@@ -288,6 +288,7 @@ fn javascript_string(value: &Jinja) -> String {
     use minijinja::value::ValueKind;
     match value.kind() {
         ValueKind::Undefined | ValueKind::None => String::new(),
+        ValueKind::Bool => if value.is_true() { "true" } else { "false" }.to_owned(),
         ValueKind::Seq | ValueKind::Iterable => value
             .try_iter()
             .map(|items| {

@@ -91,9 +91,11 @@ fn text_renders_and_empty_drops_the_key() {
     // Text prints values as JavaScript does.
     assert_eq!(
         render(json!(
-            "tags: ${{ parameters.tags }}; nested: ${{ parameters.nested }}; none: ${{ none }}"
+            "tags: ${{ parameters.tags }}; nested: ${{ parameters.nested }}; none: ${{ none }}; on: ${{ parameters.enabled }}; off: ${{ parameters.off }}"
         )),
-        Some(json!("tags: a,b; nested: [object Object]; none: "))
+        Some(json!(
+            "tags: a,b; nested: [object Object]; none: ; on: true; off: false"
+        ))
     );
     // Block tags work in strings.
     assert_eq!(
