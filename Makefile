@@ -14,7 +14,7 @@ export SITE_ROOT
 WASM_PROFILE ?= release
 CAUSEWAY := $(CARGO_TARGET_DIR)/debug/causeway
 
-.PHONY: help run test setup site server lint unit e2e fmt clean dev-cluster dev-cluster-down dev-gitea dev-gitea-down bench-catalog bench-provision fuzz fuzz-api
+.PHONY: help run test setup site server lint unit e2e fmt clean dev-cluster dev-cluster-down dev-gitea dev-gitea-down bench-catalog bench-templates bench-provision fuzz fuzz-api
 
 help:
 	@echo "make run   build and serve the portal with demo data on http://127.0.0.1:3000"
@@ -114,6 +114,13 @@ fuzz-api: server
 bench-catalog:
 	cargo build --release -p causeway -p causeway-bench-probe
 	CAUSEWAY_BIN=$(CARGO_TARGET_DIR)/release/causeway tests/bench/catalog/run.sh
+
+## The templates benchmark (tests/bench/templates): the same generated 200-file template dry-run by
+## Causeway and by Backstage's scaffolder backend, and Causeway's demo `service` template run end to
+## end; release build. DRY_RUNS, RUNS, FILES and BACKSTAGE=0: see tests/bench/templates/run.sh.
+bench-templates:
+	cargo build --release -p causeway
+	CAUSEWAY_BIN=$(CARGO_TARGET_DIR)/release/causeway tests/bench/templates/run.sh
 
 clean:
 	rm -rf target var
