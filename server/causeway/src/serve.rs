@@ -73,6 +73,7 @@ pub fn scaffolder(config: &Config, platform: &Platform, provisioner: &Provisione
         policy,
         config.git_integrations.clone(),
     ))
+    .chain(actions::catalog_fetch_actions(platform.catalog.clone()))
     .chain(actions::provision_actions(
         provisioner.clone(),
         platform.tasks.clone(),

@@ -958,3 +958,41 @@ spec:
         "{environments}"
     );
 }
+
+#[tokio::test]
+async fn catalog_fetch_reads_entities_in_a_dry_run() {
+    let app = App::new().await;
+    let template = json!({
+        "apiVersion": "scaffolder.backstage.io/v1beta3",
+        "kind": "Template",
+        "metadata": { "name": "fetching" },
+        "spec": {
+            "parameters": [{ "properties": { "team": { "type": "string" } } }],
+            "steps": [
+                { "id": "team", "action": "catalog:fetch", "input": { "entityRef": "${{ parameters.team }}", "defaultKind": "Group" } },
+                { "id": "many", "action": "catalog:fetch", "input": { "entityRefs": ["component:default/ledger", "component:default/absent"], "optional": true } },
+                { "id": "log", "action": "debug:log", "input": { "message": "team ${{ steps.team.output.entity.metadata.name }}; second ${{ steps.many.output.entities[1] }}!" } }
+            ],
+            "output": { "kind": "${{ steps.many.output.entities[0].kind }}" }
+        }
+    });
+    let body = json!({ "template": template, "values": { "team": "payments" } });
+    let response = app
+        .call("POST", "/api/scaffolder/v2/dry-run", &app.ada, Some(body))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = json_of(response).await;
+    assert!(
+        body["log"].to_string().contains("team payments; second !"),
+        "{body}"
+    );
+    assert_eq!(body["output"]["kind"], "Component");
+    // A missing entity fails the step unless optional.
+    let body = json!({ "template": template, "values": { "team": "nobody" } });
+    let response = app
+        .call("POST", "/api/scaffolder/v2/dry-run", &app.ada, Some(body))
+        .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let text = json_of(response).await.to_string();
+    assert!(text.contains("group:default/nobody not found"), "{text}");
+}

@@ -74,6 +74,7 @@ fn scaffolder() -> Scaffolder {
         Default::default(),
         Vec::new(),
     ))
+    .chain(actions::catalog_fetch_actions(platform.catalog.clone()))
     .chain(actions::provision_actions(
         provisioner,
         platform.tasks.clone(),

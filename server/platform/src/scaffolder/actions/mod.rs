@@ -6,6 +6,7 @@
 mod catalog;
 mod debug;
 mod fetch;
+mod fetch_entity;
 mod fs;
 pub mod integrations;
 mod provision;
@@ -24,6 +25,7 @@ use super::expr::Templater;
 use super::workspace::Workspace;
 
 pub use catalog::{SOURCE_TEMPLATE, TEMPLATE_ANSWERS, TEMPLATE_TASK, TEMPLATE_VERSION, stamp};
+pub use fetch_entity::actions as catalog_fetch_actions;
 pub use provision::actions as provision_actions;
 pub use publish::{GitSettings, LOCAL_HOST, actions as publish_actions};
 pub use register::actions as register_actions;
