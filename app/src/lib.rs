@@ -20,7 +20,7 @@ use leptos_router::{SsrMode, path};
 use components::layout::Layout;
 use pages::{
     catalog::CatalogPage,
-    create::{CreatePage, WizardPage},
+    create::{AuthorPage, CreatePage, WizardPage},
     entity::EntityPage,
     environments::ServerPage,
     home::HomePage,
@@ -68,6 +68,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/catalog/import") view=ImportPage ssr=SsrMode::Async />
                     <Route path=path!("/catalog/:namespace/:kind/:name") view=EntityPage ssr=SsrMode::Async />
                     <Route path=path!("/create") view=CreatePage ssr=SsrMode::Async />
+                    <Route path=path!("/create/author") view=AuthorPage ssr=SsrMode::Async />
                     <Route path=path!("/create/templates/:namespace/:name") view=WizardPage ssr=SsrMode::Async />
                     <Route path=path!("/catalog/:namespace/:kind/:name/environments") view=|| view! { <ServerPage missing="Environments belong to components in the catalog; this address names none." /> } ssr=SsrMode::Async />
                     <Route path=path!("/catalog/:namespace/:kind/:name/environments/:environment/plan") view=|| view! { <ServerPage missing="There is no such environment." /> } ssr=SsrMode::Async />

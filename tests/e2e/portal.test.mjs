@@ -540,3 +540,89 @@ test('create without JavaScript: the library wizard posts page by page, the revi
   assert.match(await page.textContent('[data-testid=owner-box]'), /Checkout/);
   await context.close();
 });
+
+// A small template as a platform admin would paste it: a wrong action name first.
+const authored = (action) => `apiVersion: scaffolder.backstage.io/v1beta3
+kind: Template
+metadata:
+  name: e2e-authored
+spec:
+  parameters:
+    - title: Details
+      required: [name]
+      properties:
+        name: { type: string, title: Name }
+        token: { type: string, title: Token, ui:field: Secret }
+  steps:
+    - id: fetch
+      name: Fetch
+      action: ${action}
+      input:
+        url: ./skeleton
+        values:
+          name: \${{ parameters.name }}
+  output:
+    text:
+      - title: Made
+        content: Rendered \${{ parameters.name }}
+`;
+
+for (const javaScriptEnabled of [true, false]) {
+  const mode = javaScriptEnabled ? 'with JavaScript' : 'without JavaScript';
+  test(`template authoring ${mode}: the problem named, fixed, dry-run; secrets never shown`, async () => {
+    const context = await browser.newContext({ javaScriptEnabled });
+    const page = await context.newPage();
+    await signIn(page, 'user:default/linus');
+    await page.goto(`${base}/create`);
+    await Promise.all([page.waitForURL(`${base}/create/author`), page.click('[data-testid=author-link]')]);
+
+    await page.fill('#author-yaml', authored('fetch:templat'));
+    await page.fill('#author-fp-0', 'skeleton/README.md');
+    await page.fill('#author-fc-0', '# ${{ values.name }}\n');
+    await Promise.all([page.waitForURL(/go=check/), page.click('[data-testid=author-check]')]);
+    const problems = await page.textContent('[data-testid=template-problems]');
+    assert.match(problems, /spec\.steps\[0\]\.action: step "fetch" uses the action "fetch:templat"/);
+    assert.equal(await page.locator('[data-testid=author-wizard]').count(), 0);
+    // What was pasted stays in the form.
+    assert.equal(await page.inputValue('#author-fp-0'), 'skeleton/README.md');
+
+    await page.fill('#author-yaml', authored('fetch:template'));
+    await Promise.all([page.waitForURL(/fetch%3Atemplate%0D/), page.click('[data-testid=author-check]')]);
+    assert.equal(await page.locator('[data-testid=template-problems]').count(), 0);
+    assert.equal(await page.locator('#field-name').count(), 1, 'the wizard asks for the name');
+    assert.equal(await page.locator('[name="p.token"]').count(), 0, 'the secret is not asked for');
+    assert.match(await page.textContent('[data-testid=author-masked]'), /token/);
+
+    await page.fill('#field-name', 'e2e-authored-svc');
+    await Promise.all([page.waitForURL(/go=dry-run/), page.click('[data-testid=author-dry-run]')]);
+    const readme = page.locator('[data-testid=file][data-path="README.md"]');
+    assert.equal(await readme.count(), 1);
+    await page.click('[data-testid=file][data-path="README.md"] summary');
+    assert.match(await page.textContent('[data-testid=file][data-path="README.md"] pre'), /# e2e-authored-svc/);
+    assert.match(await page.textContent('[data-testid=dry-run-log]'), /Beginning step Fetch/);
+    assert.match(await page.textContent('[data-testid=dry-run-output]'), /Rendered e2e-authored-svc/);
+    assert.equal(await page.inputValue('#field-name'), 'e2e-authored-svc', 'the answers stay');
+    await page.screenshot({ path: `${shots}/author-dry-run${javaScriptEnabled ? '' : '-nojs'}.png`, fullPage: true });
+
+    // A secret typed into the address anyway is neither used nor shown.
+    await page.goto(`${page.url()}&p.token=hunter2-secret`);
+    await page.waitForSelector('[data-testid=dry-run-output]');
+    assert.doesNotMatch(await page.content(), /hunter2-secret/);
+    // Nothing was registered.
+    const catalog = await page.goto(`${base}/catalog/default/template/e2e-authored`);
+    assert.equal(catalog.status(), 404);
+    await context.close();
+  });
+}
+
+test('template authoring is for platform admins: a developer gets 403 and no link', async () => {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  await signIn(page, 'user:default/ada');
+  await page.goto(`${base}/create`);
+  assert.equal(await page.locator('[data-testid=author-link]').count(), 0);
+  const response = await page.goto(`${base}/create/author`);
+  assert.equal(response.status(), 403);
+  assert.match(await page.textContent('main'), /for platform admins/);
+  await context.close();
+});

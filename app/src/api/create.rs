@@ -17,19 +17,51 @@ pub(super) async fn templates_page(
 ) -> Result<Option<Rendered>, ServerFnError> {
     use crate::server::{platform, render_html, require_principal};
 
-    require_principal()?;
+    let principal = require_principal()?;
     let platform = platform()?;
     let value = |name: &str| params.get(name).map(String::as_str).unwrap_or_default();
-    let view = crate::server::create::list::templates(
+    let mut view = crate::server::create::list::templates(
         &platform,
         value("q"),
         value("type"),
         value("tag"),
         value("owner"),
     );
+    view.can_author = principal.role == causeway_platform::identity::Role::PlatformAdmin;
     Ok(Some(Rendered {
         title: "Create".to_owned(),
         html: render_html(leptos::view! { <crate::server::views::create::Templates view /> }),
+    }))
+}
+
+/// `/create/author`: a pasted template checked, its wizard previewed and dry-run, for platform
+/// admins only (others get a 403); nothing is registered.
+#[cfg(feature = "ssr")]
+pub(super) async fn author_page(
+    params: &BTreeMap<String, String>,
+) -> Result<Option<Rendered>, ServerFnError> {
+    use causeway_platform::identity::Role;
+
+    use crate::server::create::{author, choices::CatalogChoices};
+    use crate::server::{platform, render_html, require_principal};
+
+    let principal = require_principal()?;
+    if principal.role != Role::PlatformAdmin {
+        return Err(super::environments::forbidden(
+            causeway_platform::Error::Forbidden(
+                "authoring templates is for platform admins".to_owned(),
+            ),
+        ));
+    }
+    let platform = platform()?;
+    let choices = CatalogChoices {
+        catalog: &platform.catalog,
+        principal: &principal,
+    };
+    let view = author::author(&platform.scaffolder, &principal, &choices, params).await;
+    Ok(Some(Rendered {
+        title: "Author a template · Create".to_owned(),
+        html: render_html(leptos::view! { <crate::server::views::author::Author view /> }),
     }))
 }
 

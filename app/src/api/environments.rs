@@ -221,7 +221,7 @@ pub async fn destroy_environment(
 
 /// A 403 for the browser, with the rule.
 #[cfg(feature = "ssr")]
-fn forbidden(error: causeway_platform::Error) -> ServerFnError {
+pub(super) fn forbidden(error: causeway_platform::Error) -> ServerFnError {
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
         response.set_status(http::StatusCode::FORBIDDEN);
     }

@@ -6,15 +6,15 @@ use leptos::prelude::*;
 use crate::model::Rendered;
 
 #[cfg(feature = "ssr")]
-use super::create::{templates_page, wizard_page};
+use super::create::{author_page, templates_page, wizard_page};
 #[cfg(feature = "ssr")]
 use super::environments::{
     environment_plan, environments, platform_overview, task_page, tasks_list,
 };
 
 /// A server-rendered page by its address: the environments tab, the plan page, the tasks list,
-/// a task, the platform overview, the templates and a template's wizard. One server function
-/// for all of them keeps one fetch path in the browser build.
+/// a task, the platform overview, the templates, a template's wizard and template authoring. One
+/// server function for all of them keeps one fetch path in the browser build.
 #[server(prefix = "/api/portal", endpoint = "page")]
 pub async fn rendered_page(path: String, query: String) -> Result<Option<Rendered>, ServerFnError> {
     let params: std::collections::BTreeMap<String, String> =
@@ -69,6 +69,7 @@ pub async fn rendered_page(path: String, query: String) -> Result<Option<Rendere
             platform_overview(value("team"), value("target"), value("environment")).await
         }
         ["create"] => templates_page(&params).await,
+        ["create", "author"] => author_page(&params).await,
         ["create", "templates", namespace, name] => wizard_page(namespace, name, &params).await,
         _ => Ok(None),
     }

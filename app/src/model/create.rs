@@ -18,6 +18,8 @@ pub struct TemplatesView {
     /// How many templates there are before filtering.
     pub total: usize,
     pub templates: Vec<TemplateCard>,
+    /// Whether the reader may author templates (`/create/author`): platform admins.
+    pub can_author: bool,
 }
 
 /// One template on `/create`.
@@ -205,4 +207,44 @@ impl TaskOutputView {
     pub fn is_empty(&self) -> bool {
         self.links.is_empty() && self.text.is_empty()
     }
+}
+
+/// `/create/author`: a template pasted by a platform admin, checked, its wizard previewed and
+/// dry-run, nothing registered.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorView {
+    /// `template.yaml` as pasted.
+    pub yaml: String,
+    /// The skeleton's files as path and text, with empty entries to add more.
+    pub files: Vec<(String, String)>,
+    /// Why the template cannot load, one `field: message` per problem.
+    pub problems: Vec<String>,
+    /// The wizard's pages, once the template loads.
+    pub pages: Vec<AuthorPageView>,
+    /// Masked answers, which the dry run fills with a placeholder and the page never asks for.
+    pub masked: Vec<String>,
+    /// Problems of the answers that belong to no field.
+    pub errors: Vec<String>,
+    pub dry_run: Option<DryRunView>,
+}
+
+/// One parameter page of the previewed wizard.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorPageView {
+    pub title: String,
+    pub description: Option<String>,
+    pub fields: Vec<FieldView>,
+}
+
+/// What a dry run rendered, logged and output.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DryRunView {
+    pub steps: Vec<DryRunStep>,
+    pub files: Vec<FileView>,
+    /// Log lines: step and message.
+    pub log: Vec<(Option<String>, String)>,
+    /// The output, as JSON.
+    pub output: String,
+    /// Why the dry run stopped early, when it did.
+    pub error: Option<String>,
 }

@@ -2,7 +2,8 @@
 //! wizard with its review (`/create/templates/{namespace}/{name}`). Both are rendered on the
 //! server (`server/views/create.rs`, `server/views/review.rs`) and arrive as HTML: their forms
 //! are GETs to the wizard's own address and one POST that creates, so they work the same with
-//! and without JavaScript.
+//! and without JavaScript. Template authoring (`/create/author`, platform admins) is one GET
+//! form of the same kind.
 
 use leptos::prelude::*;
 
@@ -18,4 +19,10 @@ pub fn CreatePage() -> impl IntoView {
 #[component]
 pub fn WizardPage() -> impl IntoView {
     view! { <ServerPage missing="There is no such template in the catalog." /> }
+}
+
+/// `/create/author`
+#[component]
+pub fn AuthorPage() -> impl IntoView {
+    view! { <ServerPage missing="" /> }
 }

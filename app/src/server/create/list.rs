@@ -123,5 +123,6 @@ pub fn templates(
         owners,
         total,
         templates: cards,
+        can_author: false,
     }
 }

@@ -8,7 +8,9 @@ use serde_json::{Map, Value};
 
 use super::form;
 use super::wizard;
-use crate::model::{AnswerRow, Control, DryRunStep, FieldView, FileView, ReviewView, WizardHead};
+use crate::model::{
+    AnswerRow, Control, DryRunStep, DryRunView, FieldView, FileView, ReviewView, WizardHead,
+};
 
 /// Files larger than this are listed without their text.
 const SHOWN_BYTES: usize = 64 * 1024;
@@ -134,30 +136,42 @@ pub fn review(
     };
     match dry_run {
         Ok(run) => {
-            view.steps = run
-                .steps
-                .iter()
-                .map(|s| DryRunStep {
-                    name: s.name.clone(),
-                    action: s.action.clone(),
-                    status: s.status.to_owned(),
-                })
-                .collect();
-            view.files = run
-                .files
-                .files()
-                .map(|(path, entry)| FileView {
-                    path: path.clone(),
-                    text: (!entry.is_binary() && entry.content.len() <= SHOWN_BYTES)
-                        .then(|| String::from_utf8_lossy(&entry.content).into_owned()),
-                    bytes: entry.content.len(),
-                    executable: entry.executable,
-                })
-                .collect();
-            view.log = run.log.into_iter().map(|l| (l.step, l.message)).collect();
+            let run = dry_run_view(run);
+            view.steps = run.steps;
+            view.files = run.files;
+            view.log = run.log;
             view.dry_run_error = run.error;
         }
         Err(message) => view.dry_run_error = Some(message),
     }
     view
+}
+
+/// A dry run as the pages show it: its steps, files (text up to [`SHOWN_BYTES`]), log and output.
+pub fn dry_run_view(run: DryRun) -> DryRunView {
+    DryRunView {
+        steps: run
+            .steps
+            .iter()
+            .map(|s| DryRunStep {
+                name: s.name.clone(),
+                action: s.action.clone(),
+                status: s.status.to_owned(),
+            })
+            .collect(),
+        files: run
+            .files
+            .files()
+            .map(|(path, entry)| FileView {
+                path: path.clone(),
+                text: (!entry.is_binary() && entry.content.len() <= SHOWN_BYTES)
+                    .then(|| String::from_utf8_lossy(&entry.content).into_owned()),
+                bytes: entry.content.len(),
+                executable: entry.executable,
+            })
+            .collect(),
+        log: run.log.into_iter().map(|l| (l.step, l.message)).collect(),
+        output: serde_json::to_string_pretty(&run.output).unwrap_or_default(),
+        error: run.error,
+    }
 }

@@ -36,6 +36,7 @@ pub fn Templates(view: TemplatesView) -> impl IntoView {
         owners,
         total,
         templates,
+        can_author,
     } = view;
     let shown = templates.len();
     view! {
@@ -45,6 +46,10 @@ pub fn Templates(view: TemplatesView) -> impl IntoView {
                 "Golden paths: each template asks a few questions, shows what it would create, then creates it — "
                 "a repository, its entry in the catalog and, for services, a dev environment."
             </p>
+            {can_author.then(|| view! {
+                <p><a href="/create/author" data-testid="author-link">"Author a template"</a>
+                " " <span class="muted small">"(platform admins: paste a template, check it and dry-run it)"</span></p>
+            })}
         </section>
         <form method="get" action="/create" class="filter-form" data-testid="templates-filter" role="search">
             <label for="create-q" class="visually-hidden">"Search templates"</label>

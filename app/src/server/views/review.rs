@@ -9,7 +9,7 @@ use leptos::server_fn::ServerFn;
 
 use super::create::{field_id, wizard_head};
 use crate::api::CreateFromTemplate;
-use crate::model::{FieldView, FileView, ReviewView};
+use crate::model::{DryRunStep, FieldView, FileView, ReviewView};
 
 /// A directory of the file tree: its subdirectories and files, by name.
 #[derive(Default)]
@@ -65,6 +65,38 @@ fn render_dir(dir: Dir) -> AnyView {
     .into_any()
 }
 
+/// A dry run's steps, file tree (each file's text in a `<details>`) and log.
+pub fn dry_run_parts(
+    steps: Vec<DryRunStep>,
+    files: Vec<FileView>,
+    log: Vec<(Option<String>, String)>,
+) -> impl IntoView {
+    let file_count = files.len();
+    view! {
+        <h3 class="subheading">"Steps"</h3>
+        <ol class="steps" data-testid="dry-run-steps">
+            {steps.into_iter().map(|s| view! {
+                <li class="step" data-status=s.status.clone()>
+                    <span class="step__title">{s.name} " " <code class="small">{s.action}</code></span>
+                    <span class=format!("status status--{}", s.status)>{s.status.clone()}</span>
+                </li>
+            }).collect_view()}
+        </ol>
+        <h3 class="subheading">{format!("Files ({file_count})")}</h3>
+        {if file_count == 0 {
+            view! { <p class="muted">"No files."</p> }.into_any()
+        } else {
+            view! { <div data-testid="file-tree">{render_dir(tree(files))}</div> }.into_any()
+        }}
+        <h3 class="subheading">"Log"</h3>
+        <ol class="log" data-testid="dry-run-log">
+            {log.into_iter().map(|(step, message)| view! {
+                <li class="log__line">{step.map(|s| view! { <span class="badge">{s}</span> })}<span>{message}</span></li>
+            }).collect_view()}
+        </ol>
+    }
+}
+
 /// A masked answer's password input, posted only with Create.
 fn masked_field(field: FieldView) -> impl IntoView {
     let id = field_id("secret", &field.name);
@@ -104,7 +136,6 @@ pub fn Review(review: ReviewView) -> impl IntoView {
         dry_run_error,
         errors,
     } = review;
-    let file_count = files.len();
     let has_masked = !masked.is_empty();
     view! {
         {wizard_head(&head)}
@@ -135,27 +166,7 @@ pub fn Review(review: ReviewView) -> impl IntoView {
                 {has_masked.then_some(" Masked answers are not known yet; ******** stands in for them.")}
             </p>
             {dry_run_error.map(|e| view! { <p class="error-box" role="alert" data-testid="dry-run-error">{e}</p> })}
-            <h3 class="subheading">"Steps"</h3>
-            <ol class="steps" data-testid="dry-run-steps">
-                {steps.into_iter().map(|s| view! {
-                    <li class="step" data-status=s.status.clone()>
-                        <span class="step__title">{s.name} " " <code class="small">{s.action}</code></span>
-                        <span class=format!("status status--{}", s.status)>{s.status.clone()}</span>
-                    </li>
-                }).collect_view()}
-            </ol>
-            <h3 class="subheading">{format!("Files ({file_count})")}</h3>
-            {if file_count == 0 {
-                view! { <p class="muted">"No files."</p> }.into_any()
-            } else {
-                view! { <div data-testid="file-tree">{render_dir(tree(files))}</div> }.into_any()
-            }}
-            <h3 class="subheading">"Log"</h3>
-            <ol class="log" data-testid="dry-run-log">
-                {log.into_iter().map(|(step, message)| view! {
-                    <li class="log__line">{step.map(|s| view! { <span class="badge">{s}</span> })}<span>{message}</span></li>
-                }).collect_view()}
-            </ol>
+            {dry_run_parts(steps, files, log)}
         </section>
         <section class="panel" aria-labelledby="create-heading" data-testid="create-panel">
             <h2 id="create-heading">"Create"</h2>
