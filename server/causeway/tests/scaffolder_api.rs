@@ -291,25 +291,26 @@ spec:
         content: ${{ steps.environment.output.namespace }}
 "#;
 
-/// Registers the golden-service template from a file location, as the server would read it.
-async fn register_template(app: &App) {
-    let dir = app.dir.join("templates/golden-service");
-    std::fs::create_dir_all(dir.join("skeleton/src")).unwrap();
-    std::fs::write(dir.join("template.yaml"), SERVICE_TEMPLATE).unwrap();
-    std::fs::write(dir.join("skeleton/README.md"), "# ${{ values.name }}\n").unwrap();
-    std::fs::write(
-        dir.join("skeleton/src/main.sh"),
-        "echo ${{ values.name }}\n",
-    )
-    .unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(
-            dir.join("skeleton/src/main.sh"),
-            std::fs::Permissions::from_mode(0o755),
-        )
-        .unwrap();
+/// Writes a template and its skeleton (path, text, executable) below the test's directory and
+/// registers it from that file location, as the server reads registered templates.
+async fn register_file_template(
+    app: &App,
+    name: &str,
+    yaml: &str,
+    skeleton: &[(&str, &str, bool)],
+) {
+    let dir = app.dir.join("templates").join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("template.yaml"), yaml).unwrap();
+    for (path, text, executable) in skeleton {
+        let file = dir.join("skeleton").join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(&file, text).unwrap();
+        #[cfg(unix)]
+        if *executable {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
     }
     let policy = app.state.read_policy();
     app.state
@@ -323,6 +324,14 @@ async fn register_template(app: &App) {
         )
         .await
         .expect("register the template");
+}
+
+const README: (&str, &str, bool) = ("README.md", "# ${{ values.name }}\n", false);
+
+/// Registers the golden-service template.
+async fn register_template(app: &App) {
+    let main = ("src/main.sh", "echo ${{ values.name }}\n", true);
+    register_file_template(app, "golden-service", SERVICE_TEMPLATE, &[README, main]).await;
 }
 
 async fn run_tasks(app: &App) {
@@ -683,22 +692,7 @@ async fn publish_gitea_creates_the_repository_on_a_real_git_server() {
             &format!("action: publish:gitea\n      input:\n        repoUrl: {host}?owner={org}&repo=${{{{ parameters.name }}}}\n        description: A service"),
         );
     assert!(template.contains("publish:gitea"), "{template}");
-    let dir = app.dir.join("templates/gitea-service");
-    std::fs::create_dir_all(dir.join("skeleton")).unwrap();
-    std::fs::write(dir.join("template.yaml"), &template).unwrap();
-    std::fs::write(dir.join("skeleton/README.md"), "# ${{ values.name }}\n").unwrap();
-    let policy = app.state.read_policy();
-    app.state
-        .platform
-        .catalog
-        .register(
-            "file",
-            &dir.join("template.yaml").display().to_string(),
-            false,
-            &policy,
-        )
-        .await
-        .expect("register the template");
+    register_file_template(&app, "gitea-service", &template, &[README]).await;
     let body = json!({
         "templateRef": "template:default/gitea-service",
         "values": { "name": name, "owner": "group:default/payments" },
@@ -782,28 +776,10 @@ async fn a_failed_run_is_cleaned_up_and_only_what_it_created_goes() {
     let app = App::new().await;
     // The golden service, asked for an environment that does not exist: the run publishes and
     // registers, then fails at its last step.
-    let dir = app.dir.join("templates/broken");
-    std::fs::create_dir_all(dir.join("skeleton")).unwrap();
-    std::fs::write(
-        dir.join("template.yaml"),
-        SERVICE_TEMPLATE
-            .replace("name: golden-service", "name: broken-service")
-            .replace("environment: dev", "environment: nowhere"),
-    )
-    .unwrap();
-    std::fs::write(dir.join("skeleton/README.md"), "# ${{ values.name }}\n").unwrap();
-    let policy = app.state.read_policy();
-    app.state
-        .platform
-        .catalog
-        .register(
-            "file",
-            &dir.join("template.yaml").display().to_string(),
-            false,
-            &policy,
-        )
-        .await
-        .unwrap();
+    let template = SERVICE_TEMPLATE
+        .replace("name: golden-service", "name: broken-service")
+        .replace("environment: dev", "environment: nowhere");
+    register_file_template(&app, "broken", &template, &[README]).await;
     let body = json!({ "templateRef": "broken-service", "values": { "name": "orphan", "owner": "group:default/payments" } });
     let response = app
         .call("POST", "/api/scaffolder/v2/tasks", &app.ada, Some(body))
@@ -873,11 +849,7 @@ async fn a_failed_run_is_cleaned_up_and_only_what_it_created_goes() {
 #[tokio::test]
 async fn causeway_provision_refuses_a_team_the_requester_is_not_in() {
     let app = App::new().await;
-    let dir = app.dir.join("templates/environment");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("template.yaml"),
-        r#"apiVersion: scaffolder.backstage.io/v1beta3
+    let template = r#"apiVersion: scaffolder.backstage.io/v1beta3
 kind: Template
 metadata:
   name: environment
@@ -894,21 +866,8 @@ spec:
       input:
         service: ${{ parameters.service }}
         environment: dev
-"#,
-    )
-    .unwrap();
-    let policy = app.state.read_policy();
-    app.state
-        .platform
-        .catalog
-        .register(
-            "file",
-            &dir.join("template.yaml").display().to_string(),
-            false,
-            &policy,
-        )
-        .await
-        .unwrap();
+"#;
+    register_file_template(&app, "environment", template, &[]).await;
     // grace is in checkout; ledger belongs to payments.
     let body = json!({ "templateRef": "environment", "values": { "service": "component:default/ledger" } });
     let response = app

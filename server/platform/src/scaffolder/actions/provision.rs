@@ -21,7 +21,7 @@ use super::{Action, ActionContext, ActionError, ActionSpec};
 use crate::identity::Directory;
 use crate::provision::{Provisioner, Request, Requester};
 use crate::tasks::runner::{Runner, Settings};
-use crate::tasks::{TaskStatus, Tasks};
+use crate::tasks::{Task, TaskStatus, Tasks};
 
 /// How long a run waits for its environment.
 const WAIT: Duration = Duration::from_secs(15 * 60);
@@ -140,41 +140,54 @@ impl Provision {
             .submit_destroy(&self.tasks, &request)
             .await
             .map_err(domain)?;
+        let ended = self
+            .run_and_wait(&destroy.id, &format!("cleanup:{task}"))
+            .await?;
+        match ended.status {
+            TaskStatus::Completed => Ok(format!("Destroyed the environment {namespace}")),
+            _ => Err(ActionError::input(format!(
+                "the environment {namespace} could not be destroyed: {}",
+                ended
+                    .error
+                    .unwrap_or_else(|| ended.status.as_str().to_owned())
+            ))),
+        }
+    }
+
+    /// Runs task `id` here unless another worker already has it, then waits for it to end.
+    /// Usually another worker of this server took the task as it was created and finishes it
+    /// within a few hundred milliseconds: it is looked at often at first, then every 300 ms.
+    async fn run_and_wait(&self, id: &str, worker: &str) -> Result<Task, ActionError> {
         let runner = Runner::new(
             self.tasks.clone(),
             self.provisioner.task_handlers(),
-            format!("cleanup:{task}"),
+            worker.to_owned(),
             Settings::default(),
         );
         runner
-            .run_task(&destroy.id)
+            .run_task(id)
             .await
             .map_err(|e| ActionError::transient(e.to_string()))?;
         let deadline = Instant::now() + WAIT;
+        let mut poll = Duration::from_millis(10);
         loop {
             let current = self
                 .tasks
-                .get(&destroy.id)
+                .get(id)
                 .await
                 .map_err(|e| ActionError::transient(e.to_string()))?
-                .ok_or_else(|| ActionError::input("the destroy task disappeared"))?;
-            match current.status {
-                TaskStatus::Completed => {
-                    return Ok(format!("Destroyed the environment {namespace}"));
-                }
-                TaskStatus::Failed | TaskStatus::Cancelled => {
-                    return Err(ActionError::input(format!(
-                        "the environment {namespace} could not be destroyed: {}",
-                        current.error.unwrap_or_default()
-                    )));
-                }
-                _ if Instant::now() > deadline => {
-                    return Err(ActionError::transient(format!(
-                        "the environment {namespace} is still being destroyed"
-                    )));
-                }
-                _ => tokio::time::sleep(Duration::from_millis(300)).await,
+                .ok_or_else(|| ActionError::input(format!("task {id} disappeared")))?;
+            if current.status.is_final() {
+                return Ok(current);
             }
+            if Instant::now() > deadline {
+                return Err(ActionError::transient(format!(
+                    "task {id} is still running after {} minutes",
+                    WAIT.as_secs() / 60
+                )));
+            }
+            tokio::time::sleep(poll).await;
+            poll = (poll * 2).min(POLL);
         }
     }
 
@@ -240,49 +253,17 @@ impl Provision {
             id: namespace.clone(),
             detail: json!({ "service": request.service, "environment": request.environment, "task": task.id }),
         });
-        let runner = Runner::new(
-            self.tasks.clone(),
-            self.provisioner.task_handlers(),
-            format!("{}:{}", cx.run.task_id, cx.step_id),
-            Settings::default(),
-        );
-        if let Err(e) = runner.run_task(&task.id).await {
-            return Err(ActionError::transient(e.to_string()));
-        }
-        let deadline = Instant::now() + WAIT;
-        // Usually another worker of this server took the task as it was created and finishes it
-        // within a few hundred milliseconds: look often at first, then every 300 ms.
-        let mut poll = Duration::from_millis(10);
-        loop {
-            let current = self
-                .tasks
-                .get(&task.id)
-                .await
-                .map_err(|e| ActionError::transient(e.to_string()))?
-                .ok_or_else(|| ActionError::input(format!("task {} disappeared", task.id)))?;
-            match current.status {
-                TaskStatus::Completed => break,
-                TaskStatus::Failed | TaskStatus::Cancelled => {
-                    return Err(ActionError::input(format!(
-                        "the environment could not be provisioned (task {}): {}",
-                        task.id,
-                        current
-                            .error
-                            .unwrap_or_else(|| current.status.as_str().to_owned())
-                    )));
-                }
-                _ if Instant::now() > deadline => {
-                    return Err(ActionError::transient(format!(
-                        "the environment is still being provisioned (task {}) after {} minutes",
-                        task.id,
-                        WAIT.as_secs() / 60
-                    )));
-                }
-                _ => {
-                    tokio::time::sleep(poll).await;
-                    poll = (poll * 2).min(POLL);
-                }
-            }
+        let ended = self
+            .run_and_wait(&task.id, &format!("{}:{}", cx.run.task_id, cx.step_id))
+            .await?;
+        if ended.status != TaskStatus::Completed {
+            return Err(ActionError::input(format!(
+                "the environment could not be provisioned (task {}): {}",
+                task.id,
+                ended
+                    .error
+                    .unwrap_or_else(|| ended.status.as_str().to_owned())
+            )));
         }
         cx.log(format!("{namespace} is ready"));
         cx.output
