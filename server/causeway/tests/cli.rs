@@ -420,18 +420,12 @@ spec:
     let out = cli.dir.join("out");
     let dir_arg = dir.display().to_string();
     let out_arg = out.display().to_string();
-    let output = cli
-        .command(&[
-            "template",
-            "dry-run",
-            &dir_arg,
-            "--values",
-            r#"{"name":"ledger"}"#,
-            "--out",
-            &out_arg,
-        ])
-        .output()
-        .unwrap();
+    let dry_run = |values: &str, out: Option<&str>| {
+        let mut args = vec!["template", "dry-run", &dir_arg, "--values", values];
+        args.extend(out.map(|o| ["--out", o]).into_iter().flatten());
+        cli.command(&args).output().unwrap()
+    };
+    let output = dry_run(r#"{"name":"ledger"}"#, Some(&out_arg));
     // Causeway has no publish:github, so the template is refused before anything runs.
     assert!(!output.status.success());
     assert!(
@@ -448,18 +442,7 @@ spec:
             .replace("repoUrl: github.com?owner=x&repo=y", "message: registered"),
     )
     .unwrap();
-    let output = cli
-        .command(&[
-            "template",
-            "dry-run",
-            &dir_arg,
-            "--values",
-            r#"{"name":"ledger"}"#,
-            "--out",
-            &out_arg,
-        ])
-        .output()
-        .unwrap();
+    let output = dry_run(r#"{"name":"ledger"}"#, Some(&out_arg));
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(
         stdout(&output).contains("ledger/lib.txt"),
@@ -471,16 +454,7 @@ spec:
         "I am ledger\n"
     );
     // Invalid answers fail with the property named, and nothing is written.
-    let output = cli
-        .command(&[
-            "template",
-            "dry-run",
-            &dir_arg,
-            "--values",
-            r#"{"name":"Ledger"}"#,
-        ])
-        .output()
-        .unwrap();
+    let output = dry_run(r#"{"name":"Ledger"}"#, None);
     assert!(!output.status.success());
     assert!(stderr(&output).contains("name"), "{}", stderr(&output));
 }

@@ -343,6 +343,18 @@ async fn run_tasks(app: &App) {
     runner.drain().await.expect("run tasks");
 }
 
+/// Starts a run with `body` as the holder of `token` (it must be accepted) and runs the queued
+/// tasks to their end; the run's id.
+async fn run(app: &App, token: &str, body: Value) -> String {
+    let response = app
+        .call("POST", "/api/scaffolder/v2/tasks", token, Some(body))
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let id = json_of(response).await["id"].as_str().unwrap().to_owned();
+    run_tasks(app).await;
+    id
+}
+
 fn git(dir: &std::path::Path, args: &[&str]) -> String {
     let output = std::process::Command::new("git")
         .args(args)
@@ -365,12 +377,7 @@ async fn a_run_creates_the_repository_the_catalog_entry_and_the_environment() {
         "templateRef": "template:default/golden-service",
         "values": { "name": "remittance", "owner": "group:default/payments", "token": "s3cret-token" },
     });
-    let response = app
-        .call("POST", "/api/scaffolder/v2/tasks", &app.ada, Some(body))
-        .await;
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let id = json_of(response).await["id"].as_str().unwrap().to_owned();
-    run_tasks(&app).await;
+    let id = run(&app, &app.ada, body).await;
 
     let (status, task) = app.get(&format!("/api/scaffolder/v2/tasks/{id}")).await;
     assert_eq!(status, StatusCode::OK);
@@ -456,12 +463,12 @@ async fn a_run_creates_the_repository_the_catalog_entry_and_the_environment() {
 
     // The audit trail names the run and what it created; no secret in it.
     let audit = app.state.platform.audit.recent(50).await.unwrap();
-    let run = audit
+    let audited = audit
         .iter()
         .find(|a| a.action == "scaffolder.run")
         .expect("the run is audited");
-    assert_eq!(run.outcome, "success");
-    assert!(run.detail.to_string().contains("remittance.git"));
+    assert_eq!(audited.outcome, "success");
+    assert!(audited.detail.to_string().contains("remittance.git"));
     assert!(
         !serde_json::to_string(&audit.iter().map(|a| &a.detail).collect::<Vec<_>>())
             .unwrap()
@@ -474,11 +481,7 @@ async fn a_run_creates_the_repository_the_catalog_entry_and_the_environment() {
         "templateRef": "golden-service",
         "values": { "name": "remittance", "owner": "group:default/payments" },
     });
-    let response = app
-        .call("POST", "/api/scaffolder/v2/tasks", &app.ada, Some(body))
-        .await;
-    let second = json_of(response).await["id"].as_str().unwrap().to_owned();
-    run_tasks(&app).await;
+    let second = run(&app, &app.ada, body).await;
     let (_, task) = app.get(&format!("/api/scaffolder/v2/tasks/{second}")).await;
     assert_eq!(task["status"], "failed");
     let (_, events) = app
@@ -498,12 +501,7 @@ async fn another_teams_developer_cannot_provision_for_a_team_they_are_not_in() {
         "templateRef": "template:default/golden-service",
         "values": { "name": "sneaky", "owner": "group:default/payments" },
     });
-    let response = app
-        .call("POST", "/api/scaffolder/v2/tasks", &app.grace, Some(body))
-        .await;
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let id = json_of(response).await["id"].as_str().unwrap().to_owned();
-    run_tasks(&app).await;
+    let id = run(&app, &app.grace, body).await;
     let response = app
         .call(
             "GET",
@@ -697,12 +695,7 @@ async fn publish_gitea_creates_the_repository_on_a_real_git_server() {
         "templateRef": "template:default/gitea-service",
         "values": { "name": name, "owner": "group:default/payments" },
     });
-    let response = app
-        .call("POST", "/api/scaffolder/v2/tasks", &app.ada, Some(body))
-        .await;
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let id = json_of(response).await["id"].as_str().unwrap().to_owned();
-    run_tasks(&app).await;
+    let id = run(&app, &app.ada, body).await;
     let (_, task) = app.get(&format!("/api/scaffolder/v2/tasks/{id}")).await;
     let (_, events) = app
         .get(&format!("/api/scaffolder/v2/tasks/{id}/events"))
@@ -755,11 +748,7 @@ async fn publish_gitea_creates_the_repository_on_a_real_git_server() {
         "templateRef": "template:default/gitea-service",
         "values": { "name": name, "owner": "group:default/payments" },
     });
-    let response = app
-        .call("POST", "/api/scaffolder/v2/tasks", &app.ada, Some(body))
-        .await;
-    let second = json_of(response).await["id"].as_str().unwrap().to_owned();
-    run_tasks(&app).await;
+    let second = run(&app, &app.ada, body).await;
     let (_, task) = app.get(&format!("/api/scaffolder/v2/tasks/{second}")).await;
     assert_eq!(task["status"], "failed");
     let (_, events) = app
@@ -781,11 +770,7 @@ async fn a_failed_run_is_cleaned_up_and_only_what_it_created_goes() {
         .replace("environment: dev", "environment: nowhere");
     register_file_template(&app, "broken", &template, &[README]).await;
     let body = json!({ "templateRef": "broken-service", "values": { "name": "orphan", "owner": "group:default/payments" } });
-    let response = app
-        .call("POST", "/api/scaffolder/v2/tasks", &app.ada, Some(body))
-        .await;
-    let id = json_of(response).await["id"].as_str().unwrap().to_owned();
-    run_tasks(&app).await;
+    let id = run(&app, &app.ada, body).await;
     let (_, task) = app.get(&format!("/api/scaffolder/v2/tasks/{id}")).await;
     assert_eq!(task["status"], "failed");
     let bare = app.dir.join("git/payments/orphan.git");
@@ -870,12 +855,7 @@ spec:
     register_file_template(&app, "environment", template, &[]).await;
     // grace is in checkout; ledger belongs to payments.
     let body = json!({ "templateRef": "environment", "values": { "service": "component:default/ledger" } });
-    let response = app
-        .call("POST", "/api/scaffolder/v2/tasks", &app.grace, Some(body))
-        .await;
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let id = json_of(response).await["id"].as_str().unwrap().to_owned();
-    run_tasks(&app).await;
+    let id = run(&app, &app.grace, body).await;
     let response = app
         .call(
             "GET",
@@ -904,11 +884,7 @@ spec:
     );
     // ada, of payments, may.
     let body = json!({ "templateRef": "environment", "values": { "service": "component:default/ledger" } });
-    let response = app
-        .call("POST", "/api/scaffolder/v2/tasks", &app.ada, Some(body))
-        .await;
-    let id = json_of(response).await["id"].as_str().unwrap().to_owned();
-    run_tasks(&app).await;
+    let id = run(&app, &app.ada, body).await;
     let (_, task) = app.get(&format!("/api/scaffolder/v2/tasks/{id}")).await;
     assert_eq!(task["status"], "completed");
     let (_, environments) = app.get("/api/provision/environments").await;
