@@ -101,6 +101,36 @@ pub struct Environment {
     /// Whether drift is put right or only reported.
     #[serde(default)]
     pub drift: DriftPolicy,
+    /// How long an environment lives before it is destroyed; `None` for environments that stay.
+    #[serde(default)]
+    pub expiry: Option<Expiry>,
+}
+
+/// The lifetime of an ephemeral environment (a `preview`, say).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Expiry {
+    /// Time to live from the first apply (or the last extension), in seconds.
+    pub ttl_seconds: u64,
+    /// How far ahead of now the owning team may extend it, in seconds.
+    pub max_seconds: u64,
+}
+
+/// Applies to the environments named here stop at a pending approval that holds the exact plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalRule {
+    pub name: String,
+    pub environments: Vec<String>,
+    /// Group references whose members may decide; a requester never approves their own request.
+    pub approvers: Vec<String>,
+}
+
+/// Where Causeway tells people about approvals and expiring environments.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notifications {
+    /// URLs that receive a JSON `POST` for each notification.
+    pub webhooks: Vec<String>,
+    /// How long before an environment expires its team is reminded, in seconds.
+    pub remind_before_seconds: u64,
 }
 
 /// The most any request may ask for, per environment.
@@ -121,6 +151,11 @@ pub struct ProvisionConfig {
     pub dashboard_url: String,
     /// A command that shows an environment's objects, with `{namespace}` and `{context}`.
     pub kubectl: String,
+    /// Which environments need an approval, and who gives it.
+    #[serde(default)]
+    pub approvals: Vec<ApprovalRule>,
+    #[serde(default)]
+    pub notifications: Notifications,
 }
 
 impl ProvisionConfig {
@@ -180,6 +215,7 @@ impl ProvisionConfig {
             } else {
                 DriftPolicy::Restore
             },
+            expiry: None,
         };
         let quota = |cpu_millis, memory_mib, pods| Quota {
             cpu_millis,
@@ -222,6 +258,16 @@ impl ProvisionConfig {
             // The Grafana that the monitoring stack of a development cluster usually exposes.
             dashboard_url: "http://127.0.0.1:3001/d/causeway-{namespace}".to_owned(),
             kubectl: "kubectl --context {context} -n {namespace} get all,resourcequota,limitrange,networkpolicy,rolebinding".to_owned(),
+            // Production changes wait for the platform team, whose admins run the clusters.
+            approvals: vec![ApprovalRule {
+                name: "production".to_owned(),
+                environments: vec!["prod".to_owned()],
+                approvers: vec!["group:default/platform".to_owned()],
+            }],
+            notifications: Notifications {
+                webhooks: Vec::new(),
+                remind_before_seconds: 24 * 3600,
+            },
         }
     }
 
@@ -241,6 +287,13 @@ impl ProvisionConfig {
     /// The environment named `name`.
     pub fn environment(&self, name: &str) -> Option<&Environment> {
         self.environments.iter().find(|e| e.name == name)
+    }
+
+    /// The approval rule that covers `environment`, if any.
+    pub fn approval_for(&self, environment: &str) -> Option<&ApprovalRule> {
+        self.approvals
+            .iter()
+            .find(|rule| rule.environments.iter().any(|e| e == environment))
     }
 
     /// The cluster named `name`.
