@@ -58,7 +58,13 @@ impl Notifier {
     pub async fn send(&self, webhooks: &[String], notification: &Notification) -> usize {
         let mut delivered = 0;
         for url in webhooks {
-            match self.client.post(url).json(notification).send().await {
+            let body = serde_json::to_vec(notification).unwrap_or_default();
+            let request = self
+                .client
+                .post(url)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body);
+            match request.send().await {
                 Ok(answer) if answer.status().is_success() => delivered += 1,
                 Ok(answer) => tracing::warn!(
                     webhook = %url,
