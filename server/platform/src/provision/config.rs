@@ -177,7 +177,8 @@ impl ProvisionConfig {
 impl ProvisionConfig {
     /// The configuration used when none is given: with a kubeconfig, one cluster `local` from it
     /// (context `causeway` when the file has one, else its current context) serving `dev`,
-    /// `staging` and `prod`; without one, all three committed to the repository at `gitops`.
+    /// `staging`, `prod` and the ephemeral `preview`; without one, all four committed to the
+    /// repository at `gitops`.
     pub fn embedded(kubeconfig: Option<(PathBuf, Option<String>)>, gitops: PathBuf) -> Self {
         let (clusters, target) = match kubeconfig {
             Some((path, context)) => (
@@ -236,6 +237,20 @@ impl ProvisionConfig {
                 PodSecurity::Restricted,
                 true,
             ),
+            // Ephemeral environments for reviewing a change: they go away on their own three days
+            // after their first apply unless the team extends them, by at most a week at a time.
+            Environment {
+                expiry: Some(Expiry {
+                    ttl_seconds: 72 * 3600,
+                    max_seconds: 7 * 24 * 3600,
+                }),
+                ..environment(
+                    "preview",
+                    quota(2000, 4096, 20),
+                    PodSecurity::Baseline,
+                    false,
+                )
+            },
         ];
         let ceilings = environments
             .iter()

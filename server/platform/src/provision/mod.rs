@@ -6,12 +6,14 @@
 //! door (REST, CLI, portal, tasks) can show the same answer before anything changes.
 
 pub mod apply;
+pub mod approvals;
 pub mod bundle;
 mod cluster;
 pub mod config;
 pub mod delivery;
 pub mod destroy;
 pub mod drift;
+pub mod expiry;
 pub mod gitops;
 pub mod guardrails;
 pub mod naming;
@@ -178,6 +180,10 @@ pub struct Provisioner {
     /// One client per cluster, so that its connections (and their TLS sessions) are reused
     /// across requests instead of opened for each.
     clients: Clients,
+    /// Applies waiting for an approver, each bound to its plan.
+    approvals: approvals::Table,
+    /// Tells the configured webhooks about approvals.
+    notifier: crate::notify::Notifier,
 }
 
 fn problem(field: &str, message: String) -> Problem {
@@ -210,6 +216,8 @@ impl Provisioner {
             leases: crate::leases::Leases::new(platform.store.clone()),
             replica: uuid::Uuid::new_v4().to_string(),
             clients: Clients::default(),
+            approvals: approvals::Table::new(platform.store.clone()),
+            notifier: crate::notify::Notifier::new(),
         }
     }
 
@@ -544,6 +552,12 @@ impl Provisioner {
             task_id: None,
             created_at_millis: 0,
             updated_at_millis: 0,
+            // Kept by `Records::begin` while an earlier expiry still runs.
+            expires_at_millis: expiry::first_expiry(
+                &prepared.environment,
+                crate::time::now_millis(),
+            ),
+            reminded_at_millis: None,
         })
     }
 

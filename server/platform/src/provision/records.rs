@@ -67,6 +67,10 @@ pub struct Record {
     pub task_id: Option<String>,
     pub created_at_millis: i64,
     pub updated_at_millis: i64,
+    /// When the reaper destroys it, for an environment whose configuration has an expiry.
+    pub expires_at_millis: Option<i64>,
+    /// When its team was reminded of the current expiry, once they were.
+    pub reminded_at_millis: Option<i64>,
 }
 
 /// One difference between an environment and its record, found by the reconciler.
@@ -92,7 +96,8 @@ pub struct Records {
 }
 
 const COLUMNS: &str = "namespace, service, environment, target, parameters, request_id, \
-                       requested_by, status, message, task_id, created_at, updated_at";
+                       requested_by, status, message, task_id, created_at, updated_at, \
+                       expires_at, reminded_at";
 
 /// The condition a write adds for `fence` (its values bound from placeholder `first` on), or
 /// none for a write made outside any task.
@@ -129,6 +134,8 @@ fn record(row: &AnyRow) -> Result<Record> {
         task_id: row.try_get("task_id")?,
         created_at_millis: row.try_get("created_at")?,
         updated_at_millis: row.try_get("updated_at")?,
+        expires_at_millis: row.try_get("expires_at")?,
+        reminded_at_millis: row.try_get("reminded_at")?,
     })
 }
 
@@ -140,18 +147,28 @@ impl Records {
     /// Records a request about to be carried out (status `applying`), keeping the creation time of
     /// an existing record. Within a task, `fence` makes the write conditional on the task's lease
     /// and the record names the task; `false` when the lease was lost and nothing was written.
+    ///
+    /// An expiry that has not passed is kept (with its reminder): applying again neither renews
+    /// an ephemeral environment nor announces it twice. A new environment, or one whose expiry
+    /// has passed, takes `record.expires_at_millis`; an environment whose configuration no longer
+    /// expires loses its expiry.
     pub async fn begin(&self, record: &Record, fence: Option<&Fence>) -> Result<bool> {
         let now = now_millis();
         // `WHERE 1 = 1` keeps SQLite from reading `ON CONFLICT` as part of a join.
         let sql = format!(
             "INSERT INTO environments ({COLUMNS}) \
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8, NULL, $9, $10, $10 WHERE 1 = 1 {} \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, NULL, $9, $10, $10, $11, NULL WHERE 1 = 1 {} \
              ON CONFLICT (namespace) DO UPDATE SET service = excluded.service, \
              environment = excluded.environment, target = excluded.target, \
              parameters = excluded.parameters, request_id = excluded.request_id, \
              requested_by = excluded.requested_by, status = excluded.status, message = NULL, \
-             task_id = excluded.task_id, updated_at = excluded.updated_at",
-            fenced(fence, 11)
+             task_id = excluded.task_id, updated_at = excluded.updated_at, \
+             expires_at = CASE WHEN excluded.expires_at IS NULL THEN NULL \
+               WHEN environments.expires_at > $10 THEN environments.expires_at \
+               ELSE excluded.expires_at END, \
+             reminded_at = CASE WHEN excluded.expires_at IS NOT NULL \
+               AND environments.expires_at > $10 THEN environments.reminded_at ELSE NULL END",
+            fenced(fence, 12)
         );
         let query = sqlx::query(&sql)
             .bind(&record.namespace)
@@ -163,7 +180,8 @@ impl Records {
             .bind(&record.requested_by)
             .bind(Status::Applying.as_str())
             .bind(fence.map(|f| f.task.clone()))
-            .bind(now);
+            .bind(now)
+            .bind(record.expires_at_millis);
         let done = bind_fence(query, fence).execute(self.store.pool()).await?;
         Ok(done.rows_affected() == 1)
     }
@@ -330,5 +348,56 @@ impl Records {
                 })
             })
             .collect()
+    }
+}
+
+/// The expiry of ephemeral environments (see `expiry.rs`): what the reaper reads, what an
+/// extension and a reminder write. None of these writes is made within a task, so none is fenced.
+impl Records {
+    /// Every environment with an expiry at or before `until`, soonest first.
+    pub async fn expiring(&self, until: i64) -> Result<Vec<Record>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM environments \
+             WHERE expires_at IS NOT NULL AND expires_at <= $1 ORDER BY expires_at, namespace"
+        ))
+        .bind(until)
+        .fetch_all(self.store.pool())
+        .await?;
+        rows.iter().map(record).collect()
+    }
+
+    /// Moves the expiry of `namespace` to `expires_at` and clears its reminder, so that the new
+    /// expiry is announced in its turn. Only an environment that has an expiry, has not expired
+    /// by `now` and is not being destroyed is changed: the reaper may already have acted on one
+    /// that has. `false` when nothing was changed.
+    pub async fn extend(&self, namespace: &str, expires_at: i64, now: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE environments SET expires_at = $1, reminded_at = NULL \
+             WHERE namespace = $2 AND expires_at IS NOT NULL AND expires_at > $3 \
+             AND status <> $4",
+        )
+        .bind(expires_at)
+        .bind(namespace)
+        .bind(now)
+        .bind(Status::Destroying.as_str())
+        .execute(self.store.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Records that the team of `namespace` was reminded, at `now`, of the expiry `expires_at`;
+    /// `false` when it already was (or the expiry has moved since it was read), so that the one
+    /// caller that gets `true` sends the reminder and nobody sends it twice.
+    pub async fn remind(&self, namespace: &str, expires_at: i64, now: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE environments SET reminded_at = $1 \
+             WHERE namespace = $2 AND expires_at = $3 AND reminded_at IS NULL",
+        )
+        .bind(now)
+        .bind(namespace)
+        .bind(expires_at)
+        .execute(self.store.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 }
