@@ -10,6 +10,10 @@ pub enum Error {
     /// Documents were refused; every problem is listed (nothing was stored).
     #[error("{} problem(s): {}", .0.len(), .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Rejected(Vec<crate::catalog::Problem>),
+    /// The platform team's policies refused the request; every denial is listed with its field,
+    /// message and fix.
+    #[error("denied by policy: {}", .0.iter().map(|v| format!("{} ({}): {}", v.policy, v.field, v.message)).collect::<Vec<_>>().join("; "))]
+    PolicyDenied(Vec<crate::guardrails::Verdict>),
     /// The named thing does not exist.
     #[error("{0} was not found")]
     NotFound(String),

@@ -249,7 +249,8 @@ async fn two_replicas_restore_and_record_each_drift_once() {
     let service = unique_name("lead");
     let (first, platform) = engine_and_platform(&team_a_service(&service), |_| {}).await;
     // A second replica: the same database and configuration, its own process identity.
-    let second = causeway_platform::provision::Provisioner::new(first.config().clone(), &platform);
+    let second =
+        causeway_platform::provision::Provisioner::new((*first.config()).clone(), &platform);
     let dev = first.apply(&request(&service, "dev")).await.expect("dev");
     let _one = first.spawn_reconciler();
     let _two = second.spawn_reconciler();

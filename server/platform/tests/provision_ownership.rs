@@ -259,7 +259,7 @@ async fn prune_removes_kinds_no_longer_rendered() {
     // And the cluster's Grafana now loads dashboards from ConfigMaps.
     let switched = Provisioner::new(
         {
-            let mut config = engine.config().clone();
+            let mut config = (*engine.config()).clone();
             for cluster in &mut config.clusters {
                 cluster.dashboards = causeway_platform::provision::config::Dashboards::ConfigMap;
             }

@@ -137,6 +137,11 @@ impl From<causeway_platform::Error> for ApiError {
             E::NotFound(_) => Self::new(StatusCode::NOT_FOUND, "NotFoundError", error.to_string()),
             E::Conflict(_) => Self::new(StatusCode::CONFLICT, "ConflictError", error.to_string()),
             E::Forbidden(_) => Self::forbidden(error.to_string()),
+            E::PolicyDenied(verdicts) => {
+                let mut api = Self::forbidden(error.to_string());
+                api.errors = verdicts.iter().map(FieldError::denied).collect();
+                api
+            }
             E::Cluster(_) => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "ServiceUnavailableError",

@@ -1,4 +1,359 @@
 //! The guardrails the platform team writes: platform configuration as code (clusters,
-//! environments, policies, approvals, waivers), and the policies evaluated against every request.
+//! environments, approvals, policies, waivers), its revisions, and the policies evaluated against
+//! every request.
+//!
+//! One [`Guardrails`] handle is shared by every service that asks a policy (provisioning, template
+//! runs, catalog imports) and by every door. It holds the active revision; [`Guardrails::reload`]
+//! reads the source again and swaps the revision in only when it is valid, so an invalid change
+//! never replaces a working configuration: the last good revision keeps serving and the problems
+//! are shown to platform admins.
 
+pub mod cel;
+pub mod documents;
+pub mod evaluate;
+pub mod export;
 pub mod policy;
+mod revisions;
+pub mod source;
+pub mod units;
+pub mod waivers;
+
+use std::sync::{Arc, RwLock};
+
+use serde_json::Value;
+
+pub use self::documents::{CompiledPolicy, File, PlatformConfig};
+pub use self::evaluate::{Decision, Lookup, Outcome, Verdict};
+pub use self::policy::{Policy, Severity, Subject};
+pub use self::revisions::{Failure, Reloaded, Revision, RevisionSummary};
+pub use self::source::Source;
+use self::waivers::Waivers;
+use crate::audit::AuditLog;
+use crate::catalog::Problem;
+use crate::provision::config::ProvisionConfig;
+use crate::store::Store;
+use crate::{Error, Result};
+
+/// The starter policies of the embedded default.
+pub const DEFAULT_POLICIES: &str = include_str!("default-policies.yaml");
+
+/// The embedded default for `provision` (clusters and environments built from the host's
+/// settings) with the starter policies, as files that load like any configured source.
+pub fn default_files(provision: &ProvisionConfig) -> Vec<File> {
+    let documents = export::provision_documents(provision)
+        .iter()
+        .map(|d| serde_yaml_ng::to_string(d).unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join("---\n");
+    vec![
+        File {
+            name: "embedded/platform.yaml".to_owned(),
+            text: documents,
+        },
+        File {
+            name: "embedded/policies.yaml".to_owned(),
+            text: DEFAULT_POLICIES.to_owned(),
+        },
+    ]
+}
+
+/// The shared handle; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Guardrails {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    source: RwLock<Source>,
+    /// What the embedded default is built from.
+    embedded: RwLock<ProvisionConfig>,
+    active: RwLock<Arc<Revision>>,
+    failure: RwLock<Option<Failure>>,
+    /// Where revisions are recorded and audited, and waivers kept; `None` for a configuration
+    /// that is only evaluated (the command line's policy tests).
+    services: Option<Services>,
+}
+
+#[derive(Debug, Clone)]
+struct Services {
+    store: Store,
+    audit: AuditLog,
+    waivers: Waivers,
+}
+
+impl Guardrails {
+    /// The embedded default for `provision`, with nowhere to record anything.
+    pub fn fixed(provision: ProvisionConfig) -> Self {
+        Self::build(provision, None)
+    }
+
+    /// The embedded default for `provision`, recorded and audited in `store`; see
+    /// [`Guardrails::configure`] for a configured source.
+    pub fn new(provision: ProvisionConfig, store: Store, audit: AuditLog) -> Self {
+        let waivers = Waivers::new(store.clone(), audit.clone());
+        Self::build(
+            provision,
+            Some(Services {
+                store,
+                audit,
+                waivers,
+            }),
+        )
+    }
+
+    fn build(provision: ProvisionConfig, services: Option<Services>) -> Self {
+        let files = default_files(&provision);
+        let config = documents::load(&files).unwrap_or_else(|problems| {
+            // The embedded default is checked by this crate's tests; reaching this is a bug.
+            panic!("the embedded platform configuration is invalid: {problems:?}")
+        });
+        let revision = Revision::new(&Source::Embedded, &files, config);
+        Self {
+            inner: Arc::new(Inner {
+                source: RwLock::new(Source::Embedded),
+                embedded: RwLock::new(provision),
+                active: RwLock::new(Arc::new(revision)),
+                failure: RwLock::new(None),
+                services,
+            }),
+        }
+    }
+
+    /// A handle over a configuration read from `files` (the command line's policy tests); the
+    /// problems of an invalid one.
+    pub fn from_files(files: &[File]) -> Result<Self, Vec<Problem>> {
+        let config = documents::load(files)?;
+        let handle = Self::fixed(config.provision.clone());
+        let revision = Revision::new(&Source::Embedded, files, config);
+        *write(&handle.inner.active) = Arc::new(revision);
+        Ok(handle)
+    }
+
+    /// Reads the configuration from `source` from now on, replacing the embedded default for
+    /// `provision`. The first read must succeed, unless an earlier valid revision of the same
+    /// source is recorded in the store: then that one serves and the problems are reported, as
+    /// on any later reload.
+    pub async fn configure(&self, source: Source, provision: ProvisionConfig) -> Result<Reloaded> {
+        *write(&self.inner.source) = source;
+        *write(&self.inner.embedded) = provision;
+        let outcome = self.reload("system").await?;
+        if let Reloaded::Rejected(problems) = &outcome {
+            let source = read(&self.inner.source).describe();
+            let recorded = match &self.inner.services {
+                Some(services) => revisions::last_of(&services.store, &source).await?,
+                None => None,
+            };
+            let Some((files, loaded_at)) = recorded else {
+                return Err(Error::Rejected(problems.clone()));
+            };
+            let config = documents::load(&files).map_err(Error::Rejected)?;
+            let mut revision = Revision::new(&read(&self.inner.source), &files, config);
+            revision.loaded_at_millis = loaded_at;
+            *write(&self.inner.active) = Arc::new(revision);
+        }
+        Ok(outcome)
+    }
+
+    /// The revision in force.
+    pub fn current(&self) -> Arc<Revision> {
+        read(&self.inner.active).clone()
+    }
+
+    /// The provisioning part of the revision in force.
+    pub fn provision(&self) -> Arc<ProvisionConfig> {
+        self.current().provision.clone()
+    }
+
+    /// Why the newest read of the source was not taken, while the last good revision serves.
+    pub fn failure(&self) -> Option<Failure> {
+        read(&self.inner.failure).clone()
+    }
+
+    /// Where the configuration is read from.
+    pub fn source(&self) -> Source {
+        read(&self.inner.source).clone()
+    }
+
+    /// Waivers granted in the portal or API; `None` for a handle without a store.
+    pub fn waivers(&self) -> Option<&Waivers> {
+        self.inner.services.as_ref().map(|s| &s.waivers)
+    }
+
+    /// The ids of the active revision's policies.
+    pub fn policy_ids(&self) -> Vec<String> {
+        self.current()
+            .config
+            .policies
+            .iter()
+            .map(|p| p.policy.id.clone())
+            .collect()
+    }
+
+    /// Evaluates the active revision's policies for `subject` over `input`, with the waivers in
+    /// force for `lookup.service` (granted ones and those written in the configuration).
+    pub async fn decide(
+        &self,
+        subject: Subject,
+        input: &Value,
+        lookup: Lookup<'_>,
+    ) -> Result<Decision> {
+        let revision = self.current();
+        let mut waivers = revision.config.waivers.clone();
+        if let (Some(service), Some(store)) = (lookup.service, self.waivers()) {
+            waivers.extend(store.active(Some(service)).await?);
+        }
+        Ok(evaluate::evaluate(
+            &revision.config.policies,
+            subject,
+            input,
+            lookup,
+            &waivers,
+        ))
+    }
+
+    /// [`Guardrails::decide`], refusing the request when a policy denies it: the error lists
+    /// every denial with its field and fix. The decision (warnings included) is returned
+    /// otherwise.
+    pub async fn enforce(
+        &self,
+        subject: Subject,
+        input: &Value,
+        lookup: Lookup<'_>,
+    ) -> Result<Decision> {
+        let decision = self.decide(subject, input, lookup).await?;
+        if decision.allowed() {
+            Ok(decision)
+        } else {
+            Err(Error::PolicyDenied(decision.denials().cloned().collect()))
+        }
+    }
+
+    /// Reads the source again. A valid revision that differs from the active one replaces it
+    /// (recorded and audited with its diff by the first replica to load it); an invalid one is
+    /// reported and the active revision kept.
+    pub async fn reload(&self, actor: &str) -> Result<Reloaded> {
+        let source = self.source();
+        let embedded = read(&self.inner.embedded).clone();
+        let read_source = source.clone();
+        let files = tokio::task::spawn_blocking(move || match &read_source {
+            Source::Embedded => Ok(default_files(&embedded)),
+            other => other.read(),
+        })
+        .await
+        .map_err(|e| Error::invalid("platform_config", format!("the read stopped: {e}")))?;
+        let files = match files {
+            Ok(files) => files,
+            Err(error) => {
+                let problems = vec![Problem::new(
+                    &source.describe(),
+                    None,
+                    "platform_config",
+                    error.to_string(),
+                )];
+                self.reject(actor, &source, "", problems.clone()).await?;
+                return Ok(Reloaded::Rejected(problems));
+            }
+        };
+        let hash = revisions::hash(&files);
+        if hash == self.current().hash {
+            *write(&self.inner.failure) = None;
+            return Ok(Reloaded::Unchanged);
+        }
+        let config = match documents::load(&files) {
+            Ok(config) => config,
+            Err(problems) => {
+                self.reject(actor, &source, &hash, problems.clone()).await?;
+                return Ok(Reloaded::Rejected(problems));
+            }
+        };
+        let revision = Arc::new(Revision::new(&source, &files, config));
+        let previous = std::mem::replace(&mut *write(&self.inner.active), revision.clone());
+        *write(&self.inner.failure) = None;
+        if let Some(services) = &self.inner.services {
+            revisions::record(
+                &services.store,
+                &services.audit,
+                actor,
+                &previous,
+                &revision,
+            )
+            .await?;
+        }
+        Ok(Reloaded::Loaded(revision.summary()))
+    }
+
+    async fn reject(
+        &self,
+        actor: &str,
+        source: &Source,
+        hash: &str,
+        problems: Vec<Problem>,
+    ) -> Result<()> {
+        let repeated = read(&self.inner.failure)
+            .as_ref()
+            .is_some_and(|f| f.hash == hash && f.problems == problems);
+        *write(&self.inner.failure) = Some(Failure {
+            hash: hash.to_owned(),
+            source: source.describe(),
+            at_millis: crate::time::now_millis(),
+            problems: problems.clone(),
+        });
+        // A broken revision is audited once, not at every refresh that finds it again.
+        if let (Some(services), false) = (&self.inner.services, repeated) {
+            revisions::audit_rejection(&services.audit, actor, &source.describe(), hash, &problems)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The revisions recorded so far, newest first.
+    pub async fn history(&self, limit: i64) -> Result<Vec<RevisionSummary>> {
+        match &self.inner.services {
+            Some(services) => revisions::history(&services.store, limit).await,
+            None => Ok(vec![self.current().summary()]),
+        }
+    }
+
+    /// Reloads every `every` until the process ends; each replica runs one, and they converge
+    /// because they read the same source.
+    pub fn spawn_refresh(&self, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
+        let handle = self.clone();
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(every);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            ticker.tick().await;
+            loop {
+                ticker.tick().await;
+                match handle.reload("system").await {
+                    Ok(Reloaded::Loaded(summary)) => {
+                        tracing::info!(revision = %summary.hash, source = %summary.source, "platform configuration reloaded");
+                    }
+                    Ok(Reloaded::Rejected(problems)) => {
+                        tracing::warn!(
+                            problems = problems.len(),
+                            "platform configuration refused; the last good revision keeps serving"
+                        );
+                    }
+                    Ok(Reloaded::Unchanged) => {}
+                    Err(error) => {
+                        tracing::warn!(%error, "platform configuration could not be reloaded")
+                    }
+                }
+            }
+        })
+    }
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests;

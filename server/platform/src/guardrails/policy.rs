@@ -64,7 +64,11 @@ pub struct Parameters {
 
 impl Parameters {
     /// The values in force for `team` in `environment`.
-    pub fn resolve(&self, environment: Option<&str>, team: Option<&str>) -> BTreeMap<String, Value> {
+    pub fn resolve(
+        &self,
+        environment: Option<&str>,
+        team: Option<&str>,
+    ) -> BTreeMap<String, Value> {
         let mut values = self.default.clone();
         if let Some(overrides) = environment.and_then(|e| self.environments.get(e)) {
             values.extend(overrides.clone());

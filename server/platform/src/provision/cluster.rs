@@ -46,7 +46,8 @@ impl Provisioner {
     pub(super) async fn client_for(&self, environment: &Environment) -> Result<Client> {
         match &environment.target {
             Target::Cluster { name } => {
-                let cluster = self.config.cluster(name).ok_or_else(|| {
+                let config = self.config();
+                let cluster = config.cluster(name).ok_or_else(|| {
                     Error::invalid(
                         "environment",
                         format!(

@@ -1,7 +1,6 @@
 //! Where environments go and what every environment gets: clusters, environments with their
 //! default quotas and Pod Security level, and the hard ceilings requests are held to.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -133,20 +132,12 @@ pub struct Notifications {
     pub remind_before_seconds: u64,
 }
 
-/// The most any request may ask for, per environment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Ceiling {
-    pub quota: Quota,
-    /// Teams (group references) allowed to have this environment; empty means every team.
-    pub teams: Vec<String>,
-}
-
-/// Clusters, environments and ceilings.
+/// Clusters, environments, approvals and notifications: the provisioning part of the platform
+/// configuration (`guardrails::documents` reads it from the platform team's documents).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProvisionConfig {
     pub clusters: Vec<Cluster>,
     pub environments: Vec<Environment>,
-    pub ceilings: BTreeMap<String, Ceiling>,
     /// Where an environment's dashboard is, with `{namespace}` for its namespace.
     pub dashboard_url: String,
     /// A command that shows an environment's objects, with `{namespace}` and `{context}`.
@@ -252,24 +243,9 @@ impl ProvisionConfig {
                 )
             },
         ];
-        let ceilings = environments
-            .iter()
-            .map(|e| {
-                let ceiling = Ceiling {
-                    quota: Quota {
-                        cpu_millis: e.quota.cpu_millis * 4,
-                        memory_mib: e.quota.memory_mib * 4,
-                        pods: e.quota.pods * 4,
-                    },
-                    teams: Vec::new(),
-                };
-                (e.name.clone(), ceiling)
-            })
-            .collect();
         Self {
             clusters,
             environments,
-            ceilings,
             // The Grafana that the monitoring stack of a development cluster usually exposes.
             dashboard_url: "http://127.0.0.1:3001/d/causeway-{namespace}".to_owned(),
             kubectl: "kubectl --context {context} -n {namespace} get all,resourcequota,limitrange,networkpolicy,rolebinding".to_owned(),

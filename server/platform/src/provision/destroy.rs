@@ -29,7 +29,7 @@ impl Provisioner {
         let entity_ref = refs::parse(&request.service, "component", "default")
             .map_err(|message| Error::invalid("service", message))?;
         let environment = self
-            .config
+            .config()
             .environment(&request.environment)
             .cloned()
             .ok_or_else(|| {

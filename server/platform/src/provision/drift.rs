@@ -231,7 +231,7 @@ impl Provisioner {
         let engine = self.clone();
         tokio::spawn(async move {
             let (queue, mut queued) = mpsc::unbounded_channel::<String>();
-            for cluster in &engine.config.clusters {
+            for cluster in &engine.config().clusters {
                 let client = match super::watch_client(cluster).await {
                     Ok(client) => client,
                     Err(error) => {

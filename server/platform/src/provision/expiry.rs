@@ -112,8 +112,8 @@ impl Provisioner {
         })?;
         let environment = &located.environment;
         let Some(expiry) = environment.expiry else {
-            let expiring: Vec<&str> = self
-                .config()
+            let config = self.config();
+            let expiring: Vec<&str> = config
                 .environments
                 .iter()
                 .filter(|e| e.expiry.is_some())

@@ -1,10 +1,12 @@
-//! The seam every provisioning request passes before anything is planned or applied. For now it
-//! holds requests to the hard ceilings of the configuration; policies plug in here later.
+//! A request's parameters (`cpu`, `memory`, `pods`, `availability`): what a form offers, and the
+//! environment's defaults with the request's values applied. The limits on them are the platform
+//! team's policies (`crate::guardrails`), evaluated over the numbers read here.
 
 use std::collections::BTreeMap;
 
-use super::config::{ProvisionConfig, Quota};
+use super::config::Quota;
 use crate::catalog::Problem;
+use crate::guardrails::units::{parse_cpu, parse_memory};
 
 /// A parameter a request may set, with its unit.
 const PARAMETERS: &[(&str, &str)] = &[
@@ -123,80 +125,8 @@ pub fn parameters(
     }
 }
 
-/// Millicores from `2`, `0.5` or `1500m`.
-fn parse_cpu(text: &str) -> Option<u64> {
-    let text = text.trim();
-    if let Some(millis) = text.strip_suffix('m') {
-        return millis.parse().ok();
-    }
-    let cores: f64 = text.parse().ok()?;
-    (cores.is_finite() && (0.0..1e9).contains(&cores)).then(|| (cores * 1000.0).round() as u64)
-}
-
-/// MiB from `512Mi`, `4Gi` or `1Ti`.
-fn parse_memory(text: &str) -> Option<u64> {
-    let text = text.trim();
-    let (number, factor) = [("Mi", 1), ("Gi", 1024), ("Ti", 1024 * 1024)]
-        .iter()
-        .find_map(|(suffix, factor)| text.strip_suffix(suffix).map(|n| (n, *factor)))?;
-    number.parse::<u64>().ok()?.checked_mul(factor)
-}
-
-/// Checks a request against the ceilings of its environment: the quota, and which teams may have
-/// the environment at all. Each problem names the field, the limit and the requested value.
-pub fn check(
-    config: &ProvisionConfig,
-    environment: &str,
-    team: &str,
-    quota: &Quota,
-) -> Result<(), Vec<Problem>> {
-    let Some(ceiling) = config.ceilings.get(environment) else {
-        return Ok(());
-    };
-    let mut problems = Vec::new();
-    if !ceiling.teams.is_empty() && !ceiling.teams.iter().any(|t| t == team) {
-        problems.push(problem(
-            "environment",
-            format!(
-                "{environment} is open to {} only; {team} is not among them",
-                ceiling.teams.join(", ")
-            ),
-        ));
-    }
-    let over = |field: &str, requested: u64, limit: u64, unit: &str| {
-        (requested > limit).then(|| {
-            problem(
-                field,
-                format!(
-                    "{requested}{unit} is above the ceiling of {limit}{unit} for {environment}"
-                ),
-            )
-        })
-    };
-    problems.extend(over(
-        "set.cpu",
-        quota.cpu_millis,
-        ceiling.quota.cpu_millis,
-        "m",
-    ));
-    problems.extend(over(
-        "set.memory",
-        quota.memory_mib,
-        ceiling.quota.memory_mib,
-        "Mi",
-    ));
-    problems.extend(over("set.pods", quota.pods, ceiling.quota.pods, ""));
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(problems)
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
-
     use super::*;
 
     fn set(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -260,28 +190,5 @@ mod tests {
                 .any(|t| t.contains("set.gpus") && t.contains("not a parameter")),
             "{text:?}"
         );
-    }
-
-    #[test]
-    fn ceilings_name_the_field_the_limit_and_the_request() {
-        let config = ProvisionConfig::embedded(None, PathBuf::from("var/gitops"));
-        let ceiling = &config.ceilings["dev"].quota;
-        let quota = Quota {
-            cpu_millis: ceiling.cpu_millis + 1,
-            ..ceiling.clone()
-        };
-        let problems = check(&config, "dev", "payments", &quota).expect_err("above");
-        assert_eq!(problems.len(), 1);
-        let text = problems[0].to_string();
-        assert!(text.contains("set.cpu"), "{text}");
-        assert!(
-            text.contains(&format!("{}m", ceiling.cpu_millis + 1)),
-            "{text}"
-        );
-        assert!(
-            text.contains(&format!("ceiling of {}m", ceiling.cpu_millis)),
-            "{text}"
-        );
-        assert!(check(&config, "dev", "payments", ceiling).is_ok());
     }
 }

@@ -5,6 +5,7 @@
 //! `prepare` does everything that touches nothing (lookup, guardrails, rendering), so that every
 //! door (REST, CLI, portal, tasks) can show the same answer before anything changes.
 
+pub mod admission;
 pub mod apply;
 pub mod approvals;
 pub mod bundle;
@@ -20,6 +21,7 @@ pub mod naming;
 pub mod observability;
 pub mod ownership;
 pub mod plan;
+pub mod policies;
 pub mod records;
 pub mod tasks;
 
@@ -41,6 +43,7 @@ use self::plan::{Step, leftovers, plan_one};
 use self::records::{Drift, Record, Records, Status};
 use crate::audit::AuditLog;
 use crate::catalog::{Catalog, Problem, refs};
+use crate::guardrails::Guardrails;
 use crate::identity::{Principal, Role};
 use crate::{Error, Platform, Result};
 
@@ -151,6 +154,8 @@ pub struct Plan {
     /// The PipelineRun a push to the default branch would start, when the service has a
     /// repository (Causeway shows it; the CI system starts it).
     pub pipeline_run: Option<Value>,
+    /// The policies' warnings and waived denials (a denied request has no plan).
+    pub policies: Vec<crate::guardrails::Verdict>,
 }
 
 /// What the catalog says about a component.
@@ -169,8 +174,12 @@ struct Component {
 /// The engine; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Provisioner {
-    config: Arc<ProvisionConfig>,
+    /// The platform configuration in force (clusters, environments, policies); it may be
+    /// reloaded between two requests, so each request takes one snapshot.
+    guardrails: Guardrails,
     catalog: Catalog,
+    /// Resolves a requester's teams and role for the policies.
+    directory: crate::identity::Directory,
     records: Records,
     audit: AuditLog,
     /// Who runs the drift reconciler among the replicas.
@@ -207,10 +216,18 @@ fn is_label_value(text: &str) -> bool {
 }
 
 impl Provisioner {
+    /// An engine for the fixed configuration `config` with the starter policies (tests, tools).
     pub fn new(config: ProvisionConfig, platform: &Platform) -> Self {
+        let guardrails = Guardrails::new(config, platform.store.clone(), platform.audit.clone());
+        Self::with_guardrails(guardrails, platform)
+    }
+
+    /// An engine that follows the platform configuration of `guardrails`.
+    pub fn with_guardrails(guardrails: Guardrails, platform: &Platform) -> Self {
         Self {
-            config: Arc::new(config),
+            guardrails,
             catalog: platform.catalog.clone(),
+            directory: platform.directory.clone(),
             records: Records::new(platform.store.clone()),
             audit: platform.audit.clone(),
             leases: crate::leases::Leases::new(platform.store.clone()),
@@ -266,18 +283,24 @@ impl Provisioner {
         &self.records
     }
 
-    pub fn config(&self) -> &ProvisionConfig {
-        &self.config
+    /// A snapshot of the provisioning configuration in force.
+    pub fn config(&self) -> Arc<ProvisionConfig> {
+        self.guardrails.provision()
+    }
+
+    /// The platform configuration and its policies.
+    pub fn guardrails(&self) -> &Guardrails {
+        &self.guardrails
     }
 
     /// Looks the service up, holds the request to the guardrails and renders its objects; every
     /// problem is reported at once, each naming its field.
     pub fn prepare(&self, request: &Request) -> Result<Prepared> {
         let mut problems = Vec::new();
-        let environment = self.config.environment(&request.environment);
+        let config = self.config();
+        let environment = config.environment(&request.environment);
         if environment.is_none() {
-            let known: Vec<&str> = self
-                .config
+            let known: Vec<&str> = config
                 .environments
                 .iter()
                 .map(|e| e.name.as_str())
@@ -303,13 +326,6 @@ impl Provisioner {
         };
         let asked =
             guardrails::parameters(&environment.quota, &request.set).map_err(Error::Rejected)?;
-        guardrails::check(
-            &self.config,
-            &environment.name,
-            &component.owner,
-            &asked.quota,
-        )
-        .map_err(Error::Rejected)?;
         let instance = Instance {
             namespace: naming::namespace(&component.name, &environment.name),
             service_ref: component.entity_ref,
@@ -401,10 +417,13 @@ impl Provisioner {
         }
     }
 
-    /// What applying the request would change, object by object, without changing anything.
+    /// What applying the request would change, object by object, once the policies allow it.
     pub async fn plan(&self, request: &Request) -> Result<Plan> {
         let prepared = self.prepare(request)?;
-        self.plan_prepared(&prepared).await
+        let decision = self.check_policies(request, &prepared).await?;
+        let mut plan = self.plan_prepared(&prepared).await?;
+        plan.policies = decision.notices().cloned().collect();
+        Ok(plan)
     }
 
     async fn plan_prepared(&self, prepared: &Prepared) -> Result<Plan> {
@@ -461,6 +480,7 @@ impl Provisioner {
             namespace: namespace.clone(),
             environment: prepared.environment.name.clone(),
             steps,
+            policies: Vec::new(),
         })
     }
 
@@ -746,7 +766,7 @@ impl Provisioner {
     fn dashboards_for(&self, environment: &Environment) -> Dashboards {
         match &environment.target {
             Target::Cluster { name } => self
-                .config
+                .config()
                 .cluster(name)
                 .map(|c| c.dashboards)
                 .unwrap_or_default(),

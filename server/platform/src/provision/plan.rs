@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject, ListParams, Patch, PatchParams};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::bundle::{
@@ -30,7 +30,7 @@ pub fn keeping_request_of(desired: &DynamicObject, live: &DynamicObject) -> Dyna
 }
 
 /// One field that would change: its path and both values (`null` when absent).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldChange {
     pub path: String,
     pub live: Value,
@@ -38,7 +38,7 @@ pub struct FieldChange {
 }
 
 /// What would happen to one object.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Step {
     Create {

@@ -38,6 +38,10 @@ struct Input {
     /// Adopt an existing namespace (a platform admin's request, checked when it was submitted).
     #[serde(default)]
     adopt: bool,
+    /// The approved plan's hash, for an apply an approval started: checked again before
+    /// anything is written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    plan_hash: Option<String>,
 }
 
 impl Input {
@@ -54,6 +58,7 @@ impl Input {
             ),
             namespace: namespace.to_owned(),
             adopt: request.adopt,
+            plan_hash: None,
         }
     }
 
@@ -132,9 +137,32 @@ fn steps(names: &[(&str, &str)]) -> Vec<(String, String)> {
 }
 
 impl Provisioner {
-    /// Checks `request` and stores a task that applies it.
+    /// Checks `request` and stores a task that applies it. An environment that needs an
+    /// approval is refused here: doors call [`Provisioner::request_apply`], which stops at one.
     pub async fn submit_apply(&self, tasks: &Tasks, request: &Request) -> Result<Task> {
+        if let Some(rule) = self.config().approval_for(&request.environment) {
+            return Err(Error::Forbidden(format!(
+                "{} needs an approval from {} (rule {:?}); request it instead of applying directly",
+                request.environment,
+                rule.approvers.join(", "),
+                rule.name
+            )));
+        }
+        self.start_apply(tasks, request, None).await
+    }
+
+    /// Checks `request` and stores a task that applies it, bound to `plan_hash` when an approval
+    /// started it.
+    pub(crate) async fn start_apply(
+        &self,
+        tasks: &Tasks,
+        request: &Request,
+        plan_hash: Option<&str>,
+    ) -> Result<Task> {
         let prepared = self.prepare(request)?;
+        // Policies are asked again when an approved apply starts: one changed since the request
+        // was made still has its say.
+        self.check_policies(request, &prepared).await?;
         self.guard_namespace(
             &prepared.instance.namespace,
             &self.service_ref(&request.service)?,
@@ -156,8 +184,16 @@ impl Provisioner {
                 ("commit", "Commit the manifests to the GitOps repository"),
             ]),
         };
-        self.submit(tasks, APPLY, "Provision", request, &prepared, plan)
-            .await
+        self.submit(
+            tasks,
+            APPLY,
+            "Provision",
+            request,
+            &prepared,
+            plan,
+            plan_hash,
+        )
+        .await
     }
 
     /// Checks `request` (protected environments and other services' namespaces are refused now)
@@ -204,8 +240,11 @@ impl Provisioner {
         request: &Request,
         prepared: &Prepared,
         steps: Vec<(String, String)>,
+        plan_hash: Option<&str>,
     ) -> Result<Task> {
         let namespace = &prepared.instance.namespace;
+        let mut input = Input::of(request, namespace);
+        input.plan_hash = plan_hash.map(str::to_owned);
         tasks
             .create(NewTask {
                 kind: kind.to_owned(),
@@ -213,7 +252,7 @@ impl Provisioner {
                     "{verb} {} in {} ({namespace})",
                     prepared.instance.service, prepared.environment.name
                 ),
-                input: serde_json::to_value(Input::of(request, namespace)).unwrap_or_default(),
+                input: serde_json::to_value(input).unwrap_or_default(),
                 requester: request.requester.entity_ref.clone(),
                 owner: Some(prepared.owner.clone()),
                 subject: Some(namespace.clone()),
@@ -254,6 +293,15 @@ impl ApplyTask {
         match step {
             "check" => {
                 engine.check_target(&prepared).await.map_err(step_error)?;
+                if let Some(plan_hash) = &input.plan_hash {
+                    engine
+                        .check_plan(&prepared, &request, plan_hash)
+                        .await
+                        .map_err(step_error)?;
+                    context
+                        .log(step, format!("the approved plan {plan_hash} is unchanged"))
+                        .await;
+                }
                 context
                     .log(
                         step,

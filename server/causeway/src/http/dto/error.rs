@@ -26,6 +26,12 @@ pub struct FieldError {
     pub message: String,
     /// `property` and `message` in one sentence.
     pub stack: String,
+    /// The policy that refused the field's value, for a policy denial.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    /// What to do about it, for a policy denial.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
 }
 
 impl FieldError {
@@ -45,6 +51,17 @@ impl FieldError {
             path,
             property,
             message: message.to_owned(),
+            policy: None,
+            fix: None,
+        }
+    }
+
+    /// A policy's denial of the field's value, with the policy and the fix.
+    pub fn denied(verdict: &causeway_platform::guardrails::Verdict) -> Self {
+        Self {
+            policy: Some(verdict.policy.clone()),
+            fix: Some(verdict.fix.clone()),
+            ..Self::new(&verdict.field, &verdict.message)
         }
     }
 }

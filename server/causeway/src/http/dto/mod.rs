@@ -6,8 +6,10 @@
 //! Catalog entities are the exception in form only: their bodies are free-form JSON, spliced
 //! from their stored text for speed (`catalog::render`), and documented here by [`catalog::Entity`].
 
+pub mod approvals;
 pub mod catalog;
 pub mod error;
+pub mod guardrails;
 pub mod identity;
 pub mod provision;
 pub mod scaffolder;
@@ -152,6 +154,7 @@ mod same_json {
                 },
             ],
             pipeline_run: Some(json!({ "kind": "PipelineRun" })),
+            policies: Vec::new(),
         }
     }
 
@@ -172,6 +175,8 @@ mod same_json {
             task_id: Some("t".to_owned()),
             created_at_millis: 1,
             updated_at_millis: 2,
+            expires_at_millis: Some(3),
+            reminded_at_millis: None,
         };
         same(&record, &wire::provision::Environment::from(&record));
         let drift = records::Drift {

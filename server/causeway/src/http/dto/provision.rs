@@ -34,6 +34,8 @@ pub struct Plan {
     /// repository (`null` otherwise).
     #[schema(value_type = Option<Object>)]
     pub pipeline_run: Option<Value>,
+    /// The policies' warnings and waived denials; a denied request answers 403 instead.
+    pub policies: Vec<super::guardrails::PolicyVerdict>,
 }
 
 /// What would happen to one object (`Kind/name`).
@@ -106,6 +108,7 @@ impl From<&provision::Plan> for Plan {
             environment: plan.environment.clone(),
             steps: plan.steps.iter().map(PlanStep::from).collect(),
             pipeline_run: plan.pipeline_run.clone(),
+            policies: plan.policies.iter().map(Into::into).collect(),
         }
     }
 }
@@ -157,6 +160,10 @@ pub struct Environment {
     pub task_id: Option<String>,
     pub created_at_millis: i64,
     pub updated_at_millis: i64,
+    /// When the reaper destroys it (`null` for an environment that does not expire).
+    pub expires_at_millis: Option<i64>,
+    /// When its team was reminded of the current expiry (`null` until then).
+    pub reminded_at_millis: Option<i64>,
 }
 
 impl From<&records::Record> for Environment {
@@ -174,6 +181,8 @@ impl From<&records::Record> for Environment {
             task_id: record.task_id.clone(),
             created_at_millis: record.created_at_millis,
             updated_at_millis: record.updated_at_millis,
+            expires_at_millis: record.expires_at_millis,
+            reminded_at_millis: record.reminded_at_millis,
         }
     }
 }
@@ -225,4 +234,20 @@ impl From<&provision::EnvironmentStatus> for EnvironmentStatus {
             drift: status.drift.iter().map(Drift::from).collect(),
         }
     }
+}
+
+/// The body of an extension: how long from now an ephemeral environment should live.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Extend {
+    /// The component, e.g. `payments-api` or `component:default/payments-api`.
+    pub service: String,
+    /// An environment with an expiry (`preview` by default).
+    pub environment: String,
+    /// The new time to live, in seconds from now: at least 1, at most the environment's maximum
+    /// (7 days for `preview` by default), and not before the current expiry. The environment's
+    /// time to live when absent.
+    #[serde(default)]
+    #[schema(minimum = 1)]
+    pub ttl_seconds: Option<u64>,
 }

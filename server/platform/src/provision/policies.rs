@@ -1,0 +1,179 @@
+//! The platform team's policies asked about an environment request: the documented input built
+//! from the catalog, the requester, the environment, the request's numbers and the team's other
+//! environments, then evaluated by `crate::guardrails`.
+
+use serde_json::{Value, json};
+
+use super::config::Environment;
+use super::guardrails::parameters;
+use super::{Prepared, Provisioner, Request};
+use crate::Result;
+use crate::guardrails::{Decision, Lookup, Subject};
+use crate::identity::Role;
+
+impl Provisioner {
+    /// The policies' verdict on `request`: an error listing every denial, or the decision with
+    /// its warnings and waived denials for the plan to show.
+    pub async fn check_policies(&self, request: &Request, prepared: &Prepared) -> Result<Decision> {
+        let input = self.policy_input(request, prepared).await?;
+        self.guardrails
+            .enforce(
+                Subject::Environment,
+                &input,
+                Lookup {
+                    environment: Some(&prepared.environment.name),
+                    team: Some(&prepared.owner),
+                    service: Some(&prepared.instance.service_ref),
+                    now_millis: crate::time::now_millis(),
+                },
+            )
+            .await
+    }
+
+    /// The input policies see for an environment request (the README's "Guardrails" documents
+    /// every key).
+    pub async fn policy_input(&self, request: &Request, prepared: &Prepared) -> Result<Value> {
+        let instance = &prepared.instance;
+        let (service, owner) = {
+            let index = self.catalog.index();
+            let body = |reference: &str| {
+                index
+                    .by_ref(reference)
+                    .map(|entity| index.body_value(entity))
+                    .unwrap_or_else(|| json!({}))
+            };
+            (body(&instance.service_ref), body(&prepared.owner))
+        };
+        let requester = self.requester_input(&request.requester.entity_ref).await;
+        let team = self.team_input(prepared).await?;
+        Ok(json!({
+            "subject": Subject::Environment.as_str(),
+            "now": crate::time::iso(crate::time::now_millis()),
+            "service": with_defaults(service, &instance.service_ref),
+            "owner": {
+                "ref": prepared.owner,
+                "name": crate::catalog::refs::split(&prepared.owner).2,
+                "entity": owner,
+            },
+            "requester": requester,
+            "environment": environment_input(&prepared.environment),
+            "request": {
+                "cpuMillis": instance.quota.cpu_millis,
+                "memoryMib": instance.quota.memory_mib,
+                "pods": instance.quota.pods,
+                "availability": instance.availability,
+                "set": request.set,
+                "namespace": instance.namespace,
+            },
+            "team": team,
+        }))
+    }
+
+    /// The requester as policies see them: reference, name, role and teams.
+    async fn requester_input(&self, entity_ref: &str) -> Value {
+        match self.directory.principal(entity_ref).await {
+            Ok(principal) => json!({
+                "ref": principal.entity_ref,
+                "name": principal.display_name,
+                "email": principal.email,
+                "role": if principal.role == Role::PlatformAdmin { "platform-admin" } else { "developer" },
+                "teams": principal.teams.iter().map(|t| t.entity_ref.clone()).collect::<Vec<_>>(),
+            }),
+            // A tool or the system (`cli:…`, `system`) is not a catalog user.
+            Err(_) => json!({
+                "ref": entity_ref,
+                "name": entity_ref,
+                "email": null,
+                "role": "system",
+                "teams": [],
+            }),
+        }
+    }
+
+    /// The owning team's other environments and their totals: what sums across a team need.
+    /// The environment being requested is left out, since applying it replaces its record.
+    async fn team_input(&self, prepared: &Prepared) -> Result<Value> {
+        let records = self.records.list().await?;
+        let config = self.config();
+        let index = self.catalog.index();
+        let mut environments = Vec::new();
+        let (mut cpu, mut memory, mut pods) = (0u64, 0u64, 0u64);
+        for record in records {
+            if record.namespace == prepared.instance.namespace {
+                continue;
+            }
+            let owned = index
+                .by_ref(&record.service)
+                .is_some_and(|entity| index.owners(entity).iter().any(|o| o == &prepared.owner));
+            if !owned {
+                continue;
+            }
+            let Some(environment) = config.environment(&record.environment) else {
+                continue;
+            };
+            let Ok(asked) = parameters(&environment.quota, &record.parameters) else {
+                continue;
+            };
+            cpu += asked.quota.cpu_millis;
+            memory += asked.quota.memory_mib;
+            pods += asked.quota.pods;
+            environments.push(json!({
+                "service": record.service,
+                "environment": record.environment,
+                "namespace": record.namespace,
+                "status": record.status.as_str(),
+                "ephemeral": environment.expiry.is_some(),
+                "cpuMillis": asked.quota.cpu_millis,
+                "memoryMib": asked.quota.memory_mib,
+                "pods": asked.quota.pods,
+            }));
+        }
+        Ok(json!({
+            "ref": prepared.owner,
+            "environments": environments,
+            "totals": { "cpuMillis": cpu, "memoryMib": memory, "pods": pods },
+        }))
+    }
+}
+
+/// An environment as policies see it.
+pub fn environment_input(environment: &Environment) -> Value {
+    json!({
+        "name": environment.name,
+        "protected": environment.protected,
+        "ephemeral": environment.expiry.is_some(),
+        "ttlSeconds": environment.expiry.map(|e| e.ttl_seconds),
+        "podSecurity": environment.pod_security.as_str(),
+        "quota": {
+            "cpuMillis": environment.quota.cpu_millis,
+            "memoryMib": environment.quota.memory_mib,
+            "pods": environment.quota.pods,
+        },
+    })
+}
+
+/// An entity with `ref` added and the maps policies test membership in (`annotations`,
+/// `labels`, `tags`, `spec`) present even when the descriptor leaves them out, so that
+/// `'x' in service.metadata.annotations` is false rather than an error.
+pub fn with_defaults(mut entity: Value, entity_ref: &str) -> Value {
+    if !entity.is_object() {
+        entity = json!({});
+    }
+    entity["ref"] = json!(entity_ref);
+    if !entity["metadata"].is_object() {
+        entity["metadata"] = json!({});
+    }
+    for (key, empty) in [
+        ("annotations", json!({})),
+        ("labels", json!({})),
+        ("tags", json!([])),
+    ] {
+        if entity["metadata"][key].is_null() {
+            entity["metadata"][key] = empty;
+        }
+    }
+    if !entity["spec"].is_object() {
+        entity["spec"] = json!({});
+    }
+    entity
+}
