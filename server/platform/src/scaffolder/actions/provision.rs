@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 use super::super::runs::Created;
 use super::{Action, ActionContext, ActionError, ActionSpec};
 use crate::identity::Directory;
+use crate::provision::approvals::Submission;
 use crate::provision::{Provisioner, Request, Requester};
 use crate::tasks::runner::{Runner, Settings};
 use crate::tasks::{Task, TaskStatus, Tasks};
@@ -41,7 +42,7 @@ pub fn actions(
         directory,
         spec: ActionSpec {
             id: "causeway:provision",
-            description: "Requests a service's environment (namespace, pipeline, dashboards) through Causeway's provisioning engine, as the requester, and waits until it is ready.",
+            description: "Requests a service's environment (namespace, pipeline, dashboards) through Causeway's provisioning engine, as the requester, and waits until it is ready; an environment that needs an approval ends the step at the pending approval.",
             input: json!({
                 "type": "object",
                 "required": ["service", "environment"],
@@ -56,7 +57,8 @@ pub fn actions(
                 "properties": {
                     "namespace": { "type": "string" },
                     "environment": { "type": "string" },
-                    "task": { "type": "string" }
+                    "task": { "type": "string" },
+                    "approval": { "type": "string", "description": "When the environment needs an approval: the pending approval's id (no task is started until it is approved)" }
                 }
             }),
             examples: vec![(
@@ -226,8 +228,27 @@ impl Provision {
             .map_err(domain)?;
         let started = Instant::now();
         let task = loop {
-            match self.provisioner.submit_apply(&self.tasks, &request).await {
-                Ok(task) => break task,
+            match self.provisioner.request_apply(&self.tasks, &request).await {
+                Ok(Submission::Task(task)) => break task,
+                // The environment needs an approval: the run ends here with the approval's id,
+                // and the apply starts when an approver approves the unchanged plan.
+                Ok(Submission::Approval(approval)) => {
+                    cx.log(format!(
+                        "{} of {} waits for approval {} by {}; it is applied once approved",
+                        request.environment,
+                        request.service,
+                        approval.id,
+                        approval.approvers.join(", ")
+                    ));
+                    for (key, value) in [
+                        ("namespace", approval.namespace),
+                        ("environment", approval.environment),
+                        ("approval", approval.id),
+                    ] {
+                        cx.output.insert(key.into(), Value::String(value));
+                    }
+                    return Ok(());
+                }
                 // Another apply or destroy of this namespace has not finished: wait for it.
                 Err(crate::Error::Conflict(message))
                     if message.contains("has not finished") && started.elapsed() < BUSY =>
