@@ -216,6 +216,8 @@ EOF
     # apply would write.
     "${kubectl[@]}" apply --server-side --field-manager=causeway-controlplane \
         -f "$root/charts/causeway/files/rbac.yaml" -f "$root/charts/causeway/files/deployer.yaml" \
+        -f "$root/charts/causeway/files/confinement.yaml" \
+        -f "$root/charts/causeway/files/policies.yaml" \
         -f "$crds" >"$state_abs/apply.log" 2>&1 \
         || { cat "$state_abs/apply.log" >&2; return 1; }
     "${kubectl[@]}" wait --for condition=Established --timeout=60s -f "$crds" >/dev/null
@@ -224,6 +226,12 @@ EOF
     wait_for "the aggregated edit and view ClusterRoles" 60 bash -c \
         '[[ -n "$("$@" get clusterrole edit -o jsonpath="{.rules[0].verbs}")" &&
             -n "$("$@" get clusterrole view -o jsonpath="{.rules[0].verbs}")" ]]' _ "${kubectl[@]}"
+
+    # The API server loads admission policies from an informer; until it has the backend's
+    # confinement, the backend could write where it must not, so no test may start before.
+    wait_for "the backend's confinement policy to be enforced" 60 bash -c \
+        '"$@" --context causeway -n default create configmap confinement-probe --dry-run=server 2>&1 |
+            grep -q causeway-backend-confinement' _ "$kubectl_bin" --kubeconfig "$kubeconfig"
 
     trap - EXIT
     log "ready at https://127.0.0.1:$api_port after $((SECONDS - started))s (/readyz after ${readyz_after}s);" \

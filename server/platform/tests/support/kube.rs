@@ -96,12 +96,17 @@ pub fn unique_name(prefix: &str) -> String {
     name
 }
 
-/// Creates a uniquely named namespace as `client` (normally the backend), with the test label and
-/// any extra `labels`, and returns its name.
+/// The label that marks a namespace as Causeway's; the backend may create no namespace without it
+/// (charts/causeway/files/confinement.yaml).
+pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "causeway");
+
+/// Creates a uniquely named namespace as `client` (normally the backend), with the test label,
+/// Causeway's managed-by label and any extra `labels`, and returns its name.
 pub async fn create_namespace(client: &Client, prefix: &str, labels: &[(&str, &str)]) -> String {
     let name = unique_name(prefix);
     let mut label_map = serde_json::Map::new();
     label_map.insert(TEST_LABEL.to_owned(), json!("true"));
+    label_map.insert(MANAGED_BY.0.to_owned(), json!(MANAGED_BY.1));
     for (key, value) in labels {
         label_map.insert((*key).to_owned(), json!(value));
     }
