@@ -1,6 +1,9 @@
 //! The command line: `causeway serve | migrate | seed | token … | catalog … | provision … |
 //! template … | version`.
 
+mod approval;
+mod expiry;
+mod platform;
 mod template;
 
 use std::path::PathBuf;
@@ -54,6 +57,15 @@ enum Command {
     /// Work with software templates.
     #[command(subcommand)]
     Template(TemplateCommand),
+    /// List, show, approve or reject applies waiting for an approval.
+    #[command(subcommand)]
+    Approval(approval::ApprovalCommand),
+    /// Export or check the platform configuration.
+    #[command(subcommand)]
+    Platform(platform::PlatformCommand),
+    /// Test policies against inputs, for the platform team's CI.
+    #[command(subcommand)]
+    Policy(platform::PolicyCommand),
     /// Print the version.
     Version,
 }
@@ -103,6 +115,8 @@ enum ProvisionCommand {
     Destroy(Target),
     /// Show the environment's record, how every object compares with it, and recent drift.
     Status(Target),
+    /// Move an ephemeral environment's expiry to --ttl from now (at most its maximum).
+    Extend(expiry::ExtendArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -134,6 +148,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         // Needs no configuration, database or server.
         Command::Template(TemplateCommand::DryRun(args)) => return template::dry_run(args).await,
+        Command::Platform(command) => return platform::platform(command),
+        Command::Policy(command) => return platform::policy(command).await,
         _ => {}
     }
     let config = Config::from_env()?;
@@ -154,13 +170,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             platform.store.close().await;
             result
         }
+        Command::Provision(ProvisionCommand::Extend(args)) => {
+            let platform = open(&config).await?;
+            let result = expiry::extend(&config, &platform, args).await;
+            platform.store.close().await;
+            result
+        }
         Command::Provision(command) => {
             let platform = open(&config).await?;
             let result = provision(&config, &platform, command).await;
             platform.store.close().await;
             result
         }
-        Command::Version | Command::Template(_) => Ok(()),
+        Command::Approval(command) => {
+            let platform = open(&config).await?;
+            let result = approval::run(&config, &platform, command).await;
+            platform.store.close().await;
+            result
+        }
+        Command::Version | Command::Template(_) | Command::Platform(_) | Command::Policy(_) => {
+            Ok(())
+        }
     }
 }
 
@@ -173,10 +203,14 @@ async fn provision(
     use causeway_platform::provision::Request;
 
     let engine = serve::provisioner(config, platform);
-    let (ProvisionCommand::Plan(target)
-    | ProvisionCommand::Apply(target)
-    | ProvisionCommand::Destroy(target)
-    | ProvisionCommand::Status(target)) = &command;
+    let target = match &command {
+        ProvisionCommand::Plan(target)
+        | ProvisionCommand::Apply(target)
+        | ProvisionCommand::Destroy(target)
+        | ProvisionCommand::Status(target) => target,
+        // Answered by `run` before it gets here: an extension names no parameters.
+        ProvisionCommand::Extend(_) => bail!("provision extend is run by expiry::extend"),
+    };
     let mut set = std::collections::BTreeMap::new();
     for pair in &target.set {
         let (key, value) = pair
@@ -200,15 +234,18 @@ async fn provision(
             Ok(())
         }
         ProvisionCommand::Apply(_) => {
-            let task = engine.submit_apply(&platform.tasks, &request).await?;
-            println!("Task {}: {}", task.id, task.title);
-            follow(config, platform, &engine, &task.id).await
+            let submitted = engine.request_apply(&platform.tasks, &request).await?;
+            match approval::submitted(&submitted) {
+                Some(task) => follow(config, platform, &engine, &task).await,
+                None => Ok(()),
+            }
         }
         ProvisionCommand::Destroy(_) => {
             let task = engine.submit_destroy(&platform.tasks, &request).await?;
             println!("Task {}: {}", task.id, task.title);
             follow(config, platform, &engine, &task.id).await
         }
+        ProvisionCommand::Extend(_) => Ok(()),
         ProvisionCommand::Status(_) => {
             let status = engine.status(&request).await?;
             match &status.record {
@@ -228,6 +265,9 @@ async fn provision(
                     serde_json::to_string(&record.parameters).unwrap_or_default(),
                 ),
                 None => println!("{}: not provisioned", status.plan.namespace),
+            }
+            if let Some(record) = &status.record {
+                expiry::print_expiry(record);
             }
             println!("Objects:");
             print_steps(&status.plan.steps);
@@ -335,6 +375,7 @@ fn print_steps(steps: &[causeway_platform::provision::plan::Step]) {
 async fn open(config: &Config) -> anyhow::Result<Platform> {
     let store = causeway_platform::Store::connect_lazy(&config.database_url)?;
     let platform = Platform::new(store, &serve::settings(config))?;
+    serve::configure_platform(config, &platform)?;
     platform
         .load()
         .await

@@ -72,6 +72,11 @@ pub struct Config {
     pub kubeconfig: Option<PathBuf>,
     /// Where environments are written when no cluster is configured.
     pub gitops_dir: PathBuf,
+    /// Where the platform configuration (clusters, environments, policies) is read from: a file,
+    /// a directory, a git location, or empty for the embedded default.
+    pub platform_config: String,
+    /// How often the platform configuration is read again.
+    pub platform_config_refresh: Duration,
     /// Where the embedded git host `local` keeps the repositories templates publish.
     pub git_dir: PathBuf,
     /// The git hosts templates may publish to.
@@ -216,6 +221,18 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "the git repository environments are written to when no cluster is configured",
     ),
     (
+        "platform_config",
+        "CAUSEWAY_PLATFORM_CONFIG",
+        "",
+        "the platform configuration (clusters, environments, approvals, policies, waivers as `causeway.dev/v1alpha1` documents): a file, a directory of .yaml files, or a git location `<url>#<branch>:<path>`; empty for the embedded default (`causeway platform export` prints it)",
+    ),
+    (
+        "platform_config_refresh_secs",
+        "CAUSEWAY_PLATFORM_CONFIG_REFRESH_SECS",
+        "30",
+        "how often the platform configuration is read again; an invalid revision never replaces the one serving",
+    ),
+    (
         "git_dir",
         "CAUSEWAY_GIT_DIR",
         "var/git",
@@ -267,6 +284,8 @@ impl Default for Config {
             catalog_delete_orphans: false,
             kubeconfig: None,
             gitops_dir: PathBuf::from("var/gitops"),
+            platform_config: String::new(),
+            platform_config_refresh: Duration::from_secs(30),
             git_dir: PathBuf::from("var/git"),
             git_integrations: Vec::new(),
             task_lease: Duration::from_secs(15),
@@ -543,6 +562,10 @@ impl Config {
                     return Err(err("must name a directory".to_owned()));
                 }
                 self.gitops_dir = PathBuf::from(value.trim());
+            }
+            "platform_config" => self.platform_config = value.trim().to_owned(),
+            "platform_config_refresh_secs" => {
+                self.platform_config_refresh = Duration::from_secs(positive(value).map_err(err)?)
             }
             "git_dir" => {
                 if value.trim().is_empty() {

@@ -2,7 +2,7 @@
 //! or SIGINT.
 //!
 //! Stopping, on SIGTERM: `/readyz` turns 503 (draining), the task runner claims no new task and
-//! the process gives up its leases (the drift reconciler's), then requests are still served for
+//! the process gives up its leases (the drift reconciler's and the reaper's), then requests are still served for
 //! `shutdown_delay_secs`, so that load balancers see the 503 and send nothing more; then the
 //! listener closes and requests in flight and tasks already claimed get up to
 //! `request_timeout_secs` to finish. SIGINT (Ctrl-C) skips the delay.
@@ -32,6 +32,7 @@ pub fn state(config: Config) -> anyhow::Result<AppState> {
         .map_err(|e| anyhow::anyhow!("configuration key `database_url`: {e}"))?;
     let platform = Platform::new(store, &settings(&config))
         .map_err(|e| anyhow::anyhow!("configuration key `{e}"))?;
+    configure_platform(&config, &platform)?;
     let provisioner = provisioner(&config, &platform);
     let mut platform = platform;
     platform.scaffolder = scaffolder(&config, &platform, &provisioner);
@@ -83,13 +84,35 @@ pub fn scaffolder(config: &Config, platform: &Platform, provisioner: &Provisione
     platform.scaffolder.clone().with_actions(extra)
 }
 
-/// The provisioning engine for `config`, over `platform`'s catalog.
-pub fn provisioner(config: &Config, platform: &Platform) -> Provisioner {
-    Provisioner::new(provision_config(config), platform)
+/// Reads the platform configuration `config` names into `platform`'s guardrails; an invalid one
+/// stops the process with every problem (file, line and field).
+pub fn configure_platform(config: &Config, platform: &Platform) -> anyhow::Result<()> {
+    platform
+        .guardrails
+        .configure(
+            causeway_platform::guardrails::Source::parse(&config.platform_config),
+            provision_config(config),
+        )
+        .map_err(|problems| {
+            anyhow::anyhow!(
+                "configuration key `platform_config`: the platform configuration is invalid:\n{}",
+                problems
+                    .iter()
+                    .map(|p| format!("  {p}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            )
+        })
+}
+
+/// The provisioning engine over `platform`'s catalog, following its platform configuration
+/// (see [`configure_platform`]).
+pub fn provisioner(_config: &Config, platform: &Platform) -> Provisioner {
+    Provisioner::with_guardrails(platform.guardrails.clone(), platform)
 }
 
 /// The embedded provisioning configuration for where `config` says environments go.
-fn provision_config(config: &Config) -> ProvisionConfig {
+pub(crate) fn provision_config(config: &Config) -> ProvisionConfig {
     let gitops = config.gitops_dir.clone();
     match config.cluster() {
         ClusterAccess::Kubeconfig(path) => ProvisionConfig::for_kubeconfig(Some(path), gitops),
@@ -128,6 +151,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     tokio::spawn(follow_other_replicas(state.clone()));
     tokio::spawn(metrics_upkeep(state.clone()));
     tokio::spawn(reconcile_drift(state.clone()));
+    tokio::spawn(reap_expired(state.clone()));
+    tokio::spawn(follow_platform_config(state.clone()));
     let tasks = tokio::spawn(run_tasks(state.clone(), tasks_stopped));
     tracing::info!(address = %listen, public_url = %state.config.public_url, environments = ?state.config.cluster(), "Causeway is serving");
     let store = state.platform.store.clone();
@@ -250,6 +275,22 @@ async fn migrate_until_done(state: AppState) {
     }
 }
 
+/// Records the revision this replica started with once the database is migrated, then reads
+/// the platform configuration again every `platform_config_refresh`.
+async fn follow_platform_config(state: AppState) {
+    while !state.migrated.load(Ordering::Acquire) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    if let Err(error) = state.platform.guardrails.record_active().await {
+        tracing::warn!(%error, "the platform configuration's revision could not be recorded");
+    }
+    let _ = state
+        .platform
+        .guardrails
+        .spawn_refresh(state.config.platform_config_refresh)
+        .await;
+}
+
 async fn purge_sessions(state: AppState) {
     let mut interval = tokio::time::interval(Duration::from_secs(3600));
     loop {
@@ -335,6 +376,25 @@ async fn reconcile_drift(state: AppState) {
     }
     if let Err(error) = state.provisioner.spawn_reconciler().await {
         tracing::error!(%error, "the drift reconciler stopped");
+    }
+}
+
+/// How often the reaper looks for environments to remind of or to destroy: expiries are hours
+/// apart, so half a minute late is on time.
+const REAP_EVERY: Duration = Duration::from_secs(30);
+
+/// Reminds teams of expiring environments and destroys expired ones, in whichever replica holds
+/// the reaper's lease, once the database is migrated.
+async fn reap_expired(state: AppState) {
+    while !state.migrated.load(Ordering::Acquire) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let reaper = state.provisioner.reaper(
+        state.platform.tasks.clone(),
+        causeway_platform::notify::Notifier::new(),
+    );
+    if let Err(error) = reaper.spawn(REAP_EVERY).await {
+        tracing::error!(%error, "the reaper stopped");
     }
 }
 

@@ -40,6 +40,8 @@ pub struct Platform {
     pub audit: audit::AuditLog,
     pub catalog: catalog::Catalog,
     pub tasks: tasks::Tasks,
+    /// The platform team's configuration and policies.
+    pub guardrails: guardrails::Guardrails,
     /// Software templates, checked against the catalog.
     pub scaffolder: scaffolder::Scaffolder,
 }
@@ -54,12 +56,21 @@ impl Platform {
         let directory = identity::Directory::new(store.clone(), &settings.admin_teams, principals)?;
         let tasks = tasks::Tasks::new(store.clone());
         let audit = audit::AuditLog::new(store.clone());
+        // The embedded default until the host configures a source (`Guardrails::configure`);
+        // every service holds the same handle, so they all see the configured revision.
+        let guardrails = guardrails::Guardrails::new(
+            provision::config::ProvisionConfig::embedded(None, "var/gitops".into()),
+            store.clone(),
+            audit.clone(),
+        );
+        let catalog = catalog.with_guardrails(guardrails.clone());
         let scaffolder = scaffolder::Scaffolder::new(Some(catalog.clone())).with_services(
             scaffolder::Services {
                 tasks: tasks.clone(),
                 runs: scaffolder::runs::Runs::new(store.clone()),
                 audit: audit.clone(),
                 directory: directory.clone(),
+                guardrails: guardrails.clone(),
             },
         );
         Ok(Self {
@@ -67,6 +78,7 @@ impl Platform {
             sessions: identity::Sessions::new(store.clone(), settings.session_ttl),
             tokens: identity::Tokens::new(store.clone()),
             audit,
+            guardrails,
             scaffolder,
             catalog,
             tasks,

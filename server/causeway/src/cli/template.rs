@@ -113,6 +113,7 @@ fn offline_scaffolder() -> anyhow::Result<Scaffolder> {
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let platform = causeway_platform::Platform::new(store, &crate::serve::settings(&config))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    crate::serve::configure_platform(&config, &platform)?;
     let provisioner = crate::serve::provisioner(&config, &platform);
     Ok(crate::serve::scaffolder(&config, &platform, &provisioner))
 }

@@ -2,11 +2,13 @@
 //! authentication endpoints, health and metrics, wrapped in the production middleware stack.
 
 pub mod api;
+pub mod approvals;
 pub mod auth;
 pub mod catalog;
 pub mod correlation;
 pub mod dto;
 pub mod error;
+pub mod guardrails;
 pub mod health;
 pub mod openapi;
 pub mod provision;
@@ -147,8 +149,26 @@ pub fn router(state: AppState) -> Router {
         .route("/api/provision/plan", post(provision::plan))
         .route("/api/provision/apply", post(provision::apply))
         .route("/api/provision/destroy", post(provision::destroy))
+        .route("/api/provision/extend", post(provision::extend))
         .route("/api/provision/status", post(provision::status))
         .route("/api/provision/environments", get(provision::environments))
+        .route("/api/platform/config", get(guardrails::config))
+        .route("/api/platform/config/reload", post(guardrails::reload))
+        .route("/api/platform/config/export", get(guardrails::export))
+        .route("/api/policies", get(guardrails::policies))
+        .route("/api/policies/test", post(guardrails::test))
+        .route(
+            "/api/policies/waivers",
+            get(guardrails::list_waivers).post(guardrails::grant_waiver),
+        )
+        .route(
+            "/api/policies/waivers/{id}",
+            delete(guardrails::revoke_waiver),
+        )
+        .route("/api/approvals", get(approvals::list))
+        .route("/api/approvals/{id}", get(approvals::get))
+        .route("/api/approvals/{id}/approve", post(approvals::approve))
+        .route("/api/approvals/{id}/reject", post(approvals::reject))
         .route("/api/scaffolder/v2/actions", get(scaffolder::actions))
         .route("/api/scaffolder/v2/dry-run", post(scaffolder::dry_run))
         .route(

@@ -9,7 +9,7 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 pub use super::dto::ErrorEnvelope;
-use super::{api, catalog, provision, scaffolder, tasks};
+use super::{api, approvals, catalog, guardrails, provision, scaffolder, tasks};
 
 struct BearerToken;
 
@@ -81,14 +81,17 @@ impl Modify for CommonResponses {
         catalog::by_query, catalog::list, catalog::by_name, catalog::by_uid, catalog::delete_by_uid, catalog::by_refs,
         catalog::facets, catalog::validate_entity, catalog::locations, catalog::location, catalog::add_location,
         catalog::delete_location, catalog::refresh, catalog::import,
-        provision::plan, provision::apply, provision::destroy, provision::status, provision::environments, tasks::list, tasks::get, tasks::events, tasks::cancel,
+        provision::plan, provision::apply, provision::destroy, provision::extend, provision::status, provision::environments, tasks::list, tasks::get, tasks::events, tasks::cancel,
+        approvals::list, approvals::get, approvals::approve, approvals::reject,
+        guardrails::config, guardrails::reload, guardrails::export, guardrails::policies, guardrails::test,
+        guardrails::list_waivers, guardrails::grant_waiver, guardrails::revoke_waiver,
         scaffolder::actions, scaffolder::parameter_schema, scaffolder::dry_run, scaffolder::create_task, scaffolder::list_tasks,
         scaffolder::get_task, scaffolder::task_events, scaffolder::task_eventstream, scaffolder::cancel_task, scaffolder::retry_task, scaffolder::cleanup_task,
     ),
     components(schemas(ErrorEnvelope, super::dto::tasks::TaskEvent, super::dto::tasks::TaskEnd)),
     modifiers(&BearerToken, &CommonResponses),
     security(("token" = [])),
-    tags((name = "catalog", description = "Backstage-compatible software catalog"), (name = "identity", description = "The caller, API tokens, audit log"), (name = "provision", description = "A service's environments on Kubernetes"), (name = "tasks", description = "Durable tasks with live progress"), (name = "scaffolder", description = "Software templates (Backstage's scaffolder API)")),
+    tags((name = "catalog", description = "Backstage-compatible software catalog"), (name = "identity", description = "The caller, API tokens, audit log"), (name = "provision", description = "A service's environments on Kubernetes"), (name = "approvals", description = "Applies waiting for an approver, bound to their exact plan"), (name = "guardrails", description = "The platform configuration, its policies and waivers"), (name = "tasks", description = "Durable tasks with live progress"), (name = "scaffolder", description = "Software templates (Backstage's scaffolder API)")),
 )]
 pub struct ApiDoc;
 

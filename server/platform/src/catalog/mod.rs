@@ -10,6 +10,7 @@ pub mod index;
 pub mod kinds;
 pub mod locations;
 mod persist;
+mod policies;
 pub mod query;
 pub mod refs;
 pub mod render;
@@ -78,6 +79,8 @@ pub struct IngestReport {
     pub orphaned: Vec<String>,
     /// References to entities that do not exist (kept, reported).
     pub warnings: Vec<String>,
+    /// The policies' warnings and waived denials about the imported entities.
+    pub policies: Vec<crate::guardrails::Verdict>,
 }
 
 /// How an ingestion treats the entities already stored for its location.
@@ -99,6 +102,8 @@ pub struct Catalog {
     version: Arc<AtomicI64>,
     /// Cached principals to forget when users, teams or memberships change.
     principals: Option<crate::identity::PrincipalCache>,
+    /// The policies imports on a person's behalf are held to.
+    guardrails: Option<crate::guardrails::Guardrails>,
 }
 
 /// Validates and processes documents one at a time, collecting every problem of every
@@ -172,6 +177,7 @@ impl Catalog {
             writer: Arc::new(tokio::sync::Mutex::new(())),
             version: Arc::new(AtomicI64::new(-1)),
             principals: None,
+            guardrails: None,
         }
     }
 
@@ -185,6 +191,12 @@ impl Catalog {
     }
 
     /// Rebuilds the index from the database (at start, and when another replica wrote).
+    /// Holds imports made on a person's behalf to the policies of `guardrails`.
+    pub fn with_guardrails(mut self, guardrails: crate::guardrails::Guardrails) -> Self {
+        self.guardrails = Some(guardrails);
+        self
+    }
+
     pub async fn reload(&self) -> Result<()> {
         let _writer = self.writer.lock().await;
         self.reload_locked().await
@@ -317,6 +329,9 @@ impl Catalog {
             }
         }
         let mut report = IngestReport::default();
+        if let (Some(principal), Some(guardrails)) = (actor, &self.guardrails) {
+            report.policies = policies::check_import(guardrails, principal, &processed).await?;
+        }
         let mut writes = Vec::new();
         let shared_key: Arc<str> = Arc::from(location_key);
         {

@@ -12,6 +12,7 @@ pub mod cel;
 pub mod documents;
 pub mod evaluate;
 pub mod export;
+pub mod input;
 pub mod policy;
 mod revisions;
 pub mod source;
@@ -30,6 +31,7 @@ pub use self::source::Source;
 use self::waivers::Waivers;
 use crate::audit::AuditLog;
 use crate::catalog::Problem;
+use crate::identity::{Principal, Role};
 use crate::provision::config::ProvisionConfig;
 use crate::store::Store;
 use crate::{Error, Result};
@@ -131,28 +133,64 @@ impl Guardrails {
     }
 
     /// Reads the configuration from `source` from now on, replacing the embedded default for
-    /// `provision`. The first read must succeed, unless an earlier valid revision of the same
-    /// source is recorded in the store: then that one serves and the problems are reported, as
-    /// on any later reload.
-    pub async fn configure(&self, source: Source, provision: ProvisionConfig) -> Result<Reloaded> {
+    /// `provision`. A process starts only with a valid configuration: the problems of an invalid
+    /// one are returned (each with its file, line and field), and the replicas already running
+    /// keep their last good revision. Blocking (it reads files or clones a repository).
+    pub fn configure(
+        &self,
+        source: Source,
+        provision: ProvisionConfig,
+    ) -> Result<(), Vec<Problem>> {
+        let files = match &source {
+            Source::Embedded => default_files(&provision),
+            other => other.read().map_err(|error| {
+                vec![Problem::new(
+                    &other.describe(),
+                    None,
+                    "platform_config",
+                    error.to_string(),
+                )]
+            })?,
+        };
+        let config = documents::load(&files)?;
+        *write(&self.inner.active) = Arc::new(Revision::new(&source, &files, config));
         *write(&self.inner.source) = source;
         *write(&self.inner.embedded) = provision;
-        let outcome = self.reload("system").await?;
-        if let Reloaded::Rejected(problems) = &outcome {
-            let source = read(&self.inner.source).describe();
-            let recorded = match &self.inner.services {
-                Some(services) => revisions::last_of(&services.store, &source).await?,
-                None => None,
-            };
-            let Some((files, loaded_at)) = recorded else {
-                return Err(Error::Rejected(problems.clone()));
-            };
-            let config = documents::load(&files).map_err(Error::Rejected)?;
-            let mut revision = Revision::new(&read(&self.inner.source), &files, config);
-            revision.loaded_at_millis = loaded_at;
-            *write(&self.inner.active) = Arc::new(revision);
-        }
-        Ok(outcome)
+        Ok(())
+    }
+
+    /// Records the active revision if no replica has yet (once the store is migrated), so that
+    /// the first revision a deployment runs is in the history and the audit log too.
+    pub async fn record_active(&self) -> Result<()> {
+        let Some(services) = &self.inner.services else {
+            return Ok(());
+        };
+        let revision = self.current();
+        let last = revisions::history(&services.store, 1).await?;
+        let previous = match last.first() {
+            Some(summary) if summary.hash == revision.hash => return Ok(()),
+            Some(summary) => revisions::text_of(&services.store, &summary.hash)
+                .await?
+                .map(|text| Revision {
+                    hash: summary.hash.clone(),
+                    text,
+                    ..(*revision).clone()
+                }),
+            None => None,
+        };
+        let previous = previous.unwrap_or_else(|| Revision {
+            hash: String::new(),
+            text: String::new(),
+            ..(*revision).clone()
+        });
+        revisions::record(
+            &services.store,
+            &services.audit,
+            "system",
+            &previous,
+            &revision,
+        )
+        .await
     }
 
     /// The revision in force.
@@ -307,6 +345,27 @@ impl Guardrails {
         Ok(())
     }
 
+    /// [`Guardrails::reload`] at a platform admin's request; audited as theirs.
+    pub async fn reload_by(&self, principal: &Principal) -> Result<Reloaded> {
+        require_admin(principal, "reload the platform configuration")?;
+        self.reload(&principal.entity_ref).await
+    }
+
+    /// Why the newest read was refused, for platform admins (others see only the revision that
+    /// serves).
+    pub fn failure_for(&self, principal: &Principal) -> Option<Failure> {
+        (principal.role == Role::PlatformAdmin)
+            .then(|| self.failure())
+            .flatten()
+    }
+
+    /// The active configuration as documents: platform admins only, since it names clusters'
+    /// credentials files.
+    pub fn export_for(&self, principal: &Principal) -> Result<String> {
+        require_admin(principal, "export the platform configuration")?;
+        Ok(export::export(&self.current().config))
+    }
+
     /// The revisions recorded so far, newest first.
     pub async fn history(&self, limit: i64) -> Result<Vec<RevisionSummary>> {
         match &self.inner.services {
@@ -342,6 +401,15 @@ impl Guardrails {
                 }
             }
         })
+    }
+}
+
+/// Refuses anyone but a platform admin, saying what they tried.
+pub fn require_admin(principal: &Principal, what: &str) -> Result<()> {
+    if principal.role == Role::PlatformAdmin {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(format!("only platform admins {what}")))
     }
 }
 

@@ -102,6 +102,7 @@ fn joined(files: &[File]) -> String {
 }
 
 /// The files of a joined text, as [`joined`] wrote them.
+#[cfg(test)]
 fn split(text: &str) -> Vec<File> {
     let mut files: Vec<File> = Vec::new();
     for line in text.split_inclusive('\n') {
@@ -193,22 +194,15 @@ pub async fn audit_rejection(
         .await
 }
 
-/// The newest recorded revision of `source`, as files, with when it was loaded.
-pub async fn last_of(store: &Store, source: &str) -> Result<Option<(Vec<File>, i64)>> {
-    let row = sqlx::query(
-        "SELECT text, loaded_at FROM platform_config_revisions WHERE source = $1 \
-         ORDER BY loaded_at DESC LIMIT 1",
-    )
-    .bind(source)
-    .fetch_optional(store.pool())
-    .await?;
-    row.map(|row| {
-        Ok((
-            split(&row.try_get::<String, _>("text")?),
-            row.try_get("loaded_at")?,
-        ))
-    })
-    .transpose()
+/// The files' text of the recorded revision `hash`.
+pub async fn text_of(store: &Store, hash: &str) -> Result<Option<String>> {
+    let row = sqlx::query("SELECT text FROM platform_config_revisions WHERE hash = $1")
+        .bind(hash)
+        .fetch_optional(store.pool())
+        .await?;
+    row.map(|row| row.try_get("text"))
+        .transpose()
+        .map_err(Into::into)
 }
 
 /// The recorded revisions, newest first.

@@ -8,8 +8,7 @@ use super::config::Environment;
 use super::guardrails::parameters;
 use super::{Prepared, Provisioner, Request};
 use crate::Result;
-use crate::guardrails::{Decision, Lookup, Subject};
-use crate::identity::Role;
+use crate::guardrails::{Decision, Lookup, Subject, input};
 
 impl Provisioner {
     /// The policies' verdict on `request`: an error listing every denial, or the decision with
@@ -30,6 +29,32 @@ impl Provisioner {
             .await
     }
 
+    /// The policy test bench: every policy's verdict on `request` (none refuses it here) and the
+    /// input they saw. Platform admins only, since it shows any team's figures.
+    pub async fn test_policies(
+        &self,
+        principal: &crate::identity::Principal,
+        request: &Request,
+    ) -> Result<(Decision, Value)> {
+        crate::guardrails::require_admin(principal, "use the policy test bench")?;
+        let prepared = self.prepare(request)?;
+        let input = self.policy_input(request, &prepared).await?;
+        let decision = self
+            .guardrails
+            .decide(
+                Subject::Environment,
+                &input,
+                Lookup {
+                    environment: Some(&prepared.environment.name),
+                    team: Some(&prepared.owner),
+                    service: Some(&prepared.instance.service_ref),
+                    now_millis: crate::time::now_millis(),
+                },
+            )
+            .await?;
+        Ok((decision, input))
+    }
+
     /// The input policies see for an environment request (the README's "Guardrails" documents
     /// every key).
     pub async fn policy_input(&self, request: &Request, prepared: &Prepared) -> Result<Value> {
@@ -48,8 +73,8 @@ impl Provisioner {
         let team = self.team_input(prepared).await?;
         Ok(json!({
             "subject": Subject::Environment.as_str(),
-            "now": crate::time::iso(crate::time::now_millis()),
-            "service": with_defaults(service, &instance.service_ref),
+            "now": input::now(),
+            "service": input::entity(service, &instance.service_ref),
             "owner": {
                 "ref": prepared.owner,
                 "name": crate::catalog::refs::split(&prepared.owner).2,
@@ -72,21 +97,9 @@ impl Provisioner {
     /// The requester as policies see them: reference, name, role and teams.
     async fn requester_input(&self, entity_ref: &str) -> Value {
         match self.directory.principal(entity_ref).await {
-            Ok(principal) => json!({
-                "ref": principal.entity_ref,
-                "name": principal.display_name,
-                "email": principal.email,
-                "role": if principal.role == Role::PlatformAdmin { "platform-admin" } else { "developer" },
-                "teams": principal.teams.iter().map(|t| t.entity_ref.clone()).collect::<Vec<_>>(),
-            }),
+            Ok(principal) => input::requester(&principal),
             // A tool or the system (`cli:…`, `system`) is not a catalog user.
-            Err(_) => json!({
-                "ref": entity_ref,
-                "name": entity_ref,
-                "email": null,
-                "role": "system",
-                "teams": [],
-            }),
+            Err(_) => input::system_requester(entity_ref),
         }
     }
 
@@ -150,30 +163,4 @@ pub fn environment_input(environment: &Environment) -> Value {
             "pods": environment.quota.pods,
         },
     })
-}
-
-/// An entity with `ref` added and the maps policies test membership in (`annotations`,
-/// `labels`, `tags`, `spec`) present even when the descriptor leaves them out, so that
-/// `'x' in service.metadata.annotations` is false rather than an error.
-pub fn with_defaults(mut entity: Value, entity_ref: &str) -> Value {
-    if !entity.is_object() {
-        entity = json!({});
-    }
-    entity["ref"] = json!(entity_ref);
-    if !entity["metadata"].is_object() {
-        entity["metadata"] = json!({});
-    }
-    for (key, empty) in [
-        ("annotations", json!({})),
-        ("labels", json!({})),
-        ("tags", json!([])),
-    ] {
-        if entity["metadata"][key].is_null() {
-            entity["metadata"][key] = empty;
-        }
-    }
-    if !entity["spec"].is_object() {
-        entity["spec"] = json!({});
-    }
-    entity
 }

@@ -13,6 +13,7 @@ pub mod engine;
 pub mod expr;
 pub mod filters;
 pub mod params;
+mod policies;
 pub mod runs;
 pub mod source;
 pub mod task;
@@ -78,6 +79,8 @@ pub struct Services {
     pub runs: runs::Runs,
     pub audit: crate::audit::AuditLog,
     pub directory: crate::identity::Directory,
+    /// The platform team's template policies.
+    pub guardrails: crate::guardrails::Guardrails,
 }
 
 /// The template engine; cheap to clone.
@@ -265,6 +268,8 @@ impl Scaffolder {
         principal: &Principal,
     ) -> Result<DryRun> {
         self.prepare_answers(&template, &mut request, principal)?;
+        self.check_policies(&template, &request.values, principal)
+            .await?;
         let template = Arc::new(template);
         let run = Run {
             template_version: version_of(&template.entity),

@@ -63,6 +63,8 @@ impl Scaffolder {
         }
         let template = self.catalog_template(&entity_ref)?;
         self.prepare_answers(&template, &mut request, principal)?;
+        self.check_policies(&template, &request.values, principal)
+            .await?;
         let version = version_of(&template.entity);
         let input = Input {
             template: template.entity.clone(),
