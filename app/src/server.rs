@@ -1,6 +1,7 @@
 //! Server-side access for server functions: the domain handle and the signed-in user, both put
 //! into the request's context by the host.
 
+pub mod approvals;
 pub mod catalog;
 pub mod create;
 pub mod environments;

@@ -164,6 +164,8 @@ pub async fn request_environment(
     pods: String,
     availability: String,
 ) -> Result<(), ServerFnError> {
+    use causeway_platform::provision::approvals::Submission;
+
     use crate::server::environments as view;
     use crate::server::{domain_error, platform, require_principal};
 
@@ -178,11 +180,19 @@ pub async fn request_environment(
         &environment,
         &values(cpu, memory, pods, availability),
     );
-    let task = provisioner
-        .submit_apply(&platform()?.tasks, &request)
+    let submitted = provisioner
+        .request_apply(&platform()?.tasks, &request)
         .await
         .map_err(domain_error)?;
-    leptos_axum::redirect(&format!("/tasks/{}", task.id));
+    match submitted {
+        Submission::Task(task) => leptos_axum::redirect(&format!("/tasks/{}", task.id)),
+        // The environment needs an approval: its card shows the pending approval and its plan.
+        Submission::Approval(approval) => leptos_axum::redirect(&format!(
+            "{}/environments#environment-{}",
+            crate::model::ref_path(&approval.service),
+            approval.environment
+        )),
+    }
     Ok(())
 }
 

@@ -3,9 +3,11 @@
 
 use leptos::prelude::*;
 
+mod approvals;
 mod create;
 mod environments;
 mod pages;
+pub use approvals::*;
 pub use create::*;
 pub use environments::*;
 pub use pages::*;

@@ -33,6 +33,8 @@ pub struct EnvironmentCard {
     pub kubectl: Option<String>,
     /// Why the live state could not be read, if it could not.
     pub error: Option<String>,
+    /// Its latest approval, for an environment that needs one.
+    pub approval: Option<super::ApprovalView>,
 }
 
 /// One form field of a parameter.

@@ -3,8 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
+mod approvals;
 mod create;
 mod environments;
+pub use approvals::*;
 pub use create::*;
 pub use environments::*;
 

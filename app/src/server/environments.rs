@@ -275,6 +275,7 @@ pub async fn card(
     };
     card.namespace = provisioner.locate(&probe)?.namespace;
     let record = provisioner.records().get(&card.namespace).await?;
+    card.approval = super::approvals::latest(provisioner, principal, &card.namespace).await?;
     card.fields = fields(
         environment,
         &record

@@ -1,5 +1,6 @@
 //! Pages rendered on the server only (see [`crate::model::Rendered`]).
 
+pub mod approvals;
 pub mod author;
 pub mod create;
 pub mod environments;

@@ -67,6 +67,7 @@ fn EnvironmentPanel(
         links,
         kubectl,
         error,
+        approval,
     } = card;
     let heading_id = format!("environment-{name}");
     let status = record
@@ -107,6 +108,7 @@ fn EnvironmentPanel(
                 })}
             </dl>
             {error.map(|e| view! { <p class="error-box" role="alert">{e}</p> })}
+            {approval.map(|approval| view! { <super::approvals::ApprovalPanel approval /> })}
             {(!links.is_empty() || kubectl.is_some()).then(|| view! {
                 <ul class="link-list">
                     {links.into_iter().map(|l| view! { <li><a href=l.url rel="noopener noreferrer">{l.title}</a></li> }).collect_view()}
@@ -256,7 +258,7 @@ pub fn Plan(plan: PlanView) -> impl IntoView {
 }
 
 #[component]
-fn PlanTable(steps: Vec<PlanStep>) -> impl IntoView {
+pub fn PlanTable(steps: Vec<PlanStep>) -> impl IntoView {
     view! {
         <div class="table-wrap">
             <table class="table" data-testid="plan-steps">

@@ -5,13 +5,16 @@
 use axum::Extension;
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use causeway_platform::identity::Principal;
+use causeway_platform::provision::approvals::Submission;
 use causeway_platform::provision::{Request, Requester};
 
 use super::AppState;
 use super::auth::request_id;
 use super::dto::ErrorEnvelope;
+use super::dto::approvals::Approval;
 pub use super::dto::provision::Target;
 use super::dto::provision::{Environment, EnvironmentStatus, Plan};
 use super::dto::tasks::Task;
@@ -51,7 +54,10 @@ pub async fn plan(
 }
 
 #[utoipa::path(post, path = "/api/provision/apply", tag = "provision", request_body = Target,
-    responses((status = 202, description = "The task that applies the request; follow it at `/api/tasks/{id}` or `/api/tasks/{id}/events`", body = Task,
+    responses((status = 201, description = "The environment needs an approval: the request waits, bound to its plan, at the approval (`Location: /api/approvals/{id}`); an approver's approve starts the apply", body = Approval,
+            headers(("Location" = String, description = "The approval's address")),
+            links(("GetApproval" = (operation_id = "get_approval", parameters(("id" = "$response.body#/id")))))),
+        (status = 202, description = "The task that applies the request; follow it at `/api/tasks/{id}` or `/api/tasks/{id}/events`", body = Task,
             links(("GetTask" = (operation_id = "get", parameters(("id" = "$response.body#/id")))),
                 ("TaskEvents" = (operation_id = "events", parameters(("id" = "$response.body#/id")))),
                 ("CancelTask" = (operation_id = "cancel", parameters(("id" = "$response.body#/id")))))),
@@ -61,23 +67,31 @@ pub async fn plan(
         (status = 413, description = "Body too large", body = ErrorEnvelope),
         (status = 503, description = "The cluster or the database is unreachable", body = ErrorEnvelope)))]
 /// `POST /api/provision/apply`: checks the request and starts a task that creates or updates the
-/// environment.
+/// environment, or, for an environment that needs an approval, stops at a pending approval.
 pub async fn apply(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     headers: HeaderMap,
     target: Result<Json<Target>, axum::extract::rejection::JsonRejection>,
-) -> Result<(StatusCode, Json<Task>), ApiError> {
+) -> Result<Response, ApiError> {
     let request = request(body(target)?, &headers, &principal);
     state
         .provisioner
         .authorize_request(&principal, &request)
         .map_err(ApiError::from)?;
-    let task = state
+    let submitted = state
         .provisioner
-        .submit_apply(&state.platform.tasks, &request)
+        .request_apply(&state.platform.tasks, &request)
         .await?;
-    Ok((StatusCode::ACCEPTED, Json(Task::from(&task))))
+    Ok(match submitted {
+        Submission::Task(task) => (StatusCode::ACCEPTED, Json(Task::from(&task))).into_response(),
+        Submission::Approval(approval) => (
+            StatusCode::CREATED,
+            [(header::LOCATION, format!("/api/approvals/{}", approval.id))],
+            Json(super::approvals::view(&state, &principal, &approval)),
+        )
+            .into_response(),
+    })
 }
 
 #[utoipa::path(post, path = "/api/provision/destroy", tag = "provision", request_body = Target,
