@@ -229,6 +229,59 @@ pub async fn destroy_environment(
     Ok(())
 }
 
+/// Moves an ephemeral environment's expiry to `hours` from now (its time to live when empty) and
+/// shows its environments again.
+#[server(prefix = "/api/portal", endpoint = "environment-extend")]
+pub async fn extend_environment(
+    service: String,
+    environment: String,
+    hours: String,
+) -> Result<(), ServerFnError> {
+    use causeway_platform::Error;
+    use causeway_platform::provision::Requester;
+    use causeway_platform::provision::expiry::Extension;
+
+    use crate::server::environments as view;
+    use crate::server::{domain_error, require_principal};
+
+    let principal = require_principal()?;
+    let provisioner = view::provisioner()?;
+    provisioner
+        .authorize_extend(&principal, &service)
+        .map_err(forbidden)?;
+    let hours = hours.trim();
+    let ttl_seconds = match hours {
+        "" => None,
+        text => Some(
+            text.parse::<u64>()
+                .map_err(|_| {
+                    ServerFnError::new(format!("hours: {text:?} is not a whole number of hours"))
+                })?
+                .saturating_mul(3600),
+        ),
+    };
+    let extension = Extension {
+        service: service.clone(),
+        environment,
+        ttl_seconds,
+        request_id: format!("portal-{}", uuid::Uuid::new_v4()),
+        requester: Requester::of(&principal),
+    };
+    match provisioner.extend(&extension).await {
+        Ok(_) => {}
+        // The form asks for hours; the rule is the domain's, in seconds and in words.
+        Err(Error::InvalidInput { field, rule }) if field == "ttl_seconds" => {
+            return Err(ServerFnError::new(format!("hours: {rule}")));
+        }
+        Err(error) => return Err(domain_error(error)),
+    }
+    leptos_axum::redirect(&format!(
+        "{}/environments",
+        crate::model::ref_path(&service)
+    ));
+    Ok(())
+}
+
 /// A 403 for the browser, with the rule.
 #[cfg(feature = "ssr")]
 pub(super) fn forbidden(error: causeway_platform::Error) -> ServerFnError {

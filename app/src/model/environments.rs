@@ -33,8 +33,26 @@ pub struct EnvironmentCard {
     pub kubectl: Option<String>,
     /// Why the live state could not be read, if it could not.
     pub error: Option<String>,
+    /// For an environment that expires: how long it lives, and when this one goes.
+    pub expiry: Option<ExpiryView>,
     /// Its latest approval, for an environment that needs one.
     pub approval: Option<super::ApprovalView>,
+}
+
+/// The lifetime of an ephemeral environment.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpiryView {
+    /// The configured time to live and the furthest extension, as people read them (`3 d`).
+    pub ttl: String,
+    pub max: String,
+    /// The same in whole hours, for the extension form (at least 1).
+    pub ttl_hours: u64,
+    pub max_hours: u64,
+    /// When a provisioned one is destroyed, and how long until then (`2 d 3 h`, `expired`).
+    pub expires_at: Option<String>,
+    pub expires_in: Option<String>,
+    /// When its team was reminded, once it was.
+    pub reminded_at: Option<String>,
 }
 
 /// One form field of a parameter.

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use causeway_platform::catalog::Problem;
 use causeway_platform::identity::Principal;
-use causeway_platform::provision::config::{Environment, Target};
+use causeway_platform::provision::config::{Environment, Expiry, Target};
+use causeway_platform::provision::expiry::{expires_in, human};
 use causeway_platform::provision::guardrails;
 use causeway_platform::provision::plan::Step;
 use causeway_platform::provision::records::{Drift, Record};
@@ -16,8 +17,8 @@ use causeway_platform::{Error, catalog::refs};
 use leptos::prelude::*;
 
 use crate::model::{
-    DriftRow, EnvironmentCard, EventRow, LinkView, ObjectRow, ParamField, PlanStep, RecordView,
-    StepRow, TaskView, ref_path,
+    DriftRow, EnvironmentCard, EventRow, ExpiryView, LinkView, ObjectRow, ParamField, PlanStep,
+    RecordView, StepRow, TaskView, ref_path,
 };
 
 /// The provisioning engine the host put into the request's context.
@@ -117,6 +118,20 @@ pub fn record(record: &Record) -> RecordView {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
+    }
+}
+
+/// The lifetime of an environment that expires, and of its record if it is provisioned.
+pub fn expiry(expiry: &Expiry, record: Option<&Record>, now: i64) -> ExpiryView {
+    let at = record.and_then(|r| r.expires_at_millis);
+    ExpiryView {
+        ttl: human(expiry.ttl_seconds),
+        max: human(expiry.max_seconds),
+        ttl_hours: (expiry.ttl_seconds / 3600).max(1),
+        max_hours: (expiry.max_seconds / 3600).max(1),
+        expires_at: at.map(display),
+        expires_in: at.map(|at| expires_in(at, now)),
+        reminded_at: record.and_then(|r| r.reminded_at_millis).map(display),
     }
 }
 
@@ -276,6 +291,9 @@ pub async fn card(
     card.namespace = provisioner.locate(&probe)?.namespace;
     let record = provisioner.records().get(&card.namespace).await?;
     card.approval = super::approvals::latest(provisioner, principal, &card.namespace).await?;
+    card.expiry = environment
+        .expiry
+        .map(|e| expiry(&e, record.as_ref(), causeway_platform::time::now_millis()));
     card.fields = fields(
         environment,
         &record

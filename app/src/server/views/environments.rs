@@ -5,8 +5,8 @@
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 
-use crate::api::{DestroyEnvironment, RequestEnvironment};
-use crate::model::{EnvironmentCard, EnvironmentsView, ParamField, PlanStep, PlanView};
+use crate::api::{DestroyEnvironment, ExtendEnvironment, RequestEnvironment};
+use crate::model::{EnvironmentCard, EnvironmentsView, ExpiryView, ParamField, PlanStep, PlanView};
 use crate::pages::environments::EntityTabs;
 
 #[component]
@@ -67,6 +67,7 @@ fn EnvironmentPanel(
         links,
         kubectl,
         error,
+        expiry,
         approval,
     } = card;
     let heading_id = format!("environment-{name}");
@@ -92,12 +93,20 @@ fn EnvironmentPanel(
             </details>
         }
     });
+    let extend = expiry
+        .clone()
+        .filter(|_| can_change && provisioned)
+        .map(|expiry| {
+            view! { <ExtendForm expiry service_ref=service_ref.clone() name=name.clone() /> }
+        });
+    let ephemeral = expiry.is_some();
     view! {
         <section class="panel environment" aria-labelledby=heading_id.clone() data-testid=format!("environment-{name}")>
             <header class="environment__head">
                 <h2 id=heading_id.clone()>{name.clone()}</h2>
                 <span class=format!("status status--{}", status.replace(' ', "-")) data-testid="environment-status">{status.clone()}</span>
                 {protected.then(|| view! { <span class="badge">"protected"</span> })}
+                {ephemeral.then(|| view! { <span class="badge">"ephemeral"</span> })}
             </header>
             <dl class="pairs">
                 <div class="pairs__item"><dt>"Namespace"</dt><dd><code>{namespace.clone()}</code></dd></div>
@@ -106,6 +115,7 @@ fn EnvironmentPanel(
                     <div class="pairs__item"><dt>"Last request"</dt><dd>{r.updated_at} " by " {r.requested_by}</dd></div>
                     {r.message.map(|m| view! { <div class="pairs__item"><dt>"Problem"</dt><dd>{m}</dd></div> })}
                 })}
+                {expiry.map(|e| view! { <Lifetime expiry=e /> })}
             </dl>
             {error.map(|e| view! { <p class="error-box" role="alert">{e}</p> })}
             {approval.map(|approval| view! { <super::approvals::ApprovalPanel approval /> })}
@@ -149,8 +159,60 @@ fn EnvironmentPanel(
                     <button type="submit" class="button button--primary">"Review the plan"</button>
                 </form>
             })}
+            {extend}
             {destroy}
         </section>
+    }
+}
+
+/// When an ephemeral environment goes (`expires in …`) and whether its team was reminded, or,
+/// before its first apply, how long it will live.
+#[component]
+fn Lifetime(expiry: ExpiryView) -> impl IntoView {
+    match (expiry.expires_at, expiry.expires_in) {
+        (Some(at), Some(within)) => {
+            let text = if within == "expired" {
+                format!("expired at {at}; it is being removed")
+            } else {
+                format!("expires in {within} ({at})")
+            };
+            view! {
+                <div class="pairs__item"><dt>"Expires"</dt><dd data-testid="environment-expiry">{text}</dd></div>
+                {expiry.reminded_at.map(|r| view! {
+                    <div class="pairs__item"><dt>"Reminder"</dt><dd data-testid="environment-reminder">"sent " {r}</dd></div>
+                })}
+            }
+            .into_any()
+        }
+        _ => view! {
+            <div class="pairs__item">
+                <dt>"Lifetime"</dt>
+                <dd data-testid="environment-expiry">{expiry.ttl} " after its first apply; its team can extend it to at most " {expiry.max} " from then on"</dd>
+            </div>
+        }
+        .into_any(),
+    }
+}
+
+/// Moves an ephemeral environment's expiry; a plain form, so it works without JavaScript.
+#[component]
+fn ExtendForm(expiry: ExpiryView, service_ref: String, name: String) -> impl IntoView {
+    let hours_id = format!("extend-{name}-hours");
+    let testid = format!("extend-{name}");
+    let help_id = format!("{hours_id}-help");
+    view! {
+        <h3 class="subheading">"Extend"</h3>
+        <form method="post" action=ExtendEnvironment::url() class="form extend-form" data-testid=testid>
+            <input type="hidden" name="service" value=service_ref />
+            <input type="hidden" name="environment" value=name />
+            <div class="field">
+                <label for=hours_id.clone()>"Keep it for this many hours from now"</label>
+                <input id=hours_id type="number" name="hours" min="1" max=expiry.max_hours.to_string()
+                    value=expiry.ttl_hours.to_string() aria-describedby=help_id.clone() required />
+                <p id=help_id class="muted small">"At most " {expiry.max} " (" {expiry.max_hours} " hours) from now; never sooner than it expires now."</p>
+            </div>
+            <button type="submit" class="button">"Extend"</button>
+        </form>
     }
 }
 

@@ -16,7 +16,7 @@ use super::auth::request_id;
 use super::dto::ErrorEnvelope;
 use super::dto::approvals::Approval;
 pub use super::dto::provision::Target;
-use super::dto::provision::{Environment, EnvironmentStatus, Plan};
+use super::dto::provision::{Environment, EnvironmentStatus, Extend, Plan};
 use super::dto::tasks::Task;
 use super::error::ApiError;
 
@@ -150,4 +150,38 @@ pub async fn status(
     Ok(Json(EnvironmentStatus::from(
         &state.provisioner.status(&request).await?,
     )))
+}
+
+#[utoipa::path(post, path = "/api/provision/extend", tag = "provision", request_body = Extend,
+    responses((status = 200, description = "The environment with its new expiry", body = Environment),
+        (status = 400, description = "Malformed body, unknown service or environment, an environment that does not expire, `ttl_seconds` beyond the environment's maximum or before the current expiry", body = ErrorEnvelope),
+        (status = 403, description = "Not a member of the owning team", body = ErrorEnvelope),
+        (status = 404, description = "The environment is not provisioned", body = ErrorEnvelope),
+        (status = 409, description = "The environment has expired (the reaper destroys it), is being destroyed, has no expiry yet, or its namespace holds another service's environment", body = ErrorEnvelope),
+        (status = 413, description = "Body too large", body = ErrorEnvelope),
+        (status = 503, description = "The database is unreachable", body = ErrorEnvelope)))]
+/// `POST /api/provision/extend`: moves an ephemeral environment's expiry to `ttl_seconds` from
+/// now (owning team and platform admins; audited).
+pub async fn extend(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
+    body: Result<Json<Extend>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Environment>, ApiError> {
+    let body = super::error::json_body(body)?;
+    state
+        .provisioner
+        .authorize_extend(&principal, &body.service)
+        .map_err(ApiError::from)?;
+    let record = state
+        .provisioner
+        .extend(&causeway_platform::provision::expiry::Extension {
+            service: body.service,
+            environment: body.environment,
+            ttl_seconds: body.ttl_seconds,
+            request_id: request_id(&headers).unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+            requester: Requester::of(&principal),
+        })
+        .await?;
+    Ok(Json(Environment::from(&record)))
 }
