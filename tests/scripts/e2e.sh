@@ -47,7 +47,14 @@ done
 curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null || { echo "the portal did not become ready" >&2; cat "$tmp/server.log" >&2; exit 1; }
 
 mkdir -p "$root/target/e2e"
-if ! BASE_URL="http://127.0.0.1:$port" SCREENSHOTS="$root/target/e2e" node "$root/tests/e2e/portal.test.mjs"; then
+# Every journey file, one after the other; E2E_TESTS names some of them instead (paths).
+journeys() {
+    local file
+    for file in ${E2E_TESTS:-"$root"/tests/e2e/*.test.mjs}; do
+        node "$file" || return 1
+    done
+}
+if ! BASE_URL="http://127.0.0.1:$port" SCREENSHOTS="$root/target/e2e" journeys; then
     echo "---- server log ----" >&2
     tail -n 50 "$tmp/server.log" >&2
     exit 1

@@ -134,6 +134,9 @@ pub(super) async fn environment_plan(
         environments_href: format!("{}/environments", ref_path(&service)),
         fields: view::fields(env, &values),
         can_change: view::may_change(&provisioner, &principal, &service),
+        approvers: config
+            .approval_for(&environment)
+            .map(|rule| rule.approvers.join(", ")),
         ..PlanView::default()
     };
     match provisioner.plan(&request).await {

@@ -107,6 +107,9 @@ pub struct PlanView {
     pub errors: Vec<String>,
     pub steps: Vec<PlanStep>,
     pub can_change: bool,
+    /// For an environment that needs an approval, the groups who give it: applying then stops at
+    /// a pending approval bound to this plan.
+    pub approvers: Option<String>,
 }
 
 impl PlanView {

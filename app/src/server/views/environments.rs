@@ -272,7 +272,9 @@ pub fn Plan(plan: PlanView) -> impl IntoView {
         errors,
         steps,
         can_change,
+        approvers,
     } = plan;
+    let apply = if approvers.is_some() { "Request approval" } else { "Apply" };
     view! {
         <nav class="breadcrumb" aria-label="Breadcrumb">
             <ol>
@@ -307,7 +309,10 @@ pub fn Plan(plan: PlanView) -> impl IntoView {
                             <input type="hidden" name="service" value=service_ref.clone() />
                             <input type="hidden" name="environment" value=environment.clone() />
                             {values.into_iter().map(|(name, value)| view! { <input type="hidden" name=name value=value /> }).collect_view()}
-                            <button type="submit" class="button button--primary">"Apply"</button>
+                            {approvers.map(|a| view! {
+                                <p class="notice" data-testid="needs-approval">{environment.clone()} " needs an approval from " {a} ": the request waits, bound to this exact plan, until an approver approves it."</p>
+                            })}
+                            <button type="submit" class="button button--primary">{apply}</button>
                         </form>
                     }
                         .into_any()
