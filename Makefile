@@ -14,7 +14,7 @@ export SITE_ROOT
 WASM_PROFILE ?= release
 CAUSEWAY := $(CARGO_TARGET_DIR)/debug/causeway
 
-.PHONY: help run test setup site server lint unit e2e fmt clean dev-cluster dev-cluster-down dev-gitea dev-gitea-down bench-catalog bench-templates bench-provision fuzz fuzz-api
+.PHONY: help run test setup site server lint unit e2e fmt clean dev-cluster dev-cluster-down dev-gitea dev-gitea-down bench-catalog bench-templates bench-provision bench-policies fuzz fuzz-api
 
 help:
 	@echo "make run   build and serve the portal with demo data on http://127.0.0.1:3000"
@@ -98,6 +98,11 @@ dev-gitea-down:
 ## because debug timings say nothing about the product.
 bench-provision:
 	tests/bench/provision/run.sh
+
+## The policy benchmark (server/platform/benches/policies.rs): 50 policies evaluated for one
+## request, and 1,000 policies read and compiled; release build, no services needed.
+bench-policies:
+	cargo bench -p causeway-platform --bench policies
 
 ## The parsers' fuzz run (server/platform/tests/fuzz.rs) at a million generated inputs per target,
 ## on a release build, with a new seed each run; `make test` runs the same targets at 20 000

@@ -322,6 +322,8 @@ pub struct IngestReport {
     pub orphaned: Vec<String>,
     /// References to entities that do not exist (kept, reported).
     pub warnings: Vec<String>,
+    /// The import policies' warnings and waived denials (a denial refuses the import with 403).
+    pub policies: Vec<super::guardrails::PolicyVerdict>,
 }
 
 impl From<&catalog::IngestReport> for IngestReport {
@@ -332,6 +334,7 @@ impl From<&catalog::IngestReport> for IngestReport {
             unchanged: report.unchanged.clone(),
             orphaned: report.orphaned.clone(),
             warnings: report.warnings.clone(),
+            policies: report.policies.iter().map(Into::into).collect(),
         }
     }
 }

@@ -103,6 +103,7 @@ mod same_json {
             unchanged: vec!["component:default/b".to_owned()],
             orphaned: vec![],
             warnings: vec!["a: owner missing".to_owned()],
+            policies: vec![],
         };
         same(&report, &wire::catalog::IngestReport::from(&report));
         same(
