@@ -137,7 +137,7 @@ async fn pending(
         .await
         .expect("requested")
     {
-        Submission::Approval(approval) => approval,
+        Submission::Approval(approval) => *approval,
         Submission::Task(task) => panic!("prod started task {} without an approval", task.id),
     }
 }

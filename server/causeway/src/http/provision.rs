@@ -84,7 +84,7 @@ pub async fn apply(
         .request_apply(&state.platform.tasks, &request)
         .await?;
     Ok(match submitted {
-        Submission::Task(task) => (StatusCode::ACCEPTED, Json(Task::from(&task))).into_response(),
+        Submission::Task(task) => (StatusCode::ACCEPTED, Json(Task::from(&*task))).into_response(),
         Submission::Approval(approval) => (
             StatusCode::CREATED,
             [(header::LOCATION, format!("/api/approvals/{}", approval.id))],

@@ -124,8 +124,8 @@ impl Approval {
 /// What a door gets for an apply: the task that applies it, or the approval it waits for.
 #[derive(Debug, Clone)]
 pub enum Submission {
-    Task(Task),
-    Approval(Approval),
+    Task(Box<Task>),
+    Approval(Box<Approval>),
 }
 
 /// An approve or a reject.
@@ -143,12 +143,12 @@ impl Provisioner {
     pub async fn request_apply(&self, tasks: &Tasks, request: &Request) -> Result<Submission> {
         let rule = self.config().approval_for(&request.environment).cloned();
         match rule {
-            Some(rule) => Ok(Submission::Approval(
+            Some(rule) => Ok(Submission::Approval(Box::new(
                 self.request_approval(&rule, request).await?,
-            )),
-            None => Ok(Submission::Task(
+            ))),
+            None => Ok(Submission::Task(Box::new(
                 self.start_apply(tasks, request, None).await?,
-            )),
+            ))),
         }
     }
 

@@ -184,16 +184,10 @@ impl Provisioner {
                 ("commit", "Commit the manifests to the GitOps repository"),
             ]),
         };
-        self.submit(
-            tasks,
-            APPLY,
-            "Provision",
-            request,
-            &prepared,
-            plan,
-            plan_hash,
-        )
-        .await
+        let mut input = Input::of(request, &prepared.instance.namespace);
+        input.plan_hash = plan_hash.map(str::to_owned);
+        self.submit(tasks, APPLY, "Provision", &prepared, input, plan)
+            .await
     }
 
     /// Checks `request` (protected environments and other services' namespaces are refused now)
@@ -237,14 +231,12 @@ impl Provisioner {
         tasks: &Tasks,
         kind: &str,
         verb: &str,
-        request: &Request,
         prepared: &Prepared,
+        input: Input,
         steps: Vec<(String, String)>,
-        plan_hash: Option<&str>,
     ) -> Result<Task> {
         let namespace = &prepared.instance.namespace;
-        let mut input = Input::of(request, namespace);
-        input.plan_hash = plan_hash.map(str::to_owned);
+        let requester = input.requester.0.clone();
         tasks
             .create(NewTask {
                 kind: kind.to_owned(),
@@ -253,7 +245,7 @@ impl Provisioner {
                     prepared.instance.service, prepared.environment.name
                 ),
                 input: serde_json::to_value(input).unwrap_or_default(),
-                requester: request.requester.entity_ref.clone(),
+                requester,
                 owner: Some(prepared.owner.clone()),
                 subject: Some(namespace.clone()),
                 steps,

@@ -229,7 +229,7 @@ impl Provision {
         let started = Instant::now();
         let task = loop {
             match self.provisioner.request_apply(&self.tasks, &request).await {
-                Ok(Submission::Task(task)) => break task,
+                Ok(Submission::Task(task)) => break *task,
                 // The environment needs an approval: the run ends here with the approval's id,
                 // and the apply starts when an approver approves the unchanged plan.
                 Ok(Submission::Approval(approval)) => {
