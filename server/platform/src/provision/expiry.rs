@@ -36,9 +36,10 @@ pub const EXPIRING: &str = "environment.expiring";
 /// The lease among replicas: only its holder reminds and reaps.
 const REAPER_LEASE: &str = "environment-reaper";
 
-/// How long the reaper waits before it tries again to destroy an environment whose destroy it
-/// could not submit, or whose last destroy failed, so that a stuck environment costs one audit
-/// record (and one failed task) per period rather than one per pass.
+/// How long the reaper waits before it tries again to destroy an environment: one whose destroy
+/// it submitted (still waiting for a worker, say), could not submit, or whose last destroy
+/// failed. A stuck environment then costs one audit record (and one failed task) per period
+/// rather than one per pass.
 const RETRY_AFTER_MILLIS: i64 = 5 * 60 * 1000;
 
 /// When an environment of `environment` applied at `now` expires, if it expires at all.
@@ -228,7 +229,7 @@ impl Provisioner {
             engine: self.clone(),
             tasks,
             notifier,
-            refused: Mutex::new(HashMap::new()),
+            attempted: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -250,9 +251,9 @@ pub struct Reaper {
     engine: Provisioner,
     tasks: Tasks,
     notifier: Notifier,
-    /// Namespaces whose destroy could not be submitted, and when: tried again after
-    /// [`RETRY_AFTER_MILLIS`].
-    refused: Mutex<HashMap<String, i64>>,
+    /// Namespaces this reaper submitted a destroy for, or tried to, and when: not tried again
+    /// before [`RETRY_AFTER_MILLIS`] has passed.
+    attempted: Mutex<HashMap<String, i64>>,
 }
 
 impl Reaper {
@@ -263,7 +264,7 @@ impl Reaper {
         let now = now_millis();
         let remind_before = seconds_to_millis(engine.config().notifications.remind_before_seconds);
         let mut reaped = Reaped::default();
-        self.refused
+        self.attempted
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .retain(|_, at| now - *at < RETRY_AFTER_MILLIS);
@@ -302,30 +303,29 @@ impl Reaper {
             if expires_at > now || self.backing_off(&record, now) {
                 continue;
             }
+            self.attempted
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(record.namespace.clone(), now);
             match self.reap(&record, expires_at).await {
                 Ok(task) => reaped.destroying.push((record.namespace.clone(), task)),
-                Err(error) => {
-                    self.refused
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .insert(record.namespace.clone(), now);
-                    reaped
-                        .refused
-                        .push((record.namespace.clone(), error.to_string()));
-                }
+                Err(error) => reaped
+                    .refused
+                    .push((record.namespace.clone(), error.to_string())),
             }
         }
         Ok(reaped)
     }
 
-    /// Whether a recent attempt to destroy `record` failed, so that it is not tried at once.
+    /// Whether `record` was tried lately (by this reaper, or by a destroy that failed), so that
+    /// it is not tried again at once.
     fn backing_off(&self, record: &Record, now: i64) -> bool {
-        let refused = self
-            .refused
+        let attempted = self
+            .attempted
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .contains_key(&record.namespace);
-        refused
+        attempted
             || (record.status == Status::Failed
                 && now - record.updated_at_millis < RETRY_AFTER_MILLIS)
     }
