@@ -432,7 +432,7 @@ fn build(documents: &[Document<'_>], problems: &mut Vec<Problem>) -> PlatformCon
     }
     if provision.environments.is_empty() && !documents.is_empty() {
         problems.push(Problem::new(
-            &documents[0].chunk.file.to_owned(),
+            documents[0].chunk.file,
             None,
             "kind",
             "no Environment is defined; a configuration needs at least one",
