@@ -1,5 +1,5 @@
 //! The command line: `causeway serve | migrate | seed | token … | catalog … | provision … |
-//! template … | version`.
+//! approval … | platform … | policy … | template … | version`.
 
 mod approval;
 mod expiry;
