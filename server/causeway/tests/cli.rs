@@ -458,3 +458,81 @@ spec:
     assert!(!output.status.success());
     assert!(stderr(&output).contains("name"), "{}", stderr(&output));
 }
+
+#[test]
+fn the_platform_configuration_is_exported_checked_and_its_policies_tested() {
+    let env = Env::new();
+    // The embedded default, exported, is a configuration `platform check` accepts.
+    let export = env.run(&["platform", "export"], &[]);
+    assert!(export.status.success(), "{}", stderr(&export));
+    let documents = stdout(&export);
+    assert!(documents.contains("kind: Policy") && documents.contains("name: ceiling-cpu"));
+    let config = env.dir.join("platform");
+    std::fs::create_dir_all(&config).expect("dir");
+    std::fs::write(config.join("platform.yaml"), &documents).expect("write");
+    let check = env.run(&["platform", "check", config.to_str().expect("path")], &[]);
+    assert!(check.status.success(), "{}", stderr(&check));
+    assert!(stdout(&check).contains("valid;"), "{}", stdout(&check));
+
+    // Cases with expectations: one holds, one fails, and the command says which.
+    let cases = env.dir.join("cases.yaml");
+    std::fs::write(
+        &cases,
+        r#"cases:
+  - name: small dev request
+    input: &small
+      subject: environment
+      service: { ref: "component:default/api", metadata: { name: api, annotations: {} }, spec: { lifecycle: production } }
+      owner: { ref: "group:default/payments", name: payments }
+      environment: { name: dev, ephemeral: false }
+      request: { cpuMillis: 1000, memoryMib: 512, pods: 2 }
+      team: { environments: [], totals: { cpuMillis: 0, memoryMib: 0, pods: 0 } }
+    expect: { ceiling-cpu: allowed, cost-centre: allowed }
+  - name: too much CPU
+    input:
+      subject: environment
+      service: { ref: "component:default/api", metadata: { name: api, annotations: {} }, spec: { lifecycle: production } }
+      owner: { ref: "group:default/payments", name: payments }
+      environment: { name: dev, ephemeral: false }
+      request: { cpuMillis: 9000, memoryMib: 512, pods: 2 }
+      team: { environments: [], totals: { cpuMillis: 0, memoryMib: 0, pods: 0 } }
+    expect: { ceiling-cpu: allowed }
+"#,
+    )
+    .expect("write");
+    let test = env.run(
+        &[
+            "policy",
+            "test",
+            config.to_str().expect("path"),
+            "--input",
+            cases.to_str().expect("path"),
+        ],
+        &[],
+    );
+    assert!(!test.status.success());
+    let out = stdout(&test);
+    assert!(out.contains("small dev request: allowed"), "{out}");
+    assert!(out.contains("too much CPU: denied"), "{out}");
+    assert!(
+        out.contains(
+            "denied   ceiling-cpu (set.cpu): 9000m of CPU is above the ceiling of 8000m for dev"
+        ),
+        "{out}"
+    );
+    assert!(
+        stderr(&test).contains("too much CPU: ceiling-cpu expected \"allowed\", got \"denied\""),
+        "{}",
+        stderr(&test)
+    );
+
+    // A broken configuration is refused with its file, line and field.
+    std::fs::write(config.join("broken.yaml"), "apiVersion: causeway.dev/v1alpha1\nkind: Policy\nmetadata: { name: broken }\nspec:\n  appliesTo: [environment]\n  field: x\n  expression: 'request.pods <'\n  message: \"'m'\"\n  fix: f\n").expect("write");
+    let check = env.run(&["platform", "check", config.to_str().expect("path")], &[]);
+    assert!(!check.status.success());
+    assert!(
+        stderr(&check).contains("broken.yaml:7: spec.expression: is not valid CEL"),
+        "{}",
+        stderr(&check)
+    );
+}
