@@ -75,6 +75,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/tasks") view=TasksPage ssr=SsrMode::Async />
                     <Route path=path!("/tasks/:id") view=TaskPage ssr=SsrMode::Async />
                     <Route path=path!("/platform") view=PlatformPage ssr=SsrMode::Async />
+                    <Route path=path!("/platform/policies/test") view=PlatformPage ssr=SsrMode::Async />
                     <Route path=path!("/delivery") view=|| view! { <NotYet area="delivery" /> } ssr=SsrMode::Async />
                 </Routes>
             </Layout>

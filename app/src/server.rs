@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod create;
 pub mod environments;
 mod graph;
+pub mod guardrails;
 pub mod signed;
 pub mod views;
 
@@ -62,17 +63,50 @@ pub fn require_principal() -> Result<Principal, ServerFnError> {
     })
 }
 
-/// Logs a domain error and turns it into a message fit for the browser.
+/// Sets the status of this request's answer. A plain form post (a server function called by an
+/// HTML form, without JavaScript or with it) is left alone: it is answered with a redirect to the
+/// page it came from carrying the message in its address, and any other status would stop the
+/// browser from following it. Pages and the portal's own client get the status.
+pub fn set_status(status: StatusCode) {
+    let form_post = use_context::<http::request::Parts>().is_some_and(|parts| {
+        parts.method == http::Method::POST
+            && parts.uri.path().starts_with("/api/portal/")
+            && parts
+                .headers
+                .get(http::header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|accept| accept.contains("text/html"))
+    });
+    if form_post {
+        return;
+    }
+    if let Some(response) = use_context::<ResponseOptions>() {
+        response.set_status(status);
+    }
+}
+
+/// A domain error as the browser receives it, keeping its meaning: the status its variant stands
+/// for (a policy denial is a 403 listing each denial's field, message and fix, not a 500) and its
+/// message. Only failures of the server itself are logged and answered as an internal error,
+/// since their text may describe the database rather than the request.
 pub fn domain_error(error: causeway_platform::Error) -> ServerFnError {
     use causeway_platform::Error as E;
+    let status = match &error {
+        E::InvalidInput { .. } | E::Rejected(_) => StatusCode::BAD_REQUEST,
+        E::PolicyDenied(_) | E::Forbidden(_) => StatusCode::FORBIDDEN,
+        E::NotFound(_) => StatusCode::NOT_FOUND,
+        E::Conflict(_) => StatusCode::CONFLICT,
+        E::Cluster(_) => StatusCode::SERVICE_UNAVAILABLE,
+        E::Database(_) | E::Migration(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    set_status(status);
     match error {
-        E::InvalidInput { .. } | E::NotFound(_) | E::Conflict(_) | E::Forbidden(_) => {
-            ServerFnError::new(error.to_string())
-        }
-        other => {
-            leptos::logging::error!("server function failed: {other}");
+        E::PolicyDenied(denials) => ServerFnError::new(guardrails::denial_message(&denials)),
+        E::Database(_) | E::Migration(_) => {
+            leptos::logging::error!("server function failed: {error}");
             ServerFnError::new("internal error; the server log has the details")
         }
+        other => ServerFnError::new(other.to_string()),
     }
 }
 

@@ -143,13 +143,24 @@ pub(super) async fn environment_plan(
         Ok(found) => {
             plan.namespace = found.namespace;
             plan.steps = view::plan_steps(&found.steps);
+            plan.notices = crate::server::guardrails::notices(&found.policies);
         }
-        Err(error) => plan.errors = view::form_errors(&mut plan.fields, error),
+        Err(error) => crate::server::guardrails::refuse(&mut plan, error),
     }
+    // An apply the policies refused comes back here with the denials in its address; the plan
+    // just made shows them next to their fields, so the address's copy is shown only when the
+    // plan no longer finds them (something changed in between).
+    let posted_denial = crate::server::posted_error(&error)
+        .is_some_and(|m| m.starts_with(crate::server::guardrails::DENIED));
+    let error = if posted_denial && !plan.ok() {
+        ""
+    } else {
+        error.as_str()
+    };
     Ok(Some(Rendered {
         title: format!("{} · {} · Plan", plan.service_name, plan.environment),
         html: with_error(
-            &error,
+            error,
             crate::server::render_html(
                 leptos::view! { <crate::server::views::environments::Plan plan /> },
             ),
@@ -285,12 +296,11 @@ pub async fn extend_environment(
     Ok(())
 }
 
-/// A 403 for the browser, with the rule.
+/// A 403 for the browser, with the rule (a plain form post is redirected back with it instead,
+/// see `set_status`).
 #[cfg(feature = "ssr")]
 pub(super) fn forbidden(error: causeway_platform::Error) -> ServerFnError {
-    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-        response.set_status(http::StatusCode::FORBIDDEN);
-    }
+    crate::server::set_status(http::StatusCode::FORBIDDEN);
     ServerFnError::new(error.to_string())
 }
 

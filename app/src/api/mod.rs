@@ -6,10 +6,12 @@ use leptos::prelude::*;
 mod approvals;
 mod create;
 mod environments;
+mod guardrails;
 mod pages;
 pub use approvals::*;
 pub use create::*;
 pub use environments::*;
+pub use guardrails::*;
 pub use pages::*;
 
 use leptos::server_fn::codec::Json;

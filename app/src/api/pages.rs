@@ -8,13 +8,14 @@ use crate::model::Rendered;
 #[cfg(feature = "ssr")]
 use super::create::{author_page, templates_page, wizard_page};
 #[cfg(feature = "ssr")]
-use super::environments::{
-    environment_plan, environments, platform_overview, task_page, tasks_list,
-};
+use super::environments::{environment_plan, environments, task_page, tasks_list};
+#[cfg(feature = "ssr")]
+use super::guardrails::{bench_page, platform_page};
 
 /// A server-rendered page by its address: the environments tab, the plan page, the tasks list,
-/// a task, the platform overview, the templates, a template's wizard and template authoring. One
-/// server function for all of them keeps one fetch path in the browser build.
+/// a task, the platform page and its policy test bench, the templates, a template's wizard and
+/// template authoring. One server function for all of them keeps one fetch path in the browser
+/// build.
 #[server(prefix = "/api/portal", endpoint = "page")]
 pub async fn rendered_page(path: String, query: String) -> Result<Option<Rendered>, ServerFnError> {
     let params: std::collections::BTreeMap<String, String> =
@@ -65,9 +66,8 @@ pub async fn rendered_page(path: String, query: String) -> Result<Option<Rendere
         }
         ["tasks"] => tasks_list(value("scope"), value("status")).await,
         ["tasks", id] => task_page((*id).to_owned(), value("__err")).await,
-        ["platform"] => {
-            platform_overview(value("team"), value("target"), value("environment")).await
-        }
+        ["platform"] => platform_page(&params).await,
+        ["platform", "policies", "test"] => bench_page(&params).await,
         ["create"] => templates_page(&params).await,
         ["create", "author"] => author_page(&params).await,
         ["create", "templates", namespace, name] => wizard_page(namespace, name, &params).await,

@@ -64,6 +64,9 @@ pub struct ParamField {
     pub default: String,
     /// What is wrong with the value, as the server found it.
     pub error: Option<String>,
+    /// The platform team's policies that refuse the value, each with its message and fix.
+    #[serde(default)]
+    pub denials: Vec<super::VerdictView>,
 }
 
 /// What is recorded about an environment.
@@ -105,6 +108,13 @@ pub struct PlanView {
     pub fields: Vec<ParamField>,
     /// Problems that belong to no single field.
     pub errors: Vec<String>,
+    /// Policy denials about no parameter: the environment itself (shown by its heading) or
+    /// another part of the request (shown at the top of the form).
+    #[serde(default)]
+    pub denials: Vec<super::VerdictView>,
+    /// Policy warnings and waived denials: shown, not blocking.
+    #[serde(default)]
+    pub notices: Vec<super::VerdictView>,
     pub steps: Vec<PlanStep>,
     pub can_change: bool,
     /// For an environment that needs an approval, the groups who give it: applying then stops at
@@ -115,7 +125,12 @@ pub struct PlanView {
 impl PlanView {
     /// Whether the request may be applied as it is.
     pub fn ok(&self) -> bool {
-        self.errors.is_empty() && self.fields.iter().all(|f| f.error.is_none())
+        self.errors.is_empty()
+            && self.denials.is_empty()
+            && self
+                .fields
+                .iter()
+                .all(|f| f.error.is_none() && f.denials.is_empty())
     }
 }
 

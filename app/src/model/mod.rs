@@ -6,9 +6,11 @@ use serde::{Deserialize, Serialize};
 mod approvals;
 mod create;
 mod environments;
+mod guardrails;
 pub use approvals::*;
 pub use create::*;
 pub use environments::*;
+pub use guardrails::*;
 
 /// A page the server rendered to HTML, for pages without interactive parts: the browser build
 /// then carries none of their rendering code.

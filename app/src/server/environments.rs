@@ -60,6 +60,7 @@ pub fn fields(environment: &Environment, values: &BTreeMap<String, String>) -> V
             value: values.get(f.name).cloned().unwrap_or_default(),
             default: f.default,
             error: None,
+            denials: Vec::new(),
         })
         .collect()
 }

@@ -25,3 +25,24 @@ pub fn iso(millis: i64) -> String {
         .map(|t| t.to_string())
         .unwrap_or_else(|_| millis.to_string())
 }
+
+/// The end of the UTC day `date` (`2027-01-31`) names, in milliseconds since the epoch: a waiver
+/// "until 31 January" holds through that whole day. `None` when `date` is not such a day.
+pub fn end_of_day(date: &str) -> Option<i64> {
+    let day: k8s_openapi::jiff::civil::Date = date.trim().parse().ok()?;
+    let next = day.tomorrow().ok()?;
+    next.to_zoned(k8s_openapi::jiff::tz::TimeZone::UTC)
+        .ok()
+        .map(|z| z.timestamp().as_millisecond())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_day_ends_at_the_next_midnight_utc() {
+        assert_eq!(super::end_of_day("1970-01-01"), Some(86_400_000));
+        assert_eq!(super::end_of_day(" 2027-01-31 "), Some(1_801_440_000_000));
+        assert_eq!(super::end_of_day("2027-02-30"), None);
+        assert_eq!(super::end_of_day("tomorrow"), None);
+    }
+}

@@ -225,7 +225,7 @@ fn Fields(fields: Vec<ParamField>, prefix: String) -> impl IntoView {
             let id = format!("{prefix}-{}", f.name);
             let help_id = format!("{id}-help");
             let error_id = format!("{id}-error");
-            let invalid = f.error.is_some();
+            let invalid = f.error.is_some() || !f.denials.is_empty();
             let described = if invalid {
                 format!("{help_id} {error_id}")
             } else {
@@ -237,7 +237,12 @@ fn Fields(fields: Vec<ParamField>, prefix: String) -> impl IntoView {
                     <input id=id name=f.name.clone() value=f.value placeholder=f.default.clone()
                         aria-describedby=described aria-invalid=invalid.then_some("true") autocomplete="off" />
                     <p id=help_id class="muted small">{f.help} " (default " {f.default} ")"</p>
-                    {f.error.map(|e| view! { <p id=error_id class="field__error" role="alert">{e}</p> })}
+                    {invalid.then(|| view! {
+                        <div id=error_id class="field__error" role="alert">
+                            {f.error.map(|e| view! { <p>{e}</p> })}
+                            <super::guardrails::Denials denials=f.denials />
+                        </div>
+                    })}
                 </div>
             }
         })
@@ -270,11 +275,22 @@ pub fn Plan(plan: PlanView) -> impl IntoView {
         environments_href,
         fields,
         errors,
+        denials,
+        notices,
         steps,
         can_change,
         approvers,
     } = plan;
-    let apply = if approvers.is_some() { "Request approval" } else { "Apply" };
+    let apply = if approvers.is_some() {
+        "Request approval"
+    } else {
+        "Apply"
+    };
+    // A denial about the environment itself is described by the heading that names it.
+    let environment_error = format!("{environment}-environment-error");
+    let environment_denied = denials
+        .iter()
+        .any(|d| d.field == crate::server::guardrails::ENVIRONMENT_FIELD);
     view! {
         <nav class="breadcrumb" aria-label="Breadcrumb">
             <ol>
@@ -284,9 +300,10 @@ pub fn Plan(plan: PlanView) -> impl IntoView {
             </ol>
         </nav>
         <section class="page-head">
-            <h1>"Plan for " {environment.clone()}</h1>
+            <h1 aria-describedby=environment_denied.then(|| environment_error.clone())>"Plan for " {environment.clone()}</h1>
             <p class="muted">{if ok { summary } else { "The request is not valid; correct the fields below.".to_owned() }}</p>
         </section>
+        <super::guardrails::RequestDenials denials environment_id=environment_error />
         {(!errors.is_empty()).then(|| view! {
             <div class="error-box" role="alert" data-testid="plan-errors">
                 <ul>{errors.into_iter().map(|e| view! { <li>{e}</li> }).collect_view()}</ul>
@@ -302,6 +319,7 @@ pub fn Plan(plan: PlanView) -> impl IntoView {
         {ok.then(|| view! {
             <section class="panel" aria-labelledby="plan-heading">
                 <h2 id="plan-heading">"What would change in " <code>{namespace.clone()}</code></h2>
+                <super::guardrails::Notices notices />
                 <PlanTable steps />
                 {if can_change {
                     view! {
