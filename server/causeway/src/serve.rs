@@ -153,6 +153,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     tokio::spawn(reconcile_drift(state.clone()));
     tokio::spawn(reap_expired(state.clone()));
     tokio::spawn(follow_platform_config(state.clone()));
+    tokio::spawn(reconcile_admission(state.clone()));
     let tasks = tokio::spawn(run_tasks(state.clone(), tasks_stopped));
     tracing::info!(address = %listen, public_url = %state.config.public_url, environments = ?state.config.cluster(), "Causeway is serving");
     let store = state.platform.store.clone();
@@ -376,6 +377,56 @@ async fn reconcile_drift(state: AppState) {
     }
     if let Err(error) = state.provisioner.spawn_reconciler().await {
         tracing::error!(%error, "the drift reconciler stopped");
+    }
+}
+
+/// How often the admission policies are compared with the platform configuration in force, and
+/// how soon a cluster that could not be reconciled is tried again.
+const ADMISSION_EVERY: Duration = Duration::from_secs(30);
+
+/// Keeps every configured cluster's admission policy (`provision::admission`) in step with the
+/// policies of the revision in force: at start-up, whenever the revision changes, and again after
+/// a failure. Replicas with the same revision write the same objects, so they need no lease.
+async fn reconcile_admission(state: AppState) {
+    use causeway_platform::provision::config::Target;
+    use causeway_platform::provision::{admission, cluster_client};
+    let mut reconciled: Option<String> = None;
+    loop {
+        let revision = state.platform.guardrails.current();
+        if reconciled.as_deref() != Some(revision.hash.as_str()) {
+            let policies: Vec<_> = revision
+                .config
+                .policies
+                .iter()
+                .map(|compiled| compiled.policy.clone())
+                .collect();
+            let mut failed = false;
+            for cluster in &revision.provision.clusters {
+                // Each cluster holds the parameters of the environments that live in it.
+                let mut provision = (*revision.provision).clone();
+                provision.environments.retain(|e| match &e.target {
+                    Target::Cluster { name } => *name == cluster.name,
+                    Target::Gitops { cluster: name, .. } => *name == cluster.name,
+                });
+                let outcome = match cluster_client(cluster).await {
+                    Ok(client) => admission::reconcile(&client, &policies, &provision).await,
+                    Err(error) => Err(error),
+                };
+                match outcome {
+                    Ok(done) => {
+                        tracing::info!(cluster = %cluster.name, revision = %revision.hash, ?done, "admission policies reconciled")
+                    }
+                    Err(error) => {
+                        failed = true;
+                        tracing::warn!(cluster = %cluster.name, %error, "admission policies not reconciled; trying again");
+                    }
+                }
+            }
+            if !failed {
+                reconciled = Some(revision.hash.clone());
+            }
+        }
+        tokio::time::sleep(ADMISSION_EVERY).await;
     }
 }
 
