@@ -93,7 +93,7 @@ struct Target {
     /// The component, e.g. payments-api or component:default/payments-api.
     #[arg(long)]
     service: String,
-    /// The environment: dev, staging or prod with the default configuration.
+    /// The environment: dev, staging, prod or preview with the default configuration.
     #[arg(long = "env")]
     environment: String,
     /// A parameter, `key=value` (cpu, memory, pods); repeatable.

@@ -282,7 +282,7 @@ async fn wrong_requests_are_refused_naming_the_field_and_create_nothing() {
     assert!(
         unknown_env.iter().any(|p| p.contains("environment")
             && p.contains("\"qa\"")
-            && p.contains("dev, staging, prod")),
+            && p.contains("dev, staging, prod, preview")),
         "{unknown_env:?}"
     );
     let unknown_service = problems(engine.apply(&request("no-such-service", "dev", &[])).await);

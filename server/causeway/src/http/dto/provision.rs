@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 pub struct Target {
     /// The component, e.g. `payments-api` or `component:default/payments-api`.
     pub service: String,
-    /// The environment (`dev`, `staging`, `prod` by default).
+    /// The environment (`dev`, `staging`, `prod` and the ephemeral `preview` by default).
     pub environment: String,
     /// Parameters overriding the environment's defaults: `cpu`, `memory`, `pods`, `availability`.
     #[serde(default)]

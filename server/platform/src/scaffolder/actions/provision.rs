@@ -48,7 +48,7 @@ pub fn actions(
                 "required": ["service", "environment"],
                 "properties": {
                     "service": { "type": "string", "description": "The component, e.g. component:default/ledger" },
-                    "environment": { "type": "string", "description": "dev, staging or prod with the default configuration" },
+                    "environment": { "type": "string", "description": "dev, staging, prod or preview with the default configuration" },
                     "set": { "type": "object", "additionalProperties": { "type": ["string", "number"] }, "description": "Parameters: cpu, memory, pods" }
                 }
             }),
