@@ -536,3 +536,56 @@ fn the_platform_configuration_is_exported_checked_and_its_policies_tested() {
         stderr(&check)
     );
 }
+
+#[test]
+fn an_ephemeral_environment_is_extended_within_its_maximum() {
+    let env = Env::new();
+    let gitops = env.dir.join("gitops").display().to_string();
+    let vars = [("CAUSEWAY_GITOPS_DIR", gitops.as_str())];
+    assert!(env.run(&["seed"], &vars).status.success());
+    let target = ["--service", "payments-api", "--env", "preview"];
+    let run = |verb: &[&str], extra: &[&str]| {
+        let args: Vec<&str> = ["provision"]
+            .iter()
+            .chain(verb)
+            .chain(&target)
+            .chain(extra)
+            .copied()
+            .collect();
+        env.run(&args, &vars)
+    };
+    let applied = run(&["apply"], &[]);
+    assert!(applied.status.success(), "{}", stderr(&applied));
+
+    let extended = run(&["extend"], &["--ttl", "5d"]);
+    assert!(extended.status.success(), "{}", stderr(&extended));
+    assert!(
+        stdout(&extended).contains("payments-api-preview (preview) now expires at")
+            && stdout(&extended).contains("in 5 d"),
+        "{}",
+        stdout(&extended)
+    );
+    let status = run(&["status"], &[]);
+    assert!(
+        stdout(&status).contains("expires at") && stdout(&status).contains("(in 5 d)"),
+        "{}",
+        stdout(&status)
+    );
+
+    let beyond = run(&["extend"], &["--ttl", "8d"]);
+    assert!(!beyond.status.success());
+    assert!(
+        stderr(&beyond).contains(
+            "ttl_seconds: 691200 seconds (8 d) is beyond the limit of the preview environment"
+        ),
+        "{}",
+        stderr(&beyond)
+    );
+    let unreadable = run(&["extend"], &["--ttl", "5w"]);
+    assert!(!unreadable.status.success());
+    assert!(
+        stderr(&unreadable).contains("--ttl \"5w\""),
+        "{}",
+        stderr(&unreadable)
+    );
+}
