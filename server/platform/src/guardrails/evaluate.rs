@@ -67,6 +67,52 @@ impl Decision {
     pub fn allowed(&self) -> bool {
         self.denials().next().is_none()
     }
+
+    /// Records that `policy` failed outside its expression (its Kubernetes rule refused one of
+    /// the objects about to be applied), exactly as a failed expression would be: denied, or
+    /// waived, or warned by its severity, with `message`.
+    pub fn fail(&mut self, policy: &str, message: &str, lookup: Lookup<'_>, waivers: &[Waiver]) {
+        let Some(verdict) = self.verdicts.iter_mut().find(|v| v.policy == policy) else {
+            return;
+        };
+        if matches!(
+            verdict.outcome,
+            Outcome::Denied | Outcome::Warned | Outcome::Waived
+        ) {
+            if !verdict.message.contains(message) {
+                verdict.message = format!("{}; {message}", verdict.message);
+            }
+            return;
+        }
+        verdict.message = message.to_owned();
+        verdict.outcome = match verdict.severity {
+            Severity::Warn => Outcome::Warned,
+            Severity::Deny => match waiver_for(&verdict.policy, lookup, waivers) {
+                Some(waiver) => {
+                    verdict.waiver = Some(describe(waiver));
+                    Outcome::Waived
+                }
+                None => Outcome::Denied,
+            },
+        };
+    }
+}
+
+fn waiver_for<'w>(policy: &str, lookup: Lookup<'_>, waivers: &'w [Waiver]) -> Option<&'w Waiver> {
+    let service = lookup.service?;
+    waivers
+        .iter()
+        .find(|w| w.covers(policy, service, lookup.now_millis))
+}
+
+fn describe(waiver: &Waiver) -> String {
+    format!(
+        "{} (by {} until {}: {})",
+        waiver.id,
+        waiver.granted_by,
+        crate::time::display(waiver.expires_at_millis),
+        waiver.reason
+    )
 }
 
 /// Who and what the parameters and waivers are looked up for.
@@ -134,26 +180,13 @@ pub fn evaluate(
             verdict.message = message;
             verdict.outcome = match policy.severity {
                 Severity::Warn => Outcome::Warned,
-                Severity::Deny => {
-                    let waiver = lookup.service.and_then(|service| {
-                        waivers
-                            .iter()
-                            .find(|w| w.covers(&policy.id, service, lookup.now_millis))
-                    });
-                    match waiver {
-                        Some(waiver) => {
-                            verdict.waiver = Some(format!(
-                                "{} (by {} until {}: {})",
-                                waiver.id,
-                                waiver.granted_by,
-                                crate::time::display(waiver.expires_at_millis),
-                                waiver.reason
-                            ));
-                            Outcome::Waived
-                        }
-                        None => Outcome::Denied,
+                Severity::Deny => match waiver_for(&policy.id, lookup, waivers) {
+                    Some(waiver) => {
+                        verdict.waiver = Some(describe(waiver));
+                        Outcome::Waived
                     }
-                }
+                    None => Outcome::Denied,
+                },
             };
             verdict
         })

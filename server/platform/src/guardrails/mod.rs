@@ -237,10 +237,7 @@ impl Guardrails {
         lookup: Lookup<'_>,
     ) -> Result<Decision> {
         let revision = self.current();
-        let mut waivers = revision.config.waivers.clone();
-        if let (Some(service), Some(store)) = (lookup.service, self.waivers()) {
-            waivers.extend(store.active(Some(service)).await?);
-        }
+        let waivers = self.waivers_for(lookup.service).await?;
         Ok(evaluate::evaluate(
             &revision.config.policies,
             subject,
@@ -248,6 +245,15 @@ impl Guardrails {
             lookup,
             &waivers,
         ))
+    }
+
+    /// The waivers in force for `service`: those written in the configuration and those granted.
+    pub async fn waivers_for(&self, service: Option<&str>) -> Result<Vec<waivers::Waiver>> {
+        let mut waivers = self.current().config.waivers.clone();
+        if let (Some(service), Some(store)) = (service, self.waivers()) {
+            waivers.extend(store.active(Some(service)).await?);
+        }
+        Ok(waivers)
     }
 
     /// [`Guardrails::decide`], refusing the request when a policy denies it: the error lists

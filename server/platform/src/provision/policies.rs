@@ -14,19 +14,58 @@ impl Provisioner {
     /// The policies' verdict on `request`: an error listing every denial, or the decision with
     /// its warnings and waived denials for the plan to show.
     pub async fn check_policies(&self, request: &Request, prepared: &Prepared) -> Result<Decision> {
+        let decision = self.decide_policies(request, prepared).await?.0;
+        if decision.allowed() {
+            Ok(decision)
+        } else {
+            Err(crate::Error::PolicyDenied(
+                decision.denials().cloned().collect(),
+            ))
+        }
+    }
+
+    /// Every policy's verdict on `request`, and the input they saw: each policy's expression over
+    /// the input, and its Kubernetes rule (if any) over the objects about to be applied, with the
+    /// message the API server would give.
+    async fn decide_policies(
+        &self,
+        request: &Request,
+        prepared: &Prepared,
+    ) -> Result<(Decision, Value)> {
         let input = self.policy_input(request, prepared).await?;
-        self.guardrails
-            .enforce(
-                Subject::Environment,
-                &input,
-                Lookup {
-                    environment: Some(&prepared.environment.name),
-                    team: Some(&prepared.owner),
-                    service: Some(&prepared.instance.service_ref),
-                    now_millis: crate::time::now_millis(),
-                },
-            )
-            .await
+        let lookup = Lookup {
+            environment: Some(&prepared.environment.name),
+            team: Some(&prepared.owner),
+            service: Some(&prepared.instance.service_ref),
+            now_millis: crate::time::now_millis(),
+        };
+        let mut decision = self
+            .guardrails
+            .decide(Subject::Environment, &input, lookup)
+            .await?;
+        let revision = self.guardrails.current();
+        let policies: Vec<_> = revision
+            .config
+            .policies
+            .iter()
+            .filter(|p| p.policy.kubernetes.is_some())
+            .map(|p| p.policy.clone())
+            .collect();
+        if !policies.is_empty() {
+            let violations = super::admission::check_bundle(
+                &policies,
+                &prepared.bundle,
+                &prepared.environment.name,
+                &prepared.owner,
+            );
+            if !violations.is_empty() {
+                let waivers = self.guardrails.waivers_for(lookup.service).await?;
+                for violation in violations {
+                    decision.fail(&violation.policy, &violation.message, lookup, &waivers);
+                }
+            }
+        }
+        Ok((decision, input))
     }
 
     /// The policy test bench: every policy's verdict on `request` (none refuses it here) and the
@@ -38,21 +77,7 @@ impl Provisioner {
     ) -> Result<(Decision, Value)> {
         crate::guardrails::require_admin(principal, "use the policy test bench")?;
         let prepared = self.prepare(request)?;
-        let input = self.policy_input(request, &prepared).await?;
-        let decision = self
-            .guardrails
-            .decide(
-                Subject::Environment,
-                &input,
-                Lookup {
-                    environment: Some(&prepared.environment.name),
-                    team: Some(&prepared.owner),
-                    service: Some(&prepared.instance.service_ref),
-                    now_millis: crate::time::now_millis(),
-                },
-            )
-            .await?;
-        Ok((decision, input))
+        self.decide_policies(request, &prepared).await
     }
 
     /// The input policies see for an environment request (the README's "Guardrails" documents
