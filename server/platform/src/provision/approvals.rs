@@ -8,24 +8,24 @@
 //! the hash too and checks it once more before it writes anything.
 //!
 //! Who may decide is decided here, not in the doors; every request and decision is audited and
-//! sent to the configured webhooks (`notify.rs`).
+//! sent to the configured webhooks (`approvals/record.rs`, `notify.rs`).
 
 pub mod fingerprint;
+mod record;
 mod store;
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 pub use self::fingerprint::{Fingerprint, PlanChange};
 pub use self::store::ApprovalFilter;
 pub(crate) use self::store::Table;
 use super::config::ApprovalRule;
 use super::{Prepared, Provisioner, Request, Requester};
-use crate::audit::{Entry, Outcome};
+use crate::audit::Outcome;
 use crate::identity::{Principal, Role};
-use crate::notify::Notification;
 use crate::tasks::{Task, Tasks};
 use crate::time::now_millis;
 use crate::{Error, Result};
@@ -489,68 +489,6 @@ impl Provisioner {
                     .to_owned(),
             ))
         }
-    }
-
-    async fn audit_approval(
-        &self,
-        actor: &str,
-        action: &str,
-        approval: &Approval,
-        outcome: Outcome,
-        extra: Value,
-        request_id: &str,
-    ) -> Result<()> {
-        let mut detail = json!({
-            "approval": approval.id,
-            "service": approval.service,
-            "environment": approval.environment,
-            "set": approval.parameters,
-            "plan_hash": approval.plan_hash,
-            "requested_by": approval.requester.entity_ref,
-            "status": approval.status.as_str(),
-            "comment": approval.comment,
-            "reason": approval.reason,
-            "task": approval.task_id,
-        });
-        if let (Some(detail), Value::Object(extra)) = (detail.as_object_mut(), extra) {
-            detail.extend(extra);
-        }
-        self.audit
-            .record(Entry {
-                actor,
-                action,
-                target: &approval.namespace,
-                outcome,
-                detail,
-                request_id: Some(request_id),
-            })
-            .await
-    }
-
-    /// Tells the configured webhooks; a receiver that is down is logged and changes nothing.
-    async fn notify(&self, kind: &str, approval: &Approval) {
-        let webhooks = self.config().notifications.webhooks.clone();
-        if webhooks.is_empty() {
-            return;
-        }
-        let data = json!({
-            "id": approval.id,
-            "rule": approval.rule,
-            "approvers": approval.approvers,
-            "service": approval.service,
-            "environment": approval.environment,
-            "namespace": approval.namespace,
-            "parameters": approval.parameters,
-            "requested_by": approval.requester.entity_ref,
-            "plan_hash": approval.plan_hash,
-            "status": approval.status.as_str(),
-            "decided_by": approval.decided_by,
-            "comment": approval.comment,
-            "reason": approval.reason,
-            "task": approval.task_id,
-        });
-        let notification = Notification::new(kind, &approval.id, data);
-        self.notifier.send(&webhooks, &notification).await;
     }
 }
 
