@@ -1,0 +1,270 @@
+//! The guardrails in the portal through the real router: a denial next to the field it names on
+//! the plan page, the same denial as a 403 with its field, message and fix for the portal's own
+//! client and as a redirect back for a plain form, the platform page for a developer and a
+//! platform admin, the policy test bench (platform admins only), and a waiver granted with the
+//! waiver form (a bad date sent back next to its field) that turns the denial into a notice.
+
+mod support;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use support::App;
+use tower::ServiceExt as _;
+
+const ORIGIN: &str = "http://127.0.0.1:3000";
+const PLAN: &str = "/catalog/default/component/payments-api/environments/dev/plan";
+
+async fn sign_in(app: &App, user: &str) -> String {
+    let response = app
+        .router
+        .clone()
+        .oneshot(
+            Request::post("/auth/dev/sign-in")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header(header::ORIGIN, ORIGIN)
+                .body(Body::from(format!("user={user}")))
+                .expect("request"),
+        )
+        .await
+        .expect("response");
+    response.headers()[header::SET_COOKIE]
+        .to_str()
+        .expect("ascii")
+        .split(';')
+        .next()
+        .expect("pair")
+        .to_owned()
+}
+
+async fn page(app: &App, cookie: &str, uri: &str) -> (StatusCode, String) {
+    let response = app
+        .router
+        .clone()
+        .oneshot(
+            Request::get(uri)
+                .header(header::COOKIE, cookie)
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
+        .expect("response");
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    (status, String::from_utf8(bytes.to_vec()).expect("UTF-8"))
+}
+
+/// Posts a form to a server function: as a browser's plain form (`accept: text/html`, with a
+/// referer) or as the portal's own client. Returns the status, the location and the body.
+async fn post(
+    app: &App,
+    cookie: &str,
+    path: &str,
+    body: &str,
+    plain_form: bool,
+) -> (StatusCode, String, String) {
+    let mut request = Request::post(path)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ORIGIN, ORIGIN)
+        .header(header::COOKIE, cookie);
+    request = if plain_form {
+        request
+            .header(header::ACCEPT, "text/html")
+            .header(header::REFERER, format!("{ORIGIN}/platform"))
+    } else {
+        request.header(header::ACCEPT, "application/json")
+    };
+    let response = app
+        .router
+        .clone()
+        .oneshot(request.body(Body::from(body.to_owned())).expect("request"))
+        .await
+        .expect("response");
+    let status = response.status();
+    let location = response
+        .headers()
+        .get(header::LOCATION)
+        .and_then(|l| l.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    (
+        status,
+        location,
+        String::from_utf8(bytes.to_vec()).expect("UTF-8"),
+    )
+}
+
+/// The part of `html` from `marker` to the end of its element's block.
+fn after<'a>(html: &'a str, marker: &str) -> &'a str {
+    html.split(marker)
+        .nth(1)
+        .unwrap_or_else(|| panic!("{marker} not in the page"))
+        .split("</div>")
+        .next()
+        .unwrap_or_default()
+}
+
+const REQUEST: &str =
+    "service=component%3Adefault%2Fpayments-api&environment=dev&cpu=9&memory=&pods=&availability=";
+
+#[tokio::test]
+async fn a_developer_sees_the_denial_next_to_the_field_and_the_portal_keeps_its_meaning() {
+    let app = App::new().await;
+    let ada = sign_in(&app, "ada").await;
+
+    let (status, html) = page(&app, &ada, &format!("{PLAN}?cpu=9")).await;
+    assert_eq!(status, StatusCode::OK);
+    let error = after(&html, r#"id="dev-cpu-error""#);
+    assert!(
+        error.contains("9000m of CPU is above the ceiling of 8000m for dev"),
+        "{error}"
+    );
+    assert!(error.contains("Ask for less CPU"), "{error}");
+    assert!(html.contains(r#"aria-describedby="dev-cpu-help dev-cpu-error""#));
+    assert!(!html.contains(r#"data-testid="apply-form""#));
+
+    // The portal's client gets a 403 that says what was denied and how to fix it.
+    let (status, _, body) = post(
+        &app,
+        &ada,
+        "/api/portal/environment-request",
+        REQUEST,
+        false,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(
+        body.contains(
+            "set.cpu: 9000m of CPU is above the ceiling of 8000m for dev (fix: Ask for less CPU"
+        ),
+        "{body}"
+    );
+    // A plain form is sent back to its page with the denial in the address.
+    let (status, location, _) =
+        post(&app, &ada, "/api/portal/environment-request", REQUEST, true).await;
+    assert_eq!(status, StatusCode::FOUND);
+    assert!(location.contains("__err="), "{location}");
+
+    // The platform page shows the configuration to developers, but none of the admins' controls;
+    // the test bench is refused.
+    let (status, html) = page(&app, &ada, "/platform").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(r#"data-testid="active-revision""#));
+    assert!(html.contains(r#"data-policy="ceiling-cpu""#));
+    assert!(!html.contains(r#"data-testid="reload-form""#));
+    assert!(!html.contains(r#"data-testid="bench-link""#));
+    assert!(!html.contains(r#"data-testid="platform-table""#));
+    let (status, html) = page(&app, &ada, "/platform/policies/test").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(html.contains("only platform admins use the policy test bench"));
+}
+
+#[tokio::test]
+async fn an_admin_tests_the_policies_reloads_and_waives_one() {
+    let app = App::new().await;
+    let linus = sign_in(&app, "linus").await;
+    let ada = sign_in(&app, "ada").await;
+
+    let (status, html) = page(
+        &app,
+        &linus,
+        "/platform/policies/test?service=component%3Adefault%2Fpayments-api&environment=dev&cpu=9&requester=user%3Adefault%2Fada",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(r#"data-allowed="false""#), "{html}");
+    assert!(html.contains(r#"data-policy="ceiling-cpu" data-outcome="denied""#));
+    assert!(html.contains(r#"data-policy="cost-centre" data-outcome="allowed""#));
+    let input = after(&html, r#"data-testid="bench-input""#);
+    assert!(
+        input.contains("cpuMillis") && input.contains(": 9000"),
+        "{input}"
+    );
+    let (_, html) = page(
+        &app,
+        &linus,
+        "/platform/policies/test?service=component%3Adefault%2Fnope&environment=dev",
+    )
+    .await;
+    assert!(html.contains(r#"id="bench-service-error""#), "{html}");
+
+    let (status, location, _) = post(&app, &linus, "/api/portal/platform-reload", "", true).await;
+    assert_eq!(status, StatusCode::FOUND);
+    assert_eq!(location, "/platform?reloaded=unchanged");
+    let (_, html) = page(&app, &linus, &location).await;
+    assert!(html.contains(r#"data-testid="reload-outcome""#));
+
+    // A past date comes back next to its field, with what was typed.
+    let grant = |expires: &str| {
+        format!(
+            "policy=ceiling-cpu&service=component%3Adefault%2Fpayments-api&reason=load+test&expires={expires}"
+        )
+    };
+    let (status, location, _) = post(
+        &app,
+        &linus,
+        "/api/portal/waiver-grant",
+        &grant("2001-01-01"),
+        true,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FOUND);
+    let (_, html) = page(&app, &linus, &location).await;
+    assert!(after(&html, r#"id="waiver-expires-error""#).contains("is in the past"));
+    assert!(html.contains(r#"value="load test""#));
+    // A developer may not grant one.
+    let (status, _, _) = post(
+        &app,
+        &ada,
+        "/api/portal/waiver-grant",
+        &grant("2099-01-01"),
+        false,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let next_month =
+        causeway_platform::time::iso(causeway_platform::time::now_millis() + 30 * 24 * 3_600_000);
+    let (status, location, _) = post(
+        &app,
+        &linus,
+        "/api/portal/waiver-grant",
+        &grant(&next_month[..10]),
+        true,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FOUND);
+    assert_eq!(location, "/platform#waivers-heading");
+    let (_, html) = page(&app, &linus, "/platform").await;
+    let id = html
+        .split(r#"<tr data-waiver=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the waiver's row")
+        .to_owned();
+
+    // The denial is now a notice on the plan, and the plan can be applied.
+    let (_, html) = page(&app, &ada, &format!("{PLAN}?cpu=9")).await;
+    assert!(
+        html.contains(r#"data-policy="ceiling-cpu" data-outcome="waived""#),
+        "{html}"
+    );
+    assert!(!html.contains(r#"id="dev-cpu-error""#));
+
+    let (status, location, _) = post(
+        &app,
+        &linus,
+        "/api/portal/waiver-revoke",
+        &format!("id={id}"),
+        true,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FOUND);
+    assert_eq!(location, "/platform#waivers-heading");
+    let (_, html) = page(&app, &linus, "/platform").await;
+    assert!(html.contains(r#"data-testid="no-waivers""#));
+}
