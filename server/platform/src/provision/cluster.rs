@@ -19,7 +19,8 @@ const API_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// How long a destroy waits for the namespace to be gone.
 const DESTROY_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
 
-/// Clients by cluster name.
+/// Clients by cluster: its name, kubeconfig and context, so that a reloaded platform
+/// configuration that points a cluster elsewhere gets a new client rather than the old one.
 #[derive(Clone, Default)]
 pub(super) struct Clients(Arc<std::sync::Mutex<BTreeMap<String, Client>>>);
 
@@ -56,11 +57,20 @@ impl Provisioner {
                         ),
                     )
                 })?;
-                if let Some(client) = self.clients.get(name) {
+                let key = format!(
+                    "{name}\u{0}{}\u{0}{}",
+                    cluster
+                        .kubeconfig
+                        .as_ref()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default(),
+                    cluster.context.as_deref().unwrap_or_default()
+                );
+                if let Some(client) = self.clients.get(&key) {
                     return Ok(client);
                 }
                 let client = cluster_client(cluster).await?;
-                self.clients.keep(name, &client);
+                self.clients.keep(&key, &client);
                 Ok(client)
             }
             Target::Gitops { repository, .. } => Err(Error::invalid(
