@@ -309,13 +309,7 @@ impl Provisioner {
         let by = principal.entity_ref.as_str();
         if decision == Decision::Reject {
             return self
-                .settle(
-                    &approval,
-                    ApprovalStatus::Rejected,
-                    by,
-                    comment,
-                    &request_id,
-                )
+                .reject(&approval, by, comment, &request_id)
                 .await
                 .map(|a| (a, None));
         }
@@ -383,33 +377,40 @@ impl Provisioner {
         Ok((approved, Some(task)))
     }
 
-    async fn settle(
+    /// Rejects the pending `approval`; nothing is applied.
+    async fn reject(
         &self,
         approval: &Approval,
-        status: ApprovalStatus,
         by: &str,
         comment: Option<&str>,
         request_id: &str,
     ) -> Result<Approval> {
         if !self
             .approvals
-            .decide(&approval.id, status, by, comment, None, &[])
+            .decide(
+                &approval.id,
+                ApprovalStatus::Rejected,
+                by,
+                comment,
+                None,
+                &[],
+            )
             .await?
         {
             return Err(already(&self.approval(&approval.id).await?));
         }
-        let settled = self.approval(&approval.id).await?;
+        let rejected = self.approval(&approval.id).await?;
         self.audit_approval(
             by,
             "approval.reject",
-            &settled,
+            &rejected,
             Outcome::Success,
             json!({}),
             request_id,
         )
         .await?;
-        self.notify("approval.rejected", &settled).await;
-        Ok(settled)
+        self.notify("approval.rejected", &rejected).await;
+        Ok(rejected)
     }
 
     /// What changed in `approval`'s plan since it was requested; empty when the plan recomputed
