@@ -133,6 +133,16 @@ async fn the_owning_team_extends_a_preview_up_to_its_maximum_and_is_audited() {
         extend(
             &app,
             &app.ada,
+            json!({ "service": "gone-from-the-catalog", "environment": "preview" }),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        &["not in the catalog", "platform admins"],
+    );
+    refused(
+        extend(
+            &app,
+            &app.ada,
             json!({ "service": "ledger", "environment": "preview" }),
         )
         .await,

@@ -21,7 +21,7 @@ use super::records::{Record, Status};
 use super::{Provisioner, Request, Requester};
 use crate::audit::{Entry, Outcome};
 use crate::catalog::refs;
-use crate::identity::Principal;
+use crate::identity::{Principal, Role};
 use crate::notify::{Notification, Notifier};
 use crate::tasks::Tasks;
 use crate::time::{display, iso, now_millis};
@@ -98,7 +98,20 @@ impl Provisioner {
     /// Who may extend `service`'s environments: its owning team and platform admins; a component
     /// no longer in the catalog has no team, so only platform admins.
     pub fn authorize_extend(&self, principal: &Principal, service: &str) -> Result<()> {
-        self.authorize_destroy(principal, service)
+        self.authorize(principal, service)?;
+        if principal.role == Role::PlatformAdmin {
+            return Ok(());
+        }
+        let known = refs::parse(service, "component", "default")
+            .ok()
+            .is_some_and(|r| self.catalog.index().by_ref(&r).is_some());
+        if known {
+            Ok(())
+        } else {
+            Err(Error::Forbidden(format!(
+                "{service} is not in the catalog; only platform admins extend its environments"
+            )))
+        }
     }
 
     /// Moves the expiry of the environment `extension` names to `ttl_seconds` from now (at most
