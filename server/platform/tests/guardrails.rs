@@ -200,3 +200,51 @@ on_both_engines!(
     replicas_converge_on_one_recorded_revision,
     waivers_apply_until_they_expire_or_are_revoked,
 );
+
+/// A git location is cloned and its directory read, file names relative to the repository.
+#[test]
+fn a_git_location_is_read_from_its_branch_and_directory() {
+    let dir = std::env::temp_dir().join(format!("causeway-config-git-{}", uuid::Uuid::new_v4()));
+    let work = dir.join("work");
+    std::fs::create_dir_all(work.join("platform/policies")).expect("dir");
+    std::fs::write(work.join("platform/environments.yaml"), ENVIRONMENT).expect("write");
+    std::fs::write(work.join("platform/policies/small.yaml"), policy(10)).expect("write");
+    std::fs::write(work.join("README.md"), "not configuration").expect("write");
+    let git = |args: &[&str]| {
+        let output = std::process::Command::new("git")
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@example.com",
+                "-c",
+                "init.defaultBranch=main",
+            ])
+            .args(args)
+            .current_dir(&work)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("HOME", &dir)
+            .output()
+            .expect("git");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    git(&["init", "-q"]);
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "platform"]);
+    let source = Source::parse(&format!("file://{}#main:platform", work.display()));
+    let files = source.read().expect("read");
+    let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["platform/environments.yaml", "platform/policies/small.yaml"]
+    );
+    let guardrails = Guardrails::from_files(&files).expect("valid");
+    assert_eq!(guardrails.current().config.policies.len(), 1);
+    let missing = Source::parse(&format!("file://{}#nope:platform", work.display())).read();
+    assert!(missing.is_err_and(|e| e.to_string().contains("cannot be cloned")));
+    let _ = std::fs::remove_dir_all(&dir);
+}

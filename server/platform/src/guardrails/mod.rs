@@ -111,6 +111,10 @@ impl Guardrails {
             panic!("the embedded platform configuration is invalid: {problems:?}")
         });
         let revision = Revision::new(&Source::Embedded, &files, config);
+        Self::serving(provision, revision, services)
+    }
+
+    fn serving(provision: ProvisionConfig, revision: Revision, services: Option<Services>) -> Self {
         Self {
             inner: Arc::new(Inner {
                 source: RwLock::new(Source::Embedded),
@@ -122,14 +126,13 @@ impl Guardrails {
         }
     }
 
-    /// A handle over a configuration read from `files` (the command line's policy tests); the
-    /// problems of an invalid one.
+    /// A handle over a configuration read from `files` (the command line's policy tests), with
+    /// nowhere to record anything; the problems of an invalid one.
     pub fn from_files(files: &[File]) -> Result<Self, Vec<Problem>> {
         let config = documents::load(files)?;
-        let handle = Self::fixed(config.provision.clone());
+        let provision = config.provision.clone();
         let revision = Revision::new(&Source::Embedded, files, config);
-        *write(&handle.inner.active) = Arc::new(revision);
-        Ok(handle)
+        Ok(Self::serving(provision, revision, None))
     }
 
     /// Reads the configuration from `source` from now on, replacing the embedded default for
