@@ -93,7 +93,9 @@ async fn request_prod(app: &App) -> Value {
             "POST",
             "/api/provision/apply",
             &app.ada,
-            Some(json!({ "service": "settlement", "environment": "prod", "set": { "pods": "12" } })),
+            Some(
+                json!({ "service": "settlement", "environment": "prod", "set": { "pods": "12" } }),
+            ),
         )
         .await;
     assert_eq!(response.status(), StatusCode::CREATED);
@@ -290,7 +292,11 @@ async fn a_changed_catalog_entity_voids_the_approval_and_says_why() {
         .post_text("/api/catalog/import", &settlement("cc-0815"))
         .await;
     assert!(status.is_success(), "{body}");
-    assert_eq!(body["updated"], json!(["component:default/settlement"]), "{body}");
+    assert_eq!(
+        body["updated"],
+        json!(["component:default/settlement"]),
+        "{body}"
+    );
     let (status, refused) = send(
         &app,
         "POST",
