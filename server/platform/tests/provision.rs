@@ -267,15 +267,19 @@ async fn wrong_requests_are_refused_naming_the_field_and_create_nothing() {
         Err(other) => panic!("expected a rejection, got {other}"),
         Ok(report) => panic!("expected a rejection, got {report:?}"),
     };
-    let above = problems(
-        engine
-            .apply(&request(&service, "dev", &[("cpu", "64")]))
-            .await,
-    );
+    // The ceilings are the platform team's policies: a denial names the policy, field and limit.
+    let above = match engine
+        .apply(&request(&service, "dev", &[("cpu", "64")]))
+        .await
+    {
+        Err(Error::PolicyDenied(verdicts)) => verdicts,
+        other => panic!("expected a policy denial, got {other:?}"),
+    };
     assert!(
-        above.iter().any(|p| p.contains("set.cpu")
-            && p.contains("64000m")
-            && p.contains("ceiling of 8000m")),
+        above.iter().any(|v| v.policy == "ceiling-cpu"
+            && v.field == "set.cpu"
+            && v.message.contains("64000m")
+            && v.message.contains("ceiling of 8000m")),
         "{above:?}"
     );
     let unknown_env = problems(engine.apply(&request(&service, "qa", &[])).await);

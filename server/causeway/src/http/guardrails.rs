@@ -16,8 +16,8 @@ use super::AppState;
 use super::auth::request_id;
 use super::dto::ErrorEnvelope;
 use super::dto::guardrails::{
-    ConfigProblem, NewWaiver, PlatformConfigStatus, PolicySummary, PolicyTest, PolicyTestResult,
-    PolicyVerdict, Rejected, Reload, Revision, Waiver,
+    ConfigProblem, NewWaiver, PlatformConfigStatus, PlatformDocuments, PolicySummary, PolicyTest,
+    PolicyTestResult, PolicyVerdict, Rejected, Reload, Revision, Waiver,
 };
 use super::error::ApiError;
 
@@ -81,7 +81,7 @@ pub async fn reload(
 }
 
 #[utoipa::path(get, path = "/api/platform/config/export", tag = "guardrails",
-    responses((status = 200, description = "The active configuration as `causeway.dev/v1alpha1` documents", content_type = "application/yaml", body = String),
+    responses((status = 200, description = "The active configuration as `causeway.dev/v1alpha1` documents", content_type = "application/yaml", body = PlatformDocuments),
         (status = 403, description = "Not a platform admin", body = ErrorEnvelope)))]
 /// `GET /api/platform/config/export`: the active configuration as documents.
 pub async fn export(

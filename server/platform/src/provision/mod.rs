@@ -510,6 +510,7 @@ impl Provisioner {
     /// no longer has.
     pub async fn apply(&self, request: &Request) -> Result<Report> {
         let prepared = self.prepare(request)?;
+        self.check_policies(request, &prepared).await?;
         let namespace = prepared.instance.namespace.clone();
         self.guard_namespace(&namespace, &self.service_ref(&request.service)?)
             .await?;

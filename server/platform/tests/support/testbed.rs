@@ -78,7 +78,7 @@ pub async fn platform_in(dir: &std::path::Path, catalog: &str) -> Platform {
 pub fn team_a_service(service: &str) -> String {
     format!(
         "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n  name: team-a\nspec:\n  type: team\n  children: []\n---\n\
-         apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: {service}\n  annotations:\n    causeway.dev/cost-centre: cc-4711\n    github.com/project-slug: example/{service}\n\
+         apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: {service}\n  annotations:\n    causeway.dev/cost-centre: cc-4711\n    causeway.dev/on-call: team-a-primary\n    github.com/project-slug: example/{service}\n\
          spec:\n  type: service\n  lifecycle: production\n  owner: team-a\n---\n\
          apiVersion: backstage.io/v1alpha1\nkind: API\nmetadata:\n  name: {service}-api\nspec:\n  type: openapi\n  lifecycle: production\n  owner: team-a\n  definition: openapi\n"
     )

@@ -164,6 +164,11 @@ impl From<&guardrails::RevisionSummary> for Revision {
     }
 }
 
+/// The platform configuration as `causeway.dev/v1alpha1` YAML documents (the export's body).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(value_type = String)]
+pub struct PlatformDocuments(pub String);
+
 /// A problem of a refused revision: where and what.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct ConfigProblem {
