@@ -41,6 +41,7 @@ pub(super) async fn platform_page(
             <section class="page-head">
                 <h1>"Platform"</h1>
                 <p class="muted">"The guardrails the platform team sets: the configuration in force, its policies and the waivers granted."</p>
+                <p class="notice" data-testid="overview-admins-only">"The overview of every environment is for platform admins."</p>
             </section>
         })
     };

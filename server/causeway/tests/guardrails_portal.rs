@@ -158,6 +158,7 @@ async fn a_developer_sees_the_denial_next_to_the_field_and_the_portal_keeps_its_
     assert!(!html.contains(r#"data-testid="reload-form""#));
     assert!(!html.contains(r#"data-testid="bench-link""#));
     assert!(!html.contains(r#"data-testid="platform-table""#));
+    assert!(html.contains("The overview of every environment is for platform admins."));
     let (status, html) = page(&app, &ada, "/platform/policies/test").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(html.contains("only platform admins use the policy test bench"));
