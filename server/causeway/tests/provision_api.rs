@@ -297,7 +297,7 @@ async fn bad_requests_name_the_field_in_the_error_envelope() {
             "environment",
         ),
         (
-            json!({ "service": "payments-api", "environment": "dev", "set": { "cpu": "100" } }),
+            json!({ "service": "payments-api", "environment": "dev", "set": { "cpu": "lots" } }),
             "set.cpu",
         ),
         (
@@ -316,6 +316,18 @@ async fn bad_requests_name_the_field_in_the_error_envelope() {
         let message = error["error"]["message"].as_str().expect("message");
         assert!(message.contains(field), "{body}: {message}");
     }
+    // Above a ceiling is the platform team's policy: 403, naming the field, the policy and the fix.
+    let (status, error) = app
+        .post(
+            "/api/provision/plan",
+            &ada,
+            json!({ "service": "payments-api", "environment": "dev", "set": { "cpu": "100" } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{error}");
+    assert_eq!(error["errors"][0]["path"], json!(["set", "cpu"]));
+    assert_eq!(error["errors"][0]["policy"], "ceiling-cpu");
+    assert!(error["errors"][0]["fix"].is_string(), "{error}");
 }
 
 /// The events of a finished SSE body: (event type, id, data).

@@ -639,7 +639,7 @@ pub async fn refresh(
     responses((status = 201, description = "Stored: what changed, by entity reference", body = IngestReport),
         (status = 200, description = "Dry run: what would change", body = IngestReport),
         (status = 400, description = "Every problem, by document and field; nothing stored", body = ErrorEnvelope),
-        (status = 403, description = "An entity the caller's teams do not own, or a User or Group entity", body = ErrorEnvelope),
+        (status = 403, description = "An entity the caller's teams do not own, a User or Group entity, or an import the platform team's policies refuse (each denial in `errors`)", body = ErrorEnvelope),
         (status = 409, description = "An entity belongs to another location", body = ErrorEnvelope),
         (status = 413, description = "Body too large", body = ErrorEnvelope)))]
 /// `POST /import[?dryRun=true]` with a body of YAML or JSON documents: stores all of them or,

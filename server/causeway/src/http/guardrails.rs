@@ -110,7 +110,8 @@ pub async fn policies(State(state): State<AppState>) -> Json<Vec<PolicySummary>>
 #[utoipa::path(post, path = "/api/policies/test", tag = "guardrails", request_body = PolicyTest,
     responses((status = 200, description = "Every policy's verdict on the request, and the input they saw", body = PolicyTestResult),
         (status = 400, description = "Unknown service or environment, bad parameter", body = ErrorEnvelope),
-        (status = 403, description = "Not a platform admin", body = ErrorEnvelope)))]
+        (status = 403, description = "Not a platform admin", body = ErrorEnvelope),
+        (status = 404, description = "The requester is not a user of the catalog", body = ErrorEnvelope)))]
 /// `POST /api/policies/test`: the policy test bench.
 pub async fn test(
     State(state): State<AppState>,

@@ -39,7 +39,8 @@ fn body(
 
 #[utoipa::path(post, path = "/api/provision/plan", tag = "provision", request_body = Target,
     responses((status = 200, description = "What an apply would change, object by object", body = Plan),
-        (status = 400, description = "Malformed body, unknown service or environment, bad parameter, above a ceiling", body = ErrorEnvelope),
+        (status = 400, description = "Malformed body, unknown service or environment, bad parameter", body = ErrorEnvelope),
+        (status = 403, description = "The platform team's policies refuse the request: each denial in `errors` with its field (`path`), message, `policy` and `fix`", body = ErrorEnvelope),
         (status = 413, description = "Body too large", body = ErrorEnvelope),
         (status = 503, description = "The cluster or the database is unreachable", body = ErrorEnvelope)))]
 /// `POST /api/provision/plan`: what an apply would change; changes nothing.
@@ -61,8 +62,8 @@ pub async fn plan(
             links(("GetTask" = (operation_id = "get", parameters(("id" = "$response.body#/id")))),
                 ("TaskEvents" = (operation_id = "events", parameters(("id" = "$response.body#/id")))),
                 ("CancelTask" = (operation_id = "cancel", parameters(("id" = "$response.body#/id")))))),
-        (status = 400, description = "Malformed body, unknown service or environment, bad parameter, above a ceiling", body = ErrorEnvelope),
-        (status = 403, description = "Not a member of the owning team, or `adopt` from someone other than a platform admin", body = ErrorEnvelope),
+        (status = 400, description = "Malformed body, unknown service or environment, bad parameter", body = ErrorEnvelope),
+        (status = 403, description = "Not a member of the owning team, `adopt` from someone other than a platform admin, or refused by the platform team's policies (each denial in `errors` with its field, message, `policy` and `fix`)", body = ErrorEnvelope),
         (status = 409, description = "The namespace exists and is not Causeway's environment of this service (adopt it as a platform admin), holds another service's environment, or has an unfinished task", body = ErrorEnvelope),
         (status = 413, description = "Body too large", body = ErrorEnvelope),
         (status = 503, description = "The cluster or the database is unreachable", body = ErrorEnvelope)))]

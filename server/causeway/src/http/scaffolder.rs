@@ -69,6 +69,7 @@ pub async fn parameter_schema(
 #[utoipa::path(post, path = "/api/scaffolder/v2/dry-run", operation_id = "scaffolder_dry_run", tag = "scaffolder", request_body = DryRunRequest,
     responses((status = 200, description = "The files, log, steps and output the template produces; actions that cannot dry-run are skipped with their example output", body = DryRunResponse),
         (status = 400, description = "Not a runnable template, invalid values (every bad property listed), or a step failed", body = ErrorEnvelope),
+        (status = 403, description = "The platform team's template policies refuse the run (each denial in `errors` with its field, message, `policy` and `fix`)", body = ErrorEnvelope),
         (status = 413, description = "Body too large", body = ErrorEnvelope)))]
 /// `POST /api/scaffolder/v2/dry-run`: renders a template sent with its files, changing nothing.
 pub async fn dry_run(
@@ -112,6 +113,7 @@ async fn visible_run(
 #[utoipa::path(post, path = "/api/scaffolder/v2/tasks", operation_id = "scaffolder_create_task", tag = "scaffolder", request_body = TaskRequest,
     responses((status = 201, description = "The run was stored; follow it at `/api/scaffolder/v2/tasks/{id}/eventstream`", body = TaskId),
         (status = 400, description = "Not a template, a template that cannot run here, or invalid values (every bad property in `errors`)", body = ErrorEnvelope),
+        (status = 403, description = "The platform team's template policies refuse the run (each denial in `errors` with its field, message, `policy` and `fix`)", body = ErrorEnvelope),
         (status = 404, description = "No such template", body = ErrorEnvelope),
         (status = 413, description = "Body too large", body = ErrorEnvelope)))]
 /// `POST /api/scaffolder/v2/tasks`: validates the answers and starts a run.
