@@ -251,7 +251,13 @@ spec:
 async fn an_invalid_revision_never_replaces_the_one_serving() {
     let dir = std::env::temp_dir().join(format!("causeway-platform-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).expect("dir");
-    write(&dir, "environments.yaml", ENVIRONMENTS);
+    // The environment's GitOps repository lives in the test's own directory.
+    let gitops = dir.join("gitops").display().to_string();
+    write(
+        &dir,
+        "environments.yaml",
+        &ENVIRONMENTS.replace("var/gitops", &gitops),
+    );
     write(&dir, "policies.yaml", POLICY);
     let app = App::with_vars(vec![(
         "CAUSEWAY_PLATFORM_CONFIG".to_owned(),
