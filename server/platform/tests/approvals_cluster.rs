@@ -57,11 +57,9 @@ async fn pending(engine: &Provisioner, platform: &Platform, request: &Request) -
 #[tokio::test]
 async fn a_changed_live_namespace_voids_a_prod_approval() {
     let service = unique_name("appr");
-    // The starter policies let a production component with an on-call rota into prod.
-    let catalog = testbed::team_a_service(&service).replace(
-        "causeway.dev/cost-centre: cc-4711\n",
-        "causeway.dev/cost-centre: cc-4711\n    causeway.dev/on-call: team-a-rota\n",
-    );
+    // The test bed's component is production with an on-call rota, which the starter policies
+    // let into prod.
+    let catalog = testbed::team_a_service(&service);
     let (engine, platform) = testbed::engine_and_platform(&catalog, |_| {}).await;
     let namespace = format!("{service}-prod");
     let linus = person("linus", "platform");

@@ -68,14 +68,7 @@ pub async fn reload(
         Reloaded::Rejected(problems) => Reload {
             outcome: "rejected".to_owned(),
             revision: None,
-            problems: problems
-                .iter()
-                .map(|p| ConfigProblem {
-                    at: p.source.clone(),
-                    field: p.field.clone(),
-                    message: p.message.clone(),
-                })
-                .collect(),
+            problems: problems.iter().map(ConfigProblem::from).collect(),
         },
     }))
 }

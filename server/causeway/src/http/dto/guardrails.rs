@@ -178,6 +178,16 @@ pub struct ConfigProblem {
     pub message: String,
 }
 
+impl From<&causeway_platform::catalog::Problem> for ConfigProblem {
+    fn from(problem: &causeway_platform::catalog::Problem) -> Self {
+        Self {
+            at: problem.source.clone(),
+            field: problem.field.clone(),
+            message: problem.message.clone(),
+        }
+    }
+}
+
 /// The platform configuration in force, and why the newest read was refused (platform admins
 /// only).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -205,15 +215,7 @@ impl From<&guardrails::Failure> for Rejected {
         Self {
             source: failure.source.clone(),
             at: causeway_platform::time::iso(failure.at_millis),
-            problems: failure
-                .problems
-                .iter()
-                .map(|p| ConfigProblem {
-                    at: p.source.clone(),
-                    field: p.field.clone(),
-                    message: p.message.clone(),
-                })
-                .collect(),
+            problems: failure.problems.iter().map(ConfigProblem::from).collect(),
         }
     }
 }
