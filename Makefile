@@ -51,9 +51,10 @@ lint:
 	cargo clippy -p causeway-frontend --target wasm32-unknown-unknown -- -D warnings
 
 ## Unit tests, the store suite on SQLite and on a private PostgreSQL, and the platform's suite
-## against a private Kubernetes control plane; both servers are started and stopped here.
+## against a private Kubernetes control plane; both servers are started and stopped here. Dex
+## (tests/oidc) wraps the control plane, so that its API server trusts Dex's ID tokens.
 unit:
-	@tests/scripts/with-postgres.sh tests/scripts/with-controlplane.sh tests/scripts/with-gitea.sh cargo test
+	@tests/scripts/with-postgres.sh tests/scripts/with-dex.sh tests/scripts/with-controlplane.sh tests/scripts/with-gitea.sh cargo test
 
 ## The browser suite against a freshly built portal, readiness following a real PostgreSQL, and
 ## three replicas behind HAProxy restarted one at a time under load (the short run; the full
@@ -61,7 +62,7 @@ unit:
 ## Last, the REST API is fuzzed from its OpenAPI document (schemathesis, 100 examples per
 ## operation; `make fuzz-api` runs 1000).
 e2e: site server
-	@tests/scripts/with-controlplane.sh tests/scripts/e2e.sh $(CAUSEWAY)
+	@tests/scripts/with-dex.sh tests/scripts/with-controlplane.sh tests/scripts/e2e.sh $(CAUSEWAY)
 	@tests/scripts/readiness-recovery.sh $(CAUSEWAY)
 	@tests/load/replicas.sh --short $(CAUSEWAY)
 	@tests/api/schemathesis.sh $(CAUSEWAY)
