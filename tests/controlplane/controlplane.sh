@@ -13,6 +13,11 @@
 #   developer-b  user developer-b, group team-b
 # The developers hold no permissions until something binds a role to them or their team.
 #
+# When DEX_ISSUER and DEX_CA_FILE name an OpenID Connect provider (tests/scripts/with-dex.sh sets
+# them), the API server also accepts that provider's ID tokens issued to DEX_CLIENT_ID (default
+# causeway), beside the static tokens: the user is `oidc:` and the token's email, the groups are
+# `oidc:` and each of its groups (a developer of team payments is in group `oidc:payments`).
+#
 # `up` also installs the CRDs Causeway provisions against (crds.sh) and waits until they are
 # Established and the aggregated `edit`/`view` ClusterRoles are filled in, so a test can start
 # immediately. Each plane has its own ports, data and tokens, so several can run at once.
@@ -93,6 +98,37 @@ wait_for() {
     done
 }
 
+# Writes the API server's AuthenticationConfiguration (apiserver.config.k8s.io/v1, GA in 1.34)
+# trusting DEX_ISSUER: its discovery document and keys are fetched over HTTPS verified against
+# DEX_CA_FILE, tokens must be issued to the Causeway client, and both the user and the groups are
+# prefixed so that a name from the provider can never pose as a Kubernetes user or group such as
+# system:masters.
+write_authentication_config() {
+    local file=$1
+    [[ -r "$DEX_CA_FILE" ]] || { log "DEX_CA_FILE ($DEX_CA_FILE) cannot be read"; return 1; }
+    {
+        cat <<EOF
+apiVersion: apiserver.config.k8s.io/v1
+kind: AuthenticationConfiguration
+jwt:
+  - issuer:
+      url: "$DEX_ISSUER"
+      audiences: ["${DEX_CLIENT_ID:-causeway}"]
+      certificateAuthority: |
+EOF
+        sed 's/^/        /' "$DEX_CA_FILE"
+        cat <<'EOF'
+    claimMappings:
+      username:
+        claim: email
+        prefix: "oidc:"
+      groups:
+        claim: groups
+        prefix: "oidc:"
+EOF
+    } >"$file"
+}
+
 up() {
     if [[ -f "$state/kube-apiserver.pid" ]] && kill -0 "$(cat "$state/kube-apiserver.pid")" 2>/dev/null; then
         log "a control plane is already running from $state"
@@ -152,6 +188,15 @@ EOF
     echo $! >"$state_abs/etcd.pid"
     wait_for "etcd" 30 curl -sf "http://127.0.0.1:$etcd_port/health"
 
+    # People signed in to the test identity provider reach the API server with its ID tokens, as
+    # they would with kubectl's OIDC login against a real cluster. --authentication-config and the
+    # --oidc-* flags exclude each other; the static token file works beside either.
+    local authn_flags=()
+    if [[ -n "${DEX_ISSUER:-}" && -n "${DEX_CA_FILE:-}" ]]; then
+        write_authentication_config "$state_abs/authentication.yaml"
+        authn_flags+=(--authentication-config="$state_abs/authentication.yaml")
+    fi
+
     # The serving certificate is self-signed into --cert-dir; its file holds the leaf and the CA
     # that signed it, which is what the kubeconfig trusts.
     "$bin/kube-apiserver" \
@@ -164,6 +209,7 @@ EOF
         --service-account-signing-key-file="$state_abs/sa.key" \
         --authorization-mode=RBAC \
         --token-auth-file="$state_abs/tokens.csv" \
+        "${authn_flags[@]}" \
         --allow-privileged=true \
         --profiling=false \
         >"$state_abs/kube-apiserver.log" 2>&1 </dev/null &
@@ -236,6 +282,9 @@ EOF
     trap - EXIT
     log "ready at https://127.0.0.1:$api_port after $((SECONDS - started))s (/readyz after ${readyz_after}s);" \
         "contexts: admin, causeway, developer-a, developer-b"
+    if ((${#authn_flags[@]})); then
+        log "ID tokens of $DEX_ISSUER are accepted too (user oidc:EMAIL, groups oidc:GROUP)"
+    fi
     log "use it with: export TEST_KUBECONFIG=$kubeconfig"
     log "         or: $kubectl_bin --kubeconfig $kubeconfig --context causeway get namespaces"
     echo "$kubeconfig"
