@@ -110,7 +110,7 @@ pub async fn catalog_entity(
 #[server(prefix = "/api/portal", endpoint = "catalog-import")]
 pub async fn catalog_import(yaml: String, mode: String) -> Result<ImportOutcome, ServerFnError> {
     use causeway_platform::Error as DomainError;
-    use causeway_platform::audit::{Entry, Outcome};
+    use causeway_platform::catalog::import::Importer;
     use causeway_platform::catalog::{IngestOptions, yaml as descriptors};
 
     use crate::model::ImportProblem;
@@ -152,16 +152,18 @@ pub async fn catalog_import(yaml: String, mode: String) -> Result<ImportOutcome,
             ..ImportOutcome::default()
         }));
     }
+    let request_id = crate::server::request_id();
     let result = platform
         .catalog
-        .ingest_as(
-            &principal,
+        .import(
+            Importer::Person(&principal),
             LOCATION,
             documents,
             IngestOptions {
                 replace: false,
                 dry_run,
             },
+            request_id.as_deref(),
         )
         .await;
     let result = match result {
@@ -184,38 +186,6 @@ pub async fn catalog_import(yaml: String, mode: String) -> Result<ImportOutcome,
         }),
         Err(other) => Err(other),
     };
-    if !dry_run {
-        let (outcome_kind, detail) = match &result {
-            Ok(o) if o.ok() => (
-                Outcome::Success,
-                serde_json::json!({ "documents": count, "added": o.added, "updated": o.updated, "unchanged": o.unchanged.len() }),
-            ),
-            Ok(o) => (
-                Outcome::Failed,
-                serde_json::json!({ "documents": count, "problems": o.problems.len() }),
-            ),
-            Err(e) => (
-                Outcome::Failed,
-                serde_json::json!({ "documents": count, "error": e.to_string() }),
-            ),
-        };
-        let request_id = crate::server::request_id();
-        // The import has happened (or failed) by now; a failure to audit is logged, not undone.
-        if let Err(error) = platform
-            .audit
-            .record(Entry {
-                actor: &principal.entity_ref,
-                action: "catalog.import",
-                target: LOCATION,
-                outcome: outcome_kind,
-                detail,
-                request_id: request_id.as_deref(),
-            })
-            .await
-        {
-            leptos::logging::error!("could not write an audit record for catalog.import: {error}");
-        }
-    }
     result.map(finish).map_err(domain_error)
 }
 

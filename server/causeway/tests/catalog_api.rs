@@ -1075,3 +1075,92 @@ async fn registering_one_location_twice_at_once_is_a_conflict_not_an_error() {
     let (_, list) = app.get("/api/catalog/locations").await;
     assert_eq!(list.as_array().expect("list").len(), 1);
 }
+
+/// Every import is audited once, in one shape, however it ended: stored (`success`, with what
+/// changed), refused by a rule (`denied`), or invalid (`failed`), each with the number of
+/// documents; a dry run records nothing.
+#[tokio::test]
+async fn imports_are_audited_once_in_one_shape() {
+    let app = App::new().await;
+    let component = |name: &str, owner: &str| {
+        format!(
+            "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: {name}\nspec:\n  type: service\n  lifecycle: experimental\n  owner: {owner}\n"
+        )
+    };
+    let import = |auth: String, text: String, uri: &'static str| {
+        let app = &app;
+        async move {
+            let response = app.call_text("POST", uri, &auth, &text).await;
+            response.status()
+        }
+    };
+    assert_eq!(
+        import(
+            app.ada.clone(),
+            component("audited", "payments"),
+            "/api/catalog/import"
+        )
+        .await,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        import(
+            app.grace.clone(),
+            component("sneaky", "payments"),
+            "/api/catalog/import"
+        )
+        .await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        import(
+            app.ada.clone(),
+            "kind: Component\n".to_owned(),
+            "/api/catalog/import"
+        )
+        .await,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        import(
+            app.ada.clone(),
+            component("dry", "payments"),
+            "/api/catalog/import?dryRun=true"
+        )
+        .await,
+        StatusCode::OK
+    );
+    let records: Vec<_> = app
+        .state
+        .platform
+        .audit
+        .recent(50)
+        .await
+        .expect("audit")
+        .into_iter()
+        .filter(|r| r.action == "catalog.import")
+        .collect();
+    let seen: Vec<(&str, &str)> = records
+        .iter()
+        .map(|r| (r.actor.as_str(), r.outcome.as_str()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("user:default/ada", "failed"),
+            ("user:default/grace", "denied"),
+            ("user:default/ada", "success")
+        ],
+        "{records:#?}"
+    );
+    for record in &records {
+        assert_eq!(record.target, "upload");
+        assert_eq!(record.detail["documents"], 1, "{record:?}");
+    }
+    assert_eq!(records[2].detail["added"], 1);
+    assert!(
+        records[1].detail["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("not allowed"))
+    );
+}

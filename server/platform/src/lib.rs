@@ -63,7 +63,9 @@ impl Platform {
             store.clone(),
             audit.clone(),
         );
-        let catalog = catalog.with_guardrails(guardrails.clone());
+        let catalog = catalog
+            .with_guardrails(guardrails.clone())
+            .with_audit(audit.clone());
         let scaffolder = scaffolder::Scaffolder::new(Some(catalog.clone())).with_services(
             scaffolder::Services {
                 tasks: tasks.clone(),

@@ -13,6 +13,7 @@ use causeway_platform::catalog::index::{Index, Stored};
 use causeway_platform::catalog::query::{
     Cursor, Filter, FullText, Order, Query, parse_fields, select_fields,
 };
+use causeway_platform::catalog::import::Importer;
 use causeway_platform::catalog::{Catalog, IngestOptions, prepare, render, yaml};
 use causeway_platform::identity::{Principal, Role};
 use serde_json::json;
@@ -661,33 +662,17 @@ pub async fn import(
     let report = state
         .platform
         .catalog
-        .ingest_as(
-            &principal,
+        .import(
+            Importer::Person(&principal),
             "upload",
             documents,
             IngestOptions {
                 replace: false,
                 dry_run,
             },
+            request_id(&headers).as_deref(),
         )
         .await;
-    let outcome = if report.is_ok() {
-        Outcome::Success
-    } else {
-        Outcome::Failed
-    };
-    if !dry_run {
-        state
-            .record(Entry {
-                actor: &principal.entity_ref,
-                action: "catalog.import",
-                target: "upload",
-                outcome,
-                detail: json!({ "error": report.as_ref().err().map(ToString::to_string) }),
-                request_id: request_id(&headers).as_deref(),
-            })
-            .await;
-    }
     let report = report?;
     let status = if dry_run {
         StatusCode::OK

@@ -124,6 +124,28 @@ impl App {
         (status, json_of(response).await)
     }
 
+    /// `method uri` as `auth` with a YAML body.
+    pub async fn call_text(
+        &self,
+        method: &str,
+        uri: &str,
+        auth: &str,
+        text: &str,
+    ) -> Response<Body> {
+        let request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::AUTHORIZATION, auth)
+            .header(header::CONTENT_TYPE, "application/yaml")
+            .body(Body::from(text.to_owned()))
+            .expect("request");
+        self.router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("response")
+    }
+
     pub async fn post_text(&self, uri: &str, text: &str) -> (StatusCode, Value) {
         let request = Request::post(uri)
             .header(header::AUTHORIZATION, &self.ada)

@@ -9,6 +9,7 @@ pub mod git;
 pub mod index;
 pub mod kinds;
 pub mod locations;
+pub mod import;
 mod persist;
 mod policies;
 pub mod query;
@@ -104,6 +105,8 @@ pub struct Catalog {
     principals: Option<crate::identity::PrincipalCache>,
     /// The policies imports on a person's behalf are held to.
     guardrails: Option<crate::guardrails::Guardrails>,
+    /// Where imports are audited (`import.rs`).
+    audit: Option<crate::audit::AuditLog>,
 }
 
 /// Validates and processes documents one at a time, collecting every problem of every
@@ -178,6 +181,7 @@ impl Catalog {
             version: Arc::new(AtomicI64::new(-1)),
             principals: None,
             guardrails: None,
+            audit: None,
         }
     }
 
@@ -191,6 +195,12 @@ impl Catalog {
     }
 
     /// Rebuilds the index from the database (at start, and when another replica wrote).
+    /// Audits imports (`Catalog::import`) in `audit`.
+    pub fn with_audit(mut self, audit: crate::audit::AuditLog) -> Self {
+        self.audit = Some(audit);
+        self
+    }
+
     /// Holds imports made on a person's behalf to the policies of `guardrails`.
     pub fn with_guardrails(mut self, guardrails: crate::guardrails::Guardrails) -> Self {
         self.guardrails = Some(guardrails);
