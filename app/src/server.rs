@@ -23,6 +23,8 @@ use crate::model::{TeamView, UserView};
 pub struct PortalConfig {
     /// Whether `POST /auth/dev/sign-in` exists.
     pub dev_sign_in: bool,
+    /// The OpenID Connect provider's name, when `GET /auth/oidc/start` exists.
+    pub oidc_provider: Option<String>,
 }
 
 /// The domain handle.
@@ -32,7 +34,10 @@ pub fn platform() -> Result<Platform, ServerFnError> {
 
 /// The portal settings.
 pub fn portal_config() -> PortalConfig {
-    use_context::<PortalConfig>().unwrap_or(PortalConfig { dev_sign_in: false })
+    use_context::<PortalConfig>().unwrap_or(PortalConfig {
+        dev_sign_in: false,
+        oidc_provider: None,
+    })
 }
 
 /// The signed-in user of this request, if any; the host's authentication layer puts it into the

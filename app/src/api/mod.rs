@@ -64,13 +64,18 @@ pub async fn home() -> Result<HomeView, ServerFnError> {
 pub async fn sign_in_options() -> Result<SignInChoices, ServerFnError> {
     use crate::server::{domain_error, platform, portal_config};
 
-    let dev_sign_in = portal_config().dev_sign_in;
+    let config = portal_config();
+    let dev_sign_in = config.dev_sign_in;
     let users = if dev_sign_in {
         platform()?.directory.users().await.map_err(domain_error)?
     } else {
         Vec::new()
     };
-    Ok(SignInChoices { dev_sign_in, users })
+    Ok(SignInChoices {
+        dev_sign_in,
+        users,
+        oidc_provider: config.oidc_provider,
+    })
 }
 
 /// One page of the catalog with its facets. The parameters travel as JSON because they hold

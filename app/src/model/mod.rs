@@ -101,6 +101,8 @@ pub struct SignInChoices {
     pub dev_sign_in: bool,
     /// Known users (reference, display name), offered by the development sign-in.
     pub users: Vec<(String, String)>,
+    /// The OpenID Connect provider's name, when sign-in goes through it.
+    pub oidc_provider: Option<String>,
 }
 
 /// The portal path of the entity `kind:namespace/name` (any case); the kind is lowercased because

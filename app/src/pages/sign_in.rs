@@ -1,11 +1,26 @@
 //! The sign-in page. In development mode it offers the development sign-in, a plain form that
-//! posts to `/auth/dev/sign-in`, so it works without JavaScript.
+//! posts to `/auth/dev/sign-in`, so it works without JavaScript; with OpenID Connect, a link to
+//! `/auth/oidc/start`, which sends the browser to the identity provider.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::sign_in_options;
+use crate::model::SignInChoices;
+
+/// Percent-encodes a query value (everything but unreserved characters).
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
 
 /// Explains an `error` code that the sign-in handler put into the redirect.
 fn error_message(code: &str, user: &str) -> String {
@@ -64,6 +79,18 @@ pub fn SignInPage() -> impl IntoView {
                                 </form>
                             }
                                 .into_any(),
+                            Ok(SignInChoices { oidc_provider: Some(provider), .. }) => {
+                                // A plain link: the provider's page is a full navigation, with or
+                                // without JavaScript.
+                                let href = format!("/auth/oidc/start?next={}", encode(&next));
+                                view! {
+                                    <p>"Causeway uses your organisation's single sign-on."</p>
+                                    <a href=href class="button button--primary" data-testid="oidc-sign-in" rel="external">
+                                        {format!("Sign in with {provider}")}
+                                    </a>
+                                }
+                                .into_any()
+                            }
                             Ok(_) => view! { <p>"Single sign-on is not configured on this server yet."</p> }.into_any(),
                             Err(e) => view! { <p class="error-box" role="alert">{e.to_string()}</p> }.into_any(),
                         }

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use url::Url;
 
+pub mod oidc;
+
 /// The variable naming the configuration file; it is not itself a configuration key.
 pub const CONFIG_FILE_VAR: &str = "CAUSEWAY_CONFIG";
 
@@ -16,6 +18,8 @@ pub const CONFIG_FILE_VAR: &str = "CAUSEWAY_CONFIG";
 pub enum AuthMode {
     /// `POST /auth/dev/sign-in` signs in as any known user; loopback addresses only.
     Dev,
+    /// OpenID Connect with the provider the `oidc_*` keys name; any address.
+    Oidc,
 }
 
 /// How log lines are written.
@@ -86,6 +90,8 @@ pub struct Config {
     pub task_workers: usize,
     /// How long a stopping server keeps serving with `/readyz` at 503 (see `shutdown_delay_secs`).
     pub shutdown_delay: Duration,
+    /// The identity provider and matching rule of `auth_mode = "oidc"` (the `oidc_*` keys).
+    pub oidc: oidc::OidcSettings,
     /// Whether `public_url` was set explicitly (otherwise it follows `listen`).
     public_url_set: bool,
     /// Whether this process runs in a Kubernetes pod with a service account token.
@@ -122,7 +128,14 @@ enum Origin<'a> {
     Check,
 }
 
-/// Every key, its environment variable and its meaning: the README's table is this list.
+/// Every key of the configuration: [`KEYS`], then the OpenID Connect keys ([`oidc::KEYS`]).
+pub fn all_keys()
+-> impl Iterator<Item = &'static (&'static str, &'static str, &'static str, &'static str)> {
+    KEYS.iter().chain(oidc::KEYS)
+}
+
+/// Every key, its environment variable and its meaning: the README's table is this list, followed
+/// by [`oidc::KEYS`].
 pub const KEYS: &[(&str, &str, &str, &str)] = &[
     (
         "database_url",
@@ -140,7 +153,7 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "auth_mode",
         "CAUSEWAY_AUTH_MODE",
         "dev",
-        "`dev`: development sign-in, loopback addresses only",
+        "`dev`: development sign-in, loopback addresses only; `oidc`: OpenID Connect with the provider the `oidc_*` keys name",
     ),
     (
         "public_url",
@@ -291,6 +304,7 @@ impl Default for Config {
             task_lease: Duration::from_secs(15),
             task_workers: 4,
             shutdown_delay: Duration::from_secs(5),
+            oidc: oidc::OidcSettings::default(),
             public_url_set: false,
             in_pod: false,
         }
@@ -322,9 +336,14 @@ impl Config {
         service_account_token: &Path,
     ) -> Result<Self, ConfigError> {
         let mut service_host = false;
+        // Variables outside `CAUSEWAY_*` are no keys, but `oidc_client_secret_env` may name one.
+        let mut others = std::collections::HashMap::new();
         let vars: Vec<(String, String)> = vars
             .into_iter()
             .filter(|(k, v)| {
+                if !k.starts_with("CAUSEWAY_") {
+                    others.insert(k.clone(), v.clone());
+                }
                 // Kubernetes sets this variable in every container; with the mounted token it
                 // means the process can reach its own cluster.
                 if k == "KUBERNETES_SERVICE_HOST" && !v.trim().is_empty() {
@@ -341,8 +360,7 @@ impl Config {
             if var == CONFIG_FILE_VAR {
                 continue;
             }
-            let key = KEYS
-                .iter()
+            let key = all_keys()
                 .find(|(_, env, _, _)| env == var)
                 .map(|(key, ..)| *key);
             match key {
@@ -361,6 +379,12 @@ impl Config {
         }
         config.in_pod = service_host && service_account_token.is_file();
         config.check()?;
+        if config.auth_mode == AuthMode::Oidc {
+            config
+                .oidc
+                .check(&others)
+                .map_err(|(key, message)| ConfigError::new(key, &Origin::Check, message))?;
+        }
         Ok(config)
     }
 
@@ -381,13 +405,13 @@ impl Config {
             )
         })?;
         for (key, value) in table {
-            if !KEYS.iter().any(|(k, ..)| *k == key) {
+            if !all_keys().any(|(k, ..)| *k == key) {
                 return Err(ConfigError::new(
                     &key,
                     &file_origin,
                     format!(
                         "unknown key; known keys are {}",
-                        KEYS.iter().map(|k| k.0).collect::<Vec<_>>().join(", ")
+                        all_keys().map(|k| k.0).collect::<Vec<_>>().join(", ")
                     ),
                 ));
             }
@@ -395,7 +419,9 @@ impl Config {
                 toml::Value::String(s) => s,
                 toml::Value::Integer(i) => i.to_string(),
                 toml::Value::Array(items)
-                    if key == "admin_teams" || key == "catalog_allowed_hosts" =>
+                    if key == "admin_teams"
+                        || key == "catalog_allowed_hosts"
+                        || oidc::LIST_KEYS.contains(&key.as_str()) =>
                 {
                     let mut teams = Vec::new();
                     for item in items {
@@ -445,12 +471,10 @@ impl Config {
             "auth_mode" => {
                 self.auth_mode = match value {
                     "dev" => AuthMode::Dev,
-                    "oidc" => {
-                        return Err(err("\"oidc\" is not available yet; expected dev".to_owned()));
-                    }
+                    "oidc" => AuthMode::Oidc,
                     other => {
                         return Err(err(format!(
-                            "{other:?} is not an authentication mode; expected dev"
+                            "{other:?} is not an authentication mode; expected dev or oidc"
                         )));
                     }
                 };
@@ -580,6 +604,7 @@ impl Config {
                     )
                     .map_err(err)?;
             }
+            key if key.starts_with("oidc_") => self.oidc.set(key, value).map_err(err)?,
             _ => return Err(err("unknown key".to_owned())),
         }
         Ok(())
@@ -589,6 +614,17 @@ impl Config {
     fn check(&mut self) -> Result<(), ConfigError> {
         if !self.public_url_set {
             self.public_url = url_for(self.listen);
+        }
+        if self.auth_mode == AuthMode::Oidc && !self.public_url_set && !self.listen.ip().is_loopback()
+        {
+            return Err(ConfigError::new(
+                "public_url",
+                &Origin::Check,
+                format!(
+                    "is required with auth_mode = \"oidc\" on the non-loopback address {}: the identity provider sends people back to <public_url>/auth/oidc/callback",
+                    self.listen
+                ),
+            ));
         }
         if self.auth_mode == AuthMode::Dev && !self.listen.ip().is_loopback() {
             return Err(ConfigError::new(
@@ -627,7 +663,7 @@ fn positive(value: &str) -> Result<u64, String> {
 }
 
 fn known_vars() -> String {
-    let mut vars: Vec<&str> = KEYS.iter().map(|k| k.1).collect();
+    let mut vars: Vec<&str> = all_keys().map(|k| k.1).collect();
     vars.push(CONFIG_FILE_VAR);
     vars.join(", ")
 }

@@ -36,7 +36,9 @@ pub fn state(config: Config) -> anyhow::Result<AppState> {
     let provisioner = provisioner(&config, &platform);
     let mut platform = platform;
     platform.scaffolder = scaffolder(&config, &platform, &provisioner);
+    let oidc = oidc(&config, &platform)?;
     Ok(AppState {
+        oidc,
         provisioner,
         platform,
         leptos: http::leptos_options(&config),
@@ -45,6 +47,26 @@ pub fn state(config: Config) -> anyhow::Result<AppState> {
         migrated: Arc::new(AtomicBool::new(false)),
         draining: Arc::new(AtomicBool::new(false)),
     })
+}
+
+/// The OpenID Connect relying party of `auth_mode = "oidc"`, or none.
+fn oidc(config: &Config, platform: &Platform) -> anyhow::Result<Option<Arc<http::oidc::Oidc>>> {
+    if config.auth_mode != crate::config::AuthMode::Oidc {
+        return Ok(None);
+    }
+    let relying = crate::oidc::Relying::new(&config.oidc, &config.public_url)
+        .map_err(|e| anyhow::anyhow!("configuration key `{e}"))?;
+    tracing::info!(
+        issuer = ?config.oidc.issuer.as_ref().map(url::Url::as_str),
+        redirect_uri = relying.redirect_uri(),
+        "signing in with OpenID Connect"
+    );
+    let store = platform.store.clone();
+    Ok(Some(Arc::new(http::oidc::Oidc::new(
+        relying,
+        causeway_platform::identity::PendingLogins::new(store.clone()),
+        causeway_platform::identity::OidcSessions::new(store, config.session_ttl),
+    ))))
 }
 
 /// The template engine with every action: those that publish to git, register in the catalog
@@ -172,6 +194,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         close_while_draining,
     ));
     let server = axum::serve(listener, router)
+    // The client's address is the key of the sign-in rate limit (`http::oidc`).
+    let router = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
         .with_graceful_shutdown(draining)
         .into_future();
     tokio::pin!(server);

@@ -143,12 +143,9 @@ pub async fn authenticate(
             Err(e) => return deny(&request, ApiError::from(e)),
         },
         None => match &cookie {
-            Some(secret) => match state.platform.sessions.user_of(secret).await {
-                Ok(Some(user)) => match state.platform.directory.principal(&user).await {
-                    Ok(p) => (Some(p), Credential::Cookie),
-                    Err(DomainError::NotFound(_)) => (None, Credential::None),
-                    Err(e) => return deny(&request, ApiError::from(e)),
-                },
+            // A session's principal is its user's, with what an OpenID Connect sign-in added.
+            Some(secret) => match super::oidc::session_principal(&state, secret).await {
+                Ok(Some(p)) => (Some(p), Credential::Cookie),
                 Ok(None) => (None, Credential::None),
                 Err(e) => return deny(&request, ApiError::from(e)),
             },
@@ -219,7 +216,11 @@ fn wants_json(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.contains("application/json") && !v.contains("text/html"))
 }
 
-fn session_cookie_header(state: &AppState, value: &str, max_age_secs: i64) -> HeaderValue {
+pub(crate) fn session_cookie_header(
+    state: &AppState,
+    value: &str,
+    max_age_secs: i64,
+) -> HeaderValue {
     let secure = if state.config.secure_cookies() {
         "; Secure"
     } else {
@@ -322,10 +323,13 @@ pub async fn sign_out(
     headers: HeaderMap,
     principal: Option<axum::Extension<Principal>>,
 ) -> Response {
-    if let Some(secret) = session_cookie(&headers)
-        && let Err(e) = state.platform.sessions.end(&secret).await
-    {
-        return ApiError::from(e).into_response();
+    let mut provider_logout = None;
+    if let Some(secret) = session_cookie(&headers) {
+        // With OpenID Connect, the provider's session ends too where it offers RP-initiated logout.
+        provider_logout = super::oidc::end_session(&state, &secret).await;
+        if let Err(e) = state.platform.sessions.end(&secret).await {
+            return ApiError::from(e).into_response();
+        }
     }
     if let Some(axum::Extension(p)) = &principal {
         let actor = p.entity_ref.clone();
@@ -340,7 +344,12 @@ pub async fn sign_out(
             })
             .await;
     }
-    let mut response = Redirect::to("/sign-in?error=signed-out").into_response();
+    let mut response = Redirect::to(
+        provider_logout
+            .as_deref()
+            .unwrap_or("/sign-in?error=signed-out"),
+    )
+    .into_response();
     response
         .headers_mut()
         .insert(header::SET_COOKIE, session_cookie_header(&state, "", 0));

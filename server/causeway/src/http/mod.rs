@@ -10,6 +10,7 @@ pub mod dto;
 pub mod error;
 pub mod guardrails;
 pub mod health;
+pub mod oidc;
 pub mod openapi;
 pub mod provision;
 pub mod scaffolder;
@@ -55,6 +56,8 @@ pub struct AppState {
     pub migrated: Arc<AtomicBool>,
     /// Set when the server starts to stop; `/readyz` answers 503 from then on.
     pub draining: Arc<AtomicBool>,
+    /// The OpenID Connect relying party, when `auth_mode = "oidc"`.
+    pub oidc: Option<Arc<oidc::Oidc>>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -107,6 +110,10 @@ pub fn router(state: AppState) -> Router {
     let provisioner = state.provisioner.clone();
     let portal = PortalConfig {
         dev_sign_in: state.config.auth_mode == AuthMode::Dev,
+        oidc_provider: state
+            .oidc
+            .as_ref()
+            .map(|o| o.relying.provider_name().to_owned()),
     };
     let context = move || {
         provide_context(platform.clone());
@@ -221,6 +228,11 @@ pub fn router(state: AppState) -> Router {
         >(context, shell));
     if state.config.auth_mode == AuthMode::Dev {
         app = app.route("/auth/dev/sign-in", post(auth::dev_sign_in));
+    }
+    if state.oidc.is_some() {
+        app = app
+            .route("/auth/oidc/start", get(oidc::start))
+            .route("/auth/oidc/callback", get(oidc::callback));
     }
 
     let timeout = state.config.request_timeout;

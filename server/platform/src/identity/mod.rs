@@ -4,9 +4,14 @@
 //! them; a user's teams are the groups its `spec.memberOf` names.
 
 pub(crate) mod cache;
+pub mod oidc;
+mod oidc_store;
 mod sessions;
 mod tokens;
 
+pub use oidc_store::{
+    OidcSessions, PendingLogin, PendingLoginError, PendingLogins, SessionGrant,
+};
 pub use sessions::{NewSession, SESSION_COOKIE, Sessions, session_secret};
 pub use tokens::{ApiToken, NewToken, Tokens};
 
