@@ -1,0 +1,447 @@
+//! OpenID Connect sign-in against a real Dex (`tests/scripts/with-dex.sh`, which exports
+//! `DEX_ISSUER`, `DEX_CA_FILE`, `DEX_CLIENT_ID`, `DEX_CLIENT_SECRET(_FILE)` and `DEX_PASSWORD`).
+//! The browser's part is played by reqwest against Dex (its own login form, read from the page)
+//! and by the in-process router for Causeway, whose public URL is the redirect URI Dex's client
+//! allows (`http://127.0.0.1:3999/auth/oidc/callback`).
+//!
+//! Run: `tests/scripts/with-dex.sh cargo test -p causeway --test oidc_api`.
+
+mod support;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use serde_json::Value;
+use support::{App, json_of};
+use tower::ServiceExt as _;
+
+const PUBLIC_URL: &str = "http://127.0.0.1:3999";
+
+struct Dex {
+    issuer: String,
+    ca_file: String,
+    client_id: String,
+    secret: String,
+    secret_file: String,
+    password: String,
+}
+
+fn dex() -> Dex {
+    let var = |name: &str| {
+        std::env::var(name).unwrap_or_else(|_| {
+            panic!("{name} is not set; run through tests/scripts/with-dex.sh (make test does)")
+        })
+    };
+    Dex {
+        issuer: var("DEX_ISSUER"),
+        ca_file: var("DEX_CA_FILE"),
+        client_id: var("DEX_CLIENT_ID"),
+        secret: var("DEX_CLIENT_SECRET"),
+        secret_file: var("DEX_CLIENT_SECRET_FILE"),
+        password: var("DEX_PASSWORD"),
+    }
+}
+
+async fn oidc_app(dex: &Dex, extra: &[(&str, &str)]) -> App {
+    let mut vars = vec![
+        ("CAUSEWAY_AUTH_MODE", "oidc"),
+        ("CAUSEWAY_PUBLIC_URL", PUBLIC_URL),
+        ("CAUSEWAY_OIDC_ISSUER", dex.issuer.as_str()),
+        ("CAUSEWAY_OIDC_CLIENT_ID", dex.client_id.as_str()),
+        ("CAUSEWAY_OIDC_CLIENT_SECRET_FILE", dex.secret_file.as_str()),
+        ("CAUSEWAY_OIDC_CA_FILE", dex.ca_file.as_str()),
+        ("CAUSEWAY_OIDC_PROVIDER_NAME", "Dex"),
+    ];
+    vars.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
+    vars.extend_from_slice(extra);
+    App::with_vars(
+        vars.into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+    )
+    .await
+}
+
+fn browser(dex: &Dex) -> reqwest::Client {
+    let pem = std::fs::read(&dex.ca_file).expect("Dex's CA");
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).expect("PEM"))
+        .build()
+        .expect("client")
+}
+
+/// A request to Causeway's router with the given cookies.
+async fn causeway(app: &App, uri: &str, cookies: &[&str]) -> axum::http::Response<Body> {
+    let mut request = Request::get(uri);
+    if !cookies.is_empty() {
+        request = request.header(header::COOKIE, cookies.join("; "));
+    }
+    app.router
+        .clone()
+        .oneshot(request.body(Body::empty()).expect("request"))
+        .await
+        .expect("response")
+}
+
+fn location(response: &axum::http::Response<Body>) -> String {
+    response
+        .headers()
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .expect("a redirect")
+        .to_owned()
+}
+
+/// The `name=value` of the cookie `name` the response sets.
+fn set_cookie(response: &axum::http::Response<Body>, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .find(|pair| pair.starts_with(&format!("{name}=")))
+        .map(str::to_owned)
+}
+
+/// The value of `name="…"` in an HTML tag.
+fn attribute(tag: &str, name: &str) -> Option<String> {
+    let start = tag.find(&format!("{name}=\""))? + name.len() + 2;
+    let end = tag[start..].find('"')? + start;
+    Some(tag[start..end].replace("&amp;", "&"))
+}
+
+/// Follows Dex from the authorization URL through its login form as `email`, and returns the
+/// callback address Dex sends the browser back to.
+async fn sign_in_at_dex(dex: &Dex, authorize: &str, email: &str) -> String {
+    let client = browser(dex);
+    let origin = {
+        let url = url::Url::parse(&dex.issuer).expect("issuer URL");
+        url.origin().ascii_serialization()
+    };
+    let absolute = |location: &str| {
+        if location.starts_with('/') {
+            format!("{origin}{location}")
+        } else {
+            location.to_owned()
+        }
+    };
+    // To the login form: Dex may redirect to its connector's page first.
+    let mut url = authorize.to_owned();
+    let (form_url, page) = loop {
+        let response = client.get(&url).send().await.expect("Dex answers");
+        if response.status().is_redirection() {
+            url = absolute(
+                response.headers()[header::LOCATION]
+                    .to_str()
+                    .expect("location"),
+            );
+            continue;
+        }
+        assert_eq!(response.status(), 200, "Dex's login page at {url}");
+        break (url.clone(), response.text().await.expect("page"));
+    };
+    // Dex's own form: its action and the names of its fields, read from the page.
+    let form_start = page.find("<form").expect("a form on Dex's login page");
+    let form_tag = &page[form_start..form_start + page[form_start..].find('>').expect("tag")];
+    let action = attribute(form_tag, "action").unwrap_or_else(|| form_url.clone());
+    let action = url::Url::parse(&form_url)
+        .expect("page URL")
+        .join(&action)
+        .expect("form action");
+    let mut fields = Vec::new();
+    for input in page[form_start..].split("<input").skip(1) {
+        let tag = &input[..input.find('>').unwrap_or(input.len())];
+        let Some(name) = attribute(tag, "name") else {
+            continue;
+        };
+        let kind = attribute(tag, "type").unwrap_or_default();
+        let value = match kind.as_str() {
+            "password" => dex.password.clone(),
+            "hidden" => attribute(tag, "value").unwrap_or_default(),
+            _ => email.to_owned(),
+        };
+        fields.push((name, value));
+    }
+    assert!(
+        fields.iter().any(|(_, v)| v == &dex.password),
+        "no password field in {form_tag}"
+    );
+    let mut response = client
+        .post(action)
+        .form(&fields)
+        .send()
+        .await
+        .expect("login posted");
+    loop {
+        assert!(
+            response.status().is_redirection(),
+            "Dex did not accept the login: {}",
+            response.status()
+        );
+        let next = absolute(response.headers()[header::LOCATION].to_str().expect("loc"));
+        if next.starts_with(PUBLIC_URL) {
+            return next;
+        }
+        response = client.get(&next).send().await.expect("Dex answers");
+    }
+}
+
+/// A whole sign-in as `email`: start, Dex, callback. Returns the callback's response and the
+/// callback address (for replays).
+async fn sign_in(
+    app: &App,
+    dex: &Dex,
+    email: &str,
+    next: &str,
+) -> (axum::http::Response<Body>, String, String) {
+    let start = causeway(app, &format!("/auth/oidc/start?next={next}"), &[]).await;
+    assert_eq!(start.status(), StatusCode::SEE_OTHER, "start redirects");
+    let binding = set_cookie(&start, "causeway_oidc").expect("binding cookie");
+    let authorize = location(&start);
+    assert!(authorize.starts_with(&dex.issuer), "{authorize}");
+    for parameter in [
+        "code_challenge=",
+        "code_challenge_method=S256",
+        "nonce=",
+        "state=",
+    ] {
+        assert!(authorize.contains(parameter), "{parameter} in {authorize}");
+    }
+    let callback = sign_in_at_dex(dex, &authorize, email).await;
+    let path = callback.trim_start_matches(PUBLIC_URL).to_owned();
+    let response = causeway(app, &path, &[&binding]).await;
+    (response, path, binding)
+}
+
+async fn me(app: &App, session: &str) -> (StatusCode, Value) {
+    let response = causeway(app, "/api/me", &[session]).await;
+    let status = response.status();
+    (status, json_of(response).await)
+}
+
+async fn body_text(response: axum::http::Response<Body>) -> String {
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+#[tokio::test]
+async fn a_known_person_signs_in_through_dex_and_a_state_works_once() {
+    let dex = dex();
+    let app = oidc_app(&dex, &[]).await;
+
+    // The sign-in page offers the provider, not the development form.
+    let page = body_text(causeway(&app, "/sign-in?next=/catalog", &[]).await).await;
+    assert!(
+        page.contains("Sign in with Dex")
+            && page.contains("/auth/oidc/start?next=%2Fcatalog")
+            && !page.contains("dev-sign-in"),
+        "{page}"
+    );
+
+    let (response, callback, binding) =
+        sign_in(&app, &dex, "ada@example.com", "/catalog%3Fkind%3Dcomponent").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&response), "/catalog?kind=component");
+    let session = set_cookie(&response, "causeway_session").expect("a session");
+    let (status, me_body) = me(&app, &session).await;
+    assert_eq!(status, StatusCode::OK, "{me_body}");
+    assert_eq!(me_body["entity_ref"], "user:default/ada", "{me_body}");
+    let teams = me_body.to_string();
+    assert!(teams.contains("group:default/payments"), "{me_body}");
+
+    // The same state again (a replayed callback) is refused: a state is used once.
+    let replay = causeway(&app, &callback, &[&binding]).await;
+    assert_eq!(replay.status(), StatusCode::BAD_REQUEST);
+    assert!(body_text(replay).await.contains("already used"));
+
+    // A state Causeway never issued is refused.
+    let forged = causeway(&app, "/auth/oidc/callback?code=x&state=forged", &[&binding]).await;
+    assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
+
+    // Signing in again in the same browser gives a new session id and ends the old one.
+    let start = causeway(&app, "/auth/oidc/start", &[&session]).await;
+    let binding = set_cookie(&start, "causeway_oidc").expect("binding");
+    let callback = sign_in_at_dex(&dex, &location(&start), "ada@example.com").await;
+    let again = causeway(
+        &app,
+        callback.trim_start_matches(PUBLIC_URL),
+        &[&binding, &session],
+    )
+    .await;
+    let renewed = set_cookie(&again, "causeway_session").expect("a new session");
+    assert_ne!(renewed, session);
+    assert_eq!(me(&app, &session).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(me(&app, &renewed).await.0, StatusCode::OK);
+
+    // A callback from another browser (without the binding cookie) is refused.
+    let start = causeway(&app, "/auth/oidc/start", &[]).await;
+    let callback = sign_in_at_dex(&dex, &location(&start), "ada@example.com").await;
+    let elsewhere = causeway(&app, callback.trim_start_matches(PUBLIC_URL), &[]).await;
+    assert_eq!(elsewhere.status(), StatusCode::BAD_REQUEST);
+    assert!(body_text(elsewhere).await.contains("another browser"));
+
+    // Every sign-in and refusal is audited.
+    let audit = app
+        .call("GET", "/api/audit?limit=100", &app.linus, None)
+        .await;
+    let audit = json_of(audit).await.to_string();
+    assert!(
+        audit.contains("\"method\":\"oidc\"") && audit.contains("another browser"),
+        "{audit}"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_person_is_refused_or_admitted_without_teams() {
+    let dex = dex();
+    let app = oidc_app(&dex, &[]).await;
+    let (response, _, _) = sign_in(&app, &dex, "mallory@example.com", "/").await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(set_cookie(&response, "causeway_session").is_none());
+    let page = body_text(response).await;
+    assert!(
+        page.contains("mallory@example.com") && page.contains("Ask a platform admin"),
+        "{page}"
+    );
+
+    let app = oidc_app(&dex, &[("CAUSEWAY_OIDC_UNKNOWN_USERS", "admit")]).await;
+    let (response, _, _) = sign_in(&app, &dex, "mallory@example.com", "/").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let session = set_cookie(&response, "causeway_session").expect("a session");
+    let (status, me_body) = me(&app, &session).await;
+    assert_eq!(status, StatusCode::OK, "{me_body}");
+    let user = me_body["entity_ref"].as_str().expect("user");
+    assert!(user.starts_with("user:guest/mallory-"), "{me_body}");
+    assert_eq!(me_body["teams"], serde_json::json!([]), "{me_body}");
+}
+
+/// An ID token from Dex's password grant, for the validation checks.
+async fn password_grant_token(dex: &Dex) -> String {
+    let answer = browser(dex)
+        .post(format!("{}/token", dex.issuer))
+        .basic_auth(&dex.client_id, Some(&dex.secret))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", "ada@example.com"),
+            ("password", dex.password.as_str()),
+            ("scope", "openid email groups"),
+        ])
+        .send()
+        .await
+        .expect("token endpoint")
+        .text()
+        .await
+        .expect("body");
+    let answer: Value = serde_json::from_str(&answer).expect("JSON");
+    answer["id_token"].as_str().expect("an ID token").to_owned()
+}
+
+#[tokio::test]
+async fn tokens_for_another_audience_or_with_a_bad_signature_are_refused() {
+    let dex = dex();
+    let token = password_grant_token(&dex).await;
+
+    // The same token, checked by a relying party whose client id is another: wrong audience.
+    let other = oidc_app(&dex, &[("CAUSEWAY_OIDC_CLIENT_ID", "another-client")]).await;
+    let relying = &other.state.oidc.as_ref().expect("oidc").relying;
+    let error = relying
+        .verify_id_token(&token, "n")
+        .await
+        .expect_err("another audience");
+    assert!(
+        error.to_string().to_lowercase().contains("audience"),
+        "{error}"
+    );
+
+    // One byte of the signature changed.
+    let app = oidc_app(&dex, &[]).await;
+    let relying = &app.state.oidc.as_ref().expect("oidc").relying;
+    let (rest, signature) = token.rsplit_once('.').expect("a JWT");
+    let mut bytes = signature.as_bytes().to_vec();
+    bytes[10] = if bytes[10] == b'A' { b'B' } else { b'A' };
+    let forged = format!("{rest}.{}", String::from_utf8(bytes).expect("ascii"));
+    let error = relying
+        .verify_id_token(&forged, "n")
+        .await
+        .expect_err("bad signature");
+    assert!(
+        error.to_string().to_lowercase().contains("signature"),
+        "{error}"
+    );
+
+    // The genuine token passes everything but the nonce, which a password grant does not carry.
+    let error = relying
+        .verify_id_token(&token, "n")
+        .await
+        .expect_err("no nonce");
+    assert!(
+        error.to_string().to_lowercase().contains("nonce"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn sign_in_attempts_are_rate_limited() {
+    let dex = dex();
+    let app = oidc_app(&dex, &[]).await;
+    for attempt in 0..10 {
+        let response = causeway(&app, "/auth/oidc/start", &[]).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::SEE_OTHER,
+            "attempt {attempt}"
+        );
+    }
+    let response = causeway(&app, "/auth/oidc/start", &[]).await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = response.headers()[header::RETRY_AFTER]
+        .to_str()
+        .expect("text")
+        .parse()
+        .expect("seconds");
+    assert!((1..=60).contains(&wait), "{wait}");
+}
+
+#[tokio::test]
+async fn a_group_the_catalog_maps_by_annotation_adds_a_team_for_the_session() {
+    let dex = dex();
+    let app = oidc_app(&dex, &[]).await;
+    // Dex puts grace in its group `checkout`; this Group maps it, the catalog's does only by name.
+    let group = "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n  name: release-managers\n  annotations:\n    causeway.dev/oidc-group: checkout\nspec:\n  type: team\n  children: []\n";
+    let documents = causeway_platform::catalog::yaml::parse("oidc-test", group).expect("YAML");
+    app.state
+        .platform
+        .catalog
+        .ingest("oidc-test", documents, Default::default())
+        .await
+        .expect("ingest");
+    let (response, _, _) = sign_in(&app, &dex, "grace@example.com", "/").await;
+    let session = set_cookie(&response, "causeway_session").expect("a session");
+    let (status, me_body) = me(&app, &session).await;
+    assert_eq!(status, StatusCode::OK, "{me_body}");
+    let teams: Vec<&str> = me_body["teams"]
+        .as_array()
+        .expect("teams")
+        .iter()
+        .filter_map(|t| t["entity_ref"].as_str())
+        .collect();
+    assert_eq!(
+        teams,
+        ["group:default/checkout", "group:default/release-managers"],
+        "{me_body}"
+    );
+    // The token itself gave grace nothing else: with an API token she has only her catalog team.
+    let (_, by_token) = {
+        let response = app.call("GET", "/api/me", &app.grace, None).await;
+        (response.status(), json_of(response).await)
+    };
+    assert_eq!(
+        by_token["teams"].as_array().map(Vec::len),
+        Some(1),
+        "{by_token}"
+    );
+}
