@@ -12,9 +12,13 @@ site=${SITE_ROOT:-$root/target/site}
 
 tmp=$(mktemp -d)
 pid=""
+oidc_pid=""
 cleanup() {
     if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
         kill -TERM "$pid" && wait "$pid" || true
+    fi
+    if [[ -n "$oidc_pid" ]] && kill -0 "$oidc_pid" 2>/dev/null; then
+        kill -TERM "$oidc_pid" && wait "$oidc_pid" || true
     fi
     rm -rf "$tmp"
 }
@@ -46,6 +50,31 @@ for _ in $(seq 1 100); do
 done
 curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null || { echo "the portal did not become ready" >&2; cat "$tmp/server.log" >&2; exit 1; }
 
+# With a Dex for tests (with-dex.sh), a second portal signs in through it (auth_mode = "oidc") for
+# oidc.test.mjs, on its own database. It listens at 127.0.0.1:3999 because that is the redirect URI
+# Dex's client allows by default (DEX_REDIRECT_URIS).
+oidc_base=""
+if [[ -n "${DEX_ISSUER:-}" ]]; then
+    oidc_port=${OIDC_PORT:-3999}
+    oidc_base="http://127.0.0.1:$oidc_port"
+    oidc_env=(
+        CAUSEWAY_DATABASE_URL="sqlite://$tmp/oidc.db" CAUSEWAY_LISTEN="127.0.0.1:$oidc_port"
+        CAUSEWAY_PUBLIC_URL="$oidc_base" CAUSEWAY_GITOPS_DIR="$tmp/oidc-gitops" CAUSEWAY_GIT_DIR="$tmp/oidc-git"
+        CAUSEWAY_AUTH_MODE=oidc CAUSEWAY_OIDC_ISSUER="$DEX_ISSUER" CAUSEWAY_OIDC_CLIENT_ID="$DEX_CLIENT_ID"
+        CAUSEWAY_OIDC_CLIENT_SECRET_FILE="$DEX_CLIENT_SECRET_FILE" CAUSEWAY_OIDC_CA_FILE="$DEX_CA_FILE"
+        CAUSEWAY_OIDC_PROVIDER_NAME=Dex
+    )
+    env "${oidc_env[@]}" "$bin" migrate >/dev/null
+    env "${oidc_env[@]}" "$bin" seed >/dev/null
+    env "${oidc_env[@]}" "$bin" serve >"$tmp/oidc-server.log" 2>&1 &
+    oidc_pid=$!
+    for _ in $(seq 1 100); do
+        curl -fsS "$oidc_base/readyz" >/dev/null 2>&1 && break
+        sleep 0.2
+    done
+    curl -fsS "$oidc_base/readyz" >/dev/null || { echo "the OpenID Connect portal did not become ready" >&2; cat "$tmp/oidc-server.log" >&2; exit 1; }
+fi
+
 mkdir -p "$root/target/e2e"
 # Every journey file, one after the other; E2E_TESTS names some of them instead (paths).
 journeys() {
@@ -54,8 +83,12 @@ journeys() {
         node "$file" || return 1
     done
 }
-if ! BASE_URL="http://127.0.0.1:$port" SCREENSHOTS="$root/target/e2e" journeys; then
+if ! BASE_URL="http://127.0.0.1:$port" OIDC_BASE_URL="$oidc_base" SCREENSHOTS="$root/target/e2e" journeys; then
     echo "---- server log ----" >&2
     tail -n 50 "$tmp/server.log" >&2
+    if [[ -n "$oidc_base" ]]; then
+        echo "---- OpenID Connect server log ----" >&2
+        tail -n 50 "$tmp/oidc-server.log" >&2
+    fi
     exit 1
 fi
