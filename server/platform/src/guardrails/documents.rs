@@ -136,6 +136,7 @@ struct ClusterSpec {
     context: Option<String>,
     #[serde(default)]
     dashboards: Dashboards,
+    group_prefix: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -421,6 +422,7 @@ fn build(documents: &[Document<'_>], problems: &mut Vec<Problem>) -> PlatformCon
                 kubeconfig: spec.kubeconfig,
                 context: spec.context,
                 dashboards: spec.dashboards,
+                group_prefix: spec.group_prefix,
             }),
             Err(problem) => problems.push(problem),
         }

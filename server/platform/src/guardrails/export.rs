@@ -85,6 +85,9 @@ pub fn provision_documents(provision: &ProvisionConfig) -> Vec<Value> {
             spec.insert("context".to_owned(), json!(context));
         }
         spec.insert("dashboards".to_owned(), json!(cluster.dashboards));
+        if let Some(prefix) = &cluster.group_prefix {
+            spec.insert("groupPrefix".to_owned(), json!(prefix));
+        }
         documents.push(document(
             "Cluster",
             &cluster.name,

@@ -38,6 +38,36 @@ fn the_embedded_default_loads_and_exports_to_the_same_configuration() {
     );
 }
 
+#[test]
+fn a_clusters_group_prefix_is_read_exported_and_read_again() {
+    let documents = "apiVersion: causeway.dev/v1alpha1
+kind: Cluster
+metadata:
+  name: local
+spec:
+  context: causeway
+  groupPrefix: \"oidc:\"
+---
+apiVersion: causeway.dev/v1alpha1
+kind: Environment
+metadata:
+  name: dev
+spec:
+  cluster: local
+  quota: { cpu: 1, memory: 1Gi, pods: 5 }
+  podSecurity: baseline
+";
+    let config = documents::load(&[file("platform.yaml", documents)]).expect("valid");
+    assert_eq!(
+        config.provision.clusters[0].group_prefix.as_deref(),
+        Some("oidc:")
+    );
+    let exported = export::export(&config);
+    assert!(exported.contains("groupPrefix: 'oidc:'"), "{exported}");
+    let again = documents::load(&[file("export.yaml", &exported)]).expect("export loads");
+    assert_eq!(again.provision, config.provision);
+}
+
 const CLUSTER: &str = "apiVersion: causeway.dev/v1alpha1
 kind: Cluster
 metadata:

@@ -247,8 +247,16 @@ fn memory(mib: u64) -> Quantity {
 pub const SIDECAR_LABEL: (&str, &str) = ("grafana_dashboard", "1");
 
 /// Every object of the environment, the namespace first; the dashboard in the form the target
-/// cluster's Grafana loads.
-pub fn render(s: &Instance, environment: &Environment, dashboards: Dashboards) -> Vec<Desired> {
+/// cluster's Grafana loads. With `group_prefix` (the target cluster's, see
+/// [`Cluster`](super::config::Cluster)) the team's and viewers' bindings also name each group with
+/// that prefix, the name the API server gives the group of a person signed in through OpenID
+/// Connect.
+pub fn render(
+    s: &Instance,
+    environment: &Environment,
+    dashboards: Dashboards,
+    group_prefix: Option<&str>,
+) -> Vec<Desired> {
     let mut objects = Vec::new();
 
     let mut namespace_meta = meta(s, environment, &s.namespace, false);
@@ -308,19 +316,24 @@ pub fn render(s: &Instance, environment: &Environment, dashboards: Dashboards) -
         },
         subjects: Some(subjects),
     };
-    let group = |name: &str| Subject {
+    let group = |name: String| Subject {
         api_group: Some("rbac.authorization.k8s.io".to_owned()),
         kind: "Group".to_owned(),
-        name: name.to_owned(),
+        name,
         namespace: None,
     };
-    objects.push(Desired::of(&binding(
-        "team-edit",
-        "edit",
-        vec![group(&s.team)],
-    )));
+    // A group as the cluster's own identities carry it and, when the cluster maps an OpenID
+    // Connect provider's groups with a prefix, as people signed in through the provider carry it.
+    let groups = |name: &str| {
+        let mut subjects = vec![group(name.to_owned())];
+        if let Some(prefix) = group_prefix {
+            subjects.push(group(format!("{prefix}{name}")));
+        }
+        subjects
+    };
+    objects.push(Desired::of(&binding("team-edit", "edit", groups(&s.team))));
     if !environment.viewers.is_empty() {
-        let viewers = environment.viewers.iter().map(|v| group(v)).collect();
+        let viewers = environment.viewers.iter().flat_map(|v| groups(v)).collect();
         objects.push(Desired::of(&binding("viewers-view", "view", viewers)));
     }
 

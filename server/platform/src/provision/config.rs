@@ -15,6 +15,13 @@ pub struct Cluster {
     /// How dashboards are delivered to the cluster's Grafana.
     #[serde(default)]
     pub dashboards: Dashboards,
+    /// The prefix the cluster's API server puts before the groups of people who sign in with an
+    /// OpenID Connect provider's tokens (its `claimMappings.groups.prefix`, e.g. `oidc:`). When
+    /// set, a team's RoleBindings name both the team's group and the prefixed one, so the team
+    /// reaches its namespaces with the provider's tokens as well as with the cluster's own
+    /// identities.
+    #[serde(default)]
+    pub group_prefix: Option<String>,
 }
 
 /// How a cluster's Grafana finds dashboards.
@@ -178,6 +185,7 @@ impl ProvisionConfig {
                     kubeconfig: Some(path),
                     context,
                     dashboards: Dashboards::Operator,
+                    group_prefix: None,
                 }],
                 Target::Cluster {
                     name: "local".to_owned(),

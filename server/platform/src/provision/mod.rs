@@ -36,7 +36,7 @@ use self::apply::{Applied, Change, Failure, apply_all};
 use self::bundle::{Desired, Instance, render};
 use self::cluster::{Clients, cluster_error, delete_namespace};
 pub use self::cluster::{cluster_client, watch_client};
-use self::config::{Dashboards, Environment, ProvisionConfig, Target};
+use self::config::{Cluster, Environment, ProvisionConfig, Target};
 use self::gitops::Author;
 use self::ownership::LiveNamespace;
 use self::plan::{Step, leftovers, plan_one};
@@ -337,7 +337,13 @@ impl Provisioner {
             repository: component.repository,
             request_id: request.request_id.clone(),
         };
-        let bundle = render(&instance, environment, self.dashboards_for(environment));
+        let cluster = self.cluster_for(environment);
+        let bundle = render(
+            &instance,
+            environment,
+            cluster.as_ref().map(|c| c.dashboards).unwrap_or_default(),
+            cluster.as_ref().and_then(|c| c.group_prefix.as_deref()),
+        );
         Ok(Prepared {
             environment: environment.clone(),
             owner: component.owner.clone(),
@@ -764,14 +770,12 @@ impl Provisioner {
     }
 
     /// How the environment's cluster loads dashboards.
-    fn dashboards_for(&self, environment: &Environment) -> Dashboards {
+    /// The cluster an environment is applied to directly; none for a GitOps target, whose
+    /// objects are rendered with the defaults.
+    fn cluster_for(&self, environment: &Environment) -> Option<Cluster> {
         match &environment.target {
-            Target::Cluster { name } => self
-                .config()
-                .cluster(name)
-                .map(|c| c.dashboards)
-                .unwrap_or_default(),
-            Target::Gitops { .. } => Dashboards::default(),
+            Target::Cluster { name } => self.config().cluster(name).cloned(),
+            Target::Gitops { .. } => None,
         }
     }
 }

@@ -87,7 +87,7 @@ fn bundle(environment: &str, team: &str, cpu_millis: u64) -> Vec<Desired> {
         repository: None,
         request_id: "req-1".to_owned(),
     };
-    bundle::render(&instance, &environment, Dashboards::Operator)
+    bundle::render(&instance, &environment, Dashboards::Operator, None)
 }
 
 #[test]
