@@ -333,3 +333,85 @@ impl OidcSettings {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{AuthMode, Config};
+
+    fn load(vars: &[(&str, &str)]) -> Result<Config, String> {
+        Config::load(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn oidc_needs_its_keys_and_is_allowed_off_loopback() {
+        let dir = std::env::temp_dir().join(format!("cw-oidc-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let secret = dir.join("secret");
+        std::fs::write(&secret, "s3cret\n").expect("write");
+        let secret = secret.display().to_string();
+        let base = [
+            ("CAUSEWAY_AUTH_MODE", "oidc"),
+            ("CAUSEWAY_LISTEN", "0.0.0.0:3000"),
+            ("CAUSEWAY_PUBLIC_URL", "https://causeway.example.com"),
+            ("CAUSEWAY_OIDC_ISSUER", "https://idp.example.com/realms/x"),
+            ("CAUSEWAY_OIDC_CLIENT_ID", "causeway"),
+            ("CAUSEWAY_OIDC_CLIENT_SECRET_FILE", secret.as_str()),
+        ];
+        let config = load(&base).expect("valid");
+        assert_eq!(config.auth_mode, AuthMode::Oidc);
+        assert_eq!(config.oidc.client_secret(), Some("s3cret"));
+        assert_eq!(config.oidc.provider_name, "idp.example.com");
+        assert_eq!(config.oidc.scopes, ["openid", "email", "profile", "groups"]);
+        assert!(
+            !format!("{config:?}").contains("s3cret"),
+            "the secret is not logged"
+        );
+
+        let without = |key: &str| -> Vec<(&str, &str)> {
+            base.iter().copied().filter(|(k, _)| *k != key).collect()
+        };
+        for (missing, named) in [
+            ("CAUSEWAY_OIDC_ISSUER", "`oidc_issuer`"),
+            ("CAUSEWAY_OIDC_CLIENT_ID", "`oidc_client_id`"),
+            (
+                "CAUSEWAY_OIDC_CLIENT_SECRET_FILE",
+                "`oidc_client_secret_file`",
+            ),
+            ("CAUSEWAY_PUBLIC_URL", "`public_url`"),
+        ] {
+            let err = load(&without(missing)).expect_err(missing);
+            assert!(err.contains(named), "{missing}: {err}");
+        }
+        let mut bad = base.to_vec();
+        bad.push(("CAUSEWAY_OIDC_ISSUER", "http://idp.example.com"));
+        assert!(
+            load(&bad)
+                .expect_err("plain http")
+                .contains("`oidc_issuer`")
+        );
+        let mut bad = base.to_vec();
+        bad.push(("CAUSEWAY_OIDC_UNKNOWN_USERS", "maybe"));
+        assert!(
+            load(&bad)
+                .expect_err("choice")
+                .contains("expected refuse or admit")
+        );
+        let mut bad = base.to_vec();
+        bad.push(("CAUSEWAY_OIDC_CA_FILE", "/nonexistent/ca.pem"));
+        assert!(load(&bad).expect_err("CA").contains("`oidc_ca_file`"));
+        let mut env = without("CAUSEWAY_OIDC_CLIENT_SECRET_FILE");
+        env.push(("CAUSEWAY_OIDC_CLIENT_SECRET_ENV", "IDP_SECRET"));
+        assert!(
+            load(&env)
+                .expect_err("unset")
+                .contains("IDP_SECRET is not set")
+        );
+        env.push(("IDP_SECRET", "from-env"));
+        assert_eq!(
+            load(&env).expect("valid").oidc.client_secret(),
+            Some("from-env")
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

@@ -103,6 +103,14 @@ pub fn leptos_options(config: &Config) -> LeptosOptions {
         .build()
 }
 
+/// ` <origin>` of the OpenID Connect issuer, for the policy's form-action, or nothing.
+fn provider_origin(config: &Config) -> String {
+    match (&config.auth_mode, &config.oidc.issuer) {
+        (AuthMode::Oidc, Some(issuer)) => format!(" {}", issuer.origin().ascii_serialization()),
+        _ => String::new(),
+    }
+}
+
 /// Builds the complete application.
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
@@ -250,11 +258,15 @@ pub fn router(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             // Leptos' hydration bootstrap is an inline module script, and WebAssembly needs
-            // 'wasm-unsafe-eval'; everything else is same-origin only.
-            HeaderValue::from_static(
+            // 'wasm-unsafe-eval'; everything else is same-origin only, except that with OpenID
+            // Connect the sign-out form's redirect may go on to the provider's logout, which
+            // browsers check against form-action too.
+            HeaderValue::from_str(&format!(
                 "default-src 'self'; script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; \
-                 img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
-            ),
+                 img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'{}",
+                provider_origin(&state.config)
+            ))
+            .unwrap_or(HeaderValue::from_static("default-src 'self'")),
         ));
     if state.config.secure_cookies() {
         app = app.layer(SetResponseHeaderLayer::if_not_present(
