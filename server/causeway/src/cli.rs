@@ -130,6 +130,13 @@ enum TokenCommand {
         #[arg(long, default_value = "cli")]
         name: String,
     },
+        /// `read`, `write` or `admin` (platform admins only); repeatable. Default: the broadest
+        /// the user may hold (`admin` for a platform admin, else `write`).
+        #[arg(long = "scope", value_name = "SCOPE")]
+        scopes: Vec<String>,
+        /// Days until the token expires, 1 to `token_max_days` (default 90).
+        #[arg(long = "expires-in-days", value_name = "DAYS")]
+        expires_in_days: Option<i64>,
     /// List tokens (all users, or one with --user).
     List {
         #[arg(long)]
@@ -524,6 +531,22 @@ async fn import_text(platform: &Platform, location_key: &str, text: &str) -> any
         .record(Entry {
             actor: "cli",
             action: "catalog.import",
+/// A domain error's field named as the command line's option (`expiresInDays` is
+/// `--expires-in-days`), so the message points at what to change.
+fn cli_fields(message: &str) -> String {
+    let message = message.strip_prefix("not allowed: ").unwrap_or(message);
+    [
+        ("expiresInDays:", "--expires-in-days:"),
+        ("scopes", "--scope"),
+        ("name:", "--name:"),
+    ]
+    .iter()
+    .find(|(field, _)| message.starts_with(field))
+    .map_or(message.to_owned(), |(field, option)| {
+        format!("{option}{}", &message[field.len()..])
+    })
+}
+
             target: location_key,
             outcome: Outcome::Success,
             detail: json!({ "added": report.added.len(), "updated": report.updated.len(), "orphaned": report.orphaned.len() }),
@@ -544,7 +567,12 @@ fn join(problems: &[causeway_platform::catalog::Problem]) -> String {
 async fn token(config: &Config, command: TokenCommand) -> anyhow::Result<()> {
     let platform = open(config).await?;
     match command {
-        TokenCommand::Create { user, name } => {
+        TokenCommand::Create {
+            user,
+            name,
+            scopes,
+            expires_in_days,
+        } => {
             let user_ref = EntityRef::parse(&user, Some("user"), "--user")?;
             if user_ref.kind() != "user" {
                 bail!(
@@ -552,12 +580,30 @@ async fn token(config: &Config, command: TokenCommand) -> anyhow::Result<()> {
                     user_ref.kind()
                 );
             }
-            let created = platform.tokens.create(&user_ref.to_string(), &name).await.map_err(|e| match e {
-                causeway_platform::Error::NotFound(_) => {
-                    anyhow::anyhow!("--user: no user {user_ref} is known; run `causeway seed` or import the user first")
-                }
-                other => anyhow::anyhow!("--name: {other}"),
-            })?;
+            let holder = platform
+                .directory
+                .principal(&user_ref.to_string())
+                .await
+                .map_err(|e| match e {
+                    causeway_platform::Error::NotFound(_) => {
+                        anyhow::anyhow!("--user: no user {user_ref} is known; run `causeway seed` or import the user first")
+                    }
+                    other => anyhow::anyhow!("{other}"),
+                })?;
+            let request = causeway_platform::identity::TokenRequest {
+                name,
+                scopes: (!scopes.is_empty()).then_some(scopes),
+                expires_in_days,
+            };
+            let created = platform
+                .tokens
+                .issue(
+                    &holder,
+                    causeway_platform::identity::Issuer::Operator,
+                    &request,
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", cli_fields(&e.to_string())))?;
             platform
                 .audit
                 .record(Entry {
@@ -565,20 +611,33 @@ async fn token(config: &Config, command: TokenCommand) -> anyhow::Result<()> {
                     action: "token.create",
                     target: &created.token.id,
                     outcome: Outcome::Success,
-                    detail: json!({ "name": created.token.name, "user": created.token.user_ref }),
+                    detail: json!({
+                        "name": created.token.name,
+                        "user": created.token.user_ref,
+                        "scopes": created.token.scopes,
+                        "expiresAt": created.token.expires_at_millis,
+                        "by": "cli",
+                    }),
                     request_id: None,
                 })
                 .await?;
             println!(
-                "Created token {} ({:?}) for {}.",
-                created.token.id, created.token.name, created.token.user_ref
+                "Created token {} ({:?}) for {}, scopes {}, expiring {}.",
+                created.token.id,
+                created.token.name,
+                created.token.user_ref,
+                created.token.scopes.to_stored(),
+                causeway_platform::time::display(created.token.expires_at_millis)
             );
             println!("Use it as `Authorization: Bearer <token>`. It is shown only now:");
             println!("{}", created.secret);
         }
         TokenCommand::List { user } => {
+                let now = causeway_platform::time::now_millis();
             let user_ref = user
                 .map(|u| EntityRef::parse(&u, Some("user"), "--user"))
+                } else if t.expires_at_millis <= now {
+                    "expired"
                 .transpose()?
                 .map(|r| r.to_string());
             let tokens = platform.tokens.list(user_ref.as_deref()).await?;
@@ -591,7 +650,19 @@ async fn token(config: &Config, command: TokenCommand) -> anyhow::Result<()> {
                 } else {
                     "active"
                 };
-                println!("{}\t{}\t{}\t{}", t.id, t.user_ref, t.name, state);
+                let last_used = t
+                    .last_used_at_millis
+                    .map_or("never used".to_owned(), causeway_platform::time::display);
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\texpires {}\t{}",
+                    t.id,
+                    t.user_ref,
+                    t.name,
+                    t.scopes.to_stored(),
+                    state,
+                    causeway_platform::time::display(t.expires_at_millis),
+                    last_used
+                );
             }
         }
         TokenCommand::Revoke { id } => {

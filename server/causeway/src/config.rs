@@ -90,6 +90,14 @@ pub struct Config {
     pub task_workers: usize,
     /// How long a stopping server keeps serving with `/readyz` at 503 (see `shutdown_delay_secs`).
     pub shutdown_delay: Duration,
+    /// The longest lifetime an API token may be given, in days (see `token_max_days`).
+    pub token_max_days: i64,
+    /// Whether anyone may read `/metrics` (see `metrics_public`).
+    pub metrics_public: bool,
+    /// The file holding the bearer secret that reads `/metrics` (see `metrics_token_file`).
+    pub metrics_token_file: Option<PathBuf>,
+    /// The secret read from `metrics_token_file` when the configuration was loaded.
+    metrics_token: Option<Secret>,
     /// The identity provider and matching rule of `auth_mode = "oidc"` (the `oidc_*` keys).
     pub oidc: oidc::OidcSettings,
     /// Whether `public_url` was set explicitly (otherwise it follows `listen`).
@@ -275,6 +283,24 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "5",
         "after SIGTERM, how long `/readyz` answers 503 while requests are still served, so that load balancers stop sending any; `0` stops at once",
     ),
+    (
+        "token_max_days",
+        "CAUSEWAY_TOKEN_MAX_DAYS",
+        "365",
+        "the longest lifetime an API token may be given (`expiresInDays`, `--expires-in-days`); new tokens last 90 days unless asked otherwise, never longer than this",
+    ),
+    (
+        "metrics_public",
+        "CAUSEWAY_METRICS_PUBLIC",
+        "false",
+        "`true` lets anyone read `/metrics` (for a scraper that cannot send a credential, behind a network that keeps others out); `false` requires `Authorization: Bearer <the secret in metrics_token_file>`, and without that file `/metrics` answers 401 to everyone",
+    ),
+    (
+        "metrics_token_file",
+        "CAUSEWAY_METRICS_TOKEN_FILE",
+        "",
+        "a file whose content (surrounding whitespace ignored) is the bearer secret Prometheus sends to read `/metrics` (its `authorization.credentials_file`); read at start",
+    ),
 ];
 
 impl Default for Config {
@@ -304,6 +330,10 @@ impl Default for Config {
             task_lease: Duration::from_secs(15),
             task_workers: 4,
             shutdown_delay: Duration::from_secs(5),
+            token_max_days: causeway_platform::identity::TOKEN_DEFAULT_MAX_DAYS,
+            metrics_public: false,
+            metrics_token_file: None,
+            metrics_token: None,
             oidc: oidc::OidcSettings::default(),
             public_url_set: false,
             in_pod: false,
@@ -418,6 +448,7 @@ impl Config {
             let text = match value {
                 toml::Value::String(s) => s,
                 toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Boolean(b) if key == "metrics_public" => b.to_string(),
                 toml::Value::Array(items)
                     if key == "admin_teams"
                         || key == "catalog_allowed_hosts"
@@ -567,6 +598,25 @@ impl Config {
                         .map_err(|_| err(format!("{value:?} is not a whole number of seconds")))?,
                 )
             }
+            "token_max_days" => {
+                self.token_max_days = i64::try_from(positive(value).map_err(err)?)
+                    .map_err(|_| err("is too large".to_owned()))?
+                    .min(36_500);
+            }
+            "metrics_public" => {
+                self.metrics_public = match value {
+                    "true" => true,
+                    "false" => false,
+                    other => {
+                        return Err(err(format!(
+                            "{other:?} is not a boolean; expected true or false"
+                        )));
+                    }
+                };
+            }
+            "metrics_token_file" => {
+                self.metrics_token_file = (!value.is_empty()).then(|| PathBuf::from(value));
+            }
             "catalog_orphans" => {
                 self.catalog_delete_orphans = match value {
                     "keep" => false,
@@ -612,6 +662,29 @@ impl Config {
 
     /// Rules that involve several keys.
     fn check(&mut self) -> Result<(), ConfigError> {
+        if let Some(path) = &self.metrics_token_file {
+            let key = "metrics_token_file";
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                ConfigError::new(
+                    key,
+                    &Origin::Check,
+                    format!("cannot read {}: {e}", path.display()),
+                )
+            })?;
+            let secret = text.trim();
+            // A short secret could be guessed by anyone who can reach the port.
+            if secret.len() < 16 || secret.chars().any(char::is_control) {
+                return Err(ConfigError::new(
+                    key,
+                    &Origin::Check,
+                    format!(
+                        "{} must hold a secret of at least 16 printable characters",
+                        path.display()
+                    ),
+                ));
+            }
+            self.metrics_token = Some(Secret(secret.to_owned()));
+        }
         if !self.public_url_set {
             self.public_url = url_for(self.listen);
         }
@@ -651,12 +724,27 @@ impl Config {
 
     /// Whether cookies must carry `Secure`.
     pub fn secure_cookies(&self) -> bool {
+    /// The bearer secret that reads `/metrics`, from `metrics_token_file`.
+    pub fn metrics_token(&self) -> Option<&str> {
+        self.metrics_token.as_ref().map(|s| s.0.as_str())
+    }
+
         self.public_url.scheme() == "https"
     }
 }
 
 fn positive(value: &str) -> Result<u64, String> {
     match value.parse::<u64>() {
+/// A secret read from a file, kept out of `Debug` output (the configuration is logged).
+#[derive(Clone)]
+struct Secret(String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
         Ok(n) if n > 0 => Ok(n),
         _ => Err(format!("{value:?} is not a positive whole number")),
     }

@@ -109,6 +109,7 @@ pub fn scaffolder(config: &Config, platform: &Platform, provisioner: &Provisione
 /// Reads the platform configuration `config` names into `platform`'s guardrails; an invalid one
 /// stops the process with every problem (file, line and field).
 pub fn configure_platform(config: &Config, platform: &Platform) -> anyhow::Result<()> {
+    platform.tokens.set_max_days(config.token_max_days);
     platform
         .guardrails
         .configure(

@@ -75,10 +75,11 @@ impl Platform {
                 guardrails: guardrails.clone(),
             },
         );
+        let tokens = identity::Tokens::new(store.clone(), directory.clone());
         Ok(Self {
             directory,
             sessions: identity::Sessions::new(store.clone(), settings.session_ttl),
-            tokens: identity::Tokens::new(store.clone()),
+            tokens,
             audit,
             guardrails,
             scaffolder,

@@ -284,7 +284,7 @@ async fn tokens_authenticate_until_revoked(store: Store) {
             .authenticate(&created.secret)
             .await
             .expect("auth")
-            .as_deref(),
+            .user_ref(),
         Some("user:default/bob")
     );
     assert_eq!(
@@ -292,7 +292,8 @@ async fn tokens_authenticate_until_revoked(store: Store) {
             .tokens
             .authenticate("cwt_forged")
             .await
-            .expect("auth"),
+            .expect("auth")
+            .user_ref(),
         None
     );
     assert_eq!(
@@ -300,7 +301,8 @@ async fn tokens_authenticate_until_revoked(store: Store) {
             .tokens
             .authenticate("not-a-token")
             .await
-            .expect("auth"),
+            .expect("auth")
+            .user_ref(),
         None
     );
     let listed = platform
@@ -330,7 +332,8 @@ async fn tokens_authenticate_until_revoked(store: Store) {
             .tokens
             .authenticate(&created.secret)
             .await
-            .expect("auth"),
+            .expect("auth")
+            .user_ref(),
         None
     );
     platform

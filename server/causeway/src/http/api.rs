@@ -5,7 +5,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::{Extension, Json};
 use causeway_platform::audit::{Entry, Outcome};
-use causeway_platform::identity::{Principal, Role};
+use causeway_platform::identity::{Issuer, Principal, Role, TokenGrant, TokenRequest};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -56,21 +56,33 @@ pub async fn list_tokens(
 #[utoipa::path(post, path = "/api/tokens", tag = "identity", request_body = NewToken,
     responses((status = 201, description = "The token and its secret, shown only here", body = CreatedToken,
             links(("RevokeToken" = (operation_id = "revoke_token", parameters(("id" = "$response.body#/token/id")))))),
-        (status = 400, description = "Malformed body or invalid name", body = ErrorEnvelope),
+        (status = 400, description = "Malformed body, invalid name, unknown scope, or `expiresInDays` outside 1 to `token_max_days`", body = ErrorEnvelope),
+        (status = 403, description = "`admin` from someone other than a platform admin, or a token asking for a token broader or longer-lived than itself", body = ErrorEnvelope),
         (status = 413, description = "Body too large", body = ErrorEnvelope)))]
-/// `POST /api/tokens` with `{"name": …}`: creates a token for the caller; the secret is in this
-/// response only.
+/// `POST /api/tokens` with `{"name": …, "scopes"?: […], "expiresInDays"?: n}`: creates a token
+/// for the caller; the secret is in this response only. A session may create any token its user
+/// may hold; a token nothing broader or longer-lived than itself.
 pub async fn create_token(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
+    grant: Option<Extension<TokenGrant>>,
     headers: HeaderMap,
     body: Result<Json<NewToken>, axum::extract::rejection::JsonRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     let body = super::error::json_body(body)?;
+    let issuer = match &grant {
+        Some(Extension(grant)) => Issuer::Token(grant),
+        None => Issuer::Session,
+    };
+    let request = TokenRequest {
+        name: body.name,
+        scopes: body.scopes,
+        expires_in_days: body.expires_in_days,
+    };
     let created = state
         .platform
         .tokens
-        .create(&principal.entity_ref, &body.name)
+        .issue(&principal, issuer, &request)
         .await?;
     state
         .record(Entry {
@@ -78,7 +90,13 @@ pub async fn create_token(
             action: "token.create",
             target: &created.token.id,
             outcome: Outcome::Success,
-            detail: json!({ "name": created.token.name, "user": created.token.user_ref }),
+            detail: json!({
+                "name": created.token.name,
+                "user": created.token.user_ref,
+                "scopes": created.token.scopes,
+                "expiresAt": created.token.expires_at_millis,
+                "by": grant.as_ref().map_or("session", |_| "token"),
+            }),
             request_id: request_id(&headers).as_deref(),
         })
         .await;

@@ -12,7 +12,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use causeway_platform::Error as DomainError;
 use causeway_platform::audit::{Entry, Outcome};
-use causeway_platform::identity::Principal;
+use causeway_platform::identity::{Principal, TokenCheck, TokenGrant};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -127,20 +127,15 @@ pub async fn authenticate(
             return deny(
                 &request,
                 ApiError::unauthorized("the Authorization header must be `Bearer <token>`"),
+    let mut grant = None;
             );
         }
-        Some(Ok(secret)) => match state.platform.tokens.authenticate(&secret).await {
-            Ok(Some(user)) => match state.platform.directory.principal(&user).await {
-                Ok(p) => (Some(p), Credential::Bearer),
-                Err(e) => return deny(&request, ApiError::from(e)),
-            },
-            Ok(None) => {
-                return deny(
-                    &request,
-                    ApiError::unauthorized("the token is unknown or has been revoked"),
-                );
+        Some(Ok(secret)) => match token_principal(&state, &secret, request.method()).await {
+            Ok((principal, token)) => {
+                grant = Some(token);
+                (Some(principal), Credential::Bearer)
             }
-            Err(e) => return deny(&request, ApiError::from(e)),
+            Err(error) => return deny(&request, error),
         },
         None => match &cookie {
             // A session's principal is its user's, with what an OpenID Connect sign-in added.
@@ -174,6 +169,10 @@ pub async fn authenticate(
         None if is_api(&path) => {
             return deny(
                 &request,
+            if let Some(grant) = grant {
+                // `POST /api/tokens` holds a token's new tokens to it.
+                request.extensions_mut().insert(grant);
+            }
                 ApiError::unauthorized("sign in or send `Authorization: Bearer <token>`"),
             );
         }
@@ -193,6 +192,38 @@ pub async fn authenticate(
 /// Percent-encodes a query value.
 fn encode(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+/// The principal a bearer token acts as, held to the token's rules (see
+/// `causeway_platform::identity::Tokens::authenticate`): live, its user still in the catalog,
+/// admin rights only with `admin` and only while the user is a platform admin; and changes only
+/// with `write` or `admin`. Every request with a token passes here, so no handler can forget one.
+async fn token_principal(
+    state: &AppState,
+    secret: &str,
+    method: &Method,
+) -> Result<(Principal, TokenGrant), ApiError> {
+    let (principal, grant) = match state.platform.tokens.authenticate(secret).await? {
+        TokenCheck::Live { principal, grant } => (principal, grant),
+        TokenCheck::Expired { expired_at_millis } => {
+            let when = causeway_platform::time::iso(expired_at_millis);
+            return Err(ApiError::unauthorized(format!(
+                "the token expired at {when}; create a new one"
+            )));
+        }
+        TokenCheck::Unknown => {
+            return Err(ApiError::unauthorized(
+                "the token is unknown or has been revoked, or its user is no longer in the catalog",
+            ));
+        }
+    };
+    if !matches!(*method, Method::GET | Method::HEAD) && !grant.scopes.allows_changes() {
+        return Err(ApiError::forbidden(format!(
+            "the token's scopes ({}) allow only GET and HEAD; {method} needs a token with scope write",
+            grant.scopes.to_stored()
+        )));
+    }
+    Ok((principal, grant))
 }
 
 /// A local path to return to after sign-in; anything else (other sites, `//host`) becomes `/`.

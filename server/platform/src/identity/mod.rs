@@ -6,14 +6,17 @@
 pub(crate) mod cache;
 pub mod oidc;
 mod oidc_store;
+mod scopes;
 mod sessions;
 mod tokens;
 
-pub use oidc_store::{
-    OidcSessions, PendingLogin, PendingLoginError, PendingLogins, SessionGrant,
-};
+pub use oidc_store::{OidcSessions, PendingLogin, PendingLoginError, PendingLogins, SessionGrant};
+pub use scopes::{Scope, Scopes};
 pub use sessions::{NewSession, SESSION_COOKIE, Sessions, session_secret};
-pub use tokens::{ApiToken, NewToken, Tokens};
+pub use tokens::{
+    ApiToken, DEFAULT_DAYS as TOKEN_DEFAULT_DAYS, DEFAULT_MAX_DAYS as TOKEN_DEFAULT_MAX_DAYS,
+    Issuer, NewToken, TokenCheck, TokenGrant, TokenRequest, Tokens,
+};
 
 use serde::Serialize;
 use sqlx::Row;

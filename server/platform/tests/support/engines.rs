@@ -10,14 +10,24 @@ use sqlx::Connection as _;
 
 /// A store on a fresh SQLite file.
 pub async fn sqlite() -> Store {
+    Store::open(&sqlite_url()).await.expect("open SQLite")
+}
+
+/// The address of a fresh SQLite file, for suites that also reach the database directly.
+pub fn sqlite_url() -> String {
     let dir = std::env::temp_dir().join(format!("causeway-store-{}", uuid::Uuid::new_v4()));
-    Store::open(&format!("sqlite://{}/causeway.db", dir.display()))
-        .await
-        .expect("open SQLite")
+    format!("sqlite://{}/causeway.db", dir.display())
 }
 
 /// A store on a fresh PostgreSQL database.
 pub async fn postgres() -> Store {
+    Store::open(&postgres_url().await)
+        .await
+        .expect("open PostgreSQL")
+}
+
+/// The address of a fresh PostgreSQL database, for suites that also reach it directly.
+pub async fn postgres_url() -> String {
     let base = std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| {
         panic!("TEST_POSTGRES_URL is not set: run `make test`, or start a server with `tests/scripts/postgres.sh up DIR` and export the URL it prints")
     });
@@ -32,9 +42,7 @@ pub async fn postgres() -> Store {
         .await
         .expect("create database");
     let (prefix, _) = base.rsplit_once('/').expect("URL with a database");
-    Store::open(&format!("{prefix}/{name}"))
-        .await
-        .expect("open PostgreSQL")
+    format!("{prefix}/{name}")
 }
 
 /// Declares each test `name(store)` once per engine, as `name::sqlite` and `name::postgres`.

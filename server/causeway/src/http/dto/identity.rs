@@ -55,6 +55,28 @@ impl From<&identity::Principal> for Me {
     }
 }
 
+/// A token's scope. Scopes are cumulative: `write` includes `read`, `admin` includes `write`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenScope {
+    /// `GET` and `HEAD` only.
+    Read,
+    /// Everything its user may do, except what needs a platform admin.
+    Write,
+    /// Platform-admin actions too, while its user is a platform admin.
+    Admin,
+}
+
+impl From<identity::Scope> for TokenScope {
+    fn from(scope: identity::Scope) -> Self {
+        match scope {
+            identity::Scope::Read => Self::Read,
+            identity::Scope::Write => Self::Write,
+            identity::Scope::Admin => Self::Admin,
+        }
+    }
+}
+
 /// An API token, never with its secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Token {
@@ -62,7 +84,12 @@ pub struct Token {
     /// The user it acts as.
     pub user_ref: String,
     pub name: String,
+    /// What it may do, narrowest first.
+    pub scopes: Vec<TokenScope>,
     pub created_at_millis: i64,
+    /// It stops working at this time.
+    pub expires_at_millis: i64,
+    /// Recorded at most once a minute.
     pub last_used_at_millis: Option<i64>,
     pub revoked_at_millis: Option<i64>,
 }
@@ -73,7 +100,9 @@ impl From<&ApiToken> for Token {
             id: token.id.clone(),
             user_ref: token.user_ref.clone(),
             name: token.name.clone(),
+            scopes: token.scopes.iter().map(TokenScope::from).collect(),
             created_at_millis: token.created_at_millis,
+            expires_at_millis: token.expires_at_millis,
             last_used_at_millis: token.last_used_at_millis,
             revoked_at_millis: token.revoked_at_millis,
         }
@@ -92,6 +121,16 @@ pub struct TokenList {
 pub struct NewToken {
     /// 1 to 100 bytes once trimmed, e.g. `laptop`.
     pub name: String,
+    /// `read`, `write` or `admin` (platform admins only). Default: `write`, or the creating
+    /// token's own scope when that is narrower. A token cannot create a broader one (403).
+    #[schema(nullable = false)]
+    pub scopes: Option<Vec<String>>,
+    /// Days until it expires, 1 to the server's `token_max_days` (365 by default). Default: 90,
+    /// or the creating token's own expiry when that is sooner. A token cannot create one that
+    /// outlives it (403).
+    #[serde(rename = "expiresInDays", alias = "expires_in_days")]
+    #[schema(nullable = false, minimum = 1)]
+    pub expires_in_days: Option<i64>,
 }
 
 /// A token just created: the secret is shown here only.

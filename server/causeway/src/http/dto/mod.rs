@@ -59,7 +59,10 @@ mod same_json {
             id: "t1".to_owned(),
             user_ref: "user:default/ada".to_owned(),
             name: "laptop".to_owned(),
+            scopes: identity::Scopes::new([identity::Scope::Read, identity::Scope::Admin], "s")
+                .expect("scopes"),
             created_at_millis: 1,
+            expires_at_millis: 5,
             last_used_at_millis: Some(2),
             revoked_at_millis: None,
         };
