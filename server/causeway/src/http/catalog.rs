@@ -8,15 +8,13 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use causeway_platform::audit::{Entry, Outcome};
+use causeway_platform::catalog::import::Importer;
 use causeway_platform::catalog::index::{Index, Stored};
 use causeway_platform::catalog::query::{
     Cursor, Filter, FullText, Order, Query, parse_fields, select_fields,
 };
-use causeway_platform::catalog::import::Importer;
 use causeway_platform::catalog::{Catalog, IngestOptions, prepare, render, yaml};
-use causeway_platform::identity::{Principal, Role};
-use serde_json::json;
+use causeway_platform::identity::Principal;
 
 use super::AppState;
 use super::auth::request_id;
@@ -290,17 +288,6 @@ pub async fn by_uid(
         .ok_or_else(|| not_found(format!("No entity with uid {uid}")))
 }
 
-/// Whether `principal` may change `entity_ref`: platform admins, and members of the owning team.
-fn may_change(state: &AppState, principal: &Principal, entity_ref: &str) -> bool {
-    if principal.role == Role::PlatformAdmin {
-        return true;
-    }
-    let index = state.platform.catalog.index();
-    index
-        .by_ref(entity_ref)
-        .is_some_and(|entity| index.owners(entity).iter().any(|o| principal.acts_for(o)))
-}
-
 #[utoipa::path(delete, path = "/api/catalog/entities/by-uid/{uid}", tag = "catalog", params(("uid" = String, Path)),
     responses((status = 204, description = "Deleted, or did not exist"), (status = 403, description = "Not a member of the owning team", body = ErrorEnvelope)))]
 /// `DELETE /entities/by-uid/{uid}`: 204 whether or not it existed, as in Backstage.
@@ -310,43 +297,11 @@ pub async fn delete_by_uid(
     headers: HeaderMap,
     Path(uid): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let entity_ref = state
+    state
         .platform
         .catalog
-        .index()
-        .by_uid(&uid)
-        .map(|e| e.entity_ref.clone());
-    let Some(entity_ref) = entity_ref else {
-        return Ok(StatusCode::NO_CONTENT);
-    };
-    let allowed = may_change(&state, &principal, &entity_ref);
-    let record = |outcome| Entry {
-        actor: &principal.entity_ref,
-        action: "catalog.delete",
-        target: &entity_ref,
-        outcome,
-        detail: json!({ "uid": uid }),
-        request_id: None,
-    };
-    let request = request_id(&headers);
-    if !allowed {
-        state
-            .record(Entry {
-                request_id: request.as_deref(),
-                ..record(Outcome::Denied)
-            })
-            .await;
-        return Err(ApiError::forbidden(format!(
-            "only members of the team that owns {entity_ref} (or platform admins) may delete it"
-        )));
-    }
-    state.platform.catalog.delete_by_uid(&uid).await?;
-    state
-        .record(Entry {
-            request_id: request.as_deref(),
-            ..record(Outcome::Success)
-        })
-        .await;
+        .delete_as(&principal, &uid, request_id(&headers).as_deref())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -498,33 +453,19 @@ pub async fn add_location(
     body: Result<Json<NewLocation>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
     let body = json_body(body)?;
-    // A location is read by the server and refreshed without anyone watching: it can reach files
-    // on the server and its content is stored unreviewed, so only platform admins register one.
-    // Developers bring their entities through POST /import, which checks ownership.
-    if principal.role != Role::PlatformAdmin {
-        return Err(ApiError::forbidden(
-            "only platform admins may register locations; upload descriptors with POST /api/catalog/import instead",
-        ));
-    }
     let dry_run = Params::from(raw).one("dryRun").is_some_and(|v| v == "true");
-    let policy = state.read_policy();
     let registered = state
         .platform
         .catalog
-        .register(&body.kind, &body.target, dry_run, &policy)
+        .register_location(
+            &principal,
+            &body.kind,
+            &body.target,
+            dry_run,
+            &state.read_policy(),
+            request_id(&headers).as_deref(),
+        )
         .await?;
-    if !dry_run {
-        state
-            .record(Entry {
-                actor: &principal.entity_ref,
-                action: "catalog.location.register",
-                target: &registered.location.key(),
-                outcome: Outcome::Success,
-                detail: json!({ "added": registered.report.added.len(), "warnings": registered.report.warnings }),
-                request_id: request_id(&headers).as_deref(),
-            })
-            .await;
-    }
     // As in Backstage, only a dry run lists the entities: a registration answers with the
     // location, and its entities are read through the catalog API (rendering a 10 000-entity
     // location into the answer cost more memory than the entities themselves).
@@ -566,22 +507,11 @@ pub async fn delete_location(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    if principal.role != Role::PlatformAdmin {
-        return Err(ApiError::forbidden(
-            "only platform admins may unregister locations",
-        ));
-    }
-    let deleted = state.platform.catalog.unregister(&id).await?;
     state
-        .record(Entry {
-            actor: &principal.entity_ref,
-            action: "catalog.location.unregister",
-            target: &id,
-            outcome: Outcome::Success,
-            detail: json!({ "deleted": deleted }),
-            request_id: request_id(&headers).as_deref(),
-        })
-        .await;
+        .platform
+        .catalog
+        .unregister_as(&principal, &id, request_id(&headers).as_deref())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -604,34 +534,16 @@ pub async fn refresh(
     let entity_ref =
         causeway_platform::catalog::refs::parse(&body.entity_ref, "component", "default")
             .map_err(|m| ApiError::input(format!("entityRef: {m}")))?;
-    let result = state
+    state
         .platform
         .catalog
-        .refresh_entity(&principal, &entity_ref, &state.read_policy())
-        .await;
-    let (outcome, detail) = match &result {
-        Ok(report) => (
-            Outcome::Success,
-            json!({
-                "added": report.added.len(),
-                "updated": report.updated.len(),
-                "orphaned": report.orphaned,
-            }),
-        ),
-        Err(causeway_platform::Error::Forbidden(_)) => (Outcome::Denied, json!({})),
-        Err(error) => (Outcome::Failed, json!({ "error": error.to_string() })),
-    };
-    state
-        .record(Entry {
-            actor: &principal.entity_ref,
-            action: "catalog.refresh",
-            target: &entity_ref,
-            outcome,
-            detail,
-            request_id: request_id(&headers).as_deref(),
-        })
-        .await;
-    result?;
+        .refresh_as(
+            &principal,
+            &entity_ref,
+            &state.read_policy(),
+            request_id(&headers).as_deref(),
+        )
+        .await?;
     Ok(StatusCode::OK)
 }
 

@@ -15,6 +15,7 @@ mod policies;
 pub mod query;
 pub mod refs;
 pub mod render;
+mod rules;
 pub mod validate;
 pub mod yaml;
 
