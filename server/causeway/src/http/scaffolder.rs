@@ -12,10 +12,8 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-use causeway_platform::identity::{Principal, Role};
-use causeway_platform::scaffolder::task::RUN;
+use causeway_platform::identity::Principal;
 use causeway_platform::scaffolder::{Request, Source};
-use causeway_platform::tasks::Filter;
 use futures::{Stream, StreamExt as _};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -99,14 +97,7 @@ async fn visible_run(
     principal: &Principal,
     id: &str,
 ) -> Result<causeway_platform::tasks::Task, ApiError> {
-    let task = state
-        .platform
-        .tasks
-        .get(id)
-        .await?
-        .filter(|t| t.kind == RUN)
-        .filter(|t| t.requester == principal.entity_ref || principal.role == Role::PlatformAdmin)
-        .ok_or_else(|| ApiError::from(causeway_platform::Error::NotFound(format!("task {id}"))))?;
+    let task = state.platform.scaffolder.run_for(principal, id).await?;
     Ok(task)
 }
 
@@ -165,37 +156,16 @@ pub async fn list_tasks(
     if !(1..=500).contains(&limit) {
         return Err(ApiError::input("limit: must be between 1 and 500"));
     }
-    let admin = principal.role == Role::PlatformAdmin;
-    let requester = match query.created_by {
-        Some(user) if admin => Some(user),
-        Some(user) if user == principal.entity_ref => Some(user),
-        Some(_) => {
-            return Err(ApiError::forbidden(
-                "createdBy: only platform admins may list other people's runs",
-            ));
-        }
-        None if admin => None,
-        None => Some(principal.entity_ref.clone()),
-    };
     let status = query
         .status
         .filter(|s| !s.is_empty())
         .map(|s| causeway_platform::tasks::TaskStatus::parse(&s))
         .transpose()?;
-    let filter = Filter {
-        requester,
-        owners: Vec::new(),
-        status,
-        limit: 5000,
-    };
-    let runs: Vec<_> = state
+    let runs = state
         .platform
-        .tasks
-        .list(&filter)
-        .await?
-        .into_iter()
-        .filter(|t| t.kind == RUN)
-        .collect();
+        .scaffolder
+        .runs_for(&principal, query.created_by, status)
+        .await?;
     let total = runs.len();
     let offset = query.offset.unwrap_or(0);
     Ok(Json(TaskList {

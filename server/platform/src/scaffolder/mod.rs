@@ -7,6 +7,7 @@
 //! reading skeletons from the template's `source.rs`. [`Scaffolder`] is the door every adapter
 //! (REST, portal, CLI) calls.
 
+pub mod access;
 pub mod actions;
 pub mod cleanup;
 pub mod engine;
