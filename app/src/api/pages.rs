@@ -18,10 +18,23 @@ use super::guardrails::{bench_page, platform_page};
 /// build.
 #[server(prefix = "/api/portal", endpoint = "page")]
 pub async fn rendered_page(path: String, query: String) -> Result<Option<Rendered>, ServerFnError> {
-    let params: std::collections::BTreeMap<String, String> =
+    let mut params: std::collections::BTreeMap<String, String> =
         url::form_urlencoded::parse(query.trim_start_matches('?').as_bytes())
             .into_owned()
             .collect();
+    // A posted error is shown only when the host signed it for this session (see
+    // `server/signed.rs`); a forged or edited `__err` shows nothing.
+    let signed = match (
+        params.get("__err"),
+        params.get(crate::server::signed::ERROR_SIGNATURE),
+    ) {
+        (Some(encoded), Some(signature)) => crate::server::signed::session_secret()
+            .is_some_and(|secret| crate::server::signed::verify_error(&secret, encoded, signature)),
+        _ => false,
+    };
+    if !signed {
+        params.remove("__err");
+    }
     let value = |name: &str| params.get(name).cloned().unwrap_or_default();
     let segments: Vec<String> = path
         .trim_matches('/')

@@ -129,7 +129,6 @@ enum TokenCommand {
         /// A name to recognise the token by.
         #[arg(long, default_value = "cli")]
         name: String,
-    },
         /// `read`, `write` or `admin` (platform admins only); repeatable. Default: the broadest
         /// the user may hold (`admin` for a platform admin, else `write`).
         #[arg(long = "scope", value_name = "SCOPE")]
@@ -137,6 +136,7 @@ enum TokenCommand {
         /// Days until the token expires, 1 to `token_max_days` (default 90).
         #[arg(long = "expires-in-days", value_name = "DAYS")]
         expires_in_days: Option<i64>,
+    },
     /// List tokens (all users, or one with --user).
     List {
         #[arg(long)]
@@ -531,6 +531,15 @@ async fn import_text(platform: &Platform, location_key: &str, text: &str) -> any
         .record(Entry {
             actor: "cli",
             action: "catalog.import",
+            target: location_key,
+            outcome: Outcome::Success,
+            detail: json!({ "added": report.added.len(), "updated": report.updated.len(), "orphaned": report.orphaned.len() }),
+            request_id: None,
+        })
+        .await?;
+    Ok(())
+}
+
 /// A domain error's field named as the command line's option (`expiresInDays` is
 /// `--expires-in-days`), so the message points at what to change.
 fn cli_fields(message: &str) -> String {
@@ -545,15 +554,6 @@ fn cli_fields(message: &str) -> String {
     .map_or(message.to_owned(), |(field, option)| {
         format!("{option}{}", &message[field.len()..])
     })
-}
-
-            target: location_key,
-            outcome: Outcome::Success,
-            detail: json!({ "added": report.added.len(), "updated": report.updated.len(), "orphaned": report.orphaned.len() }),
-            request_id: None,
-        })
-        .await?;
-    Ok(())
 }
 
 fn join(problems: &[causeway_platform::catalog::Problem]) -> String {
@@ -633,11 +633,8 @@ async fn token(config: &Config, command: TokenCommand) -> anyhow::Result<()> {
             println!("{}", created.secret);
         }
         TokenCommand::List { user } => {
-                let now = causeway_platform::time::now_millis();
             let user_ref = user
                 .map(|u| EntityRef::parse(&u, Some("user"), "--user"))
-                } else if t.expires_at_millis <= now {
-                    "expired"
                 .transpose()?
                 .map(|r| r.to_string());
             let tokens = platform.tokens.list(user_ref.as_deref()).await?;
@@ -645,8 +642,11 @@ async fn token(config: &Config, command: TokenCommand) -> anyhow::Result<()> {
                 println!("No tokens.");
             }
             for t in tokens {
+                let now = causeway_platform::time::now_millis();
                 let state = if t.revoked_at_millis.is_some() {
                     "revoked"
+                } else if t.expires_at_millis <= now {
+                    "expired"
                 } else {
                     "active"
                 };

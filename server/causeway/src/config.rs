@@ -688,7 +688,9 @@ impl Config {
         if !self.public_url_set {
             self.public_url = url_for(self.listen);
         }
-        if self.auth_mode == AuthMode::Oidc && !self.public_url_set && !self.listen.ip().is_loopback()
+        if self.auth_mode == AuthMode::Oidc
+            && !self.public_url_set
+            && !self.listen.ip().is_loopback()
         {
             return Err(ConfigError::new(
                 "public_url",
@@ -722,19 +724,17 @@ impl Config {
         }
     }
 
-    /// Whether cookies must carry `Secure`.
-    pub fn secure_cookies(&self) -> bool {
     /// The bearer secret that reads `/metrics`, from `metrics_token_file`.
     pub fn metrics_token(&self) -> Option<&str> {
         self.metrics_token.as_ref().map(|s| s.0.as_str())
     }
 
+    /// Whether cookies must carry `Secure`.
+    pub fn secure_cookies(&self) -> bool {
         self.public_url.scheme() == "https"
     }
 }
 
-fn positive(value: &str) -> Result<u64, String> {
-    match value.parse::<u64>() {
 /// A secret read from a file, kept out of `Debug` output (the configuration is logged).
 #[derive(Clone)]
 struct Secret(String);
@@ -745,6 +745,8 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+fn positive(value: &str) -> Result<u64, String> {
+    match value.parse::<u64>() {
         Ok(n) if n > 0 => Ok(n),
         _ => Err(format!("{value:?} is not a positive whole number")),
     }

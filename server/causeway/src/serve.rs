@@ -194,9 +194,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         state.draining.clone(),
         close_while_draining,
     ));
-    let server = axum::serve(listener, router)
     // The client's address is the key of the sign-in rate limit (`http::oidc`).
     let router = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let server = axum::serve(listener, router)
         .with_graceful_shutdown(draining)
         .into_future();
     tokio::pin!(server);

@@ -153,6 +153,53 @@ fn tokens_are_created_listed_and_revoked() {
     let secret = out.lines().last().expect("a last line");
     assert!(secret.starts_with("cwt_") && secret.len() > 40, "{out}");
     let id = out.split_whitespace().nth(2).expect("id").to_owned();
+    assert!(out.contains("scopes write, expiring"), "{out}");
+
+    // Scopes and lifetimes, each refusal naming its option.
+    let read = env.run(
+        &[
+            "token",
+            "create",
+            "--user",
+            "ada",
+            "--scope",
+            "read",
+            "--expires-in-days",
+            "7",
+        ],
+        &[],
+    );
+    assert!(read.status.success(), "{}", stderr(&read));
+    assert!(
+        stdout(&read).contains("scopes read, expiring"),
+        "{}",
+        stdout(&read)
+    );
+    let admin = env.run(
+        &["token", "create", "--user", "ada", "--scope", "admin"],
+        &[],
+    );
+    assert!(
+        stderr(&admin).contains("--scope: `admin` is only for platform admins"),
+        "{}",
+        stderr(&admin)
+    );
+    let long = env.run(
+        &[
+            "token",
+            "create",
+            "--user",
+            "ada",
+            "--expires-in-days",
+            "400",
+        ],
+        &[],
+    );
+    assert!(
+        stderr(&long).contains("--expires-in-days: must be between 1 and 365"),
+        "{}",
+        stderr(&long)
+    );
 
     let listed = stdout(&env.run(&["token", "list", "--user", "ada"], &[]));
     assert!(

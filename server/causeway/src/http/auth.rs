@@ -120,14 +120,19 @@ pub async fn authenticate(
     next: Next,
 ) -> Response {
     let path = request.uri().path().to_owned();
+    if path == "/metrics" {
+        // `/metrics` has its own credential (`metrics_token_file`), which is not an API token;
+        // `health::metrics` checks it.
+        return next.run(request).await;
+    }
     let headers = request.headers();
     let cookie = session_cookie(headers);
+    let mut grant = None;
     let (principal, credential) = match bearer(headers) {
         Some(Err(())) => {
             return deny(
                 &request,
                 ApiError::unauthorized("the Authorization header must be `Bearer <token>`"),
-    let mut grant = None;
             );
         }
         Some(Ok(secret)) => match token_principal(&state, &secret, request.method()).await {
@@ -164,15 +169,15 @@ pub async fn authenticate(
     match principal {
         Some(principal) => {
             request.extensions_mut().insert(principal);
+            if let Some(grant) = grant {
+                // `POST /api/tokens` holds a token's new tokens to it.
+                request.extensions_mut().insert(grant);
+            }
         }
         None if is_public(&path) => {}
         None if is_api(&path) => {
             return deny(
                 &request,
-            if let Some(grant) = grant {
-                // `POST /api/tokens` holds a token's new tokens to it.
-                request.extensions_mut().insert(grant);
-            }
                 ApiError::unauthorized("sign in or send `Authorization: Bearer <token>`"),
             );
         }
@@ -187,11 +192,6 @@ pub async fn authenticate(
         }
     }
     next.run(request).await
-}
-
-/// Percent-encodes a query value.
-fn encode(value: &str) -> String {
-    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
 /// The principal a bearer token acts as, held to the token's rules (see
@@ -226,10 +226,27 @@ async fn token_principal(
     Ok((principal, grant))
 }
 
-/// A local path to return to after sign-in; anything else (other sites, `//host`) becomes `/`.
-fn local_path(next: Option<&str>) -> &str {
+/// Percent-encodes a query value.
+fn encode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+/// A same-origin path to return to after sign-in; anything else becomes `/`. Browsers drop tabs
+/// and line breaks from addresses and read `\\` as `/`, so `/\t/evil.example` or `/\\evil.example`
+/// would lead to another site: the path must start with a single `/` and hold no `//` and no
+/// backslash, and nothing may hold a control character (which also could not be put in a
+/// `Location` header). The query may carry addresses (`?url=https://…`).
+pub(crate) fn local_path(next: Option<&str>) -> &str {
     match next {
-        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.starts_with("/\\") => p,
+        Some(p)
+            if p.starts_with('/')
+                && !p.chars().any(char::is_control)
+                && p.split(['?', '#'])
+                    .next()
+                    .is_some_and(|path| !path.contains("//") && !path.contains('\\')) =>
+        {
+            p
+        }
         _ => "/",
     }
 }
@@ -414,11 +431,23 @@ mod tests {
     #[test]
     fn only_local_paths_are_followed_after_sign_in() {
         assert_eq!(local_path(Some("/catalog?x=1")), "/catalog?x=1");
+        assert_eq!(
+            local_path(Some("/catalog/import?url=https://example.com/a")),
+            "/catalog/import?url=https://example.com/a"
+        );
         for bad in [
             "https://evil.example",
             "//evil.example",
             "/\\evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/x\ny",
+            "/\r\nSet-Cookie: a=b",
+            "/a//b",
+            "/a\\b",
+            "/\u{7f}",
             "catalog",
+            "",
         ] {
             assert_eq!(local_path(Some(bad)), "/", "{bad}");
         }

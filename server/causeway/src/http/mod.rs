@@ -10,8 +10,10 @@ pub mod dto;
 pub mod error;
 pub mod guardrails;
 pub mod health;
+pub mod host;
 pub mod oidc;
 pub mod openapi;
+pub mod posted_errors;
 pub mod provision;
 pub mod scaffolder;
 pub mod tasks;
@@ -280,10 +282,14 @@ pub fn router(state: AppState) -> Router {
     app.layer(axum::extract::DefaultBodyLimit::disable())
         .layer(middleware::from_fn(error::envelope))
         .layer(middleware::from_fn(error::portal_arguments))
+        .layer(middleware::from_fn(posted_errors::sign))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,
         ))
+        // Outside authentication, so that a request for another host name is answered by nothing
+        // else (development mode only; see `host.rs`).
+        .layer(middleware::from_fn_with_state(state.clone(), host::check))
         .layer(middleware::from_fn(crate::telemetry::record_metrics))
         .layer(
             ServiceBuilder::new()

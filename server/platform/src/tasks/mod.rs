@@ -100,13 +100,14 @@ pub struct Task {
 }
 
 impl Task {
-    /// Whether `principal` may read the task, its steps and its log.
+    /// Whether `principal` may read the task, its steps and its log: those its lists show it to
+    /// (its requester, a member of the team it acts for, platform admins). A template run holds
+    /// its requester's answers, so its team does not see it.
     pub fn readable_by(&self, principal: &crate::identity::Principal) -> bool {
-        // A template run holds its requester's answers; other tasks are open to everyone
-        // signed in.
-        self.kind != crate::scaffolder::task::RUN
+        principal.role == crate::identity::Role::PlatformAdmin
             || self.requester == principal.entity_ref
-            || principal.role == crate::identity::Role::PlatformAdmin
+            || (self.kind != crate::scaffolder::task::RUN
+                && self.owner.as_deref().is_some_and(|o| principal.acts_for(o)))
     }
 
     /// Whether `principal` may cancel the task: its requester, a member of the team it acts
