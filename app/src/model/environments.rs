@@ -31,6 +31,8 @@ pub struct EnvironmentCard {
     pub links: Vec<super::LinkView>,
     /// A command to look at it with.
     pub kubectl: Option<String>,
+    /// Where the person downloads a kubeconfig that signs them in as themselves.
+    pub kubeconfig: Option<String>,
     /// Why the live state could not be read, if it could not.
     pub error: Option<String>,
     /// For an environment that expires: how long it lives, and when this one goes.

@@ -314,6 +314,18 @@ pub async fn card(
     let config = provisioner.config();
     card.kubectl = matches!(environment.target, Target::Cluster { .. })
         .then(|| config.link(&config.kubectl, &card.namespace, environment));
+    // kubectl as the person themselves: offered to the team (and platform admins) when the
+    // portal signs people in with a provider the cluster can trust too.
+    card.kubeconfig = (matches!(environment.target, Target::Cluster { .. })
+        && crate::server::portal_config().oidc_provider.is_some()
+        && provisioner.authorize(principal, service_ref).is_ok())
+    .then(|| {
+        format!(
+            "/api/provision/kubeconfig?service={}&environment={}",
+            urlencoding(service_ref),
+            urlencoding(&environment.name)
+        )
+    });
     match provisioner.status(&probe).await {
         Ok(status) => {
             card.objects = objects(&status.plan.steps);
@@ -325,4 +337,16 @@ pub async fn card(
         }
     }
     Ok(card)
+}
+
+/// `text` for a query string: everything but unreserved characters percent-encoded.
+fn urlencoding(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
 }

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use anyhow::{Context as _, bail};
 use causeway_platform::Platform;
 use causeway_platform::audit::{Entry, Outcome};
+use causeway_platform::catalog::import::Importer;
 use causeway_platform::catalog::{IngestOptions, yaml};
 use causeway_platform::entity_ref::EntityRef;
 use clap::{Parser, Subcommand};
@@ -508,9 +509,16 @@ async fn import_text(platform: &Platform, location_key: &str, text: &str) -> any
         replace: true,
         dry_run: false,
     };
+    // The command line is the machine's operator: audited as `cli`, successes and failures alike.
     let report = platform
         .catalog
-        .ingest(location_key, documents, options)
+        .import(
+            Importer::Operator("cli"),
+            location_key,
+            documents,
+            options,
+            None,
+        )
         .await
         .map_err(|e| match e {
             causeway_platform::Error::Rejected(problems) => anyhow::anyhow!(join(&problems)),
@@ -526,17 +534,6 @@ async fn import_text(platform: &Platform, location_key: &str, text: &str) -> any
         report.unchanged.len(),
         report.orphaned.len()
     );
-    platform
-        .audit
-        .record(Entry {
-            actor: "cli",
-            action: "catalog.import",
-            target: location_key,
-            outcome: Outcome::Success,
-            detail: json!({ "added": report.added.len(), "updated": report.updated.len(), "orphaned": report.orphaned.len() }),
-            request_id: None,
-        })
-        .await?;
     Ok(())
 }
 

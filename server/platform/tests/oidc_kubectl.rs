@@ -254,3 +254,87 @@ async fn a_developer_signed_in_through_dex_changes_their_teams_namespace_and_no_
     cluster::remove_namespace(&payments).await;
     cluster::remove_namespace(&checkout).await;
 }
+
+fn person(name: &str, team: &str) -> causeway_platform::identity::Principal {
+    causeway_platform::identity::Principal {
+        entity_ref: format!("user:default/{name}"),
+        display_name: name.to_owned(),
+        email: Some(format!("{name}@example.com")),
+        teams: vec![causeway_platform::identity::Team {
+            entity_ref: format!("group:default/{team}"),
+            display_name: team.to_owned(),
+        }],
+        role: causeway_platform::identity::Role::Developer,
+    }
+}
+
+/// The kubeconfig Causeway hands a developer for their team's environment points at the
+/// environment's cluster (its server and CA) and namespace and signs in through the provider;
+/// with the ID token it would fetch in its place, kubectl writes in that namespace. Another
+/// team's developer gets no kubeconfig for it.
+#[tokio::test]
+async fn the_kubeconfig_a_developer_downloads_reaches_their_namespace_as_themselves() {
+    let dex = dex();
+    let payments_service = unique_name("kcf");
+    let checkout_service = unique_name("kco");
+    let engine = engine_with_catalog(&catalog(&payments_service, &checkout_service), |config| {
+        for cluster in &mut config.clusters {
+            cluster.group_prefix = Some(PREFIX.to_owned());
+        }
+    })
+    .await;
+    let namespace = provision(&engine, &payments_service).await;
+    let request = Request {
+        service: payments_service.clone(),
+        environment: "dev".to_owned(),
+        ..Request::default()
+    };
+    let login = causeway_platform::provision::kubeconfig::Login {
+        issuer: dex.issuer.clone(),
+        client_id: dex.client_id.clone(),
+    };
+    let refused = engine
+        .kubeconfig_for(&person("grace", "checkout"), &request, Some(&login))
+        .await;
+    assert!(
+        matches!(refused, Err(causeway_platform::Error::Forbidden(_))),
+        "{refused:?}"
+    );
+    let text = engine
+        .kubeconfig_for(&person("ada", "payments"), &request, Some(&login))
+        .await
+        .expect("ada's kubeconfig");
+    let mut kubeconfig = Kubeconfig::from_yaml(&text).expect("a kubeconfig");
+    let context = kubeconfig.contexts[0].context.clone().expect("a context");
+    assert_eq!(context.namespace.as_deref(), Some(namespace.as_str()));
+    let exec = kubeconfig.auth_infos[0]
+        .auth_info
+        .as_ref()
+        .and_then(|a| a.exec.clone())
+        .expect("an exec plugin");
+    let args = exec.args.unwrap_or_default();
+    assert!(
+        args.contains(&format!("--oidc-issuer-url={}", dex.issuer)),
+        "{args:?}"
+    );
+    assert!(
+        args.contains(&format!("--oidc-client-id={}", dex.client_id)),
+        "{args:?}"
+    );
+
+    // In place of the plugin (which opens a browser), the ID token it would hand kubectl.
+    let token = id_token(&dex, "ada@example.com").await;
+    let user: kube::config::AuthInfo =
+        serde_json::from_value(json!({ "token": token })).expect("a user");
+    kubeconfig.auth_infos[0].auth_info = Some(user);
+    let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .expect("the downloaded kubeconfig's cluster and CA");
+    assert_eq!(config.default_namespace, namespace);
+    let ada = Client::try_from(config).expect("a client");
+    who_am_i(&ada).await;
+    Api::<ConfigMap>::default_namespaced(ada)
+        .create(&PostParams::default(), &config_map("via-kubeconfig"))
+        .await
+        .expect("ada writes in her namespace through the downloaded kubeconfig");
+}

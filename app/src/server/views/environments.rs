@@ -66,6 +66,7 @@ fn EnvironmentPanel(
         drift,
         links,
         kubectl,
+        kubeconfig,
         error,
         expiry,
         approval,
@@ -119,9 +120,10 @@ fn EnvironmentPanel(
             </dl>
             {error.map(|e| view! { <p class="error-box" role="alert">{e}</p> })}
             {approval.map(|approval| view! { <super::approvals::ApprovalPanel approval /> })}
-            {(!links.is_empty() || kubectl.is_some()).then(|| view! {
+            {(!links.is_empty() || kubectl.is_some() || kubeconfig.is_some()).then(|| view! {
                 <ul class="link-list">
                     {links.into_iter().map(|l| view! { <li><a href=l.url rel="noopener noreferrer">{l.title}</a></li> }).collect_view()}
+                    {kubeconfig.map(|url| view! { <li><a href=url download="" data-testid="kubeconfig">"Download kubeconfig (signs in as you)"</a></li> })}
                 </ul>
                 {kubectl.map(|k| view! { <pre class="code-block"><code>{k}</code></pre> })}
             })}

@@ -169,6 +169,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/provision/extend", post(provision::extend))
         .route("/api/provision/status", post(provision::status))
         .route("/api/provision/environments", get(provision::environments))
+        .route("/api/provision/kubeconfig", get(provision::kubeconfig))
         .route("/api/platform/config", get(guardrails::config))
         .route("/api/platform/config/reload", post(guardrails::reload))
         .route("/api/platform/config/export", get(guardrails::export))

@@ -81,7 +81,7 @@ impl Modify for CommonResponses {
         catalog::by_query, catalog::list, catalog::by_name, catalog::by_uid, catalog::delete_by_uid, catalog::by_refs,
         catalog::facets, catalog::validate_entity, catalog::locations, catalog::location, catalog::add_location,
         catalog::delete_location, catalog::refresh, catalog::import,
-        provision::plan, provision::apply, provision::destroy, provision::extend, provision::status, provision::environments, tasks::list, tasks::get, tasks::events, tasks::cancel,
+        provision::plan, provision::apply, provision::destroy, provision::extend, provision::status, provision::environments, provision::kubeconfig, tasks::list, tasks::get, tasks::events, tasks::cancel,
         approvals::list, approvals::get, approvals::approve, approvals::reject,
         guardrails::config, guardrails::reload, guardrails::export, guardrails::policies, guardrails::test,
         guardrails::list_waivers, guardrails::grant_waiver, guardrails::revoke_waiver,

@@ -16,7 +16,7 @@ use super::auth::request_id;
 use super::dto::ErrorEnvelope;
 use super::dto::approvals::Approval;
 pub use super::dto::provision::Target;
-use super::dto::provision::{Environment, EnvironmentStatus, Extend, Plan};
+use super::dto::provision::{Environment, EnvironmentStatus, Extend, Kubeconfig, Plan};
 use super::dto::tasks::Task;
 use super::error::ApiError;
 
@@ -185,4 +185,59 @@ pub async fn extend(
         })
         .await?;
     Ok(Json(Environment::from(&record)))
+}
+
+/// `GET /api/provision/kubeconfig` query.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct KubeconfigQuery {
+    /// The component, e.g. `payments-api` or `component:default/payments-api`.
+    pub service: String,
+    pub environment: String,
+}
+
+#[utoipa::path(get, path = "/api/provision/kubeconfig", tag = "provision", params(KubeconfigQuery),
+    responses((status = 200, description = "A kubeconfig for the environment's namespace that signs in with the organisation's OpenID Connect provider (kubectl's oidc-login plugin)", content_type = "application/yaml", body = Kubeconfig),
+        (status = 400, description = "Unknown service or environment, an environment delivered through GitOps, or no OpenID Connect provider configured", body = ErrorEnvelope),
+        (status = 403, description = "Not a member of the owning team", body = ErrorEnvelope),
+        (status = 503, description = "The cluster's connection settings cannot be read", body = ErrorEnvelope)))]
+/// `GET /api/provision/kubeconfig?service=&environment=`: the kubectl configuration for one of
+/// the caller's team's environments, as a download.
+pub async fn kubeconfig(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    query: Result<axum::extract::Query<KubeconfigQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let query = super::error::query(query)?;
+    let login = (state.config.auth_mode == crate::config::AuthMode::Oidc)
+        .then(|| state.config.oidc.issuer.as_ref())
+        .flatten()
+        .map(|issuer| causeway_platform::provision::kubeconfig::Login {
+            issuer: issuer.to_string().trim_end_matches('/').to_owned(),
+            client_id: state.config.oidc.client_id.clone(),
+        });
+    let request = Request {
+        service: query.service,
+        environment: query.environment,
+        requester: Requester::of(&principal),
+        ..Request::default()
+    };
+    let text = state
+        .provisioner
+        .kubeconfig_for(&principal, &request, login.as_ref())
+        .await?;
+    let file = format!(
+        "attachment; filename=\"{}-{}.kubeconfig.yaml\"",
+        request.service.rsplit('/').next().unwrap_or("service"),
+        request.environment
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/yaml".to_owned()),
+            (header::CONTENT_DISPOSITION, file),
+        ],
+        text,
+    )
+        .into_response())
 }

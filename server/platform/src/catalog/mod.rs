@@ -6,10 +6,10 @@
 
 pub mod entity;
 pub mod git;
+pub mod import;
 pub mod index;
 pub mod kinds;
 pub mod locations;
-pub mod import;
 mod persist;
 mod policies;
 pub mod query;

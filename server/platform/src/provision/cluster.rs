@@ -132,7 +132,7 @@ pub(super) async fn delete_namespace(
 
 /// The connection settings for `cluster`, from its kubeconfig and context or from the pod's
 /// service account.
-async fn cluster_config(cluster: &Cluster) -> Result<kube::Config> {
+pub(super) async fn cluster_config(cluster: &Cluster) -> Result<kube::Config> {
     let unavailable = |what: String| Error::Cluster(format!("{}: {what}", cluster.name));
     match &cluster.kubeconfig {
         Some(path) => {

@@ -17,6 +17,7 @@ pub mod drift;
 pub mod expiry;
 pub mod gitops;
 pub mod guardrails;
+pub mod kubeconfig;
 pub mod naming;
 pub mod observability;
 pub mod ownership;

@@ -251,3 +251,8 @@ pub struct Extend {
     #[schema(minimum = 1)]
     pub ttl_seconds: Option<u64>,
 }
+
+/// A kubeconfig (YAML), the answer of `GET /api/provision/kubeconfig`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(value_type = String)]
+pub struct Kubeconfig(pub String);
