@@ -192,7 +192,15 @@ async fn owners_change_environments_others_may_only_look() {
         steps,
         ["check", "record", "namespace", "objects", "prune", "verify"]
     );
-    let done = app.finished(task["id"].as_str().expect("id"), &grace).await;
+    let done = app.finished(task["id"].as_str().expect("id"), &ada).await;
+    // Another team's developer may look at the environment, but not at the task's log.
+    let (status, _) = app
+        .get(
+            &format!("/api/tasks/{}", task["id"].as_str().expect("id")),
+            &grace,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(done["task"]["status"], "completed", "{done}");
     assert!(
         done["task"]["steps"]
@@ -396,7 +404,7 @@ async fn task_events_stream_in_order_resume_after_a_disconnect_and_tasks_are_gua
 
     // Followed live from the start: every event, in order, then `end`.
     let events = sse(&app
-        .stream(&format!("/api/tasks/{id}/events"), &grace, None)
+        .stream(&format!("/api/tasks/{id}/events"), &ada, None)
         .await);
     let (last, logs) = events.split_last().expect("events");
     assert_eq!(last.0, "end");
@@ -409,7 +417,7 @@ async fn task_events_stream_in_order_resume_after_a_disconnect_and_tasks_are_gua
         })
         .collect();
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
-    let (_, polled) = app.get(&format!("/api/tasks/{id}"), &grace).await;
+    let (_, polled) = app.get(&format!("/api/tasks/{id}"), &ada).await;
     let polled_ids: Vec<i64> = polled["events"]
         .as_array()
         .expect("events")
@@ -424,17 +432,23 @@ async fn task_events_stream_in_order_resume_after_a_disconnect_and_tasks_are_gua
 
     // A client that saw the first three events reconnects: it gets exactly the rest.
     let resumed = sse(&app
-        .stream(&format!("/api/tasks/{id}/events"), &grace, Some(ids[2]))
+        .stream(&format!("/api/tasks/{id}/events"), &ada, Some(ids[2]))
         .await);
     let resumed_ids: Vec<i64> = resumed.iter().filter_map(|(_, id, _)| *id).collect();
     assert_eq!(resumed_ids, ids[3..]);
     let (_, after) = app
-        .get(&format!("/api/tasks/{id}?after={}", ids[2]), &grace)
+        .get(&format!("/api/tasks/{id}?after={}", ids[2]), &ada)
         .await;
     assert_eq!(
         after["events"].as_array().map(Vec::len),
         Some(ids.len() - 3)
     );
+
+    // Another team's developer sees neither the task nor its events.
+    let (status, _) = app.get(&format!("/api/tasks/{id}"), &grace).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app.get(&format!("/api/tasks/{id}/events"), &grace).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 
     // Lists: mine and my teams'; everything only for platform admins.
     let (status, mine) = app.get("/api/tasks?scope=mine", &ada).await;

@@ -5,7 +5,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::{Extension, Json};
 use causeway_platform::audit::{Entry, Outcome};
-use causeway_platform::identity::{Issuer, Principal, Role, TokenGrant, TokenRequest};
+use causeway_platform::identity::{Issuer, Principal, TokenGrant, TokenRequest};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -41,13 +41,11 @@ pub async fn list_tokens(
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<TokenList>, ApiError> {
     let query = super::error::query(query)?;
-    if query.all && principal.role != Role::PlatformAdmin {
-        return Err(ApiError::forbidden(
-            "only platform admins may list every user's tokens",
-        ));
-    }
-    let owner = (!query.all).then_some(principal.entity_ref.as_str());
-    let tokens = state.platform.tokens.list(owner).await?;
+    let tokens = state
+        .platform
+        .tokens
+        .list_for(&principal, query.all)
+        .await?;
     Ok(Json(TokenList {
         items: tokens.iter().map(Token::from).collect(),
     }))
@@ -118,44 +116,16 @@ pub async fn revoke_token(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<RevokedToken>, ApiError> {
-    let owned = state
+    let token = state
         .platform
         .tokens
-        .list(Some(&principal.entity_ref))
-        .await?
-        .iter()
-        .any(|t| t.id == id);
-    let entry = |outcome| Entry {
-        actor: &principal.entity_ref,
-        action: "token.revoke",
-        target: &id,
-        outcome,
-        detail: json!({}),
-        request_id: None,
-    };
-    if !owned && principal.role != Role::PlatformAdmin {
-        let request = request_id(&headers);
-        state
-            .record(Entry {
-                request_id: request.as_deref(),
-                ..entry(Outcome::Denied)
-            })
-            .await;
-        // The same answer as for an unknown id, so tokens of others cannot be probed.
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "NotFoundError",
-            format!("token {id} was not found"),
-        ));
-    }
-    let token = state.platform.tokens.revoke(&id).await?;
-    let request = request_id(&headers);
-    state
-        .record(Entry {
-            request_id: request.as_deref(),
-            ..entry(Outcome::Success)
-        })
-        .await;
+        .revoke_by(
+            &principal,
+            &id,
+            &state.platform.audit,
+            request_id(&headers).as_deref(),
+        )
+        .await?;
     Ok(Json(RevokedToken {
         token: Token::from(&token),
     }))
@@ -177,16 +147,11 @@ pub async fn audit_log(
     query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<AuditList>, ApiError> {
     let query = super::error::query(query)?;
-    if principal.role != Role::PlatformAdmin {
-        return Err(ApiError::forbidden(
-            "only platform admins may read the audit log",
-        ));
-    }
-    let limit = query.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::input("limit: must be between 1 and 1000"));
-    }
-    let records = state.platform.audit.recent(limit).await?;
+    let records = state
+        .platform
+        .audit
+        .recent_for(&principal, query.limit.unwrap_or(100))
+        .await?;
     Ok(Json(AuditList {
         items: records.iter().map(AuditRecord::from).collect(),
     }))

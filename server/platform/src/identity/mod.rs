@@ -8,6 +8,7 @@ pub mod oidc;
 mod oidc_store;
 mod scopes;
 mod sessions;
+mod token_rules;
 mod tokens;
 
 pub use oidc_store::{OidcSessions, PendingLogin, PendingLoginError, PendingLogins, SessionGrant};
