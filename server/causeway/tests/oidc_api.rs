@@ -317,6 +317,23 @@ async fn an_unknown_person_is_refused_or_admitted_without_teams() {
     let user = me_body["entity_ref"].as_str().expect("user");
     assert!(user.starts_with("user:guest/mallory-"), "{me_body}");
     assert_eq!(me_body["teams"], serde_json::json!([]), "{me_body}");
+    // A guest holds no API tokens: a token outlives the session and acts as a catalog User.
+    let request = Request::post("/api/tokens")
+        .header(header::COOKIE, &session)
+        .header(header::ORIGIN, "http://127.0.0.1:3999")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(r#"{"name":"guest"}"#))
+        .expect("request");
+    let response = app.router.clone().oneshot(request).await.expect("response");
+    let status = response.status();
+    let body = json_of(response).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("not a user of the catalog")),
+        "{body}"
+    );
 }
 
 /// An ID token from Dex's password grant, for the validation checks.

@@ -169,6 +169,19 @@ impl Tokens {
         let scopes = self.scopes(holder, issuer, request.scopes.as_deref())?;
         let now = now_millis();
         let expires_at_millis = self.expiry(now, issuer, request.expires_in_days)?;
+        // A token outlives the session that made it and acts as a catalog User; someone the
+        // catalog does not know (a guest admitted by the identity provider) holds none.
+        let known = sqlx::query("SELECT 1 FROM users WHERE entity_ref = $1")
+            .bind(&holder.entity_ref)
+            .fetch_optional(self.store.pool())
+            .await?
+            .is_some();
+        if !known {
+            return Err(Error::Forbidden(format!(
+                "{} is not a user of the catalog; API tokens are for catalog users only",
+                holder.entity_ref
+            )));
+        }
         let secret = format!("{TOKEN_PREFIX}{}", random_secret());
         let token = ApiToken {
             id: uuid::Uuid::new_v4().to_string(),
