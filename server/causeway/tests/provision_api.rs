@@ -5,75 +5,23 @@
 #[path = "../../platform/tests/support/kube.rs"]
 mod cluster;
 
-use std::sync::atomic::Ordering;
-
-use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, Response, StatusCode, header};
-use causeway::config::Config;
-use causeway::http::{AppState, router};
-use causeway::serve;
-use causeway_platform::catalog::{IngestOptions, yaml};
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
-struct App {
-    router: Router,
-    state: AppState,
-    dir: std::path::PathBuf,
-}
+mod support;
 
+use support::App;
+
+/// The suite's own requests, on the shared test application.
 impl App {
-    async fn new() -> Self {
-        let kubeconfig = std::env::var("TEST_KUBECONFIG").unwrap_or_else(|_| {
-            panic!("TEST_KUBECONFIG is not set; run through `make test` or tests/scripts/with-controlplane.sh")
-        });
-        let dir =
-            std::env::temp_dir().join(format!("causeway-provision-api-{}", uuid::Uuid::new_v4()));
-        let vars = [
-            (
-                "CAUSEWAY_DATABASE_URL".to_owned(),
-                format!("sqlite://{}/c.db", dir.display()),
-            ),
-            ("CAUSEWAY_KUBECONFIG".to_owned(), kubeconfig),
-        ];
-        let state = serve::state(Config::load(vars).expect("config")).expect("state");
-        state.platform.load().await.expect("load");
-        state.migrated.store(true, Ordering::Release);
-        let documents = yaml::parse("demo", causeway::cli::DEMO_ORG).expect("demo YAML");
-        state
-            .platform
-            .catalog
-            .ingest("demo", documents, IngestOptions::default())
-            .await
-            .expect("seed");
-        // A worker, as `causeway serve` runs one, so that submitted tasks are carried out.
-        serve::runner(&state.config, &state.platform, &state.provisioner).spawn();
-        Self {
-            router: router(state.clone()),
-            state,
-            dir,
-        }
-    }
-
-    async fn token(&self, user: &str) -> String {
-        let token = self
-            .state
-            .platform
-            .tokens
-            .create(user, "t")
-            .await
-            .expect("token");
-        format!("Bearer {}", token.secret)
-    }
-
     async fn post(&self, uri: &str, auth: &str, body: Value) -> (StatusCode, Value) {
         let request = Request::post(uri)
             .header(header::AUTHORIZATION, auth)
             .header(header::CONTENT_TYPE, "application/json")
             .body(Body::from(body.to_string()))
             .expect("request");
-        self.send(request).await
+        self.send_json(request).await
     }
 
     async fn post_yaml(&self, uri: &str, auth: &str, body: &str) -> (StatusCode, Value) {
@@ -82,21 +30,21 @@ impl App {
             .header(header::CONTENT_TYPE, "application/yaml")
             .body(Body::from(body.to_owned()))
             .expect("request");
-        self.send(request).await
+        self.send_json(request).await
     }
 
-    async fn get(&self, uri: &str, auth: &str) -> (StatusCode, Value) {
+    async fn get_as(&self, uri: &str, auth: &str) -> (StatusCode, Value) {
         let request = Request::get(uri)
             .header(header::AUTHORIZATION, auth)
             .body(Body::empty())
             .expect("request");
-        self.send(request).await
+        self.send_json(request).await
     }
 
     /// Waits until task `id` has ended; returns it with all its events.
     async fn finished(&self, id: &str, auth: &str) -> Value {
         for _ in 0..600 {
-            let (status, found) = self.get(&format!("/api/tasks/{id}"), auth).await;
+            let (status, found) = self.get_as(&format!("/api/tasks/{id}"), auth).await;
             assert_eq!(status, StatusCode::OK, "{found}");
             if ["completed", "failed", "cancelled"]
                 .contains(&found["task"]["status"].as_str().unwrap_or(""))
@@ -119,13 +67,8 @@ impl App {
             .collect()
     }
 
-    async fn send(&self, request: Request<Body>) -> (StatusCode, Value) {
-        let response: Response<Body> = self
-            .router
-            .clone()
-            .oneshot(request)
-            .await
-            .expect("response");
+    async fn send_json(&self, request: Request<Body>) -> (StatusCode, Value) {
+        let response: Response<Body> = self.send(request).await;
         let status = response.status();
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
             .await
@@ -137,15 +80,9 @@ impl App {
     }
 }
 
-impl Drop for App {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 #[tokio::test]
 async fn owners_change_environments_others_may_only_look() {
-    let app = App::new().await;
+    let app = App::with_cluster().await;
     let ada = app.token("user:default/ada").await; // payments, which owns payments-api
     let grace = app.token("user:default/grace").await; // checkout
     let target = json!({ "service": "payments-api", "environment": "dev", "set": { "pods": "8" } });
@@ -195,7 +132,7 @@ async fn owners_change_environments_others_may_only_look() {
     let done = app.finished(task["id"].as_str().expect("id"), &ada).await;
     // Another team's developer may look at the environment, but not at the task's log.
     let (status, _) = app
-        .get(
+        .get_as(
             &format!("/api/tasks/{}", task["id"].as_str().expect("id")),
             &grace,
         )
@@ -252,7 +189,7 @@ async fn owners_change_environments_others_may_only_look() {
             .all(|s| s["action"] == "unchanged"),
         "{seen}"
     );
-    let (status, listed) = app.get("/api/provision/environments", &grace).await;
+    let (status, listed) = app.get_as("/api/provision/environments", &grace).await;
     assert_eq!(status, StatusCode::OK, "{listed}");
     assert!(
         listed
@@ -291,13 +228,13 @@ async fn owners_change_environments_others_may_only_look() {
     let gone = app.finished(gone["id"].as_str().expect("id"), &ada).await;
     assert_eq!(gone["task"]["status"], "completed", "{gone}");
     assert_eq!(gone["task"]["output"]["namespace"], "payments-api-dev");
-    let (_, listed) = app.get("/api/provision/environments", &grace).await;
+    let (_, listed) = app.get_as("/api/provision/environments", &grace).await;
     assert_eq!(listed, json!([]), "a destroyed environment is forgotten");
 }
 
 #[tokio::test]
 async fn bad_requests_name_the_field_in_the_error_envelope() {
-    let app = App::new().await;
+    let app = App::with_cluster().await;
     let ada = app.token("user:default/ada").await;
     for (body, field) in [
         (
@@ -370,11 +307,8 @@ impl App {
             request = request.header("last-event-id", id.to_string());
         }
         let response = self
-            .router
-            .clone()
-            .oneshot(request.body(Body::empty()).expect("request"))
-            .await
-            .expect("response");
+            .send(request.body(Body::empty()).expect("request"))
+            .await;
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(
             response.headers()[header::CONTENT_TYPE],
@@ -394,7 +328,7 @@ impl App {
 
 #[tokio::test]
 async fn task_events_stream_in_order_resume_after_a_disconnect_and_tasks_are_guarded() {
-    let app = App::new().await;
+    let app = App::with_cluster().await;
     let ada = app.token("user:default/ada").await;
     let grace = app.token("user:default/grace").await;
     let target = json!({ "service": "payments-api", "environment": "staging" });
@@ -417,7 +351,7 @@ async fn task_events_stream_in_order_resume_after_a_disconnect_and_tasks_are_gua
         })
         .collect();
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
-    let (_, polled) = app.get(&format!("/api/tasks/{id}"), &ada).await;
+    let (_, polled) = app.get_as(&format!("/api/tasks/{id}"), &ada).await;
     let polled_ids: Vec<i64> = polled["events"]
         .as_array()
         .expect("events")
@@ -437,7 +371,7 @@ async fn task_events_stream_in_order_resume_after_a_disconnect_and_tasks_are_gua
     let resumed_ids: Vec<i64> = resumed.iter().filter_map(|(_, id, _)| *id).collect();
     assert_eq!(resumed_ids, ids[3..]);
     let (_, after) = app
-        .get(&format!("/api/tasks/{id}?after={}", ids[2]), &ada)
+        .get_as(&format!("/api/tasks/{id}?after={}", ids[2]), &ada)
         .await;
     assert_eq!(
         after["events"].as_array().map(Vec::len),
@@ -445,13 +379,13 @@ async fn task_events_stream_in_order_resume_after_a_disconnect_and_tasks_are_gua
     );
 
     // Another team's developer sees neither the task nor its events.
-    let (status, _) = app.get(&format!("/api/tasks/{id}"), &grace).await;
+    let (status, _) = app.get_as(&format!("/api/tasks/{id}"), &grace).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = app.get(&format!("/api/tasks/{id}/events"), &grace).await;
+    let (status, _) = app.get_as(&format!("/api/tasks/{id}/events"), &grace).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     // Lists: mine and my teams'; everything only for platform admins.
-    let (status, mine) = app.get("/api/tasks?scope=mine", &ada).await;
+    let (status, mine) = app.get_as("/api/tasks?scope=mine", &ada).await;
     assert_eq!(status, StatusCode::OK);
     assert!(
         mine.as_array()
@@ -459,7 +393,7 @@ async fn task_events_stream_in_order_resume_after_a_disconnect_and_tasks_are_gua
             .iter()
             .any(|t| t["id"] == id.as_str())
     );
-    let (_, theirs) = app.get("/api/tasks?scope=teams", &grace).await;
+    let (_, theirs) = app.get_as("/api/tasks?scope=teams", &grace).await;
     assert!(
         !theirs
             .as_array()
@@ -467,15 +401,15 @@ async fn task_events_stream_in_order_resume_after_a_disconnect_and_tasks_are_gua
             .iter()
             .any(|t| t["id"] == id.as_str())
     );
-    let (status, all) = app.get("/api/tasks?scope=all", &grace).await;
+    let (status, all) = app.get_as("/api/tasks?scope=all", &grace).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{all}");
     for bad in ["/api/tasks?limit=many", "/api/tasks?whose=all"] {
-        let (status, wrong) = app.get(bad, &ada).await;
+        let (status, wrong) = app.get_as(bad, &ada).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {wrong}");
         assert_eq!(wrong["error"]["name"], "InputError", "{wrong}");
     }
     let (status, wrong) = app
-        .get(&format!("/api/tasks/{id}/events?after=last"), &ada)
+        .get_as(&format!("/api/tasks/{id}/events?after=last"), &ada)
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{wrong}");
     assert!(
@@ -485,7 +419,7 @@ async fn task_events_stream_in_order_resume_after_a_disconnect_and_tasks_are_gua
             .contains("after"),
         "{wrong}"
     );
-    let (status, wrong) = app.get("/api/tasks?status=sleeping", &ada).await;
+    let (status, wrong) = app.get_as("/api/tasks?status=sleeping", &ada).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{wrong}");
     assert!(
         wrong["error"]["message"]
@@ -520,7 +454,7 @@ async fn a_developer_can_neither_destroy_nor_take_over_a_namespace_causeway_did_
     use k8s_openapi::api::rbac::v1::RoleBinding;
     use kube::api::{Api, DeleteParams, ListParams, PostParams};
 
-    let app = App::new().await;
+    let app = App::with_cluster().await;
     let ada = app.token("user:default/ada").await; // payments
     let linus = app.token("user:default/linus").await; // platform
     let service = cluster::unique_name("billing");

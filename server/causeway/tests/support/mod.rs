@@ -94,6 +94,43 @@ impl App {
         }
     }
 
+    /// An application that provisions into the test control plane (`TEST_KUBECONFIG`, set by
+    /// `tests/scripts/with-controlplane.sh`) with a task worker, as `causeway serve` runs one.
+    pub async fn with_cluster() -> Self {
+        let kubeconfig = std::env::var("TEST_KUBECONFIG").unwrap_or_else(|_| {
+            panic!("TEST_KUBECONFIG is not set; run through `make test` or tests/scripts/with-controlplane.sh")
+        });
+        let app = Self::with_vars(vec![("CAUSEWAY_KUBECONFIG".to_owned(), kubeconfig)]).await;
+        serve::runner(
+            &app.state.config,
+            &app.state.platform,
+            &app.state.provisioner,
+        )
+        .spawn();
+        app
+    }
+
+    /// `Bearer <secret>` of a new API token for `user` (the broadest scope they may hold).
+    pub async fn token(&self, user: &str) -> String {
+        let token = self
+            .state
+            .platform
+            .tokens
+            .create(user, "t")
+            .await
+            .expect("token");
+        format!("Bearer {}", token.secret)
+    }
+
+    /// `request` through the router.
+    pub async fn send(&self, request: Request<Body>) -> Response<Body> {
+        self.router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("response")
+    }
+
     pub async fn call(
         &self,
         method: &str,
