@@ -3,30 +3,16 @@
 //! invalid revision never replacing the one serving).
 
 use axum::http::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
 mod support;
 
-use support::{App, json_of};
-
-async fn call(
-    app: &App,
-    method: &str,
-    uri: &str,
-    auth: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let response = app.call(method, uri, auth, body).await;
-    let status = response.status();
-    (status, json_of(response).await)
-}
+use support::App;
 
 #[tokio::test]
 async fn a_denied_request_names_each_policy_its_field_and_its_fix() {
     let app = App::new().await;
-    let (status, body) = call(
-        &app,
-        "POST",
+    let (status, body) = app.json("POST",
         "/api/provision/plan",
         &app.ada,
         Some(json!({ "service": "payments-api", "environment": "dev", "set": { "cpu": "9", "pods": "500" } })),
@@ -53,16 +39,16 @@ async fn a_denied_request_names_each_policy_its_field_and_its_fix() {
         "{body}"
     );
     // The same request through apply stores nothing.
-    let (status, _) = call(
-        &app,
-        "POST",
-        "/api/provision/apply",
-        &app.ada,
-        Some(json!({ "service": "payments-api", "environment": "dev", "set": { "cpu": "9" } })),
-    )
-    .await;
+    let (status, _) = app
+        .json(
+            "POST",
+            "/api/provision/apply",
+            &app.ada,
+            Some(json!({ "service": "payments-api", "environment": "dev", "set": { "cpu": "9" } })),
+        )
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (_, tasks) = call(&app, "GET", "/api/tasks", &app.ada, None).await;
+    let (_, tasks) = app.json("GET", "/api/tasks", &app.ada, None).await;
     assert_eq!(tasks["items"].as_array().map_or(0, Vec::len), 0, "{tasks}");
 }
 
@@ -70,14 +56,14 @@ async fn a_denied_request_names_each_policy_its_field_and_its_fix() {
 async fn warnings_show_in_the_plan_without_blocking() {
     let app = App::new().await;
     // payments-api has no cost-centre annotation: staging warns.
-    let (status, plan) = call(
-        &app,
-        "POST",
-        "/api/provision/plan",
-        &app.ada,
-        Some(json!({ "service": "payments-api", "environment": "staging" })),
-    )
-    .await;
+    let (status, plan) = app
+        .json(
+            "POST",
+            "/api/provision/plan",
+            &app.ada,
+            Some(json!({ "service": "payments-api", "environment": "staging" })),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{plan}");
     let warning = plan["policies"]
         .as_array()
@@ -97,19 +83,17 @@ async fn platform_admins_waive_a_policy_for_one_service() {
     let expires = causeway_platform::time::iso(causeway_platform::time::now_millis() + 3_600_000);
     let waiver = json!({ "policy": "ceiling-cpu", "service": "payments-api", "reason": "load test this week", "expires": expires });
     // A developer cannot waive.
-    let (status, body) = call(
-        &app,
-        "POST",
-        "/api/policies/waivers",
-        &app.ada,
-        Some(waiver.clone()),
-    )
-    .await;
+    let (status, body) = app
+        .json(
+            "POST",
+            "/api/policies/waivers",
+            &app.ada,
+            Some(waiver.clone()),
+        )
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     // Bad input names the field.
-    let (status, body) = call(
-        &app,
-        "POST",
+    let (status, body) = app.json("POST",
         "/api/policies/waivers",
         &app.linus,
         Some(json!({ "policy": "no-such", "service": "payments-api", "reason": "x", "expires": expires })),
@@ -122,25 +106,20 @@ async fn platform_admins_waive_a_policy_for_one_service() {
             .is_some_and(|m| m.starts_with("policy:")),
         "{body}"
     );
-    let (status, granted) = call(
-        &app,
-        "POST",
-        "/api/policies/waivers",
-        &app.linus,
-        Some(waiver),
-    )
-    .await;
+    let (status, granted) = app
+        .json("POST", "/api/policies/waivers", &app.linus, Some(waiver))
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{granted}");
     assert_eq!(granted["service"], "component:default/payments-api");
     let request = json!({ "service": "payments-api", "environment": "dev", "set": { "cpu": "9" } });
-    let (status, plan) = call(
-        &app,
-        "POST",
-        "/api/provision/plan",
-        &app.ada,
-        Some(request.clone()),
-    )
-    .await;
+    let (status, plan) = app
+        .json(
+            "POST",
+            "/api/provision/plan",
+            &app.ada,
+            Some(request.clone()),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{plan}");
     let waived = plan["policies"]
         .as_array()
@@ -153,9 +132,7 @@ async fn platform_admins_waive_a_policy_for_one_service() {
             .is_some_and(|w| w.contains("load test this week"))
     );
     // Another service is still held to it.
-    let (status, _) = call(
-        &app,
-        "POST",
+    let (status, _) = app.json("POST",
         "/api/provision/plan",
         &app.ada,
         Some(json!({ "service": "payments-ledger", "environment": "dev", "set": { "cpu": "9" } })),
@@ -167,16 +144,18 @@ async fn platform_admins_waive_a_policy_for_one_service() {
     );
     // Revoked, the policy applies again; the grant and the revocation are audited.
     let id = granted["id"].as_str().expect("id");
-    let (status, _) = call(
-        &app,
-        "DELETE",
-        &format!("/api/policies/waivers/{id}"),
-        &app.linus,
-        None,
-    )
-    .await;
+    let (status, _) = app
+        .json(
+            "DELETE",
+            &format!("/api/policies/waivers/{id}"),
+            &app.linus,
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _) = call(&app, "POST", "/api/provision/plan", &app.ada, Some(request)).await;
+    let (status, _) = app
+        .json("POST", "/api/provision/plan", &app.ada, Some(request))
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let audit = app.state.platform.audit.recent(20).await.expect("audit");
     assert!(
@@ -191,16 +170,13 @@ async fn platform_admins_waive_a_policy_for_one_service() {
 async fn the_test_bench_shows_every_verdict_to_platform_admins_only() {
     let app = App::new().await;
     let test = json!({ "service": "payments-api", "environment": "prod", "set": { "cpu": "40" }, "requester": "ada" });
-    let (status, _) = call(
-        &app,
-        "POST",
-        "/api/policies/test",
-        &app.ada,
-        Some(test.clone()),
-    )
-    .await;
+    let (status, _) = app
+        .json("POST", "/api/policies/test", &app.ada, Some(test.clone()))
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, result) = call(&app, "POST", "/api/policies/test", &app.linus, Some(test)).await;
+    let (status, result) = app
+        .json("POST", "/api/policies/test", &app.linus, Some(test))
+        .await;
     assert_eq!(status, StatusCode::OK, "{result}");
     assert_eq!(result["allowed"], false);
     let outcome = |policy: &str| {
@@ -270,19 +246,16 @@ async fn an_invalid_revision_never_replaces_the_one_serving() {
         .record_active()
         .await
         .expect("record");
-    let (status, config) = call(&app, "GET", "/api/platform/config", &app.ada, None).await;
+    let (status, config) = app
+        .json("GET", "/api/platform/config", &app.ada, None)
+        .await;
     assert_eq!(status, StatusCode::OK, "{config}");
     let first = config["active"]["hash"].as_str().expect("hash").to_owned();
     assert_eq!(config["active"]["source"], dir.display().to_string());
     let plan = json!({ "service": "payments-api", "environment": "dev", "set": { "pods": "12" } });
-    let (status, body) = call(
-        &app,
-        "POST",
-        "/api/provision/plan",
-        &app.ada,
-        Some(plan.clone()),
-    )
-    .await;
+    let (status, body) = app
+        .json("POST", "/api/provision/plan", &app.ada, Some(plan.clone()))
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert_eq!(body["errors"][0]["message"], "12 pods is more than 10");
 
@@ -292,33 +265,29 @@ async fn an_invalid_revision_never_replaces_the_one_serving() {
         "policies.yaml",
         &POLICY.replace("request.pods <= params.max", "request.pods <="),
     );
-    let (status, _) = call(&app, "POST", "/api/platform/config/reload", &app.ada, None).await;
+    let (status, _) = app
+        .json("POST", "/api/platform/config/reload", &app.ada, None)
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "developers do not reload");
-    let (status, reload) = call(
-        &app,
-        "POST",
-        "/api/platform/config/reload",
-        &app.linus,
-        None,
-    )
-    .await;
+    let (status, reload) = app
+        .json("POST", "/api/platform/config/reload", &app.linus, None)
+        .await;
     assert_eq!(status, StatusCode::OK, "{reload}");
     assert_eq!(reload["outcome"], "rejected");
     assert_eq!(reload["problems"][0]["at"], "policies.yaml:9");
     assert_eq!(reload["problems"][0]["field"], "spec.expression");
-    let (_, config) = call(&app, "GET", "/api/platform/config", &app.linus, None).await;
+    let (_, config) = app
+        .json("GET", "/api/platform/config", &app.linus, None)
+        .await;
     assert_eq!(config["active"]["hash"], first.as_str());
     assert_eq!(config["rejected"]["problems"][0]["at"], "policies.yaml:9");
-    let (_, developer_view) = call(&app, "GET", "/api/platform/config", &app.ada, None).await;
+    let (_, developer_view) = app
+        .json("GET", "/api/platform/config", &app.ada, None)
+        .await;
     assert!(developer_view.get("rejected").is_none(), "{developer_view}");
-    let (status, _) = call(
-        &app,
-        "POST",
-        "/api/provision/plan",
-        &app.ada,
-        Some(plan.clone()),
-    )
-    .await;
+    let (status, _) = app
+        .json("POST", "/api/provision/plan", &app.ada, Some(plan.clone()))
+        .await;
     assert_eq!(
         status,
         StatusCode::FORBIDDEN,
@@ -327,18 +296,17 @@ async fn an_invalid_revision_never_replaces_the_one_serving() {
 
     // A valid edit loads, is recorded and audited with its diff.
     write(&dir, "policies.yaml", &POLICY.replace("max: 10", "max: 16"));
-    let (_, reload) = call(
-        &app,
-        "POST",
-        "/api/platform/config/reload",
-        &app.linus,
-        None,
-    )
-    .await;
+    let (_, reload) = app
+        .json("POST", "/api/platform/config/reload", &app.linus, None)
+        .await;
     assert_eq!(reload["outcome"], "loaded", "{reload}");
-    let (status, _) = call(&app, "POST", "/api/provision/plan", &app.ada, Some(plan)).await;
+    let (status, _) = app
+        .json("POST", "/api/provision/plan", &app.ada, Some(plan))
+        .await;
     assert_eq!(status, StatusCode::OK);
-    let (_, config) = call(&app, "GET", "/api/platform/config", &app.linus, None).await;
+    let (_, config) = app
+        .json("GET", "/api/platform/config", &app.linus, None)
+        .await;
     assert!(config.get("rejected").is_none(), "{config}");
     assert_eq!(
         config["history"].as_array().map(Vec::len),
@@ -370,7 +338,7 @@ async fn an_invalid_revision_never_replaces_the_one_serving() {
 #[tokio::test]
 async fn policies_and_the_export_are_served() {
     let app = App::new().await;
-    let (status, policies) = call(&app, "GET", "/api/policies", &app.ada, None).await;
+    let (status, policies) = app.json("GET", "/api/policies", &app.ada, None).await;
     assert_eq!(status, StatusCode::OK);
     assert!(
         policies

@@ -7,23 +7,11 @@ use serde_json::{Value, json};
 
 mod support;
 
-use support::{App, json_of};
-
-async fn call(
-    app: &App,
-    method: &str,
-    uri: &str,
-    auth: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let response = app.call(method, uri, auth, body).await;
-    let status = response.status();
-    (status, json_of(response).await)
-}
+use support::App;
 
 /// Creates a token with `auth` and returns its `Authorization` value and its JSON.
 async fn create(app: &App, auth: &str, body: Value) -> (String, Value) {
-    let (status, created) = call(app, "POST", "/api/tokens", auth, Some(body)).await;
+    let (status, created) = app.json("POST", "/api/tokens", auth, Some(body)).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let secret = created["secret"].as_str().expect("secret").to_owned();
     (format!("Bearer {secret}"), created["token"].clone())
@@ -43,16 +31,16 @@ async fn a_read_token_reads_only_and_creates_nothing_broader() {
         token["expires_at_millis"].as_i64().unwrap() - token["created_at_millis"].as_i64().unwrap();
     assert_eq!(lifetime, 7 * 86_400_000);
 
-    let (status, me) = call(&app, "GET", "/api/me", &read, None).await;
+    let (status, me) = app.json("GET", "/api/me", &read, None).await;
     assert_eq!(status, StatusCode::OK, "{me}");
-    let (status, body) = call(
-        &app,
-        "POST",
-        "/api/tokens",
-        &read,
-        Some(json!({ "name": "x", "scopes": ["read"] })),
-    )
-    .await;
+    let (status, body) = app
+        .json(
+            "POST",
+            "/api/tokens",
+            &read,
+            Some(json!({ "name": "x", "scopes": ["read"] })),
+        )
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert!(
         body["error"]["message"]
@@ -63,7 +51,7 @@ async fn a_read_token_reads_only_and_creates_nothing_broader() {
     );
 
     // Listed with its scopes, expiry and (throttled) last use.
-    let (status, list) = call(&app, "GET", "/api/tokens", &app.ada, None).await;
+    let (status, list) = app.json("GET", "/api/tokens", &app.ada, None).await;
     assert_eq!(status, StatusCode::OK);
     let listed = list["items"]
         .as_array()
@@ -80,14 +68,14 @@ async fn a_read_token_reads_only_and_creates_nothing_broader() {
 async fn scopes_and_expiry_are_held_to_the_person_and_the_creating_token() {
     let app = App::new().await;
     // A developer cannot hold `admin`.
-    let (status, body) = call(
-        &app,
-        "POST",
-        "/api/tokens",
-        &app.ada,
-        Some(json!({ "name": "x", "scopes": ["admin"] })),
-    )
-    .await;
+    let (status, body) = app
+        .json(
+            "POST",
+            "/api/tokens",
+            &app.ada,
+            Some(json!({ "name": "x", "scopes": ["admin"] })),
+        )
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert!(
         body["error"]["message"]
@@ -96,14 +84,14 @@ async fn scopes_and_expiry_are_held_to_the_person_and_the_creating_token() {
             .contains("scopes: `admin` is only for platform admins")
     );
     // Unknown scopes and lifetimes name their field.
-    let (status, body) = call(
-        &app,
-        "POST",
-        "/api/tokens",
-        &app.ada,
-        Some(json!({ "name": "x", "scopes": ["all"] })),
-    )
-    .await;
+    let (status, body) = app
+        .json(
+            "POST",
+            "/api/tokens",
+            &app.ada,
+            Some(json!({ "name": "x", "scopes": ["all"] })),
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert!(
         body["error"]["message"]
@@ -112,14 +100,14 @@ async fn scopes_and_expiry_are_held_to_the_person_and_the_creating_token() {
             .contains("scopes[0]"),
         "{body}"
     );
-    let (status, body) = call(
-        &app,
-        "POST",
-        "/api/tokens",
-        &app.ada,
-        Some(json!({ "name": "x", "expiresInDays": 400 })),
-    )
-    .await;
+    let (status, body) = app
+        .json(
+            "POST",
+            "/api/tokens",
+            &app.ada,
+            Some(json!({ "name": "x", "expiresInDays": 400 })),
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert!(
         body["error"]["message"]
@@ -129,14 +117,14 @@ async fn scopes_and_expiry_are_held_to_the_person_and_the_creating_token() {
         "{body}"
     );
     // The command line's token lasts 90 days, so it cannot make one of 100.
-    let (status, body) = call(
-        &app,
-        "POST",
-        "/api/tokens",
-        &app.ada,
-        Some(json!({ "name": "x", "expiresInDays": 100 })),
-    )
-    .await;
+    let (status, body) = app
+        .json(
+            "POST",
+            "/api/tokens",
+            &app.ada,
+            Some(json!({ "name": "x", "expiresInDays": 100 })),
+        )
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert!(
         body["error"]["message"]
@@ -154,18 +142,18 @@ async fn scopes_and_expiry_are_held_to_the_person_and_the_creating_token() {
     )
     .await;
     assert_eq!(token["scopes"], json!(["write"]));
-    let (status, _) = call(&app, "GET", "/api/audit", &write, None).await;
+    let (status, _) = app.json("GET", "/api/audit", &write, None).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (_, me) = call(&app, "GET", "/api/me", &write, None).await;
+    let (_, me) = app.json("GET", "/api/me", &write, None).await;
     assert_eq!(me["role"], "developer");
-    let (status, body) = call(
-        &app,
-        "POST",
-        "/api/tokens",
-        &write,
-        Some(json!({ "name": "x", "scopes": ["admin"] })),
-    )
-    .await;
+    let (status, body) = app
+        .json(
+            "POST",
+            "/api/tokens",
+            &write,
+            Some(json!({ "name": "x", "scopes": ["admin"] })),
+        )
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     let (admin, token) = create(
         &app,
@@ -174,7 +162,7 @@ async fn scopes_and_expiry_are_held_to_the_person_and_the_creating_token() {
     )
     .await;
     assert_eq!(token["scopes"], json!(["admin"]));
-    let (status, _) = call(&app, "GET", "/api/audit", &admin, None).await;
+    let (status, _) = app.json("GET", "/api/audit", &admin, None).await;
     assert_eq!(status, StatusCode::OK);
     // Created by a 30-day token without a lifetime: cut to the creator's expiry.
     let (_, child) = create(&app, &admin, json!({ "name": "c" })).await;
@@ -189,26 +177,26 @@ async fn scopes_and_expiry_are_held_to_the_person_and_the_creating_token() {
 #[tokio::test]
 async fn tokens_stop_when_their_user_leaves_the_catalog() {
     let app = App::new().await;
-    let (status, ada) = call(
-        &app,
-        "GET",
-        "/api/catalog/entities/by-name/user/default/ada",
-        &app.linus,
-        None,
-    )
-    .await;
+    let (status, ada) = app
+        .json(
+            "GET",
+            "/api/catalog/entities/by-name/user/default/ada",
+            &app.linus,
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{ada}");
     let uid = ada["metadata"]["uid"].as_str().expect("uid");
-    let (status, body) = call(
-        &app,
-        "DELETE",
-        &format!("/api/catalog/entities/by-uid/{uid}"),
-        &app.linus,
-        None,
-    )
-    .await;
+    let (status, body) = app
+        .json(
+            "DELETE",
+            &format!("/api/catalog/entities/by-uid/{uid}"),
+            &app.linus,
+            None,
+        )
+        .await;
     assert!(status.is_success(), "{status} {body}");
-    let (status, body) = call(&app, "GET", "/api/me", &app.ada, None).await;
+    let (status, body) = app.json("GET", "/api/me", &app.ada, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     assert!(
         body["error"]["message"]

@@ -131,6 +131,19 @@ impl App {
             .expect("response")
     }
 
+    /// [`App::call`], answered as its status and JSON body.
+    pub async fn json(
+        &self,
+        method: &str,
+        uri: &str,
+        auth: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let response = self.call(method, uri, auth, body).await;
+        let status = response.status();
+        (status, json_of(response).await)
+    }
+
     pub async fn call(
         &self,
         method: &str,
