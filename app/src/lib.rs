@@ -7,6 +7,7 @@
 
 pub mod api;
 mod components;
+pub mod error;
 pub mod model;
 mod pages;
 #[cfg(feature = "ssr")]

@@ -16,6 +16,7 @@ use http::StatusCode;
 use leptos::prelude::*;
 use leptos_axum::ResponseOptions;
 
+use crate::error::{Denial, PortalError};
 use crate::model::{TeamView, UserView};
 
 /// Portal settings the host provides as context next to [`Platform`].
@@ -28,8 +29,8 @@ pub struct PortalConfig {
 }
 
 /// The domain handle.
-pub fn platform() -> Result<Platform, ServerFnError> {
-    use_context::<Platform>().ok_or_else(|| ServerFnError::new("the platform is not available"))
+pub fn platform() -> Result<Platform, PortalError> {
+    use_context::<Platform>().ok_or_else(|| PortalError::internal("the platform is not available"))
 }
 
 /// The portal settings.
@@ -59,13 +60,16 @@ pub fn request_id() -> Option<String> {
 }
 
 /// The signed-in user, or a 401 error.
-pub fn require_principal() -> Result<Principal, ServerFnError> {
-    principal().ok_or_else(|| {
-        if let Some(response) = use_context::<ResponseOptions>() {
-            response.set_status(StatusCode::UNAUTHORIZED);
-        }
-        ServerFnError::new("sign in first")
-    })
+pub fn require_principal() -> Result<Principal, PortalError> {
+    principal().ok_or_else(|| failed(PortalError::unauthenticated()))
+}
+
+/// `error`, with this request's answer given its status (see [`set_status`]): every error a
+/// server function returns goes through here or [`domain_error`], so the status the browser sees
+/// is the one the error carries.
+pub fn failed(error: PortalError) -> PortalError {
+    set_status(StatusCode::from_u16(error.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
+    error
 }
 
 /// Sets the status of this request's answer. A plain form post (a server function called by an
@@ -94,7 +98,7 @@ pub fn set_status(status: StatusCode) {
 /// for (a policy denial is a 403 listing each denial's field, message and fix, not a 500) and its
 /// message. Only failures of the server itself are logged and answered as an internal error,
 /// since their text may describe the database rather than the request.
-pub fn domain_error(error: causeway_platform::Error) -> ServerFnError {
+pub fn domain_error(error: causeway_platform::Error) -> PortalError {
     use causeway_platform::Error as E;
     let status = match &error {
         E::InvalidInput { .. } | E::Rejected(_) => StatusCode::BAD_REQUEST,
@@ -104,15 +108,27 @@ pub fn domain_error(error: causeway_platform::Error) -> ServerFnError {
         E::Cluster(_) => StatusCode::SERVICE_UNAVAILABLE,
         E::Database(_) | E::Migration(_) => StatusCode::INTERNAL_SERVER_ERROR,
     };
-    set_status(status);
-    match error {
-        E::PolicyDenied(denials) => ServerFnError::new(guardrails::denial_message(&denials)),
+    let error = match error {
+        E::PolicyDenied(denials) => PortalError {
+            status: status.as_u16(),
+            message: guardrails::denial_message(&denials),
+            denials: denials
+                .iter()
+                .map(|d| Denial {
+                    field: d.field.clone(),
+                    message: d.message.clone(),
+                    fix: d.fix.clone(),
+                    policy: d.policy.clone(),
+                })
+                .collect(),
+        },
         E::Database(_) | E::Migration(_) => {
             leptos::logging::error!("server function failed: {error}");
-            ServerFnError::new("internal error; the server log has the details")
+            PortalError::internal("internal error; the server log has the details")
         }
-        other => ServerFnError::new(other.to_string()),
-    }
+        other => PortalError::new(status.as_u16(), other.to_string()),
+    };
+    failed(error)
 }
 
 impl From<Principal> for UserView {
@@ -143,17 +159,5 @@ pub fn render_html(view: impl IntoView + 'static) -> String {
 /// The message of a server function's error that came back in the address (`__err`), as a
 /// form without JavaScript receives it after a failed post.
 pub fn posted_error(encoded: &str) -> Option<String> {
-    use base64::Engine;
-    if encoded.is_empty() {
-        return None;
-    }
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(encoded)
-        .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(encoded))
-        .ok()?;
-    let text = String::from_utf8(bytes).ok()?;
-    Some(
-        text.split_once('|')
-            .map_or(text.clone(), |(_, message)| message.to_owned()),
-    )
+    crate::error::decode_posted(encoded).map(|error| error.message)
 }

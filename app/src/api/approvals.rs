@@ -5,6 +5,8 @@
 
 use leptos::prelude::*;
 
+use crate::error::PortalError;
+
 /// Approves (then shows the apply task it started) or rejects (then shows the environments) the
 /// approval `id`, as the signed-in user; the domain decides whether they may.
 #[server(prefix = "/api/portal", endpoint = "approval-decide")]
@@ -12,7 +14,7 @@ pub async fn decide_approval(
     id: String,
     decision: String,
     comment: String,
-) -> Result<(), ServerFnError> {
+) -> Result<(), PortalError> {
     use causeway_platform::provision::approvals::Decision;
 
     use crate::model::ref_path;
@@ -25,9 +27,9 @@ pub async fn decide_approval(
         "approve" => Decision::Approve,
         "reject" => Decision::Reject,
         other => {
-            return Err(ServerFnError::new(format!(
+            return Err(crate::server::failed(PortalError::invalid(format!(
                 "decision: {other:?} is neither approve nor reject"
-            )));
+            ))));
         }
     };
     let decided = provisioner
@@ -43,7 +45,7 @@ pub async fn decide_approval(
     let (approval, task) = match decided {
         Ok(decided) => decided,
         Err(error @ causeway_platform::Error::Forbidden(_)) => {
-            return Err(super::environments::forbidden(error));
+            return Err(crate::server::domain_error(error));
         }
         Err(error) => return Err(domain_error(error)),
     };

@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 
 use leptos::prelude::*;
 
+use crate::error::PortalError;
+
 #[cfg(feature = "ssr")]
 use crate::model::Rendered;
 
@@ -14,7 +16,7 @@ use crate::model::Rendered;
 #[cfg(feature = "ssr")]
 pub(super) async fn templates_page(
     params: &BTreeMap<String, String>,
-) -> Result<Option<Rendered>, ServerFnError> {
+) -> Result<Option<Rendered>, PortalError> {
     use crate::server::{platform, render_html, require_principal};
 
     let principal = require_principal()?;
@@ -27,7 +29,7 @@ pub(super) async fn templates_page(
         value("tag"),
         value("owner"),
     );
-    view.can_author = principal.role == causeway_platform::identity::Role::PlatformAdmin;
+    view.can_author = platform.scaffolder.authorize_authoring(&principal).is_ok();
     Ok(Some(Rendered {
         title: "Create".to_owned(),
         html: render_html(leptos::view! { <crate::server::views::create::Templates view /> }),
@@ -39,21 +41,16 @@ pub(super) async fn templates_page(
 #[cfg(feature = "ssr")]
 pub(super) async fn author_page(
     params: &BTreeMap<String, String>,
-) -> Result<Option<Rendered>, ServerFnError> {
-    use causeway_platform::identity::Role;
-
+) -> Result<Option<Rendered>, PortalError> {
     use crate::server::create::{author, choices::CatalogChoices};
     use crate::server::{platform, render_html, require_principal};
 
     let principal = require_principal()?;
-    if principal.role != Role::PlatformAdmin {
-        return Err(super::environments::forbidden(
-            causeway_platform::Error::Forbidden(
-                "authoring templates is for platform admins".to_owned(),
-            ),
-        ));
-    }
     let platform = platform()?;
+    platform
+        .scaffolder
+        .authorize_authoring(&principal)
+        .map_err(crate::server::domain_error)?;
     let choices = CatalogChoices {
         catalog: &platform.catalog,
         principal: &principal,
@@ -113,7 +110,7 @@ pub(super) async fn wizard_page(
     namespace: &str,
     name: &str,
     params: &BTreeMap<String, String>,
-) -> Result<Option<Rendered>, ServerFnError> {
+) -> Result<Option<Rendered>, PortalError> {
     use causeway_platform::Error;
     use serde_json::Value;
 
@@ -222,7 +219,7 @@ pub async fn create_from_template(
     template: String,
     values: String,
     #[server(default)] secrets: BTreeMap<String, String>,
-) -> Result<(), ServerFnError> {
+) -> Result<(), PortalError> {
     use causeway_platform::Error;
     use causeway_platform::scaffolder::Request;
     use serde_json::{Map, Value};
@@ -235,12 +232,15 @@ pub async fn create_from_template(
     let scaffolder = &platform.scaffolder;
     let entity_ref =
         causeway_platform::catalog::refs::parse(template.trim(), "template", "default")
-            .map_err(|e| ServerFnError::new(format!("template: {e}")))?;
+            .map_err(|e| crate::server::failed(PortalError::invalid(format!("template: {e}"))))?;
     let loaded = scaffolder
         .catalog_template(&entity_ref)
         .map_err(domain_error)?;
-    let mut values: Map<String, Value> = serde_json::from_str(&values)
-        .map_err(|e| ServerFnError::new(format!("values: not an object of answers ({e})")))?;
+    let mut values: Map<String, Value> = serde_json::from_str(&values).map_err(|e| {
+        crate::server::failed(PortalError::invalid(format!(
+            "values: not an object of answers ({e})"
+        )))
+    })?;
     // Masked answers come only from the review's password inputs.
     let masked = form::masked_names(&loaded);
     let secret_fields = loaded.secret_fields();
@@ -265,9 +265,12 @@ pub async fn create_from_template(
             leptos_axum::redirect(&format!("/tasks/{}", task.id));
             Ok(())
         }
-        Err(error @ (Error::Rejected(_) | Error::InvalidInput { .. })) => Err(ServerFnError::new(
-            redacted(crate::server::create::list::problem_lines(error), &secrets),
-        )),
+        Err(error @ (Error::Rejected(_) | Error::InvalidInput { .. })) => {
+            Err(crate::server::failed(PortalError::invalid(redacted(
+                crate::server::create::list::problem_lines(error),
+                &secrets,
+            ))))
+        }
         Err(error) => Err(domain_error(error)),
     }
 }

@@ -4,6 +4,8 @@
 
 use leptos::prelude::*;
 
+use crate::error::PortalError;
+
 #[cfg(feature = "ssr")]
 use crate::model::Rendered;
 use crate::model::TaskRender;
@@ -34,7 +36,7 @@ pub(super) async fn environments(
     kind: String,
     name: String,
     error: String,
-) -> Result<Option<Rendered>, ServerFnError> {
+) -> Result<Option<Rendered>, PortalError> {
     use crate::model::{EnvironmentCard, EnvironmentsView, ref_path};
     use crate::server::environments as view;
     use crate::server::{platform, require_principal};
@@ -110,7 +112,7 @@ pub(super) async fn environment_plan(
     pods: String,
     availability: String,
     error: String,
-) -> Result<Option<Rendered>, ServerFnError> {
+) -> Result<Option<Rendered>, PortalError> {
     use crate::model::{PlanView, ref_path};
     use crate::server::environments as view;
     use crate::server::require_principal;
@@ -121,8 +123,9 @@ pub(super) async fn environment_plan(
     let request = view::request(&principal, &service, &environment, &values);
     let config = provisioner.config();
     let Some(env) = config.environment(&environment) else {
-        return Err(ServerFnError::new(format!(
-            "{environment:?} is not an environment"
+        return Err(crate::server::failed(PortalError::new(
+            404,
+            format!("{environment:?} is not an environment"),
         )));
     };
     let mut plan = PlanView {
@@ -177,7 +180,7 @@ pub async fn request_environment(
     memory: String,
     pods: String,
     availability: String,
-) -> Result<(), ServerFnError> {
+) -> Result<(), PortalError> {
     use causeway_platform::provision::approvals::Submission;
 
     use crate::server::environments as view;
@@ -187,7 +190,7 @@ pub async fn request_environment(
     let provisioner = view::provisioner()?;
     provisioner
         .authorize(&principal, &service)
-        .map_err(forbidden)?;
+        .map_err(domain_error)?;
     let request = view::request(
         &principal,
         &service,
@@ -216,7 +219,7 @@ pub async fn destroy_environment(
     service: String,
     environment: String,
     confirm: String,
-) -> Result<(), ServerFnError> {
+) -> Result<(), PortalError> {
     use crate::server::environments as view;
     use crate::server::{domain_error, platform, require_principal};
 
@@ -224,16 +227,16 @@ pub async fn destroy_environment(
     let provisioner = view::provisioner()?;
     provisioner
         .authorize_destroy(&principal, &service)
-        .map_err(forbidden)?;
+        .map_err(domain_error)?;
     let request = view::request(&principal, &service, &environment, &Default::default());
     let namespace = provisioner
         .locate(&request)
         .map_err(domain_error)?
         .namespace;
     if confirm.trim() != namespace {
-        return Err(ServerFnError::new(format!(
+        return Err(crate::server::failed(PortalError::invalid(format!(
             "confirm: type the namespace {namespace} to destroy it"
-        )));
+        ))));
     }
     let task = provisioner
         .submit_destroy(&platform()?.tasks, &request)
@@ -250,7 +253,7 @@ pub async fn extend_environment(
     service: String,
     environment: String,
     hours: String,
-) -> Result<(), ServerFnError> {
+) -> Result<(), PortalError> {
     use causeway_platform::Error;
     use causeway_platform::provision::Requester;
     use causeway_platform::provision::expiry::Extension;
@@ -262,14 +265,16 @@ pub async fn extend_environment(
     let provisioner = view::provisioner()?;
     provisioner
         .authorize_extend(&principal, &service)
-        .map_err(forbidden)?;
+        .map_err(domain_error)?;
     let hours = hours.trim();
     let ttl_seconds = match hours {
         "" => None,
         text => Some(
             text.parse::<u64>()
                 .map_err(|_| {
-                    ServerFnError::new(format!("hours: {text:?} is not a whole number of hours"))
+                    crate::server::failed(PortalError::invalid(format!(
+                        "hours: {text:?} is not a whole number of hours"
+                    )))
                 })?
                 .saturating_mul(3600),
         ),
@@ -285,7 +290,9 @@ pub async fn extend_environment(
         Ok(_) => {}
         // The form asks for hours; the rule is the domain's, in seconds and in words.
         Err(Error::InvalidInput { field, rule }) if field == "ttl_seconds" => {
-            return Err(ServerFnError::new(format!("hours: {rule}")));
+            return Err(crate::server::failed(PortalError::invalid(format!(
+                "hours: {rule}"
+            ))));
         }
         Err(error) => return Err(domain_error(error)),
     }
@@ -296,27 +303,15 @@ pub async fn extend_environment(
     Ok(())
 }
 
-/// A 403 for the browser, with the rule (a plain form post is redirected back with it instead,
-/// see `set_status`).
-#[cfg(feature = "ssr")]
-pub(super) fn forbidden(error: causeway_platform::Error) -> ServerFnError {
-    crate::server::set_status(http::StatusCode::FORBIDDEN);
-    ServerFnError::new(error.to_string())
-}
-
 /// What changed on a task's page: its head, steps and cancel button, and the log lines after
 /// event `after`.
 #[server(prefix = "/api/portal", endpoint = "task")]
-pub async fn task_update(id: String, after: i64) -> Result<Option<TaskRender>, ServerFnError> {
+pub async fn task_update(id: String, after: i64) -> Result<Option<TaskRender>, PortalError> {
     task_parts(&id, after, "").await
 }
 
 #[cfg(feature = "ssr")]
-async fn task_parts(
-    id: &str,
-    after: i64,
-    error: &str,
-) -> Result<Option<TaskRender>, ServerFnError> {
+async fn task_parts(id: &str, after: i64, error: &str) -> Result<Option<TaskRender>, PortalError> {
     use crate::server::environments as view;
     use crate::server::views::tasks;
     use crate::server::{domain_error, platform, render_html, require_principal};
@@ -351,10 +346,7 @@ async fn task_parts(
 
 /// A task's whole page.
 #[cfg(feature = "ssr")]
-pub(super) async fn task_page(
-    id: String,
-    error: String,
-) -> Result<Option<Rendered>, ServerFnError> {
+pub(super) async fn task_page(id: String, error: String) -> Result<Option<Rendered>, PortalError> {
     let Some(parts) = task_parts(&id, 0, &error).await? else {
         return Ok(None);
     };
@@ -373,7 +365,7 @@ pub(super) async fn task_page(
 
 /// Cancels a task (it stops before its next step) and shows it again.
 #[server(prefix = "/api/portal", endpoint = "task-cancel")]
-pub async fn cancel_task(id: String) -> Result<(), ServerFnError> {
+pub async fn cancel_task(id: String) -> Result<(), PortalError> {
     use crate::server::{domain_error, platform, request_id, require_principal};
 
     let principal = require_principal()?;
@@ -383,7 +375,9 @@ pub async fn cancel_task(id: String) -> Result<(), ServerFnError> {
         .await
     {
         Ok(_) => {}
-        Err(error @ causeway_platform::Error::Forbidden(_)) => return Err(forbidden(error)),
+        Err(error @ causeway_platform::Error::Forbidden(_)) => {
+            return Err(crate::server::domain_error(error));
+        }
         Err(error) => return Err(domain_error(error)),
     }
     leptos_axum::redirect(&format!("/tasks/{id}"));
@@ -395,7 +389,7 @@ pub async fn cancel_task(id: String) -> Result<(), ServerFnError> {
 pub(super) async fn tasks_list(
     scope: String,
     status: String,
-) -> Result<Option<Rendered>, ServerFnError> {
+) -> Result<Option<Rendered>, PortalError> {
     use crate::model::TasksView;
     use causeway_platform::identity::Role;
     use causeway_platform::tasks::Filter;
@@ -439,13 +433,14 @@ pub(super) async fn tasks_list(
     }))
 }
 
-/// Every environment across clusters, for platform admins.
+/// The environments across clusters the viewer may see (`Provisioner::environments_for`):
+/// every one for platform admins, their teams' for everyone else.
 #[cfg(feature = "ssr")]
 pub(super) async fn platform_overview(
     team: String,
     target: String,
     environment: String,
-) -> Result<Option<Rendered>, ServerFnError> {
+) -> Result<Option<Rendered>, PortalError> {
     use std::collections::BTreeSet;
 
     use crate::model::OverviewView;
@@ -456,14 +451,12 @@ pub(super) async fn platform_overview(
     use crate::server::{domain_error, platform, require_principal};
 
     let principal = require_principal()?;
-    if principal.role != Role::PlatformAdmin {
-        return Err(forbidden(causeway_platform::Error::Forbidden(
-            "the platform overview is for platform admins".to_owned(),
-        )));
-    }
     let platform = platform()?;
     let provisioner = crate::server::environments::provisioner()?;
-    let records = provisioner.records().list().await.map_err(domain_error)?;
+    let records = provisioner
+        .environments_for(&principal)
+        .await
+        .map_err(domain_error)?;
     let now = causeway_platform::time::now_millis();
     let mut rows = Vec::new();
     for record in records {
@@ -516,6 +509,7 @@ pub(super) async fn platform_overview(
             && (environment.is_empty() || r.environment == environment)
     });
     let page = OverviewView {
+        every: principal.role == Role::PlatformAdmin,
         rows,
         teams,
         targets,

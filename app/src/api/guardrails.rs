@@ -6,20 +6,21 @@
 
 use leptos::prelude::*;
 
+use crate::error::PortalError;
+
 #[cfg(feature = "ssr")]
 use std::collections::BTreeMap;
 
 #[cfg(feature = "ssr")]
 use crate::model::Rendered;
 
-/// `/platform`: the configuration, policies and waivers for everyone signed in; the refused read,
-/// the reload button, the waiver forms and every environment for platform admins.
+/// `/platform`: the environments overview (every environment for platform admins, the viewer's
+/// teams' for everyone else), the configuration, policies and waivers for everyone signed in; the
+/// refused read, the reload button and the waiver forms for platform admins.
 #[cfg(feature = "ssr")]
 pub(super) async fn platform_page(
     params: &BTreeMap<String, String>,
-) -> Result<Option<Rendered>, ServerFnError> {
-    use causeway_platform::identity::Role;
-
+) -> Result<Option<Rendered>, PortalError> {
     use crate::server::{domain_error, platform, render_html, require_principal};
 
     let principal = require_principal()?;
@@ -30,21 +31,14 @@ pub(super) async fn platform_page(
     let guardrails =
         render_html(leptos::view! { <crate::server::views::guardrails::Guardrails view /> });
     let value = |name: &str| params.get(name).cloned().unwrap_or_default();
-    let head = if principal.role == Role::PlatformAdmin {
-        // The overview of every environment stays the admins' (`platform_overview` checks it).
-        super::environments::platform_overview(value("team"), value("target"), value("environment"))
-            .await?
-            .map(|page| page.html)
-            .unwrap_or_default()
-    } else {
-        render_html(leptos::view! {
-            <section class="page-head">
-                <h1>"Platform"</h1>
-                <p class="muted">"The guardrails the platform team sets: the configuration in force, its policies and the waivers granted."</p>
-                <p class="notice" data-testid="overview-admins-only">"The overview of every environment is for platform admins."</p>
-            </section>
-        })
-    };
+    let head = super::environments::platform_overview(
+        value("team"),
+        value("target"),
+        value("environment"),
+    )
+    .await?
+    .map(|page| page.html)
+    .unwrap_or_default();
     Ok(Some(Rendered {
         title: "Platform".to_owned(),
         html: super::environments::with_error(&value("__err"), head + &guardrails),
@@ -55,7 +49,7 @@ pub(super) async fn platform_page(
 #[cfg(feature = "ssr")]
 pub(super) async fn bench_page(
     params: &BTreeMap<String, String>,
-) -> Result<Option<Rendered>, ServerFnError> {
+) -> Result<Option<Rendered>, PortalError> {
     use crate::server::environments::provisioner;
     use crate::server::{domain_error, platform, render_html, require_principal};
 
@@ -73,7 +67,7 @@ pub(super) async fn bench_page(
 /// Reads the platform configuration's source now (platform admins) and shows the platform page
 /// with what happened; a refused read is listed there with its problems.
 #[server(prefix = "/api/portal", endpoint = "platform-reload")]
-pub async fn reload_platform_config() -> Result<(), ServerFnError> {
+pub async fn reload_platform_config() -> Result<(), PortalError> {
     use crate::server::{domain_error, platform, require_principal};
 
     let principal = require_principal()?;
@@ -100,7 +94,7 @@ pub async fn grant_waiver(
     service: String,
     reason: String,
     expires: String,
-) -> Result<(), ServerFnError> {
+) -> Result<(), PortalError> {
     use causeway_platform::Error;
     use causeway_platform::guardrails::waivers::NewWaiver;
 
@@ -151,7 +145,7 @@ pub async fn grant_waiver(
 
 /// Revokes the waiver `id` now (platform admins) and shows the waivers again.
 #[server(prefix = "/api/portal", endpoint = "waiver-revoke")]
-pub async fn revoke_waiver(id: String) -> Result<(), ServerFnError> {
+pub async fn revoke_waiver(id: String) -> Result<(), PortalError> {
     use crate::server::{domain_error, platform, request_id, require_principal};
 
     let principal = require_principal()?;

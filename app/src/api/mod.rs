@@ -3,6 +3,8 @@
 
 use leptos::prelude::*;
 
+use crate::error::PortalError;
+
 mod approvals;
 mod create;
 mod environments;
@@ -22,13 +24,13 @@ use crate::model::{
 
 /// The signed-in user, or `None`.
 #[server(prefix = "/api/portal", endpoint = "session")]
-pub async fn current_user() -> Result<Option<UserView>, ServerFnError> {
+pub async fn current_user() -> Result<Option<UserView>, PortalError> {
     Ok(crate::server::principal().map(UserView::from))
 }
 
 /// The home page: the user, their teams and what those teams own.
 #[server(prefix = "/api/portal", endpoint = "home")]
-pub async fn home() -> Result<HomeView, ServerFnError> {
+pub async fn home() -> Result<HomeView, PortalError> {
     use crate::model::EntityRow;
     use crate::server::{platform, require_principal};
 
@@ -61,7 +63,7 @@ pub async fn home() -> Result<HomeView, ServerFnError> {
 
 /// What the sign-in page offers; callable without a session.
 #[server(prefix = "/api/portal", endpoint = "sign-in-options")]
-pub async fn sign_in_options() -> Result<SignInChoices, ServerFnError> {
+pub async fn sign_in_options() -> Result<SignInChoices, PortalError> {
     use crate::server::{domain_error, platform, portal_config};
 
     let config = portal_config();
@@ -81,7 +83,7 @@ pub async fn sign_in_options() -> Result<SignInChoices, ServerFnError> {
 /// One page of the catalog with its facets. The parameters travel as JSON because they hold
 /// lists of pairs, which a form encoding cannot express.
 #[server(prefix = "/api/portal", endpoint = "catalog", input = Json)]
-pub async fn catalog_search(params: CatalogParams) -> Result<CatalogView, ServerFnError> {
+pub async fn catalog_search(params: CatalogParams) -> Result<CatalogView, PortalError> {
     use crate::server::{platform, require_principal};
 
     require_principal()?;
@@ -95,7 +97,7 @@ pub async fn catalog_entity(
     namespace: String,
     kind: String,
     name: String,
-) -> Result<Option<EntityView>, ServerFnError> {
+) -> Result<Option<EntityView>, PortalError> {
     use crate::server::{platform, require_principal};
 
     require_principal()?;
@@ -113,7 +115,7 @@ pub async fn catalog_entity(
 /// A browser without JavaScript posts the form itself; it is then redirected back to the import
 /// page with the outcome in the address, because a plain form post can only show a new page.
 #[server(prefix = "/api/portal", endpoint = "catalog-import")]
-pub async fn catalog_import(yaml: String, mode: String) -> Result<ImportOutcome, ServerFnError> {
+pub async fn catalog_import(yaml: String, mode: String) -> Result<ImportOutcome, PortalError> {
     use causeway_platform::Error as DomainError;
     use causeway_platform::catalog::import::Importer;
     use causeway_platform::catalog::{IngestOptions, yaml as descriptors};
@@ -130,9 +132,9 @@ pub async fn catalog_import(yaml: String, mode: String) -> Result<ImportOutcome,
         "preview" => true,
         "import" => false,
         other => {
-            return Err(ServerFnError::new(format!(
+            return Err(crate::server::failed(PortalError::invalid(format!(
                 "mode: {other:?} is not a mode; expected preview or import"
-            )));
+            ))));
         }
     };
     let documents = match descriptors::parse(LOCATION, &yaml) {
@@ -229,7 +231,7 @@ fn finish(outcome: ImportOutcome) -> ImportOutcome {
 pub async fn signed_import_outcome(
     outcome: String,
     signature: String,
-) -> Result<Option<ImportOutcome>, ServerFnError> {
+) -> Result<Option<ImportOutcome>, PortalError> {
     use crate::server::signed::{session_secret, verify};
 
     Ok(session_secret()

@@ -3,6 +3,8 @@
 
 use leptos::prelude::*;
 
+use crate::error::PortalError;
+
 use crate::model::Rendered;
 
 #[cfg(feature = "ssr")]
@@ -17,7 +19,7 @@ use super::guardrails::{bench_page, platform_page};
 /// template authoring. One server function for all of them keeps one fetch path in the browser
 /// build.
 #[server(prefix = "/api/portal", endpoint = "page")]
-pub async fn rendered_page(path: String, query: String) -> Result<Option<Rendered>, ServerFnError> {
+pub async fn rendered_page(path: String, query: String) -> Result<Option<Rendered>, PortalError> {
     let mut params: std::collections::BTreeMap<String, String> =
         url::form_urlencoded::parse(query.trim_start_matches('?').as_bytes())
             .into_owned()

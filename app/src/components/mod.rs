@@ -1,3 +1,4 @@
 //! Pieces shared by several pages.
 
+pub mod error_panel;
 pub mod layout;

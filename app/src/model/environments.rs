@@ -229,9 +229,12 @@ pub struct OverviewRow {
     pub requested_by: String,
 }
 
-/// The platform overview, for platform admins.
+/// The platform overview: every environment for platform admins, the viewer's teams' for
+/// everyone else.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OverviewView {
+    /// Whether the rows are every environment (a platform admin's view).
+    pub every: bool,
     pub rows: Vec<OverviewRow>,
     pub teams: Vec<String>,
     pub targets: Vec<String>,

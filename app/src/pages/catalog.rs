@@ -10,6 +10,7 @@ use leptos_router::NavigateOptions;
 use leptos_router::hooks::{use_navigate, use_query_map};
 
 use crate::api::catalog_search;
+use crate::components::error_panel::ErrorPanel;
 use crate::model::{
     CATALOG_PAGE_SIZE, CatalogParams, CatalogRow, CatalogView, FacetView, RefLink, SORT_COLUMNS,
 };
@@ -44,13 +45,7 @@ pub fn CatalogPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match data.await {
                     Ok((params, view)) => view! { <Catalog params view /> }.into_any(),
-                    Err(error) => view! {
-                        <section class="panel" role="alert">
-                            <h2>"The catalog could not be loaded"</h2>
-                            <p>{error.to_string()}</p>
-                        </section>
-                    }
-                        .into_any(),
+                    Err(error) => view! { <ErrorPanel error /> }.into_any(),
                 }
             })}
         </Transition>

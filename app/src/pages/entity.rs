@@ -9,6 +9,7 @@ use leptos_router::hooks::use_params_map;
 use super::environments::EntityTabs;
 use super::not_found::{NotFoundPanel, Status};
 use crate::api::catalog_entity;
+use crate::components::error_panel::ErrorPanel;
 use crate::model::{CatalogParams, ContactView, EntityView, RefLink, RelationView};
 
 /// `/catalog/{namespace}/{kind}/{name}`
@@ -46,13 +47,7 @@ pub fn EntityPage() -> impl IntoView {
                             }
                                 .into_any()
                         }
-                        Err(error) => view! {
-                            <section class="panel" role="alert">
-                                <h1>"This entity could not be loaded"</h1>
-                                <p>{error.to_string()}</p>
-                            </section>
-                        }
-                            .into_any(),
+                        Err(error) => view! { <ErrorPanel error /> }.into_any(),
                     }
                 })
             }}

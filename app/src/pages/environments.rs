@@ -10,12 +10,14 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_location;
 
 use crate::api::rendered_page;
+use crate::components::error_panel::ErrorPanel;
+use crate::error::PortalError;
 use crate::model::Rendered;
 
 /// A server-rendered page, or why there is none.
 #[component]
 pub fn RenderedPage(
-    data: Resource<Result<Option<Rendered>, ServerFnError>>,
+    data: Resource<Result<Option<Rendered>, PortalError>>,
     missing: &'static str,
 ) -> impl IntoView {
     view! {
@@ -32,13 +34,7 @@ pub fn RenderedPage(
                         <section class="panel" role="alert"><h1>"Not found"</h1><p>{missing}</p></section>
                     }
                         .into_any(),
-                    Err(error) => view! {
-                        <section class="panel" role="alert">
-                            <h1>"This page could not be loaded"</h1>
-                            <p>{error.to_string()}</p>
-                        </section>
-                    }
-                        .into_any(),
+                    Err(error) => view! { <ErrorPanel error /> }.into_any(),
                 }
             })}
         </Transition>

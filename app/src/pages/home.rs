@@ -8,6 +8,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::home;
+use crate::components::error_panel::ErrorPanel;
 use crate::model::{EntityRow, HomeView};
 
 /// `/`
@@ -23,14 +24,7 @@ pub fn HomePage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match data.await {
                     Ok(view) => view! { <Home view filter /> }.into_any(),
-                    Err(error) => view! {
-                        <section class="panel" role="alert">
-                            <h1>"Your home page could not be loaded"</h1>
-                            <p>{error.to_string()}</p>
-                            <p><a href="/sign-in">"Sign in"</a></p>
-                        </section>
-                    }
-                        .into_any(),
+                    Err(error) => view! { <ErrorPanel error /> }.into_any(),
                 }
             })}
         </Suspense>

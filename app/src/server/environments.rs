@@ -22,9 +22,10 @@ use crate::model::{
 };
 
 /// The provisioning engine the host put into the request's context.
-pub fn provisioner() -> Result<Provisioner, ServerFnError> {
-    use_context::<Provisioner>()
-        .ok_or_else(|| ServerFnError::new("the provisioning engine is not available"))
+pub fn provisioner() -> Result<Provisioner, crate::error::PortalError> {
+    use_context::<Provisioner>().ok_or_else(|| {
+        crate::error::PortalError::internal("the provisioning engine is not available")
+    })
 }
 
 /// A request from the portal: the form's non-empty parameters.

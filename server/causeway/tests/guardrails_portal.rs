@@ -8,33 +8,10 @@ mod support;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use support::App;
+use support::{App, ORIGIN};
 use tower::ServiceExt as _;
 
-const ORIGIN: &str = "http://127.0.0.1:3000";
 const PLAN: &str = "/catalog/default/component/payments-api/environments/dev/plan";
-
-async fn sign_in(app: &App, user: &str) -> String {
-    let response = app
-        .router
-        .clone()
-        .oneshot(
-            Request::post("/auth/dev/sign-in")
-                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                .header(header::ORIGIN, ORIGIN)
-                .body(Body::from(format!("user={user}")))
-                .expect("request"),
-        )
-        .await
-        .expect("response");
-    response.headers()[header::SET_COOKIE]
-        .to_str()
-        .expect("ascii")
-        .split(';')
-        .next()
-        .expect("pair")
-        .to_owned()
-}
 
 async fn page(app: &App, cookie: &str, uri: &str) -> (StatusCode, String) {
     let response = app
@@ -114,7 +91,7 @@ const REQUEST: &str =
 #[tokio::test]
 async fn a_developer_sees_the_denial_next_to_the_field_and_the_portal_keeps_its_meaning() {
     let app = App::new().await;
-    let ada = sign_in(&app, "ada").await;
+    let ada = app.session("ada").await;
 
     let (status, html) = page(&app, &ada, &format!("{PLAN}?cpu=9")).await;
     assert_eq!(status, StatusCode::OK);
@@ -157,18 +134,21 @@ async fn a_developer_sees_the_denial_next_to_the_field_and_the_portal_keeps_its_
     assert!(html.contains(r#"data-policy="ceiling-cpu""#));
     assert!(!html.contains(r#"data-testid="reload-form""#));
     assert!(!html.contains(r#"data-testid="bench-link""#));
-    assert!(!html.contains(r#"data-testid="platform-table""#));
-    assert!(html.contains("The overview of every environment is for platform admins."));
+    // The overview is the domain's: a developer sees their teams' environments only.
+    assert!(html.contains("Platform admins see every team"), "{html}");
     let (status, html) = page(&app, &ada, "/platform/policies/test").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(html.contains("only platform admins use the policy test bench"));
+    // The page for the refusal's status, not a generic failure.
+    assert!(html.contains(r#"data-status="403""#), "{html}");
+    assert!(html.contains("Not allowed"), "{html}");
 }
 
 #[tokio::test]
 async fn an_admin_tests_the_policies_reloads_and_waives_one() {
     let app = App::new().await;
-    let linus = sign_in(&app, "linus").await;
-    let ada = sign_in(&app, "ada").await;
+    let linus = app.session("linus").await;
+    let ada = app.session("ada").await;
 
     let (status, html) = page(
         &app,

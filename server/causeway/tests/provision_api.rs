@@ -189,7 +189,8 @@ async fn owners_change_environments_others_may_only_look() {
             .all(|s| s["action"] == "unchanged"),
         "{seen}"
     );
-    let (status, listed) = app.get_as("/api/provision/environments", &grace).await;
+    // The list is the domain's: the owning team sees its environment, another team does not.
+    let (status, listed) = app.get_as("/api/provision/environments", &ada).await;
     assert_eq!(status, StatusCode::OK, "{listed}");
     assert!(
         listed
@@ -199,6 +200,13 @@ async fn owners_change_environments_others_may_only_look() {
             .any(|e| e["namespace"] == "payments-api-dev"
                 && e["service"] == "component:default/payments-api"),
         "{listed}"
+    );
+    let (status, listed) = app.get_as("/api/provision/environments", &grace).await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    assert_eq!(
+        listed,
+        json!([]),
+        "another team's environments are not listed"
     );
 
     let (status, protected) = app
@@ -228,7 +236,7 @@ async fn owners_change_environments_others_may_only_look() {
     let gone = app.finished(gone["id"].as_str().expect("id"), &ada).await;
     assert_eq!(gone["task"]["status"], "completed", "{gone}");
     assert_eq!(gone["task"]["output"]["namespace"], "payments-api-dev");
-    let (_, listed) = app.get_as("/api/provision/environments", &grace).await;
+    let (_, listed) = app.get_as("/api/provision/environments", &ada).await;
     assert_eq!(listed, json!([]), "a destroyed environment is forgotten");
 }
 

@@ -96,8 +96,20 @@ async fn a_dry_run_renders_files_names_modes_and_output_and_hides_secrets() {
         "values": { "name": "ledger", "owner": "group:default/payments", "token": "hunter22" },
         "directoryContents": skeleton(),
     });
+    // Authoring — running a template sent with the request — is the platform team's.
+    let refused = app
+        .call("POST", "/api/scaffolder/v2/dry-run", &app.ada, Some(body.clone()))
+        .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let refused = json_of(refused).await;
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("for platform admins")),
+        "{refused}"
+    );
     let response = app
-        .call("POST", "/api/scaffolder/v2/dry-run", &app.ada, Some(body))
+        .call("POST", "/api/scaffolder/v2/dry-run", &app.linus, Some(body))
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     let body = json_of(response).await;
@@ -153,7 +165,7 @@ async fn invalid_answers_list_every_bad_property() {
         "directoryContents": skeleton(),
     });
     let response = app
-        .call("POST", "/api/scaffolder/v2/dry-run", &app.ada, Some(body))
+        .call("POST", "/api/scaffolder/v2/dry-run", &app.linus, Some(body))
         .await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let body = json_of(response).await;
@@ -180,7 +192,7 @@ async fn templates_that_cannot_run_are_refused_before_anything_runs() {
     bad["spec"]["steps"][0]["input"]["values"]["slug"] = json!("${{ parameters.name | now }}");
     let body = json!({ "template": bad, "values": { "name": "remittance", "owner": "group:default/payments" }, "directoryContents": skeleton() });
     let response = app
-        .call("POST", "/api/scaffolder/v2/dry-run", &app.ada, Some(body))
+        .call("POST", "/api/scaffolder/v2/dry-run", &app.linus, Some(body))
         .await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let text = json_of(response).await.to_string();
@@ -193,7 +205,7 @@ async fn templates_that_cannot_run_are_refused_before_anything_runs() {
     escaping["spec"]["steps"][0]["input"]["url"] = json!("../../etc");
     let body = json!({ "template": escaping, "values": { "name": "remittance", "owner": "group:default/payments" }, "directoryContents": skeleton() });
     let response = app
-        .call("POST", "/api/scaffolder/v2/dry-run", &app.ada, Some(body))
+        .call("POST", "/api/scaffolder/v2/dry-run", &app.linus, Some(body))
         .await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let text = json_of(response).await.to_string();
@@ -913,7 +925,7 @@ async fn catalog_fetch_reads_entities_in_a_dry_run() {
     });
     let body = json!({ "template": template, "values": { "team": "payments" } });
     let response = app
-        .call("POST", "/api/scaffolder/v2/dry-run", &app.ada, Some(body))
+        .call("POST", "/api/scaffolder/v2/dry-run", &app.linus, Some(body))
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     let body = json_of(response).await;
@@ -925,7 +937,7 @@ async fn catalog_fetch_reads_entities_in_a_dry_run() {
     // A missing entity fails the step unless optional.
     let body = json!({ "template": template, "values": { "team": "nobody" } });
     let response = app
-        .call("POST", "/api/scaffolder/v2/dry-run", &app.ada, Some(body))
+        .call("POST", "/api/scaffolder/v2/dry-run", &app.linus, Some(body))
         .await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let text = json_of(response).await.to_string();

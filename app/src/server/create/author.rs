@@ -67,8 +67,13 @@ pub fn read(params: &BTreeMap<String, String>) -> Sent {
     }
 }
 
-/// The template the form describes, or its problems as `field: message` lines.
-pub fn load(scaffolder: &Scaffolder, sent: &Sent) -> Result<Template, Vec<String>> {
+/// The template the form describes, or its problems as `field: message` lines; loaded as a sent
+/// template, so the domain checks that `principal` may author.
+pub fn load(
+    scaffolder: &Scaffolder,
+    principal: &Principal,
+    sent: &Sent,
+) -> Result<Template, Vec<String>> {
     let mut problems = Vec::new();
     let entity = match causeway_platform::catalog::yaml::parse("template.yaml", &sent.yaml) {
         Ok(documents) if documents.len() == 1 => documents.into_iter().next(),
@@ -98,7 +103,7 @@ pub fn load(scaffolder: &Scaffolder, sent: &Sent) -> Result<Template, Vec<String
         return Err(problems);
     };
     scaffolder
-        .load(&entity, Source::Files(Arc::new(files)))
+        .load_sent(principal, &entity, Source::Files(Arc::new(files)))
         .map_err(list::problem_lines)
 }
 
@@ -123,7 +128,7 @@ pub async fn author(
     if sent.yaml.trim().is_empty() {
         return view;
     }
-    let template = match load(scaffolder, &sent) {
+    let template = match load(scaffolder, principal, &sent) {
         Ok(template) => template,
         Err(problems) => {
             view.problems = problems;

@@ -22,6 +22,7 @@ fn select(
 #[component]
 pub fn Overview(view: OverviewView) -> impl IntoView {
     let OverviewView {
+        every,
         rows,
         teams,
         targets,
@@ -33,7 +34,13 @@ pub fn Overview(view: OverviewView) -> impl IntoView {
     view! {
         <section class="page-head">
             <h1>"Platform"</h1>
-            <p class="muted">"Every environment, its status and drift, across clusters."</p>
+            <p class="muted" data-testid="overview-scope">
+                {if every {
+                    "Every environment, its status and drift, across clusters."
+                } else {
+                    "Your teams' environments, their status and drift, across clusters. Platform admins see every team's."
+                }}
+            </p>
         </section>
         <form method="get" class="filter-form form" data-testid="platform-filter">
             {select("team", "Team", teams, team)}

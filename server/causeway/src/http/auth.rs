@@ -110,6 +110,13 @@ fn same_origin(state: &AppState, headers: &HeaderMap, has_cookie: bool) -> bool 
 }
 
 fn deny(request: &Request, error: ApiError) -> Response {
+    if request.uri().path().starts_with("/api/portal/") {
+        // The portal's own client reads its error type (`causeway_app::error::PortalError`)
+        // from every server function's answer, this one included, and shows the page for its
+        // status; Backstage's envelope is for the REST API.
+        let portal = causeway_app::error::PortalError::new(error.status.as_u16(), error.message);
+        return (error.status, axum::Json(portal)).into_response();
+    }
     error.to_response(request.method(), request.uri())
 }
 

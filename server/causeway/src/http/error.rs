@@ -178,14 +178,15 @@ pub async fn envelope(request: Request, next: Next) -> Response {
     }
 }
 
-/// Largest server-function error body inspected by [`portal_arguments`].
+/// Largest server-function error body inspected by [`portal_status`].
 const PORTAL_ERROR_BYTES: usize = 64 * 1024;
 
-/// Turns the portal's server-function failures to read their arguments into 400s. Leptos answers
-/// every server-function error with 500, its body naming the kind first (`Args|missing field
-/// \`yaml\``); a request with missing or malformed arguments is the caller's error, and the body
-/// (which the portal's own client decodes) is kept as it is.
-pub async fn portal_arguments(request: Request, next: Next) -> Response {
+/// Gives a failed server function's answer the status its error carries. Leptos answers every
+/// server-function error with 500; the portal's error type (`causeway_app::error::PortalError`)
+/// holds the status its cause stands for — 400 for arguments that do not decode, 403 for a
+/// refusal — and that is what the caller must see. The body, which the portal's own client
+/// decodes, is kept as it is.
+pub async fn portal_status(request: Request, next: Next) -> Response {
     let portal = request.uri().path().starts_with("/api/portal/");
     let response = next.run(request).await;
     if !portal || response.status() != StatusCode::INTERNAL_SERVER_ERROR {
@@ -195,8 +196,12 @@ pub async fn portal_arguments(request: Request, next: Next) -> Response {
     let Ok(bytes) = axum::body::to_bytes(body, PORTAL_ERROR_BYTES).await else {
         return (StatusCode::INTERNAL_SERVER_ERROR, "server function failed").into_response();
     };
-    if bytes.starts_with(b"Args|") || bytes.starts_with(b"Deserialization|") {
-        parts.status = StatusCode::BAD_REQUEST;
+    if let Some(status) = serde_json::from_slice::<causeway_app::error::PortalError>(&bytes)
+        .ok()
+        .and_then(|error| StatusCode::from_u16(error.status).ok())
+        .filter(|status| status.is_client_error() || status.is_server_error())
+    {
+        parts.status = status;
     }
     Response::from_parts(parts, axum::body::Body::from(bytes))
 }

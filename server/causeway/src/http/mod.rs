@@ -282,7 +282,7 @@ pub fn router(state: AppState) -> Router {
     // limit is enforced once, by `RequestBodyLimitLayer` below.
     app.layer(axum::extract::DefaultBodyLimit::disable())
         .layer(middleware::from_fn(error::envelope))
-        .layer(middleware::from_fn(error::portal_arguments))
+        .layer(middleware::from_fn(error::portal_status))
         .layer(middleware::from_fn(posted_errors::sign))
         .layer(middleware::from_fn_with_state(
             state.clone(),

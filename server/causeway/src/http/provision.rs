@@ -126,12 +126,15 @@ pub async fn destroy(
 }
 
 #[utoipa::path(get, path = "/api/provision/environments", tag = "provision",
-    responses((status = 200, description = "Every provisioned environment", body = Vec<Environment>)))]
-/// `GET /api/provision/environments`: every environment Causeway has provisioned.
+    responses((status = 200, description = "The provisioned environments the caller may see: every one for platform admins, those of their teams' services for everyone else", body = Vec<Environment>),
+        (status = 401, description = "Nobody is signed in", body = ErrorEnvelope)))]
+/// `GET /api/provision/environments`: the environments Causeway has provisioned that the caller
+/// may see (`Provisioner::environments_for`).
 pub async fn environments(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
 ) -> Result<Json<Vec<Environment>>, ApiError> {
-    let records = state.provisioner.records().list().await?;
+    let records = state.provisioner.environments_for(&principal).await?;
     Ok(Json(records.iter().map(Environment::from).collect()))
 }
 

@@ -67,9 +67,11 @@ pub async fn parameter_schema(
 #[utoipa::path(post, path = "/api/scaffolder/v2/dry-run", operation_id = "scaffolder_dry_run", tag = "scaffolder", request_body = DryRunRequest,
     responses((status = 200, description = "The files, log, steps and output the template produces; actions that cannot dry-run are skipped with their example output", body = DryRunResponse),
         (status = 400, description = "Not a runnable template, invalid values (every bad property listed), or a step failed", body = ErrorEnvelope),
-        (status = 403, description = "The platform team's template policies refuse the run (each denial in `errors` with its field, message, `policy` and `fix`)", body = ErrorEnvelope),
+        (status = 401, description = "Nobody is signed in", body = ErrorEnvelope),
+        (status = 403, description = "Not a platform admin (authoring templates is theirs), or the platform team's template policies refuse the run (each denial in `errors` with its field, message, `policy` and `fix`)", body = ErrorEnvelope),
         (status = 413, description = "Body too large", body = ErrorEnvelope)))]
-/// `POST /api/scaffolder/v2/dry-run`: renders a template sent with its files, changing nothing.
+/// `POST /api/scaffolder/v2/dry-run`: renders a template sent with its files, changing nothing
+/// (platform admins: see `Scaffolder::authorize_authoring`).
 pub async fn dry_run(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -78,7 +80,8 @@ pub async fn dry_run(
     let body = super::error::json_body(body)?;
     let files = body.files().map_err(ApiError::input)?;
     let scaffolder = &state.platform.scaffolder;
-    let template = scaffolder.load(&body.template, Source::Files(Arc::new(files)))?;
+    let template =
+        scaffolder.load_sent(&principal, &body.template, Source::Files(Arc::new(files)))?;
     let request = Request {
         values: body.values,
         secrets: body.secrets,

@@ -16,6 +16,11 @@ use causeway_platform::catalog::{IngestOptions, yaml};
 use serde_json::Value;
 use tower::ServiceExt as _;
 
+pub mod matrix;
+
+/// The portal's own origin, which state-changing requests from its pages carry.
+pub const ORIGIN: &str = "http://127.0.0.1:3000";
+
 pub struct App {
     pub router: Router,
     pub state: AppState,
@@ -92,6 +97,27 @@ impl App {
             ada: format!("Bearer {ada}"),
             linus: format!("Bearer {linus}"),
         }
+    }
+
+    /// The session cookie (`name=value`) of `user` signed in through development sign-in, as a
+    /// browser on the portal's own origin gets it.
+    pub async fn session(&self, user: &str) -> String {
+        let response = self
+            .send(
+                Request::post("/auth/dev/sign-in")
+                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .header(header::ORIGIN, ORIGIN)
+                    .body(Body::from(format!("user={user}")))
+                    .expect("request"),
+            )
+            .await;
+        response.headers()[header::SET_COOKIE]
+            .to_str()
+            .expect("ascii")
+            .split(';')
+            .next()
+            .expect("pair")
+            .to_owned()
     }
 
     /// An application that provisions into the test control plane (`TEST_KUBECONFIG`, set by

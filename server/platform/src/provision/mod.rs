@@ -5,6 +5,7 @@
 //! `prepare` does everything that touches nothing (lookup, guardrails, rendering), so that every
 //! door (REST, CLI, portal, tasks) can show the same answer before anything changes.
 
+mod access;
 pub mod admission;
 pub mod apply;
 pub mod approvals;
@@ -45,7 +46,7 @@ use self::records::{Drift, Record, Records, Status};
 use crate::audit::AuditLog;
 use crate::catalog::{Catalog, Problem, refs};
 use crate::guardrails::Guardrails;
-use crate::identity::{Principal, Role};
+use crate::identity::Principal;
 use crate::{Error, Platform, Result};
 
 /// The annotation a component names its cost centre with.
@@ -237,46 +238,6 @@ impl Provisioner {
             approvals: approvals::Table::new(platform.store.clone()),
             notifier: crate::notify::Notifier::new(),
         }
-    }
-
-    /// Only platform admins and members of the service's owning team change its environments; an
-    /// unknown service is left for [`Provisioner::prepare`] to report, field and rule included.
-    pub fn authorize(&self, principal: &Principal, service: &str) -> Result<()> {
-        if principal.role == Role::PlatformAdmin {
-            return Ok(());
-        }
-        let Ok(entity_ref) = refs::parse(service, "component", "default") else {
-            return Ok(());
-        };
-        let index = self.catalog.index();
-        let Some(entity) = index.by_ref(&entity_ref) else {
-            return Ok(());
-        };
-        let owners = index.owners(entity);
-        if owners.iter().any(|o| principal.acts_for(o)) {
-            Ok(())
-        } else {
-            Err(Error::Forbidden(format!(
-                "{entity_ref} is owned by {}; only its team (or platform admins) may change its environments",
-                if owners.is_empty() {
-                    "nobody".to_owned()
-                } else {
-                    owners.join(", ")
-                }
-            )))
-        }
-    }
-
-    /// [`Provisioner::authorize`] for a whole request: adopting a namespace Causeway did not
-    /// create is for platform admins only, whatever team owns the service.
-    pub fn authorize_request(&self, principal: &Principal, request: &Request) -> Result<()> {
-        self.authorize(principal, &request.service)?;
-        if request.adopt && principal.role != Role::PlatformAdmin {
-            return Err(Error::Forbidden(
-                "adopt: only platform admins adopt an existing namespace into Causeway".to_owned(),
-            ));
-        }
-        Ok(())
     }
 
     /// The environments provisioned so far.

@@ -141,7 +141,10 @@ impl Scaffolder {
         self.engine.actions.specs().collect()
     }
 
-    /// Reads and checks a template entity; every problem is listed, each naming its field.
+    /// Reads and checks a template entity; every problem is listed, each naming its field. For
+    /// templates the catalog holds and for the author's own machine (`causeway template
+    /// dry-run`); a template sent to the server is loaded with [`Scaffolder::load_sent`], which
+    /// asks who sent it.
     pub fn load(&self, entity: &Value, source: Source) -> Result<Template> {
         let name = entity
             .pointer("/metadata/name")
