@@ -109,10 +109,11 @@ test('without JavaScript: sign in, filter through the server, sign out', async (
   assert.equal(await page.inputValue('#owned-filter'), 'basket');
   await page.screenshot({ path: `${shots}/nojs-home-filtered.png`, fullPage: true });
 
-  // The platform overview is for platform admins; grace is not one.
+  // The platform overview shows every environment to platform admins only; grace, a developer,
+  // sees her teams' environments.
   await page.click('nav.app-nav >> text=Platform');
   await page.waitForURL(`${base}/platform`);
-  assert.match(await page.textContent('main'), /for platform admins/);
+  assert.match(await page.textContent('[data-testid=overview-scope]'), /Your teams' environments/);
 
   await Promise.all([page.waitForURL(/\/sign-in\?error=signed-out/), page.click('form.inline-form button')]);
   assert.match(await page.textContent('[data-testid=sign-in-message]'), /signed out/);
