@@ -13,7 +13,15 @@
 #   DEX_CLIENT_SECRET       its secret (random per server)
 #   DEX_CLIENT_SECRET_FILE  a file holding only that secret, without a newline
 #   DEX_PASSWORD            every user's password (the same for all, fixed: see USERS below)
+#   DEX_PASSWORD_HASH       its bcrypt hash, for people a test adds through the gRPC API
 #   DEX_USERS               the users' emails, separated by spaces
+#   DEX_GRPC_ADDR           127.0.0.1:PORT, Dex's gRPC API (api.Dex: CreatePassword, DeletePassword,
+#                           RevokeRefresh, …) in plaintext HTTP/2 on loopback, with no credentials.
+#                           The static passwords below cannot be changed through it; people a test
+#                           adds with CreatePassword can be deleted again, and RevokeRefresh ends
+#                           their refresh tokens (server/causeway/tests/support/dex_api.rs, which
+#                           also says why such a person's token must not be refreshed while they
+#                           exist: Dex's in-memory storage then deadlocks).
 #
 # Environment at `up`: DEX_REDIRECT_URIS, a comma-separated list of the redirect URIs the client
 # accepts (default http://127.0.0.1:3999/auth/oidc/callback). Dex compares redirect URIs exactly,
@@ -154,8 +162,9 @@ up() {
     # The CA certificate is public; the API server and test processes read it.
     chmod 644 "$state_abs/ca.crt"
 
-    local port issuer secret
+    local port grpc_port issuer secret
     port=$(free_port)
+    grpc_port=$(free_port)
     issuer="https://127.0.0.1:$port/dex"
     secret=$(openssl rand -hex 24)
     printf '%s' "$secret" >"$state_abs/client-secret"
@@ -192,7 +201,8 @@ up() {
     # password grant (tokens without a browser) against the static passwords; with only the local
     # connector the browser flow goes straight to Dex's login form, and skipApprovalScreen spares
     # it the consent page. The default grant types include authorization_code, password and
-    # refresh_token.
+    # refresh_token. The gRPC API listens without TLS or credentials, on loopback only, so that
+    # tests can add and delete people at run time.
     cat >"$state_abs/config.yaml" <<EOF
 issuer: $issuer
 storage:
@@ -201,6 +211,8 @@ web:
   https: 127.0.0.1:$port
   tlsCert: $state_abs/dex.crt
   tlsKey: $state_abs/dex.key
+grpc:
+  addr: 127.0.0.1:$grpc_port
 logger:
   level: info
   format: text
@@ -249,12 +261,14 @@ DEX_CLIENT_ID=$client_id
 DEX_CLIENT_SECRET=$secret
 DEX_CLIENT_SECRET_FILE=$state_abs/client-secret
 DEX_PASSWORD=$password
+DEX_PASSWORD_HASH='$password_hash'
 DEX_USERS="${emails[*]}"
+DEX_GRPC_ADDR=127.0.0.1:$grpc_port
 EOF
 
     trap - EXIT
     log "ready at $issuer after $((SECONDS - started))s (discovery after ${ready_after}s);" \
-        "client $client_id, users ${emails[*]}"
+        "client $client_id, users ${emails[*]}, gRPC API at 127.0.0.1:$grpc_port"
     log "use it with: set -a; source $state_abs/dex.env; set +a"
     echo "$state_abs/dex.env"
 }

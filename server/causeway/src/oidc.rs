@@ -1,6 +1,8 @@
 //! The OpenID Connect relying party: the provider's discovery document and signing keys, the
 //! authorization request (code flow with PKCE, `state` and `nonce`), the code exchange and the ID
-//! token's validation (signature, issuer, audience, expiry, nonce).
+//! token's validation (signature, issuer, audience, expiry, nonce), and the refresh_token grant
+//! with which a signed-in person is rechecked (what its answer means is decided in
+//! `causeway_platform::identity::provider`).
 //!
 //! The discovery document is read on first use rather than at start-up, so a provider that is
 //! briefly down does not stop Causeway from starting (the rest of the portal, and API tokens, keep
@@ -9,7 +11,9 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use causeway_platform::identity::RefreshSecret;
 use causeway_platform::identity::oidc::SignInClaims;
+use causeway_platform::identity::provider::{RefreshAnswer, RefreshGrant};
 use openidconnect::core::{
     CoreAuthDisplay, CoreAuthenticationFlow, CoreClaimName, CoreClaimType, CoreClient,
     CoreClientAuthMethod, CoreGenderClaim, CoreGrantType, CoreJsonWebKey,
@@ -18,9 +22,9 @@ use openidconnect::core::{
 };
 use openidconnect::{
     AdditionalClaims, AdditionalProviderMetadata, AuthorizationCode, ClaimsVerificationError,
-    ClientId, ClientSecret, CsrfToken, IdToken, IssuerUrl, JsonWebKeySet, Nonce, PkceCodeChallenge,
-    PkceCodeVerifier, ProviderMetadata, RedirectUrl, Scope, SignatureVerificationError,
-    TokenResponse as _,
+    ClientId, ClientSecret, CsrfToken, IdToken, IssuerUrl, JsonWebKeySet, Nonce,
+    OAuth2TokenResponse as _, PkceCodeChallenge, PkceCodeVerifier, ProviderMetadata, RedirectUrl,
+    Scope, SignatureVerificationError, TokenResponse as _,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
@@ -85,11 +89,13 @@ pub enum OidcError {
     Token(String),
 }
 
-/// A validated sign-in: the claims matching reads, and the raw ID token (for logout hints).
+/// A validated sign-in: the claims matching reads, the raw ID token (for logout hints) and the
+/// refresh token, when the provider sent one (for rechecks; never logged).
 #[derive(Debug, Clone)]
 pub struct Verified {
     pub claims: SignInClaims,
     pub id_token: String,
+    pub refresh_token: Option<RefreshSecret>,
 }
 
 /// What `/auth/oidc/start` needs to remember and where it sends the browser.
@@ -227,8 +233,13 @@ impl Relying {
                 Nonce::new_random,
             )
             .set_pkce_challenge(challenge);
-        for scope in self.settings.scopes.iter().filter(|s| *s != "openid") {
-            request = request.add_scope(Scope::new(scope.clone()));
+        for scope in self
+            .settings
+            .requested_scopes()
+            .into_iter()
+            .filter(|s| s != "openid")
+        {
+            request = request.add_scope(Scope::new(scope));
         }
         let (url, state, nonce) = request.url();
         Ok(Authorization {
@@ -258,25 +269,40 @@ impl Relying {
             .id_token()
             .ok_or_else(|| OidcError::Token("the provider sent no ID token".to_owned()))?
             .to_string();
-        self.verify_id_token(&id_token, nonce).await
+        let mut verified = self.verify_id_token(&id_token, nonce).await?;
+        verified.refresh_token = response
+            .refresh_token()
+            .map(|t| RefreshSecret::new(t.secret().clone()));
+        Ok(verified)
     }
 
     /// Validates an ID token: signature (reading the keys again once for an unknown key id),
     /// issuer, audience (this client), expiry and `nonce`.
     pub async fn verify_id_token(&self, raw: &str, nonce: &str) -> Result<Verified, OidcError> {
+        self.verify(raw, Some(nonce)).await
+    }
+
+    /// [`Relying::verify_id_token`], without a nonce for an ID token from a refresh, which
+    /// answers no authorization request of Causeway's.
+    async fn verify(&self, raw: &str, nonce: Option<&str>) -> Result<Verified, OidcError> {
         let token: GroupsIdToken = raw
             .parse()
             .map_err(|e: serde_json::Error| OidcError::Token(format!("not a JWT: {e}")))?;
-        let nonce = Nonce::new(nonce.to_owned());
+        let nonce = nonce.map(|n| Nonce::new(n.to_owned()));
         let mut refreshed = false;
         loop {
             let client = self.client(self.metadata().await?);
             let verifier = client.id_token_verifier();
-            match token.claims(&verifier, &nonce) {
+            let checked = match &nonce {
+                Some(nonce) => token.claims(&verifier, nonce),
+                None => token.claims(&verifier, |_: Option<&Nonce>| Ok(())),
+            };
+            match checked {
                 Ok(claims) => {
                     return Ok(Verified {
                         claims: self.sign_in_claims(claims),
                         id_token: raw.to_owned(),
+                        refresh_token: None,
                     });
                 }
                 Err(ClaimsVerificationError::SignatureVerification(
@@ -361,6 +387,84 @@ impl Relying {
         self.metadata()
             .await
             .is_ok_and(|m| m.additional_metadata().end_session_endpoint.is_some())
+    }
+}
+
+impl RefreshGrant for Relying {
+    /// The refresh_token grant at the provider's token endpoint, with the client's credentials as
+    /// the code exchange sends them (HTTP Basic). The call is made here rather than through the
+    /// `openidconnect` client because the rule needs the answer's HTTP status, which the client
+    /// does not keep. Errors name no token.
+    async fn refresh(&self, refresh_token: &str) -> RefreshAnswer {
+        match self.try_refresh(refresh_token).await {
+            Ok(answer) => answer,
+            Err(error) => RefreshAnswer::Unavailable(error.to_string()),
+        }
+    }
+}
+
+impl Relying {
+    async fn try_refresh(&self, refresh_token: &str) -> Result<RefreshAnswer, OidcError> {
+        let metadata = self.metadata().await?;
+        let endpoint = metadata.token_endpoint().ok_or_else(|| {
+            OidcError::Provider("the discovery document names no token endpoint".to_owned())
+        })?;
+        // RFC 6749, section 2.3.1: both parts are form-encoded before they are joined.
+        let encode =
+            |text: &str| url::form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>();
+        let response = self
+            .http
+            .post(endpoint.url().clone())
+            .basic_auth(
+                encode(&self.settings.client_id),
+                Some(encode(self.settings.client_secret().unwrap_or_default())),
+            )
+            .header(reqwest::header::ACCEPT, "application/json")
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token),
+            ])
+            .send()
+            .await
+            .map_err(|e| OidcError::Provider(error_chain(&e)))?;
+        let status = response.status().as_u16();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| OidcError::Provider(error_chain(&e)))?;
+        let json: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
+        let text = |v: &serde_json::Value, key: &str| {
+            v.get(key).and_then(|s| s.as_str()).map(str::to_owned)
+        };
+        if !(200..300).contains(&status) {
+            return Ok(match json.as_ref().and_then(|v| text(v, "error")) {
+                Some(error) => RefreshAnswer::Refused {
+                    status,
+                    error,
+                    description: json.as_ref().and_then(|v| text(v, "error_description")),
+                },
+                None => RefreshAnswer::Unavailable(format!(
+                    "the token endpoint answered HTTP {status} without an OAuth error"
+                )),
+            });
+        }
+        let Some(json) = json else {
+            return Ok(RefreshAnswer::Unavailable(format!(
+                "the token endpoint answered HTTP {status} without JSON"
+            )));
+        };
+        let (subject, groups) = match text(&json, "id_token") {
+            Some(raw) => {
+                let verified = self.verify(&raw, None).await?;
+                (Some(verified.claims.subject), Some(verified.claims.groups))
+            }
+            None => (None, None),
+        };
+        Ok(RefreshAnswer::Admitted {
+            refresh_token: text(&json, "refresh_token").map(RefreshSecret::new),
+            subject,
+            groups,
+        })
     }
 }
 

@@ -62,10 +62,27 @@ fn oidc(config: &Config, platform: &Platform) -> anyhow::Result<Option<Arc<http:
         "signing in with OpenID Connect"
     );
     let store = platform.store.clone();
+    let sessions =
+        causeway_platform::identity::OidcSessions::new(store.clone(), config.session_ttl);
+    let issuer = config
+        .oidc
+        .issuer
+        .as_ref()
+        .map(url::Url::as_str)
+        .unwrap_or_default()
+        .trim_end_matches('/')
+        .to_owned();
+    let accounts = causeway_platform::identity::ProviderAccounts::new(
+        platform,
+        sessions.clone(),
+        issuer,
+        config.oidc.recheck,
+    );
     Ok(Some(Arc::new(http::oidc::Oidc::new(
         relying,
-        causeway_platform::identity::PendingLogins::new(store.clone()),
-        causeway_platform::identity::OidcSessions::new(store, config.session_ttl),
+        causeway_platform::identity::PendingLogins::new(store),
+        sessions,
+        accounts,
     ))))
 }
 
@@ -177,6 +194,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     tokio::spawn(reap_expired(state.clone()));
     tokio::spawn(follow_platform_config(state.clone()));
     tokio::spawn(reconcile_admission(state.clone()));
+    tokio::spawn(recheck_provider_accounts(state.clone()));
     let tasks = tokio::spawn(run_tasks(state.clone(), tasks_stopped));
     tracing::info!(address = %listen, public_url = %state.config.public_url, environments = ?state.config.cluster(), "Causeway is serving");
     let store = state.platform.store.clone();
@@ -452,6 +470,46 @@ async fn reconcile_admission(state: AppState) {
             }
         }
         tokio::time::sleep(ADMISSION_EVERY).await;
+    }
+}
+
+/// Rechecks, with the identity provider, everybody who signed in through it and whose last check
+/// is older than `oidc_recheck_secs` (`identity::provider`): a person it no longer admits loses
+/// their sessions and API tokens even if they use neither. Every replica runs a pass; each person's
+/// recheck is claimed in the database, so one replica asks about them.
+async fn recheck_provider_accounts(state: AppState) {
+    let Some(oidc) = state.oidc.clone() else {
+        return;
+    };
+    let interval = oidc.accounts.interval();
+    if interval.is_zero() {
+        tracing::info!("rechecks with the identity provider are off (oidc_recheck_secs = 0)");
+        return;
+    }
+    while !state.migrated.load(Ordering::Acquire) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // A pass every quarter interval (between a second and a minute) keeps everybody within about
+    // a quarter interval of their due time.
+    let mut passes = tokio::time::interval(
+        (interval / 4).clamp(Duration::from_secs(1), Duration::from_secs(60)),
+    );
+    passes.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        passes.tick().await;
+        match oidc.accounts.check_due(&oidc.relying).await {
+            Ok(report) if report.checked > 0 => tracing::info!(
+                checked = report.checked,
+                admitted = report.admitted,
+                disabled = report.disabled,
+                unavailable = report.unavailable,
+                "rechecked people with the identity provider"
+            ),
+            Ok(_) => {}
+            Err(error) => {
+                tracing::warn!(%error, "could not recheck people with the identity provider")
+            }
+        }
     }
 }
 

@@ -1,5 +1,7 @@
 //! OpenID Connect sign-in against a real Dex (`tests/scripts/with-dex.sh`, which exports
-//! `DEX_ISSUER`, `DEX_CA_FILE`, `DEX_CLIENT_ID`, `DEX_CLIENT_SECRET(_FILE)` and `DEX_PASSWORD`).
+//! `DEX_ISSUER`, `DEX_CA_FILE`, `DEX_CLIENT_ID`, `DEX_CLIENT_SECRET(_FILE)`, `DEX_PASSWORD`,
+//! `DEX_PASSWORD_HASH` and `DEX_GRPC_ADDR`, Dex's gRPC API, through which a test adds and deletes
+//! people).
 //! The browser's part is played by reqwest against Dex (its own login form, read from the page)
 //! and by the in-process router for Causeway, whose public URL is the redirect URI Dex's client
 //! allows (`http://127.0.0.1:3999/auth/oidc/callback`).
@@ -8,9 +10,15 @@
 
 mod support;
 
+use std::time::Duration;
+
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
+use causeway_platform::identity::provider::{DISABLED_MESSAGE, RECHECK_ACTOR};
+use causeway_platform::identity::{Standing, TokenCheck};
 use serde_json::Value;
+use sqlx::Row as _;
+use support::dex_api::DexApi;
 use support::{App, json_of};
 use tower::ServiceExt as _;
 
@@ -23,6 +31,7 @@ struct Dex {
     secret: String,
     secret_file: String,
     password: String,
+    password_hash: String,
 }
 
 fn dex() -> Dex {
@@ -38,6 +47,7 @@ fn dex() -> Dex {
         secret: var("DEX_CLIENT_SECRET"),
         secret_file: var("DEX_CLIENT_SECRET_FILE"),
         password: var("DEX_PASSWORD"),
+        password_hash: var("DEX_PASSWORD_HASH"),
     }
 }
 
@@ -461,4 +471,285 @@ async fn a_group_the_catalog_maps_by_annotation_adds_a_team_for_the_session() {
         Some(1),
         "{by_token}"
     );
+}
+
+/// A person a test adds at Dex (gRPC API) and to the catalog, with a name no other test uses:
+/// Dex keeps one refresh token per person and client, so a person another test signs in at the
+/// same time would replace this test's token.
+struct Person {
+    name: String,
+    email: String,
+    user_ref: String,
+}
+
+fn person(name: &str) -> Person {
+    let name = format!("{name}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    Person {
+        email: format!("{name}@example.com"),
+        user_ref: format!("user:default/{name}"),
+        name,
+    }
+}
+
+/// Adds `people` to Dex's passwords (with the tests' password) and as catalog Users of payments.
+async fn add_people(app: &App, api: &DexApi, dex: &Dex, people: &[&Person]) {
+    let mut documents = String::new();
+    for p in people {
+        let created = api
+            .create_password(&p.email, &p.name, &p.name, &dex.password_hash)
+            .await
+            .expect("CreatePassword");
+        assert!(created, "{} was already at Dex", p.email);
+        documents.push_str(&format!(
+            "---\napiVersion: backstage.io/v1alpha1\nkind: User\nmetadata:\n  name: {}\nspec:\n  profile:\n    email: {}\n  memberOf: [payments]\n",
+            p.name, p.email
+        ));
+    }
+    let documents =
+        causeway_platform::catalog::yaml::parse("recheck-test", &documents).expect("YAML");
+    app.state
+        .platform
+        .catalog
+        .ingest("recheck-test", documents, Default::default())
+        .await
+        .expect("ingest");
+}
+
+/// Signs `person` in through Dex and returns the session cookie and a new API token
+/// (`Bearer …`) made with it, as the person would make one in the portal.
+async fn sign_in_with_token(app: &App, dex: &Dex, person: &Person) -> (String, String) {
+    let (response, _, _) = sign_in(app, dex, &person.email, "/").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "{}", person.email);
+    let session = set_cookie(&response, "causeway_session").expect("a session");
+    let request = Request::post("/api/tokens")
+        .header(header::COOKIE, &session)
+        .header(header::ORIGIN, PUBLIC_URL)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(r#"{"name":"ci"}"#))
+        .expect("request");
+    let response = app.send(request).await;
+    let status = response.status();
+    let body = json_of(response).await;
+    assert!(status.is_success(), "{status} {body}");
+    let secret = body["secret"].as_str().expect("the secret");
+    (session, format!("Bearer {secret}"))
+}
+
+/// A column of `user_ref`'s row in `oidc_accounts`, read from the test application's database.
+async fn stored(app: &App, user_ref: &str, column: &str) -> Option<String> {
+    use sqlx::Connection as _;
+    let mut db = sqlx::SqliteConnection::connect(&format!("sqlite://{}/c.db", app.dir.display()))
+        .await
+        .expect("the test database");
+    sqlx::query(&format!(
+        "SELECT {column} FROM oidc_accounts WHERE user_ref = $1"
+    ))
+    .bind(user_ref)
+    .fetch_optional(&mut db)
+    .await
+    .expect("query")
+    .and_then(|row| row.try_get(column).expect("column"))
+}
+
+/// A relying party like the test application's, for a provider on a port where nothing listens.
+fn unreachable_relying(dex: &Dex) -> causeway::oidc::Relying {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let issuer = format!("https://127.0.0.1:{port}/dex");
+    let vars = [
+        ("CAUSEWAY_AUTH_MODE", "oidc"),
+        ("CAUSEWAY_PUBLIC_URL", PUBLIC_URL),
+        ("CAUSEWAY_OIDC_ISSUER", issuer.as_str()),
+        ("CAUSEWAY_OIDC_CLIENT_ID", dex.client_id.as_str()),
+        ("CAUSEWAY_OIDC_CLIENT_SECRET_FILE", dex.secret_file.as_str()),
+        ("CAUSEWAY_OIDC_CA_FILE", dex.ca_file.as_str()),
+    ];
+    let config =
+        causeway::config::Config::load(vars.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())))
+            .expect("config");
+    causeway::oidc::Relying::new(&config.oidc, &config.public_url).expect("relying party")
+}
+
+#[tokio::test]
+async fn a_person_the_provider_no_longer_admits_loses_sessions_and_tokens() {
+    let dex = dex();
+    let api = DexApi::from_env();
+    // Rechecked when the last answer is older than a second.
+    let app = oidc_app(&dex, &[("CAUSEWAY_OIDC_RECHECK_SECS", "1")]).await;
+    let oidc = app.state.oidc.clone().expect("oidc");
+    // Two people added at Dex for this test, who will leave it, and linus, one of Dex's static
+    // people, whom no other test of this suite signs in (each sign-in replaces Dex's refresh token
+    // for the person), who stays.
+    let (gone, lazy) = (person("gone"), person("lazy"));
+    let kept = Person {
+        name: "linus".to_owned(),
+        email: "linus@example.com".to_owned(),
+        user_ref: "user:default/linus".to_owned(),
+    };
+    add_people(&app, &api, &dex, &[&gone, &lazy]).await;
+
+    // Each signs in and makes an API token with the session. A recheck these requests may set off
+    // comes within Dex's reuse interval of the sign-in, which Dex answers from its storage (see
+    // support/dex_api.rs for why that matters).
+    let mut signed_in = Vec::new();
+    for p in [&gone, &lazy, &kept] {
+        let (session, token) = sign_in_with_token(&app, &dex, p).await;
+        let (status, body) = app.json("GET", "/api/me", &token, None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["entity_ref"], p.user_ref.as_str());
+        signed_in.push((session, token));
+    }
+    let [
+        (gone_session, gone_token),
+        (lazy_session, lazy_token),
+        (kept_session, kept_token),
+    ] = <[_; 3]>::try_from(signed_in).expect("three people");
+    // The sign-in asked for offline_access, and the refresh token stays on the server.
+    let kept_refresh = stored(&app, &kept.user_ref, "refresh_token")
+        .await
+        .expect("a refresh token from the sign-in");
+
+    // Two of them leave the provider: their refresh tokens are revoked, their passwords deleted.
+    for p in [&gone, &lazy] {
+        let subject = stored(&app, &p.user_ref, "subject").await.expect("subject");
+        assert!(
+            api.revoke_refresh(&subject, &dex.client_id)
+                .await
+                .expect("RevokeRefresh")
+        );
+        assert!(api.delete_password(&p.email).await.expect("DeletePassword"));
+    }
+    // Past Dex's reuse interval (3 s), a refresh rotates the token.
+    tokio::time::sleep(Duration::from_millis(3200)).await;
+
+    // A provider that cannot be reached disables nobody.
+    let report = oidc
+        .accounts
+        .check_due(&unreachable_relying(&dex))
+        .await
+        .expect("a pass");
+    assert_eq!((report.disabled, report.unavailable), (0, 3), "{report:?}");
+    for p in [&gone, &lazy, &kept] {
+        assert_eq!(
+            oidc.accounts.standing(&p.user_ref).await.expect("standing"),
+            Standing::Admitted,
+            "{}",
+            p.name
+        );
+    }
+
+    // Once the retry time has passed (the interval, here), using a token rechecks its person
+    // first: Dex refuses lazy's refresh token, so the token is refused with the reason.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (status, body) = app.json("GET", "/api/me", &lazy_token, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["error"]["message"], DISABLED_MESSAGE, "{body}");
+
+    // The background pass finds gone refused and linus admitted.
+    let report = oidc
+        .accounts
+        .check_due(&oidc.relying)
+        .await
+        .expect("a pass");
+    assert_eq!(
+        (
+            report.checked,
+            report.admitted,
+            report.disabled,
+            report.unavailable
+        ),
+        (2, 1, 1, 0),
+        "{report:?}"
+    );
+    for (token, session) in [(&gone_token, &gone_session), (&lazy_token, &lazy_session)] {
+        let (status, body) = app.json("GET", "/api/me", token, None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+        assert_eq!(body["error"]["message"], DISABLED_MESSAGE, "{body}");
+        // Their sessions have ended.
+        assert_eq!(me(&app, session).await.0, StatusCode::UNAUTHORIZED);
+    }
+    // Everybody else goes on: the person the provider still admits, with a rotated refresh
+    // token, and people who never signed in through it.
+    assert_eq!(
+        app.json("GET", "/api/me", &kept_token, None).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(me(&app, &kept_session).await.0, StatusCode::OK);
+    assert_eq!(
+        app.json("GET", "/api/me", &app.grace, None).await.0,
+        StatusCode::OK
+    );
+    let rotated = stored(&app, &kept.user_ref, "refresh_token")
+        .await
+        .expect("a refresh token");
+    assert_ne!(rotated, kept_refresh, "Dex rotates refresh tokens");
+
+    // Each disablement is audited once, by the recheck, with what set it off; no refresh token
+    // appears in the audit log.
+    let records = app.state.platform.audit.recent(200).await.expect("audit");
+    let disabled: Vec<(&str, &str, &str)> = records
+        .iter()
+        .filter(|r| r.action == "identity.disabled")
+        .map(|r| {
+            (
+                r.actor.as_str(),
+                r.target.as_str(),
+                r.detail["trigger"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(disabled.len(), 2, "{disabled:?}");
+    assert!(disabled.contains(&(RECHECK_ACTOR, lazy.user_ref.as_str(), "token")));
+    assert!(disabled.contains(&(RECHECK_ACTOR, gone.user_ref.as_str(), "background")));
+    let log = serde_json::to_string(&records).expect("JSON");
+    assert!(!log.contains(&kept_refresh) && !log.contains(&rotated));
+
+    // Back at the provider and signed in again: the mark is cleared and gone's earlier token is
+    // live again. This is read from the domain rather than over HTTP, where a recheck falling
+    // due would refresh a person Dex keeps in memory (see support/dex_api.rs).
+    assert!(
+        api.create_password(&gone.email, &gone.name, &gone.name, &dex.password_hash)
+            .await
+            .expect("CreatePassword")
+    );
+    let (response, _, _) = sign_in(&app, &dex, &gone.email, "/").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        oidc.accounts
+            .standing(&gone.user_ref)
+            .await
+            .expect("standing"),
+        Standing::Admitted
+    );
+    let check = app
+        .state
+        .platform
+        .tokens
+        .authenticate(gone_token.trim_start_matches("Bearer "))
+        .await
+        .expect("authenticate");
+    assert!(matches!(check, TokenCheck::Live { .. }), "{check:?}");
+    let records = app.state.platform.audit.recent(20).await.expect("audit");
+    let sign_in_record = records
+        .iter()
+        .find(|r| r.action == "auth.sign-in" && r.target == gone.user_ref)
+        .expect("the sign-in's record");
+    assert!(
+        sign_in_record.detail["cleared_disablement"].is_string(),
+        "{:?}",
+        sign_in_record.detail
+    );
+
+    // Dex serves the other suites too: gone leaves it again, with no refresh token left behind.
+    let subject = stored(&app, &gone.user_ref, "subject")
+        .await
+        .expect("subject");
+    api.revoke_refresh(&subject, &dex.client_id)
+        .await
+        .expect("RevokeRefresh");
+    api.delete_password(&gone.email)
+        .await
+        .expect("DeletePassword");
 }

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use causeway_platform::identity::oidc::{MatchRules, UnknownUsers};
 use url::Url;
@@ -26,6 +27,9 @@ pub struct OidcSettings {
     pub ca_file: Option<PathBuf>,
     /// The provider's name on the sign-in button.
     pub provider_name: String,
+    /// How often a signed-in person is rechecked with the provider (its refresh token); zero
+    /// turns rechecks off.
+    pub recheck: Duration,
     /// Read from `client_secret_file` or `client_secret_env` when the configuration is checked.
     client_secret: Option<String>,
     /// Read from `ca_file` when the configuration is checked.
@@ -48,6 +52,7 @@ impl std::fmt::Debug for OidcSettings {
             .field("unknown_users", &self.unknown_users)
             .field("ca_file", &self.ca_file)
             .field("provider_name", &self.provider_name)
+            .field("recheck", &self.recheck)
             .finish_non_exhaustive()
     }
 }
@@ -68,11 +73,16 @@ impl Default for OidcSettings {
             unknown_users: UnknownUsers::Refuse,
             ca_file: None,
             provider_name: String::new(),
+            recheck: Duration::from_secs(DEFAULT_RECHECK_SECS),
             client_secret: None,
             ca_pem: None,
         }
     }
 }
+
+/// `oidc_recheck_secs` unless configured: a person the provider disabled keeps no access for
+/// more than a quarter of an hour, and the provider is asked about each person four times an hour.
+pub const DEFAULT_RECHECK_SECS: u64 = 900;
 
 /// The keys, for the configuration's table: key, variable, default, meaning.
 pub const KEYS: &[(&str, &str, &str, &str)] = &[
@@ -141,6 +151,12 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "CAUSEWAY_OIDC_PROVIDER_NAME",
         "<issuer host>",
         "the provider's name on the sign-in page's button (\"Sign in with …\")",
+    ),
+    (
+        "oidc_recheck_secs",
+        "CAUSEWAY_OIDC_RECHECK_SECS",
+        "900",
+        "how often a person who signed in through the provider is rechecked with it (the refresh_token grant, with the refresh token of their sign-in, which asks for `offline_access`); a person it refuses is disabled: their sessions end and their API tokens are refused until they sign in again. An unreachable provider disables nobody. `0` turns rechecks off",
     ),
 ];
 
@@ -229,6 +245,11 @@ impl OidcSettings {
             }
             "oidc_ca_file" => self.ca_file = path(value),
             "oidc_provider_name" => self.provider_name = value.to_owned(),
+            "oidc_recheck_secs" => {
+                self.recheck = Duration::from_secs(value.parse::<u64>().map_err(|_| {
+                    format!("{value:?} is not a whole number of seconds (0 turns rechecks off)")
+                })?)
+            }
             _ => return Err("unknown key".to_owned()),
         }
         Ok(())
@@ -324,6 +345,16 @@ impl OidcSettings {
         self.ca_pem.as_deref()
     }
 
+    /// The scopes of the authorization request: the configured ones, and `offline_access` while
+    /// rechecks are on, since the provider hands out the refresh token they need only with it.
+    pub fn requested_scopes(&self) -> Vec<String> {
+        let mut scopes = self.scopes.clone();
+        if !self.recheck.is_zero() && !scopes.iter().any(|s| s == "offline_access") {
+            scopes.push("offline_access".to_owned());
+        }
+        scopes
+    }
+
     /// The matching rule the domain applies.
     pub fn match_rules(&self) -> MatchRules {
         MatchRules {
@@ -363,6 +394,26 @@ mod tests {
         assert_eq!(config.oidc.client_secret(), Some("s3cret"));
         assert_eq!(config.oidc.provider_name, "idp.example.com");
         assert_eq!(config.oidc.scopes, ["openid", "email", "profile", "groups"]);
+        assert_eq!(config.oidc.recheck.as_secs(), 900);
+        assert_eq!(
+            config.oidc.requested_scopes(),
+            ["openid", "email", "profile", "groups", "offline_access"]
+        );
+        let mut off = base.to_vec();
+        off.push(("CAUSEWAY_OIDC_RECHECK_SECS", "0"));
+        let off = load(&off).expect("rechecks off");
+        assert!(off.oidc.recheck.is_zero());
+        assert_eq!(
+            off.oidc.requested_scopes(),
+            ["openid", "email", "profile", "groups"]
+        );
+        let mut bad = base.to_vec();
+        bad.push(("CAUSEWAY_OIDC_RECHECK_SECS", "soon"));
+        assert!(
+            load(&bad)
+                .expect_err("seconds")
+                .contains("`oidc_recheck_secs`")
+        );
         assert!(
             !format!("{config:?}").contains("s3cret"),
             "the secret is not logged"

@@ -12,6 +12,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use causeway_platform::Error as DomainError;
 use causeway_platform::audit::{Entry, Outcome};
+use causeway_platform::identity::provider::{DISABLED_MESSAGE, Trigger};
 use causeway_platform::identity::{Principal, TokenCheck, TokenGrant};
 use serde::Deserialize;
 use serde_json::json;
@@ -142,7 +143,14 @@ pub async fn authenticate(
                 ApiError::unauthorized("the Authorization header must be `Bearer <token>`"),
             );
         }
-        Some(Ok(secret)) => match token_principal(&state, &secret, request.method()).await {
+        Some(Ok(secret)) => match token_principal(
+            &state,
+            &secret,
+            request.method(),
+            request_id(request.headers()).as_deref(),
+        )
+        .await
+        {
             Ok((principal, token)) => {
                 grant = Some(token);
                 (Some(principal), Credential::Bearer)
@@ -151,11 +159,20 @@ pub async fn authenticate(
         },
         None => match &cookie {
             // A session's principal is its user's, with what an OpenID Connect sign-in added.
-            Some(secret) => match super::oidc::session_principal(&state, secret).await {
-                Ok(Some(p)) => (Some(p), Credential::Cookie),
-                Ok(None) => (None, Credential::None),
-                Err(e) => return deny(&request, ApiError::from(e)),
-            },
+            Some(secret) => {
+                match super::oidc::session_principal(&state, secret, request_id(headers).as_deref())
+                    .await
+                {
+                    Ok(super::oidc::SessionCaller::Signed(p)) => (Some(p), Credential::Cookie),
+                    Ok(super::oidc::SessionCaller::Nobody) => (None, Credential::None),
+                    // The session has just ended; the API says why, pages go to the sign-in page.
+                    Ok(super::oidc::SessionCaller::Disabled) if is_api(&path) => {
+                        return deny(&request, ApiError::unauthorized(DISABLED_MESSAGE));
+                    }
+                    Ok(super::oidc::SessionCaller::Disabled) => (None, Credential::None),
+                    Err(e) => return deny(&request, ApiError::from(e)),
+                }
+            }
             None => (None, Credential::None),
         },
     };
@@ -202,13 +219,15 @@ pub async fn authenticate(
 }
 
 /// The principal a bearer token acts as, held to the token's rules (see
-/// `causeway_platform::identity::Tokens::authenticate`): live, its user still in the catalog,
-/// admin rights only with `admin` and only while the user is a platform admin; and changes only
-/// with `write` or `admin`. Every request with a token passes here, so no handler can forget one.
+/// `causeway_platform::identity::Tokens::authenticate`): live, its user still in the catalog and
+/// admitted by the identity provider (rechecked first when due), admin rights only with `admin`
+/// and only while the user is a platform admin; and changes only with `write` or `admin`. Every
+/// request with a token passes here, so no handler can forget one.
 async fn token_principal(
     state: &AppState,
     secret: &str,
     method: &Method,
+    request_id: Option<&str>,
 ) -> Result<(Principal, TokenGrant), ApiError> {
     let (principal, grant) = match state.platform.tokens.authenticate(secret).await? {
         TokenCheck::Live { principal, grant } => (principal, grant),
@@ -223,7 +242,11 @@ async fn token_principal(
                 "the token is unknown or has been revoked, or its user is no longer in the catalog",
             ));
         }
+        TokenCheck::Disabled { .. } => return Err(ApiError::unauthorized(DISABLED_MESSAGE)),
     };
+    if super::oidc::recheck_if_due(state, &grant.user_ref, Trigger::Token, request_id).await? {
+        return Err(ApiError::unauthorized(DISABLED_MESSAGE));
+    }
     if !matches!(*method, Method::GET | Method::HEAD) && !grant.scopes.allows_changes() {
         return Err(ApiError::forbidden(format!(
             "the token's scopes ({}) allow only GET and HEAD; {method} needs a token with scope write",

@@ -1,7 +1,9 @@
 //! OpenID Connect sign-in: `GET /auth/oidc/start` sends the browser to the provider,
 //! `GET /auth/oidc/callback` validates what comes back, matches the person to the catalog (the rule
 //! lives in `causeway_platform::identity::oidc`) and starts a new session. Only routed when
-//! `auth_mode = "oidc"`.
+//! `auth_mode = "oidc"`. A signed-in person is rechecked with the provider while their sessions
+//! and API tokens are used ([`recheck_if_due`]; the rule lives in
+//! `causeway_platform::identity::provider`).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -15,8 +17,10 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use causeway_platform::Error as DomainError;
 use causeway_platform::audit::{Entry, Outcome};
 use causeway_platform::identity::oidc::{Refusal, SignInClaims, SignInMatch};
+use causeway_platform::identity::provider::Trigger;
 use causeway_platform::identity::{
-    OidcSessions, PendingLogin, PendingLoginError, PendingLogins, Principal, Role, SessionGrant,
+    OidcSessions, PendingLogin, PendingLoginError, PendingLogins, Principal, ProviderAccounts,
+    Role, SessionGrant,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -29,6 +33,9 @@ use crate::oidc::Relying;
 const BINDING_COOKIE: &str = "causeway_oidc";
 /// How long a sign-in may take at the provider.
 const LOGIN_TTL: Duration = Duration::from_secs(600);
+/// How long a request waits for a recheck it set off before it goes on with the person's last
+/// standing; the recheck itself finishes in the background.
+const RECHECK_WAIT: Duration = Duration::from_secs(3);
 /// Sign-ins one client address may start per [`RATE_WINDOW`].
 const RATE_LIMIT: u32 = 10;
 const RATE_WINDOW: Duration = Duration::from_secs(60);
@@ -39,15 +46,23 @@ pub struct Oidc {
     pub relying: Relying,
     pub logins: PendingLogins,
     pub sessions: OidcSessions,
+    /// The people who signed in through the provider, and their rechecks.
+    pub accounts: ProviderAccounts,
     limiter: RateLimiter,
 }
 
 impl Oidc {
-    pub fn new(relying: Relying, logins: PendingLogins, sessions: OidcSessions) -> Self {
+    pub fn new(
+        relying: Relying,
+        logins: PendingLogins,
+        sessions: OidcSessions,
+        accounts: ProviderAccounts,
+    ) -> Self {
         Self {
             relying,
             logins,
             sessions,
+            accounts,
             limiter: RateLimiter::default(),
         }
     }
@@ -306,6 +321,24 @@ pub async fn callback(
             return super::error::ApiError::from(error).into_response();
         }
     }
+    // The provider has just admitted the person: their account is recorded with the refresh token
+    // that rechecks use, and a disablement an earlier recheck found is lifted.
+    let remember = |user_ref: String| {
+        let oidc = oidc.clone();
+        let subject = claims.subject.clone();
+        let refresh_token = verified.refresh_token.clone();
+        async move {
+            if refresh_token.is_none() && !oidc.accounts.interval().is_zero() {
+                tracing::warn!(
+                    user = %user_ref,
+                    "the identity provider sent no refresh token (does it grant offline_access to this client?); this person cannot be rechecked"
+                );
+            }
+            oidc.accounts
+                .remember(&user_ref, &subject, refresh_token.as_ref())
+                .await
+        }
+    };
     let (user_ref, session) = match matched {
         SignInMatch::Refused(refusal) => {
             audit(
@@ -321,6 +354,10 @@ pub async fn callback(
             added_teams,
             named_groups,
         } => {
+            let cleared = match remember(user_ref.clone()).await {
+                Ok(cleared) => cleared,
+                Err(error) => return super::error::ApiError::from(error).into_response(),
+            };
             let session = match state.platform.sessions.create(&user_ref).await {
                 Ok(s) => s,
                 Err(error) => return super::error::ApiError::from(error).into_response(),
@@ -343,7 +380,11 @@ pub async fn callback(
             audit(
                 user_ref.clone(),
                 Outcome::Success,
-                detail(json!({ "added_teams": added, "groups_matched_by_name": named_groups })),
+                detail(json!({
+                    "added_teams": added,
+                    "groups_matched_by_name": named_groups,
+                    "cleared_disablement": cleared,
+                })),
             )
             .await;
             (user_ref, session)
@@ -352,6 +393,10 @@ pub async fn callback(
             user_ref,
             display_name,
         } => {
+            let cleared = match remember(user_ref.clone()).await {
+                Ok(cleared) => cleared,
+                Err(error) => return super::error::ApiError::from(error).into_response(),
+            };
             let grant = SessionGrant {
                 user_ref: user_ref.clone(),
                 guest: true,
@@ -366,7 +411,7 @@ pub async fn callback(
             audit(
                 user_ref.clone(),
                 Outcome::Success,
-                detail(json!({ "guest": true })),
+                detail(json!({ "guest": true, "cleared_disablement": cleared })),
             )
             .await;
             (user_ref, session)
@@ -384,9 +429,74 @@ pub async fn callback(
     response
 }
 
-/// The principal of the session cookie `secret`: a catalog user's session with the teams its
-/// sign-in added, or a guest's, or none. Without OpenID Connect this is the user's principal.
+/// Who a session cookie stands for.
+#[derive(Debug)]
+pub enum SessionCaller {
+    Signed(Principal),
+    /// No live session.
+    Nobody,
+    /// A session of a person the identity provider no longer admits: it has just ended.
+    Disabled,
+}
+
+/// The caller of the session cookie `secret`: a catalog user's session with the teams its sign-in
+/// added, or a guest's, or nobody; a person due for a recheck is rechecked first
+/// ([`recheck_if_due`]). Without OpenID Connect this is the user's principal.
 pub async fn session_principal(
+    state: &AppState,
+    secret: &str,
+    request_id: Option<&str>,
+) -> Result<SessionCaller, DomainError> {
+    let Some(principal) = session_principal_as_recorded(state, secret).await? else {
+        return Ok(SessionCaller::Nobody);
+    };
+    if recheck_if_due(state, &principal.entity_ref, Trigger::Session, request_id).await? {
+        return Ok(SessionCaller::Disabled);
+    }
+    Ok(SessionCaller::Signed(principal))
+}
+
+/// Rechecks `user_ref` with the provider when their last check is older than
+/// `oidc_recheck_secs`, and answers whether the provider no longer admits them. The request waits
+/// at most [`RECHECK_WAIT`] for the provider; after that it goes on with the last standing, and
+/// the recheck completes on its own. Without OpenID Connect nobody is rechecked.
+pub async fn recheck_if_due(
+    state: &AppState,
+    user_ref: &str,
+    trigger: Trigger,
+    request_id: Option<&str>,
+) -> Result<bool, DomainError> {
+    let Some(oidc) = state.oidc.clone() else {
+        return Ok(false);
+    };
+    if !oidc.accounts.is_due(user_ref).await? {
+        return Ok(oidc.accounts.standing(user_ref).await?.is_disabled());
+    }
+    let user = user_ref.to_owned();
+    let request_id = request_id.map(str::to_owned);
+    let check = tokio::spawn(async move {
+        oidc.accounts
+            .check_if_due(&user, &oidc.relying, trigger, request_id.as_deref())
+            .await
+    });
+    match tokio::time::timeout(RECHECK_WAIT, check).await {
+        Ok(Ok(standing)) => Ok(standing?.is_disabled()),
+        Ok(Err(error)) => {
+            tracing::error!(%error, "a recheck with the identity provider stopped");
+            Ok(false)
+        }
+        Err(_) => {
+            tracing::warn!(
+                user = user_ref,
+                "the identity provider is slow to answer a recheck; the request goes on with the person's last standing"
+            );
+            Ok(false)
+        }
+    }
+}
+
+/// The principal of the session `secret` as its rows say, without asking the provider.
+async fn session_principal_as_recorded(
     state: &AppState,
     secret: &str,
 ) -> Result<Option<Principal>, DomainError> {

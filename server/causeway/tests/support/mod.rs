@@ -4,6 +4,9 @@
 
 #![allow(dead_code)]
 
+/// Dex's gRPC API, for suites that add and delete people at the test provider.
+pub mod dex_api;
+
 use std::sync::atomic::Ordering;
 
 use axum::Router;

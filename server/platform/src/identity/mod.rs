@@ -6,12 +6,14 @@
 pub(crate) mod cache;
 pub mod oidc;
 mod oidc_store;
+pub mod provider;
 mod scopes;
 mod sessions;
 mod token_rules;
 mod tokens;
 
 pub use oidc_store::{OidcSessions, PendingLogin, PendingLoginError, PendingLogins, SessionGrant};
+pub use provider::{ProviderAccounts, RefreshSecret, Standing};
 pub use scopes::{Scope, Scopes};
 pub use sessions::{NewSession, SESSION_COOKIE, Sessions, session_secret};
 pub use tokens::{

@@ -183,6 +183,12 @@ impl Directory {
         }
     }
 
+    /// The teams the provider's `groups` add for a session: the catalog groups that map them by
+    /// annotation, as at sign-in.
+    pub fn teams_for_groups(&self, catalog: &Catalog, groups: &[String]) -> Vec<Team> {
+        self.mapped_groups(catalog, groups).0
+    }
+
     /// The catalog groups that map the token's groups by annotation (teams to add), and those
     /// that only share a name with one (references, reported only).
     fn mapped_groups(&self, catalog: &Catalog, groups: &[String]) -> (Vec<Team>, Vec<String>) {

@@ -232,6 +232,33 @@ impl OidcSessions {
         Ok(grant)
     }
 
+    /// Ends what sign-ins added to every session of `user_ref` (a guest's sessions end with it)
+    /// and returns how many there were.
+    pub async fn end_all_of(&self, user_ref: &str) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM oidc_sessions WHERE user_ref = $1")
+            .bind(user_ref)
+            .execute(self.store.pool())
+            .await?;
+        self.cache.clear();
+        Ok(done.rows_affected())
+    }
+
+    /// Replaces the teams the sign-ins of `user_ref` added to their sessions (a recheck read the
+    /// provider's groups afresh). Guests have no teams and are left alone.
+    pub async fn set_teams_of(&self, user_ref: &str, teams: &[Team]) -> Result<()> {
+        let teams: Vec<(&str, &str)> = teams
+            .iter()
+            .map(|t| (t.entity_ref.as_str(), t.display_name.as_str()))
+            .collect();
+        sqlx::query("UPDATE oidc_sessions SET teams = $1 WHERE user_ref = $2 AND guest = 0")
+            .bind(serde_json::to_string(&teams).unwrap_or_else(|_| "[]".to_owned()))
+            .bind(user_ref)
+            .execute(self.store.pool())
+            .await?;
+        self.cache.clear();
+        Ok(())
+    }
+
     /// Ends the grant of the session `secret` and returns the ID token kept for logout, if any.
     pub async fn end(&self, secret: &str) -> Result<Option<String>> {
         let hash = hash_secret(secret);

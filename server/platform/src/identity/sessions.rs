@@ -105,6 +105,18 @@ impl Sessions {
         Ok(())
     }
 
+    /// Ends every session of `user_ref` (the identity provider no longer admits them) and returns
+    /// how many there were.
+    pub async fn end_all_of(&self, user_ref: &str) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM sessions WHERE user_ref = $1")
+            .bind(user_ref)
+            .execute(self.store.pool())
+            .await?;
+        // Which secrets were theirs is not known here, so every cached session is dropped.
+        self.cache.clear();
+        Ok(done.rows_affected())
+    }
+
     /// Deletes expired sessions and returns how many there were.
     pub async fn purge_expired(&self) -> Result<u64> {
         let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")

@@ -4,7 +4,8 @@
 //! A token has scopes (see [`super::scopes`]) and an expiry, and it is held to them here, where
 //! it is created and where it is resolved, so that no door can forget: a token never creates a
 //! token broader than itself (scope or expiry), `admin` is for platform admins only, an expired
-//! token or one whose user left the catalog resolves to nothing, and its last use is recorded at
+//! token or one whose user left the catalog resolves to nothing, a token of a person the identity
+//! provider no longer admits is refused (see [`super::provider`]), and its last use is recorded at
 //! most once a minute so that authenticating stays a read.
 
 use base64::Engine as _;
@@ -80,6 +81,9 @@ pub enum TokenCheck {
     Expired { expired_at_millis: i64 },
     /// Not a token, revoked, or its user is no longer in the catalog.
     Unknown,
+    /// A live token of a person the identity provider no longer admits (see
+    /// [`super::provider`]); it works again once they sign in through the provider.
+    Disabled { user_ref: String },
 }
 
 impl TokenCheck {
@@ -87,7 +91,7 @@ impl TokenCheck {
     pub fn user_ref(&self) -> Option<&str> {
         match self {
             TokenCheck::Live { grant, .. } => Some(&grant.user_ref),
-            TokenCheck::Expired { .. } | TokenCheck::Unknown => None,
+            TokenCheck::Expired { .. } | TokenCheck::Unknown | TokenCheck::Disabled { .. } => None,
         }
     }
 }
@@ -119,9 +123,9 @@ pub struct Tokens {
     store: Store,
     directory: Directory,
     max_days: Arc<AtomicI64>,
-    /// Secret hash → grant, for a few seconds; see [`super::cache`]. Expiry is checked on every
-    /// use, cached or not.
-    cache: Arc<TtlCache<TokenGrant>>,
+    /// Secret hash → grant and whether its person is disabled, for a few seconds; see
+    /// [`super::cache`]. Expiry is checked on every use, cached or not.
+    cache: Arc<TtlCache<(TokenGrant, bool)>>,
 }
 
 impl Tokens {
@@ -300,6 +304,12 @@ impl Tokens {
         rows.iter().map(token_from_row).collect()
     }
 
+    /// Drops every cached token, so that a change of a person's standing with the identity
+    /// provider applies to their tokens at once in this process.
+    pub(crate) fn forget_cached(&self) {
+        self.cache.clear();
+    }
+
     /// Revokes the token `id`. Revoking twice is not an error; an unknown id is [`Error::NotFound`].
     pub async fn revoke(&self, id: &str) -> Result<ApiToken> {
         // Which secret belongs to `id` is not known here, so every cached token is dropped.
@@ -325,14 +335,16 @@ impl Tokens {
         }
         let now = now_millis();
         let hash = hash_secret(secret);
-        let grant = match self.cache.get(&hash) {
-            Some(grant) => grant,
+        let (grant, disabled) = match self.cache.get(&hash) {
+            Some(cached) => cached,
             None => {
                 // The join is the rule that a person's tokens stop when their User entity leaves
-                // the catalog (the `users` table follows it), whatever the foreign keys do.
+                // the catalog (the `users` table follows it), whatever the foreign keys do; the
+                // outer join finds whether the identity provider still admits them.
                 let row = sqlx::query(
-                    "SELECT t.id, t.user_ref, t.scopes, t.expires_at, t.last_used_at \
+                    "SELECT t.id, t.user_ref, t.scopes, t.expires_at, t.last_used_at, a.disabled_at \
                      FROM api_tokens t JOIN users u ON u.entity_ref = t.user_ref \
+                     LEFT JOIN oidc_accounts a ON a.user_ref = t.user_ref \
                      WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
                 )
                 .bind(&hash)
@@ -348,18 +360,25 @@ impl Tokens {
                     expires_at_millis: row.try_get("expires_at")?,
                 };
                 let last_used: Option<i64> = row.try_get("last_used_at")?;
+                let disabled = row.try_get::<Option<i64>, _>("disabled_at")?.is_some();
                 if grant.expires_at_millis > now
+                    && !disabled
                     && last_used.is_none_or(|at| at <= now - LAST_USE_EVERY_MILLIS)
                 {
                     self.record_use(&grant.token_id, now).await?;
                 }
-                self.cache.put(hash, grant.clone());
-                grant
+                self.cache.put(hash, (grant.clone(), disabled));
+                (grant, disabled)
             }
         };
         if grant.expires_at_millis <= now {
             return Ok(TokenCheck::Expired {
                 expired_at_millis: grant.expires_at_millis,
+            });
+        }
+        if disabled {
+            return Ok(TokenCheck::Disabled {
+                user_ref: grant.user_ref,
             });
         }
         // The user is read on every use (the directory's own cache is cleared whenever the
