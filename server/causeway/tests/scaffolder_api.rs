@@ -98,7 +98,12 @@ async fn a_dry_run_renders_files_names_modes_and_output_and_hides_secrets() {
     });
     // Authoring — running a template sent with the request — is the platform team's.
     let refused = app
-        .call("POST", "/api/scaffolder/v2/dry-run", &app.ada, Some(body.clone()))
+        .call(
+            "POST",
+            "/api/scaffolder/v2/dry-run",
+            &app.ada,
+            Some(body.clone()),
+        )
         .await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     let refused = json_of(refused).await;
