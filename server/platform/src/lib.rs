@@ -70,6 +70,7 @@ impl Platform {
             scaffolder::Services {
                 tasks: tasks.clone(),
                 runs: scaffolder::runs::Runs::new(store.clone()),
+                upgrades: scaffolder::fleet::records::UpgradeRecords::new(store.clone()),
                 audit: audit.clone(),
                 directory: directory.clone(),
                 guardrails: guardrails.clone(),

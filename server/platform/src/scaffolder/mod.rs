@@ -13,6 +13,7 @@ pub mod cleanup;
 pub mod engine;
 pub mod expr;
 pub mod filters;
+pub mod fleet;
 pub mod params;
 mod policies;
 pub mod runs;
@@ -78,6 +79,8 @@ pub struct Request {
 pub struct Services {
     pub tasks: crate::tasks::Tasks,
     pub runs: runs::Runs,
+    /// Each service's upgrades to newer template versions.
+    pub upgrades: fleet::records::UpgradeRecords,
     pub audit: crate::audit::AuditLog,
     pub directory: crate::identity::Directory,
     /// The platform team's template policies.
