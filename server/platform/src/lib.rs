@@ -63,9 +63,13 @@ impl Platform {
             store.clone(),
             audit.clone(),
         );
+        // The catalog hands the templates it stores to their versions' table, which only writes
+        // rows (it holds no catalog), so the two do not refer to each other.
+        let versions = scaffolder::versions::VersionTable::new(store.clone());
         let catalog = catalog
             .with_guardrails(guardrails.clone())
-            .with_audit(audit.clone());
+            .with_audit(audit.clone())
+            .with_template_watcher(std::sync::Arc::new(versions.clone()));
         let scaffolder = scaffolder::Scaffolder::new(Some(catalog.clone())).with_services(
             scaffolder::Services {
                 tasks: tasks.clone(),
@@ -74,6 +78,7 @@ impl Platform {
                 audit: audit.clone(),
                 directory: directory.clone(),
                 guardrails: guardrails.clone(),
+                versions,
             },
         );
         let tokens = identity::Tokens::new(store.clone(), directory.clone());

@@ -186,8 +186,12 @@ impl Catalog {
             last_error: None,
         });
         let processed = read_tree(&location, policy).await?;
+        let author = match actor {
+            Some(principal) => principal.entity_ref.clone(),
+            None => format!("catalog registration of {}", location.key()),
+        };
         let report = self
-            .store_processed(
+            .store_processed_by(
                 &location.key(),
                 processed,
                 IngestOptions {
@@ -195,6 +199,7 @@ impl Catalog {
                     dry_run,
                 },
                 actor,
+                &author,
             )
             .await?;
         if !dry_run {
@@ -239,15 +244,29 @@ impl Catalog {
         location: &Location,
         policy: &ReadPolicy,
     ) -> Result<IngestReport> {
+        let author = format!("catalog refresh of {}", location.key());
+        self.refresh_location_by(location, policy, &author).await
+    }
+
+    /// [`Catalog::refresh_location`] with the author of the templates it stores (see
+    /// [`super::TemplateWatcher`]): the person who asked, or the periodic refresh.
+    async fn refresh_location_by(
+        &self,
+        location: &Location,
+        policy: &ReadPolicy,
+        author: &str,
+    ) -> Result<IngestReport> {
         let result = match read_tree(location, policy).await {
             Ok(processed) => {
-                self.ingest_prepared(
+                self.store_processed_by(
                     &location.key(),
                     processed,
                     IngestOptions {
                         replace: true,
                         dry_run: false,
                     },
+                    None,
+                    author,
                 )
                 .await
             }
@@ -309,7 +328,8 @@ impl Catalog {
             .into_iter()
             .find(|l| *l.key() == *key)
             .ok_or_else(|| Error::invalid("entityRef", format!("{entity_ref} was not registered through a location ({key}); nothing to refresh")))?;
-        self.refresh_location(&location, policy).await
+        self.refresh_location_by(&location, policy, &principal.entity_ref)
+            .await
     }
 
     /// Refreshes every location; failures are recorded on each location and logged.

@@ -31,6 +31,20 @@ use self::index::{Index, Stored};
 use crate::identity::{Principal, Role};
 use crate::{Error, Result, Store};
 
+/// Told about the Template entities a write stored, once it has committed: the scaffolder keeps
+/// each template's versions (`scaffolder/versions/`). The catalog knows nothing of templates
+/// beyond their kind, so it only hands their bodies over.
+pub trait TemplateWatcher: std::fmt::Debug + Send + Sync {
+    /// `templates` are the Template entities the write provided — added, changed and unchanged
+    /// alike, since a template's files can change when its entity does not — and `author` who or
+    /// what wrote them (a person's entity reference, or `catalog refresh of <location>`).
+    fn stored<'a>(
+        &'a self,
+        templates: Vec<Value>,
+        author: &'a str,
+    ) -> futures::future::BoxFuture<'a, ()>;
+}
+
 /// The annotation marking entities whose location no longer provides them.
 pub const ORPHAN_ANNOTATION: &str = "backstage.io/orphan";
 
@@ -108,6 +122,8 @@ pub struct Catalog {
     guardrails: Option<crate::guardrails::Guardrails>,
     /// Where imports are audited (`import.rs`).
     audit: Option<crate::audit::AuditLog>,
+    /// Told about the templates each write stored.
+    templates: Option<Arc<dyn TemplateWatcher>>,
 }
 
 /// Validates and processes documents one at a time, collecting every problem of every
@@ -183,7 +199,14 @@ impl Catalog {
             principals: None,
             guardrails: None,
             audit: None,
+            templates: None,
         }
+    }
+
+    /// Tells `watcher` about the Template entities every write stores, after it committed.
+    pub fn with_template_watcher(mut self, watcher: Arc<dyn TemplateWatcher>) -> Self {
+        self.templates = Some(watcher);
+        self
     }
 
     /// Makes identity changes clear `cache`, so a new team membership is seen at once.
@@ -325,7 +348,53 @@ impl Catalog {
             .await
     }
 
+    /// Stores `processed` for `location_key` on behalf of `actor` (held to its rights), then
+    /// tells the template watcher, naming the actor as the author, or the import when nobody
+    /// acted (the command line, the demo organisation).
     pub(super) async fn store_processed(
+        &self,
+        location_key: &str,
+        processed: Vec<Processed>,
+        options: IngestOptions,
+        actor: Option<&Principal>,
+    ) -> Result<IngestReport> {
+        let author = match actor {
+            Some(principal) => principal.entity_ref.clone(),
+            None => format!("catalog import of {location_key}"),
+        };
+        self.store_processed_by(location_key, processed, options, actor, &author)
+            .await
+    }
+
+    /// [`Catalog::store_processed`] with the author the template watcher is told.
+    pub(super) async fn store_processed_by(
+        &self,
+        location_key: &str,
+        processed: Vec<Processed>,
+        options: IngestOptions,
+        actor: Option<&Principal>,
+        author: &str,
+    ) -> Result<IngestReport> {
+        let templates: Vec<Value> = match &self.templates {
+            Some(_) if !options.dry_run => processed
+                .iter()
+                .filter(|p| p.kind == "Template")
+                .filter_map(|p| serde_json::from_str(&p.body).ok())
+                .collect(),
+            _ => Vec::new(),
+        };
+        let report = self
+            .store_locked(location_key, processed, options, actor)
+            .await?;
+        if let Some(watcher) = &self.templates
+            && !templates.is_empty()
+        {
+            watcher.stored(templates, author).await;
+        }
+        Ok(report)
+    }
+
+    async fn store_locked(
         &self,
         location_key: &str,
         processed: Vec<Processed>,

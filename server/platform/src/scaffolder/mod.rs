@@ -20,6 +20,7 @@ pub mod runs;
 pub mod source;
 pub mod task;
 pub mod template;
+pub mod versions;
 pub mod workspace;
 
 use std::path::PathBuf;
@@ -27,7 +28,6 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
 
 use crate::catalog::{Catalog, Problem};
 use crate::identity::Principal;
@@ -85,6 +85,8 @@ pub struct Services {
     pub directory: crate::identity::Directory,
     /// The platform team's template policies.
     pub guardrails: crate::guardrails::Guardrails,
+    /// Every version of a template that was run, read by the catalog or published.
+    pub versions: versions::VersionTable,
 }
 
 /// The template engine; cheap to clone.
@@ -277,9 +279,10 @@ impl Scaffolder {
         self.prepare_answers(&template, &mut request, principal)?;
         self.check_policies(&template, &request.values, principal)
             .await?;
+        let template_version = versions::version_of(&template).await?;
         let template = Arc::new(template);
         let run = Run {
-            template_version: version_of(&template.entity),
+            template_version,
             template: template.clone(),
             values: request.values,
             secrets: request.secrets,
@@ -393,11 +396,10 @@ fn drop_hidden_answers(template: &Template, values: &mut Value, templater: &expr
     }
 }
 
-/// A template's version: the SHA-256 of its entity's canonical JSON.
-pub fn version_of(entity: &Value) -> String {
-    let digest = Sha256::digest(entity.to_string().as_bytes());
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256:{}", &hex[..16])
+/// A template's version as it is now: `sha256:` and the hash of its canonical entity and every
+/// file of its source (see `versions/content.rs`), read without storing anything.
+pub async fn version_of(template: &Template) -> Result<String> {
+    versions::version_of(template).await
 }
 
 /// Where a catalog template's files are, from its `backstage.io/managed-by-location`.

@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::engine::{Run, StepStatus};
-use super::{Request, Scaffolder, source_of, version_of};
+use super::versions::ORIGIN_RUN;
+use super::{Request, Scaffolder, source_of};
 use crate::audit::{Entry, Outcome};
 use crate::identity::Principal;
 use crate::tasks::runner::{Context, Handler, StepError};
@@ -65,7 +66,13 @@ impl Scaffolder {
         self.prepare_answers(&template, &mut request, principal)?;
         self.check_policies(&template, &request.values, principal)
             .await?;
-        let version = version_of(&template.entity);
+        // The version is stored before the run, so every run's version can be rendered again
+        // (upgrades) and the run's steps read exactly the files it names.
+        let version = self
+            .versions()?
+            .capture(&template, &principal.entity_ref, ORIGIN_RUN)
+            .await?
+            .version;
         let input = Input {
             template: template.entity.clone(),
             template_ref: template.entity_ref.clone(),
@@ -147,9 +154,7 @@ impl RunTask {
             .map_err(|e| permanent(e.to_string()))?;
         let input: Input = serde_json::from_value(context.input.clone())
             .map_err(|e| permanent(format!("the task's input cannot be read: {e}")))?;
-        let template = scaffolder
-            .load(&input.template, source_of(&input.template))
-            .map_err(|e| permanent(e.to_string()))?;
+        let template = run_template(scaffolder, &input).await?;
         let index = template
             .steps
             .iter()
@@ -226,6 +231,31 @@ impl RunTask {
             context.log(step, "Skipped").await;
         }
         Ok(())
+    }
+}
+
+/// The template a run's steps use: the version captured when it was submitted, so that every
+/// step (and a retry days later) reads the same files whatever changed on disk since. A run
+/// submitted before versions were kept, and a template that reads above its own directory (which
+/// a version does not hold), read the template's location.
+async fn run_template(
+    scaffolder: &Scaffolder,
+    input: &Input,
+) -> std::result::Result<super::Template, StepError> {
+    let stored = scaffolder
+        .versions()
+        .map_err(|e| permanent(e.to_string()))?
+        .load(&input.template_ref, &input.version)
+        .await
+        .map_err(|e| match e {
+            Error::Database(_) => StepError::transient(e.to_string()),
+            other => permanent(other.to_string()),
+        })?;
+    match stored {
+        Some(template) if !super::versions::content::reads_outside(&template) => Ok(template),
+        _ => scaffolder
+            .load(&input.template, source_of(&input.template))
+            .map_err(|e| permanent(e.to_string())),
     }
 }
 
