@@ -20,6 +20,7 @@ pub mod runs;
 pub mod source;
 pub mod task;
 pub mod template;
+pub mod upgrade;
 pub mod versions;
 pub mod workspace;
 
@@ -95,6 +96,9 @@ pub struct Scaffolder {
     engine: Engine,
     catalog: Option<Catalog>,
     services: Option<Services>,
+    /// Where services' repositories are (the embedded host's directory and the configured git
+    /// hosts), for upgrades; the publish actions are given the same settings.
+    git: Option<actions::GitSettings>,
 }
 
 impl Scaffolder {
@@ -108,7 +112,15 @@ impl Scaffolder {
             },
             catalog,
             services: None,
+            git: None,
         }
+    }
+
+    /// An engine that also upgrades services in their repositories, on the hosts `settings`
+    /// names.
+    pub fn with_git(mut self, settings: actions::GitSettings) -> Self {
+        self.git = Some(settings);
+        self
     }
 
     /// An engine that also runs templates as tasks.

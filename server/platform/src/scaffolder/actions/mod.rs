@@ -30,6 +30,11 @@ pub use provision::actions as provision_actions;
 pub use publish::{GitSettings, LOCAL_HOST, actions as publish_actions};
 pub use register::actions as register_actions;
 
+// The git program and the git hosts' credentials, shared with the upgrade engine
+// (`scaffolder/upgrade/`), which pushes to the same repositories the publish actions create.
+pub(crate) use publish::{git, git_output, identity as git_identity, write_files};
+pub(crate) use remote::{auth_env, basic_header, client as http_client, http_error};
+
 /// What an action says about itself.
 #[derive(Debug, Clone)]
 pub struct ActionSpec {

@@ -378,9 +378,29 @@ enum Published {
     Found(String),
 }
 
-/// Runs `git` with no configuration but what is given, no prompts and no hooks.
-pub(super) fn git(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<String, ActionError> {
-    let output = std::process::Command::new("git")
+/// Runs `git` with no configuration but what is given, no prompts and no hooks; its standard
+/// output, trimmed, or an error with its standard error when it exits with a failure.
+pub(crate) fn git(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<String, ActionError> {
+    let output = git_output(dir, args, env)?;
+    if !output.status.success() {
+        return Err(ActionError::input(format!(
+            "git {}: {}",
+            args.first().copied().unwrap_or_default(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        )));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}
+
+/// [`git`] without the judgement: the whole output whatever the exit status, for the commands
+/// whose status is the answer (`merge-tree` exits with 1 on conflicts, `merge-base --is-ancestor`
+/// with 1 for "no").
+pub(crate) fn git_output(
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Result<std::process::Output, ActionError> {
+    std::process::Command::new("git")
         .args([
             "-c",
             "core.hooksPath=/dev/null",
@@ -396,15 +416,7 @@ pub(super) fn git(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<Str
         .env("GIT_TERMINAL_PROMPT", "0")
         .envs(env.iter().copied())
         .output()
-        .map_err(|e| ActionError::transient(format!("git could not be run: {e}")))?;
-    if !output.status.success() {
-        return Err(ActionError::input(format!(
-            "git {}: {}",
-            args.first().copied().unwrap_or_default(),
-            String::from_utf8_lossy(&output.stderr).trim()
-        )));
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+        .map_err(|e| ActionError::transient(format!("git could not be run: {e}")))
 }
 
 fn publish_local(
@@ -495,10 +507,42 @@ fn publish_local(
 pub(super) fn commit_files(
     work: &Path,
     files: &std::collections::BTreeMap<String, super::super::workspace::FileEntry>,
-    (name, email): &(String, String),
+    author: &(String, String),
     message: &str,
     branch: &str,
 ) -> Result<String, ActionError> {
+    write_files(work, files)?;
+    let identity = identity(author);
+    git(
+        work,
+        &["init", "--quiet", &format!("--initial-branch={branch}")],
+        &[],
+    )?;
+    git(work, &["add", "--all"], &[])?;
+    git(
+        work,
+        &["commit", "--quiet", "--no-verify", "-m", message],
+        &identity,
+    )?;
+    git(work, &["rev-parse", "HEAD"], &[])
+}
+
+/// The environment that makes `author` a commit's author and Causeway its committer.
+pub(crate) fn identity((name, email): &(String, String)) -> [(&'static str, &str); 4] {
+    [
+        ("GIT_AUTHOR_NAME", name.as_str()),
+        ("GIT_AUTHOR_EMAIL", email.as_str()),
+        ("GIT_COMMITTER_NAME", "Causeway"),
+        ("GIT_COMMITTER_EMAIL", "causeway@causeway.invalid"),
+    ]
+}
+
+/// Writes `files` below `work` (created when missing), keeping executable bits: a tree as
+/// `git add --all` will see it, so that every tree Causeway commits is made the same way.
+pub(crate) fn write_files(
+    work: &Path,
+    files: &std::collections::BTreeMap<String, super::super::workspace::FileEntry>,
+) -> Result<(), ActionError> {
     std::fs::create_dir_all(work)
         .map_err(|e| ActionError::transient(format!("{}: {e}", work.display())))?;
     for (path, file) in files {
@@ -515,22 +559,5 @@ pub(super) fn commit_files(
             let _ = std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o755));
         }
     }
-    let identity = [
-        ("GIT_AUTHOR_NAME", name.as_str()),
-        ("GIT_AUTHOR_EMAIL", email.as_str()),
-        ("GIT_COMMITTER_NAME", "Causeway"),
-        ("GIT_COMMITTER_EMAIL", "causeway@causeway.invalid"),
-    ];
-    git(
-        work,
-        &["init", "--quiet", &format!("--initial-branch={branch}")],
-        &[],
-    )?;
-    git(work, &["add", "--all"], &[])?;
-    git(
-        work,
-        &["commit", "--quiet", "--no-verify", "-m", message],
-        &identity,
-    )?;
-    git(work, &["rev-parse", "HEAD"], &[])
+    Ok(())
 }

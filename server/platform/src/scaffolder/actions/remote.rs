@@ -48,7 +48,9 @@ fn trailer(task: &str) -> String {
     format!("Causeway-Task: {task}")
 }
 
-fn client() -> Result<reqwest::Client, ActionError> {
+/// The HTTP client for a git host's API: a deadline, and no redirects (a token is never sent on
+/// to another address).
+pub(crate) fn client() -> Result<reqwest::Client, ActionError> {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .redirect(reqwest::redirect::Policy::none())
@@ -57,7 +59,11 @@ fn client() -> Result<reqwest::Client, ActionError> {
 }
 
 /// A failed request: the server's fault or unreachable is worth retrying, anything else is not.
-fn http_error(what: &str, status: Option<reqwest::StatusCode>, detail: String) -> ActionError {
+pub(crate) fn http_error(
+    what: &str,
+    status: Option<reqwest::StatusCode>,
+    detail: String,
+) -> ActionError {
     match status {
         Some(s) if s.is_server_error() => ActionError::transient(format!("{what}: {s} {detail}")),
         Some(s) => ActionError::input(format!("{what}: {s} {detail}")),
@@ -133,6 +139,27 @@ async fn ensure_gitea_repository(
     }
 }
 
+/// The `Authorization` header git sends to `integration`: its account and token, as HTTP basic
+/// authentication.
+pub(crate) fn basic_header(integration: &GitIntegration, token: &str) -> String {
+    format!(
+        "Authorization: Basic {}",
+        base64::engine::general_purpose::STANDARD
+            .encode(format!("{}:{token}", integration.username))
+    )
+}
+
+/// The environment that hands `header` to git as `http.extraHeader`: credentials stay out of
+/// command lines (which other users of the machine can read) and out of URLs (which git may
+/// print in errors).
+pub(crate) fn auth_env(header: &str) -> [(&'static str, &str); 3] {
+    [
+        ("GIT_CONFIG_COUNT", "1"),
+        ("GIT_CONFIG_KEY_0", "http.extraHeader"),
+        ("GIT_CONFIG_VALUE_0", header),
+    ]
+}
+
 /// Publishes the files; blocking git work runs on a blocking thread.
 pub async fn publish(
     integration: &GitIntegration,
@@ -153,11 +180,7 @@ pub async fn publish(
         publication.repo,
         publication.branch
     );
-    let header = format!(
-        "Authorization: Basic {}",
-        base64::engine::general_purpose::STANDARD
-            .encode(format!("{}:{token}", integration.username))
-    );
+    let header = basic_header(integration, &token);
     let publication = publication.clone();
     let remote_for_git = remote.clone();
     let (commit, found) =
@@ -179,11 +202,7 @@ fn push(
     publication: &Publication,
     files: &BTreeMap<String, FileEntry>,
 ) -> Result<(String, bool), ActionError> {
-    let auth = [
-        ("GIT_CONFIG_COUNT", "1"),
-        ("GIT_CONFIG_KEY_0", "http.extraHeader"),
-        ("GIT_CONFIG_VALUE_0", header),
-    ];
+    let auth = auth_env(header);
     let work = std::env::temp_dir().join(format!("causeway-publish-{}", uuid::Uuid::new_v4()));
     let result = (|| {
         let message = format!("{}\n\n{}", publication.message, trailer(&publication.task));
@@ -247,20 +266,12 @@ pub async fn remove(
         )));
     }
     let token = integration.token().map_err(ActionError::input)?;
-    let header = format!(
-        "Authorization: Basic {}",
-        base64::engine::general_purpose::STANDARD
-            .encode(format!("{}:{token}", integration.username))
-    );
+    let header = basic_header(integration, &token);
     let remote = integration.remote(&owner, &repo);
     let trailer_text = trailer(task);
     let remote_for_git = remote.clone();
     let ours = tokio::task::spawn_blocking(move || -> Result<bool, ActionError> {
-        let auth = [
-            ("GIT_CONFIG_COUNT", "1"),
-            ("GIT_CONFIG_KEY_0", "http.extraHeader"),
-            ("GIT_CONFIG_VALUE_0", header.as_str()),
-        ];
+        let auth = auth_env(&header);
         let work = std::env::temp_dir().join(format!("causeway-check-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&work).map_err(|e| ActionError::transient(e.to_string()))?;
         let result = (|| {
