@@ -10,7 +10,7 @@ mod bed;
 use bed::{Bed, V1, V2, edit, git, git_raw, team_edits};
 use causeway_platform::Error;
 use causeway_platform::scaffolder::upgrade::{ChangeState, UpgradeStatus, branch_name};
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// The bare repository of the service `name` on the embedded host.
 fn bare(bed: &Bed, name: &str) -> std::path::PathBuf {
@@ -127,6 +127,23 @@ async fn an_upgrade_merges_the_template_into_the_teams_repository_as_a_branch() 
         git(&repo, &["rev-parse", &format!("refs/heads/{branch}")], &[]),
         commit
     );
+
+    // What the upgrade wrote is audited once, with the request id; the run that found its
+    // branch wrote nothing.
+    let audited: Vec<_> = bed
+        .platform
+        .audit
+        .recent(50)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.action == "scaffolder.upgrade.change")
+        .collect();
+    assert_eq!(audited.len(), 1, "{audited:?}");
+    assert_eq!(audited[0].target, "component:default/ledger");
+    assert_eq!(audited[0].actor, "user:default/ada");
+    assert_eq!(audited[0].request_id.as_deref(), Some("req-upgrade"));
+    assert_eq!(audited[0].detail["branch"], branch.as_str());
 
     // Followed until merged: open, then merged once the team merges the branch.
     let state = bed
@@ -275,14 +292,34 @@ async fn upgrades_are_refused_with_the_field_and_the_rule() {
     let (name, _) = field(bed.scaffolder.upgrade_service(&request).await.unwrap_err());
     assert_eq!(name, "base_version");
 
+    // A service the catalog does not hold is not found, whatever the entity sent says.
+    let mut unknown = service.clone();
+    unknown["metadata"]["name"] = json!("not-in-the-catalog");
+    let request = bed
+        .request(&unknown, bed.template(2, json!({})), "ada")
+        .await;
+    let refused = bed.scaffolder.upgrade_service(&request).await.unwrap_err();
+    assert!(matches!(refused, Error::NotFound(_)), "{refused:?}");
+
     // A service that was not made from a template has nothing to upgrade from.
-    let mut plain = service.clone();
-    plain["metadata"]["name"] = json!("not-in-the-catalog");
-    plain["metadata"]["annotations"]
-        .as_object_mut()
-        .unwrap()
-        .remove("causeway.dev/template-version");
-    let request = bed.request(&plain, bed.template(2, json!({})), "ada").await;
+    let component = |name: &str, annotations: &str| {
+        format!(
+            "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: {name}\n  annotations:\n    {annotations}\nspec: {{ type: service, lifecycle: production, owner: group:default/payments }}\n---\n"
+        )
+    };
+    let recorded = format!(
+        "backstage.io/source-template: template:default/upgradable\n    causeway.dev/template-version: \"{V1}\"\n    causeway.dev/template-task: run-1\n    causeway.dev/template-answers: '{{\"name\":\"elsewhere\",\"owner\":\"group:default/payments\"}}'\n    backstage.io/managed-by-origin-location: git:file://{}#main:catalog-info.yaml",
+        bed.dir.display()
+    );
+    bed.ingest(&format!(
+        "{}{}",
+        component("plain", "example.com/note: hand-written"),
+        component("elsewhere", &recorded)
+    ))
+    .await;
+    let request = bed
+        .request(&bed.entity("plain"), bed.template(2, json!({})), "ada")
+        .await;
     let (name, _) = field(bed.scaffolder.upgrade_service(&request).await.unwrap_err());
     assert_eq!(
         name,
@@ -290,13 +327,8 @@ async fn upgrades_are_refused_with_the_field_and_the_rule() {
     );
 
     // A repository outside the embedded host's directory is never written to.
-    let mut elsewhere: Value = service.clone();
-    elsewhere["metadata"]["name"] = json!("elsewhere");
-    elsewhere["metadata"]["annotations"]["backstage.io/managed-by-origin-location"] = json!(
-        format!("git:file://{}#main:catalog-info.yaml", bed.dir.display())
-    );
     let request = bed
-        .request(&elsewhere, bed.template(2, json!({})), "ada")
+        .request(&bed.entity("elsewhere"), bed.template(2, json!({})), "ada")
         .await;
     let (name, rule) = field(bed.scaffolder.upgrade_service(&request).await.unwrap_err());
     assert_eq!(

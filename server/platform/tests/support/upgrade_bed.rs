@@ -225,6 +225,19 @@ impl Bed {
         self.entity(name)
     }
 
+    /// Adds `documents` (YAML) to the catalog, beside the bed's people and teams.
+    pub async fn ingest(&self, documents: &str) {
+        self.platform
+            .catalog
+            .ingest(
+                "extra",
+                yaml::parse("extra", documents).expect("yaml"),
+                IngestOptions::default(),
+            )
+            .await
+            .expect("ingest");
+    }
+
     /// The catalog's entity of the service `name`.
     pub fn entity(&self, name: &str) -> Value {
         let index = self.platform.catalog.index();

@@ -9,17 +9,20 @@ use crate::identity::{Principal, Role};
 use crate::{Error, Result};
 
 impl Scaffolder {
-    /// The catalog's copy of `entity` when the catalog holds it: the owner and the repository
-    /// are read from what the catalog knows, whatever the caller sent.
-    pub(super) fn catalog_copy(&self, entity: &Value) -> Value {
+    /// The catalog's copy of `entity`: the owner and the repository are read from what the
+    /// catalog knows, whatever the caller sent, so that no one directs an upgrade to a repository
+    /// by sending an entity of their own making. Only an engine without a catalog (the command
+    /// line's) takes the entity as given.
+    pub(super) fn catalog_copy(&self, entity: &Value) -> Result<Value> {
         let Some(catalog) = &self.catalog else {
-            return entity.clone();
+            return Ok(entity.clone());
         };
+        let entity_ref = entity_ref(entity);
         let index = catalog.index();
         index
-            .by_ref(&entity_ref(entity))
+            .by_ref(&entity_ref)
             .map(|stored| index.body_value(stored))
-            .unwrap_or_else(|| entity.clone())
+            .ok_or_else(|| Error::NotFound(entity_ref))
     }
 
     /// The service's owners: the catalog's `ownedBy` relations, or its `spec.owner` when the

@@ -14,6 +14,8 @@ use crate::{Error, Result};
 pub(super) struct Change {
     pub number: i64,
     pub url: String,
+    /// Whether this call opened it.
+    pub created: bool,
 }
 
 /// The most pages of pull requests read when looking for a branch's (50 each).
@@ -79,18 +81,22 @@ impl Repository {
     }
 
     /// Opens a pull request from `branch` to `base`, or finds the one open already (its
-    /// description brought up to date).
+    /// description brought up to date when `refresh`: the branch was pushed again).
     pub async fn open_change(
         &self,
         branch: &str,
         base: &str,
         title: &str,
         body: &str,
+        refresh: bool,
     ) -> Result<Change> {
         let client = http_client().map_err(|e| self.error(e))?;
         let api = self.api()?;
         if let Some(existing) = self.find_change(branch, "open").await? {
-            let change = read_change(&existing)?;
+            let change = read_change(&existing, false)?;
+            if !refresh {
+                return Ok(change);
+            }
             let url = format!("{api}/pulls/{}", change.number);
             let (status, answer) = self
                 .send(
@@ -118,10 +124,10 @@ impl Repository {
             )
             .await?;
         match status {
-            201 => read_change(&answer),
+            201 => read_change(&answer, true),
             // Opened by a concurrent attempt between the look and the create.
             409 => match self.find_change(branch, "open").await? {
-                Some(existing) => read_change(&existing),
+                Some(existing) => read_change(&existing, false),
                 None => Err(self.error(http_error(
                     &format!("POST {url}"),
                     reqwest::StatusCode::from_u16(status).ok(),
@@ -187,13 +193,14 @@ fn json_body(request: reqwest::RequestBuilder, body: &Value) -> reqwest::Request
 }
 
 /// A pull request's number and page from Gitea's answer.
-fn read_change(pull: &Value) -> Result<Change> {
+fn read_change(pull: &Value, created: bool) -> Result<Change> {
     let number = pull.get("number").and_then(Value::as_i64);
     let url = pull.get("html_url").and_then(Value::as_str);
     match (number, url) {
         (Some(number), Some(url)) => Ok(Change {
             number,
             url: url.to_owned(),
+            created,
         }),
         _ => Err(Error::invalid(
             "git_integrations",

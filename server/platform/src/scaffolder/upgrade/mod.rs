@@ -156,11 +156,11 @@ impl Scaffolder {
     /// service's owning team and platform admins may; the default branch is never written to.
     /// Run again with the same versions, it finds its own branch and change request.
     pub async fn upgrade_service(&self, request: &UpgradeRequest) -> Result<UpgradeOutcome> {
-        let service = self.catalog_copy(&request.service);
+        let service = self.catalog_copy(&request.service)?;
         let service_ref = entity_ref(&service);
         self.authorize_upgrade(&request.requester, &service_ref, &service)?;
-        let template_ref = annotation(&service, SOURCE_TEMPLATE)?.to_lowercase();
         let recorded_version = annotation(&service, TEMPLATE_VERSION)?;
+        let template_ref = annotation(&service, SOURCE_TEMPLATE)?.to_lowercase();
         let task_id = annotation(&service, TEMPLATE_TASK)?.to_owned();
         if recorded_version != request.base_version {
             return Err(Error::invalid(
@@ -261,15 +261,25 @@ impl Scaffolder {
             kept_deleted: merged.kept_deleted,
             notes: merged.notes,
         };
+        let mut opened = false;
         if outcome.status != UpgradeStatus::Current && repository.is_gitea() {
             let body = summary(&outcome.conflicts, &outcome.kept_deleted, &outcome.notes);
             let change = repository
-                .open_change(&merged.branch, &merged.default_branch, &merged.title, &body)
+                .open_change(
+                    &merged.branch,
+                    &merged.default_branch,
+                    &merged.title,
+                    &body,
+                    merged.pushed,
+                )
                 .await?;
+            opened = change.created;
             outcome.change_url = Some(change.url);
             outcome.change_number = Some(change.number);
         }
-        if merged.pushed || outcome.change_number.is_some() {
+        // Only what changed on the git server is recorded: a run that found its branch and its
+        // pull request as they were wrote nothing.
+        if merged.pushed || opened {
             self.audit_upgrade(request, &service_ref, &outcome).await?;
         }
         Ok(outcome)
@@ -284,7 +294,7 @@ impl Scaffolder {
         branch: &str,
         number: Option<i64>,
     ) -> Result<ChangeState> {
-        let service = self.catalog_copy(service);
+        let service = self.catalog_copy(service)?;
         let settings = self.git.as_ref().ok_or_else(|| {
             Error::invalid(
                 "git_dir",
