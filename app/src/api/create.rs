@@ -55,7 +55,11 @@ pub(super) async fn author_page(
         catalog: &platform.catalog,
         principal: &principal,
     };
-    let view = author::author(&platform.scaffolder, &principal, &choices, params).await;
+    let mut view = author::author(&platform.scaffolder, &principal, &choices, params).await;
+    // A refused publication comes back here, to the form that sent it.
+    view.publish_error = params
+        .get("__err")
+        .and_then(|e| crate::server::posted_error(e));
     Ok(Some(Rendered {
         title: "Author a template · Create".to_owned(),
         html: render_html(leptos::view! { <crate::server::views::author::Author view /> }),

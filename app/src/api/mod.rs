@@ -10,11 +10,13 @@ mod create;
 mod environments;
 mod guardrails;
 mod pages;
+mod template_versions;
 pub use approvals::*;
 pub use create::*;
 pub use environments::*;
 pub use guardrails::*;
 pub use pages::*;
+pub use template_versions::*;
 
 use leptos::server_fn::codec::Json;
 

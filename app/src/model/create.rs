@@ -226,6 +226,8 @@ pub struct AuthorView {
     /// Problems of the answers that belong to no field.
     pub errors: Vec<String>,
     pub dry_run: Option<DryRunView>,
+    /// Why the last Publish as a new version was refused, as it came back in the address.
+    pub publish_error: Option<String>,
 }
 
 /// One parameter page of the previewed wizard.

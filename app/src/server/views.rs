@@ -8,3 +8,4 @@ pub mod guardrails;
 pub mod platform;
 pub mod review;
 pub mod tasks;
+pub mod versions;

@@ -64,6 +64,8 @@ const ROWS: &[Row] = &[
     row("task", "UANA"),
     row("task-cancel", "UAFA"),
     row("template-create", "UAAA"),
+    // Publishing a version is authoring: platform admins only.
+    row("template-publish", "UFFA"),
     row("approval-decide", "UFFA"),
     row("platform-reload", "UFFA"),
     row("waiver-grant", "UFFA"),
@@ -82,6 +84,7 @@ const ROWS: &[Row] = &[
     page("/platform/policies/test", "UFFA"),
     page("/create", "UAAA"),
     page("/create/templates/default/hello", "UAAA"),
+    page("/create/templates/default/hello/versions", "UAAA"),
     page("/create/author", "UFFA"),
 ];
 
@@ -141,6 +144,10 @@ impl Portal {
             ]),
             "task" => form(&[("id", &fixture.make("task").await), ("after", "0")]),
             "task-cancel" => form(&[("id", &fixture.make("task").await)]),
+            "template-publish" => {
+                let yaml = serde_yaml_ng::to_string(&support::matrix::template()).expect("yaml");
+                form(&[("yaml", &yaml), ("files", "[]")])
+            }
             "template-create" => form(&[
                 ("template", "template:default/hello"),
                 ("values", r#"{"name":"x"}"#),

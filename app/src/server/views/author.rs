@@ -3,9 +3,11 @@
 //! with the template's problems, and the dry run's steps, files, log and output below it.
 
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 
 use super::create::Field;
 use super::review::dry_run_parts;
+use crate::api::PublishTemplate;
 use crate::model::{AuthorView, DryRunView};
 
 const EXAMPLE: &str = "apiVersion: scaffolder.backstage.io/v1beta3\nkind: Template\nmetadata:\n  name: hello\nspec:\n  parameters:\n    - title: Details\n      required: [name]\n      properties:\n        name: { type: string }\n  steps:\n    - id: fetch\n      name: Fetch\n      action: fetch:template\n      input: { url: ./skeleton, values: { name: \"${{ parameters.name }}\" } }";
@@ -60,14 +62,25 @@ pub fn Author(view: AuthorView) -> impl IntoView {
         masked,
         errors,
         dry_run: run,
+        publish_error,
     } = view;
     let loaded = !yaml.trim().is_empty() && problems.is_empty();
+    // What Publish as a new version sends: the template and the files as they are in the form.
+    let publish_yaml = yaml.clone();
+    let publish_files = serde_json::to_string(
+        &files
+            .iter()
+            .filter(|(path, text)| !path.is_empty() || !text.is_empty())
+            .collect::<Vec<_>>(),
+    )
+    .unwrap_or_default();
     view! {
         <section class="page-head">
             <h1>"Author a template"</h1>
             <p class="muted">
                 "Paste a template and its skeleton's files, check it, try its wizard and dry-run it. "
-                "Nothing is registered in the catalog; to publish a template, register its location."
+                "Nothing is registered in the catalog; to add a template, register its location. "
+                "For a template the catalog already holds, Publish as a new version stores what is pasted here as one of its versions."
             </p>
             <p><a href="/create">"Back to the templates"</a></p>
         </section>
@@ -113,5 +126,18 @@ pub fn Author(view: AuthorView) -> impl IntoView {
             })}
         </form>
         {run.map(dry_run)}
+        {publish_error.map(|e| view! { <p class="error-box" role="alert" data-testid="publish-error">{e}</p> })}
+        {loaded.then(|| view! {
+            <form method="post" action=PublishTemplate::url() class="panel" data-testid="publish-form">
+                <h2>"Publish as a new version"</h2>
+                <p class="muted">
+                    "Stores this template and its files as a version of the catalog template of the same name (metadata.name and metadata.namespace), "
+                    "listed on its versions page. Runs keep using the template as the catalog reads it."
+                </p>
+                <input type="hidden" name="yaml" value=publish_yaml />
+                <input type="hidden" name="files" value=publish_files />
+                <button type="submit" class="button" data-testid="publish-submit">"Publish as a new version"</button>
+            </form>
+        })}
     }
 }

@@ -116,6 +116,8 @@ fn Card(card: TemplateCard) -> impl IntoView {
                         .into_any(),
                 }}
                 <a href=entity_href class="small">"The template in the catalog"</a>
+                " "
+                <a href=crate::server::create::versions::href(&entity_ref) class="small">"Its versions"</a>
             </div>
         </li>
     }
@@ -139,7 +141,8 @@ pub fn wizard_head(head: &WizardHead) -> impl IntoView + use<> {
         </nav>
         <section class="page-head">
             <h1>{title}</h1>
-            <p class="muted">{description} " " <code>{entity_ref}</code></p>
+            <p class="muted">{description} " " <code>{entity_ref.clone()}</code></p>
+            <p class="small"><a href=crate::server::create::versions::href(&entity_ref) data-testid="versions-link">"Versions of this template"</a></p>
         </section>
         <Stepper steps />
     }
