@@ -88,6 +88,16 @@ const ROWS: &[Row] = &[
         "/api/scaffolder/v2/templates/{namespace}/{kind}/{name}/parameter-schema",
         "UAAA",
     ),
+    row(
+        "GET",
+        "/api/scaffolder/v2/templates/{namespace}/{kind}/{name}/versions",
+        "UAAA",
+    ),
+    row(
+        "GET",
+        "/api/scaffolder/v2/templates/{namespace}/{kind}/{name}/versions/diff",
+        "UAAA",
+    ),
     row("POST", "/api/scaffolder/v2/dry-run", "UFFA"),
     row("POST", "/api/scaffolder/v2/tasks", "UAAA"),
     row("GET", "/api/scaffolder/v2/tasks", "UAAA"),
@@ -207,6 +217,30 @@ impl Fixture {
                 "/api/scaffolder/v2/templates/default/template/hello/parameter-schema".to_owned(),
                 None,
             ),
+            (_, "/api/scaffolder/v2/templates/{namespace}/{kind}/{name}/versions") => (
+                "/api/scaffolder/v2/templates/default/template/hello/versions".to_owned(),
+                None,
+            ),
+            (_, "/api/scaffolder/v2/templates/{namespace}/{kind}/{name}/versions/diff") => {
+                // The version the catalog stored when the fixture imported hello, with itself.
+                let versions = self
+                    .app
+                    .state
+                    .platform
+                    .scaffolder
+                    .versions()
+                    .expect("versions")
+                    .list("template:default/hello")
+                    .await
+                    .expect("list");
+                let version = &versions.first().expect("a version of hello").version;
+                (
+                    format!(
+                        "/api/scaffolder/v2/templates/default/template/hello/versions/diff?from={version}&to={version}"
+                    ),
+                    None,
+                )
+            }
             ("POST", "/api/scaffolder/v2/dry-run") => (
                 row.path.to_owned(),
                 Some(Body::Json(

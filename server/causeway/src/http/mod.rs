@@ -17,6 +17,7 @@ pub mod posted_errors;
 pub mod provision;
 pub mod scaffolder;
 pub mod tasks;
+pub mod template_versions;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -217,6 +218,14 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/scaffolder/v2/templates/{namespace}/{kind}/{name}/parameter-schema",
             get(scaffolder::parameter_schema),
+        )
+        .route(
+            "/api/scaffolder/v2/templates/{namespace}/{kind}/{name}/versions",
+            get(template_versions::list),
+        )
+        .route(
+            "/api/scaffolder/v2/templates/{namespace}/{kind}/{name}/versions/diff",
+            get(template_versions::diff),
         )
         .route("/api/tasks", get(tasks::list))
         .route("/api/tasks/{id}", get(tasks::get))

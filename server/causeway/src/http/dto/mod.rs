@@ -14,6 +14,7 @@ pub mod identity;
 pub mod provision;
 pub mod scaffolder;
 pub mod tasks;
+pub mod template_versions;
 
 pub use error::ErrorEnvelope;
 
