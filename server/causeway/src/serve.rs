@@ -102,25 +102,31 @@ pub fn scaffolder(config: &Config, platform: &Platform, provisioner: &Provisione
         allowed_hosts,
         delete_orphans: config.catalog_delete_orphans,
     };
-    let extra = actions::publish_actions(actions::GitSettings {
+    // Upgrades push to the repositories the publish actions create, on the same hosts.
+    let git = actions::GitSettings {
         root: config.git_dir.clone(),
         integrations: config.git_integrations.clone(),
-    })
-    .into_iter()
-    .chain(actions::register_actions(
-        platform.catalog.clone(),
-        platform.directory.clone(),
-        policy,
-        config.git_integrations.clone(),
-    ))
-    .chain(actions::catalog_fetch_actions(platform.catalog.clone()))
-    .chain(actions::provision_actions(
-        provisioner.clone(),
-        platform.tasks.clone(),
-        platform.directory.clone(),
-    ))
-    .collect();
-    platform.scaffolder.clone().with_actions(extra)
+    };
+    let extra = actions::publish_actions(git.clone())
+        .into_iter()
+        .chain(actions::register_actions(
+            platform.catalog.clone(),
+            platform.directory.clone(),
+            policy,
+            config.git_integrations.clone(),
+        ))
+        .chain(actions::catalog_fetch_actions(platform.catalog.clone()))
+        .chain(actions::provision_actions(
+            provisioner.clone(),
+            platform.tasks.clone(),
+            platform.directory.clone(),
+        ))
+        .collect();
+    platform
+        .scaffolder
+        .clone()
+        .with_actions(extra)
+        .with_git(git)
 }
 
 /// Reads the platform configuration `config` names into `platform`'s guardrails; an invalid one
