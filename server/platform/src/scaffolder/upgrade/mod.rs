@@ -280,7 +280,7 @@ impl Scaffolder {
         // Only what changed on the git server is recorded: a run that found its branch and its
         // pull request as they were wrote nothing.
         if merged.pushed || opened {
-            self.audit_upgrade(request, &service_ref, &outcome).await?;
+            self.audit_upgrade(request, &service_ref, &outcome).await;
         }
         Ok(outcome)
     }
@@ -318,17 +318,19 @@ impl Scaffolder {
     }
 
     /// Records what the upgrade wrote to the git server: the branch, its commit and the change
-    /// request.
+    /// request. A record that cannot be written is logged rather than failing the upgrade, as for
+    /// template runs: the change exists on the git server either way, and reporting a failure
+    /// would have the caller try again and find it, with nothing left to record.
     async fn audit_upgrade(
         &self,
         request: &UpgradeRequest,
         service_ref: &str,
         outcome: &UpgradeOutcome,
-    ) -> Result<()> {
+    ) {
         let Some(services) = &self.services else {
-            return Ok(());
+            return;
         };
-        services
+        let recorded = services
             .audit
             .record(Entry {
                 actor: &request.requester.entity_ref,
@@ -347,6 +349,9 @@ impl Scaffolder {
                 }),
                 request_id: request.request_id.as_deref(),
             })
-            .await
+            .await;
+        if let Err(e) = recorded {
+            tracing::warn!(error = %e, service = %service_ref, "could not audit a template upgrade");
+        }
     }
 }
