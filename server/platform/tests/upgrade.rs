@@ -145,6 +145,34 @@ async fn an_upgrade_merges_the_template_into_the_teams_repository_as_a_branch() 
     assert_eq!(audited[0].request_id.as_deref(), Some("req-upgrade"));
     assert_eq!(audited[0].detail["branch"], branch.as_str());
 
+    // The team moves on meanwhile: run again, the upgrade's own commit is made again on the new
+    // head, and the branch moves with it.
+    std::fs::write(clone.join("CHANGELOG.md"), "Ported to 9090.\n").unwrap();
+    git(&clone, &["add", "CHANGELOG.md"], &[]);
+    git(&clone, &["commit", "--quiet", "-m", "A changelog"], &[]);
+    git(&clone, &["push", "--quiet", "origin", "main"], &[]);
+    let moved = git(&clone, &["rev-parse", "HEAD"], &[]);
+    let again = bed
+        .scaffolder
+        .upgrade_service(&request)
+        .await
+        .expect("again");
+    let commit = again.commit.clone().expect("a commit");
+    assert_ne!(Some(&commit), outcome.commit.as_ref());
+    assert_eq!(
+        (again.status, &again.branch),
+        (UpgradeStatus::Open, &outcome.branch)
+    );
+    assert_eq!(
+        git(&repo, &["rev-parse", &format!("{commit}^")], &[]),
+        moved
+    );
+    assert_eq!(
+        git(&repo, &["rev-parse", &format!("refs/heads/{branch}")], &[]),
+        commit
+    );
+    assert!(show(&repo, &branch, "CHANGELOG.md").is_some());
+
     // Followed until merged: open, then merged once the team merges the branch.
     let state = bed
         .scaffolder
