@@ -577,7 +577,18 @@ async fn platform_admins_publish_versions_of_catalog_templates(store: Store) {
 
 async fn an_uploaded_template_is_its_entity_alone(store: Store) {
     let platform = platform(store).await;
-    let documents = causeway_platform::catalog::yaml::parse("upload", TEMPLATE).expect("yaml");
+    // Its uploader claims a directory of the server as its location: the annotations of an
+    // upload are the uploader's, so nothing there is read, captured or run.
+    let elsewhere = template_dir();
+    write(&elsewhere.join("secret.txt"), "not for templates\n");
+    let claimed = format!("file:{}/template.yaml", elsewhere.display());
+    let text = TEMPLATE.replace(
+        "  title: A service\n",
+        &format!(
+            "  title: A service\n  annotations:\n    backstage.io/managed-by-location: {claimed}\n    backstage.io/managed-by-origin-location: {claimed}\n"
+        ),
+    );
+    let documents = causeway_platform::catalog::yaml::parse("upload", &text).expect("yaml");
     platform
         .catalog
         .ingest("upload:test", documents, Default::default())
@@ -593,6 +604,15 @@ async fn an_uploaded_template_is_its_entity_alone(store: Store) {
     assert_eq!(listed.len(), 1, "{listed:?}");
     assert_eq!(listed[0].files, 0);
     assert_eq!(listed[0].author, "catalog import of upload:test");
+    let template = platform
+        .scaffolder
+        .catalog_template(TEMPLATE_REF)
+        .expect("the template loads");
+    assert!(
+        matches!(template.source, Source::Unreadable(_)),
+        "{:?}",
+        template.source
+    );
     // Its versions load too; Files over nothing reads nothing, as the uploaded one could not.
     let stored = get(&platform, &listed[0].version).await;
     assert!(stored.files.is_empty());

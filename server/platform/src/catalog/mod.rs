@@ -36,11 +36,13 @@ use crate::{Error, Result, Store};
 /// beyond their kind, so it only hands their bodies over.
 pub trait TemplateWatcher: std::fmt::Debug + Send + Sync {
     /// `templates` are the Template entities the write provided — added, changed and unchanged
-    /// alike, since a template's files can change when its entity does not — and `author` who or
-    /// what wrote them (a person's entity reference, or `catalog refresh of <location>`).
+    /// alike, since a template's files can change when its entity does not — `location_key` where
+    /// the catalog read them, and `author` who or what wrote them (a person's entity reference,
+    /// or `catalog refresh of <location>`).
     fn stored<'a>(
         &'a self,
         templates: Vec<Value>,
+        location_key: &'a str,
         author: &'a str,
     ) -> futures::future::BoxFuture<'a, ()>;
 }
@@ -389,7 +391,7 @@ impl Catalog {
         if let Some(watcher) = &self.templates
             && !templates.is_empty()
         {
-            watcher.stored(templates, author).await;
+            watcher.stored(templates, location_key, author).await;
         }
         Ok(report)
     }

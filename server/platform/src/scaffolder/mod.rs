@@ -193,17 +193,30 @@ impl Scaffolder {
             .catalog
             .as_ref()
             .ok_or_else(|| Error::NotFound(entity_ref.to_owned()))?;
-        let entity = {
+        let (entity, location_key) = {
             let index = catalog.index();
             let stored = index
                 .by_ref(entity_ref)
                 .ok_or_else(|| Error::NotFound(entity_ref.to_owned()))?;
-            index.body_value(stored)
+            (index.body_value(stored), stored.location_key.clone())
         };
         if entity.get("kind").and_then(Value::as_str) != Some("Template") {
             return Err(Error::NotFound(format!("template {entity_ref}")));
         }
-        self.load(&entity, source_of(&entity))
+        self.load(&entity, catalog_source(&entity, &location_key))
+    }
+
+    /// Where the catalog template `entity_ref` reads its files now (see [`catalog_source`]);
+    /// nowhere once the catalog no longer holds it.
+    pub(crate) fn stored_source(&self, entity_ref: &str) -> Source {
+        let Some(catalog) = &self.catalog else {
+            return Source::Unreadable(format!("{entity_ref} is not in the catalog"));
+        };
+        let index = catalog.index();
+        match index.by_ref(entity_ref) {
+            Some(stored) => catalog_source(&index.body_value(stored), &stored.location_key),
+            None => Source::Unreadable(format!("{entity_ref} is no longer in the catalog")),
+        }
     }
 
     /// The requester's `User` entity, or null when the catalog has none.
@@ -412,6 +425,25 @@ fn drop_hidden_answers(template: &Template, values: &mut Value, templater: &expr
 /// file of its source (see `versions/content.rs`), read without storing anything.
 pub async fn version_of(template: &Template) -> Result<String> {
     versions::version_of(template).await
+}
+
+/// Where a template the catalog holds reads its files: as [`source_of`] says, when the catalog
+/// read it from a location (one a platform admin registered, or the operator's `causeway catalog
+/// import` of a file), whose annotations the catalog wrote itself. A template stored from
+/// anywhere else — an upload, whose annotations its uploader wrote — reads no files, whatever
+/// directory it claims.
+pub fn catalog_source(entity: &Value, location_key: &str) -> Source {
+    if ["file:", "url:", "git:"]
+        .iter()
+        .any(|kind| location_key.starts_with(kind))
+    {
+        source_of(entity)
+    } else {
+        Source::Unreadable(
+            "the template was uploaded, not registered from a location, so it has no files"
+                .to_owned(),
+        )
+    }
 }
 
 /// Where a catalog template's files are, from its `backstage.io/managed-by-location`.

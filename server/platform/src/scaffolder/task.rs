@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::engine::{Run, StepStatus};
 use super::versions::ORIGIN_RUN;
-use super::{Request, Scaffolder, source_of};
+use super::{Request, Scaffolder};
 use crate::audit::{Entry, Outcome};
 use crate::identity::Principal;
 use crate::tasks::runner::{Context, Handler, StepError};
@@ -237,7 +237,7 @@ impl RunTask {
 /// The template a run's steps use: the version captured when it was submitted, so that every
 /// step (and a retry days later) reads the same files whatever changed on disk since. A run
 /// submitted before versions were kept, and a template that reads above its own directory (which
-/// a version does not hold), read the template's location.
+/// a version does not hold), read the template's location as the catalog holds it now.
 async fn run_template(
     scaffolder: &Scaffolder,
     input: &Input,
@@ -254,7 +254,10 @@ async fn run_template(
     match stored {
         Some(template) if !super::versions::content::reads_outside(&template) => Ok(template),
         _ => scaffolder
-            .load(&input.template, source_of(&input.template))
+            .load(
+                &input.template,
+                scaffolder.stored_source(&input.template_ref),
+            )
             .map_err(|e| permanent(e.to_string())),
     }
 }

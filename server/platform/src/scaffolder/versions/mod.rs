@@ -23,7 +23,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::workspace::FileEntry;
-use super::{Scaffolder, Source, Template, source_of};
+use super::{Scaffolder, Source, Template, catalog_source};
 use crate::audit::{Entry, Outcome};
 use crate::identity::Principal;
 use crate::{Error, Result};
@@ -276,12 +276,18 @@ pub async fn version_of(template: &Template) -> Result<String> {
 }
 
 impl crate::catalog::TemplateWatcher for VersionTable {
-    fn stored<'a>(&'a self, templates: Vec<Value>, author: &'a str) -> BoxFuture<'a, ()> {
+    fn stored<'a>(
+        &'a self,
+        templates: Vec<Value>,
+        location_key: &'a str,
+        author: &'a str,
+    ) -> BoxFuture<'a, ()> {
         async move {
             for entity in templates {
                 // The catalog has stored it either way: a template that cannot be read here is
                 // captured by its first run instead, or refused then with the reason.
-                let template = match Template::from_entity(&entity, source_of(&entity)) {
+                let source = catalog_source(&entity, location_key);
+                let template = match Template::from_entity(&entity, source) {
                     Ok(template) => template,
                     Err(findings) => {
                         tracing::debug!(?findings, "a stored template is not one the scaffolder reads; no version captured");
