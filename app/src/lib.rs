@@ -21,7 +21,7 @@ use leptos_router::{SsrMode, path};
 use components::layout::Layout;
 use pages::{
     catalog::CatalogPage,
-    create::{AuthorPage, CreatePage, VersionsPage, WizardPage},
+    create::{AuthorPage, CreatePage, FleetPage, VersionsPage, WizardPage},
     entity::EntityPage,
     environments::ServerPage,
     home::HomePage,
@@ -72,6 +72,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/create/author") view=AuthorPage ssr=SsrMode::Async />
                     <Route path=path!("/create/templates/:namespace/:name") view=WizardPage ssr=SsrMode::Async />
                     <Route path=path!("/create/templates/:namespace/:name/versions") view=VersionsPage ssr=SsrMode::Async />
+                    <Route path=path!("/create/templates/:namespace/:name/fleet") view=FleetPage ssr=SsrMode::Async />
                     <Route path=path!("/catalog/:namespace/:kind/:name/environments") view=|| view! { <ServerPage missing="Environments belong to components in the catalog; this address names none." /> } ssr=SsrMode::Async />
                     <Route path=path!("/catalog/:namespace/:kind/:name/environments/:environment/plan") view=|| view! { <ServerPage missing="There is no such environment." /> } ssr=SsrMode::Async />
                     <Route path=path!("/tasks") view=TasksPage ssr=SsrMode::Async />

@@ -5,6 +5,7 @@ pub mod approvals;
 pub mod catalog;
 pub mod create;
 pub mod environments;
+pub mod fleet;
 mod graph;
 pub mod guardrails;
 pub mod signed;

@@ -12,13 +12,15 @@ use super::create::{author_page, templates_page, wizard_page};
 #[cfg(feature = "ssr")]
 use super::environments::{environment_plan, environments, task_page, tasks_list};
 #[cfg(feature = "ssr")]
+use super::fleet::fleet_page;
+#[cfg(feature = "ssr")]
 use super::guardrails::{bench_page, platform_page};
 #[cfg(feature = "ssr")]
 use super::template_versions::versions_page;
 
 /// A server-rendered page by its address: the environments tab, the plan page, the tasks list,
 /// a task, the platform page and its policy test bench, the templates, a template's wizard, its
-/// versions and template authoring. One server function for all of them keeps one fetch path in
+/// versions, its fleet and template authoring. One server function for all of them keeps one fetch path in
 /// the browser build.
 #[server(prefix = "/api/portal", endpoint = "page")]
 pub async fn rendered_page(path: String, query: String) -> Result<Option<Rendered>, PortalError> {
@@ -90,6 +92,9 @@ pub async fn rendered_page(path: String, query: String) -> Result<Option<Rendere
         ["create", "templates", namespace, name] => wizard_page(namespace, name, &params).await,
         ["create", "templates", namespace, name, "versions"] => {
             versions_page(namespace, name, &params).await
+        }
+        ["create", "templates", namespace, name, "fleet"] => {
+            fleet_page(namespace, name, &value("__err")).await
         }
         _ => Ok(None),
     }

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 mod approvals;
 mod create;
 mod environments;
+pub mod fleet;
 mod guardrails;
 pub use approvals::*;
 pub use create::*;

@@ -28,6 +28,12 @@ pub fn VersionsPage() -> impl IntoView {
     view! { <ServerPage missing="There is no such template, and no version of one." /> }
 }
 
+/// `/create/templates/{namespace}/{name}/fleet`
+#[component]
+pub fn FleetPage() -> impl IntoView {
+    view! { <ServerPage missing="There is no such template in the catalog." /> }
+}
+
 /// `/create/author`
 #[component]
 pub fn AuthorPage() -> impl IntoView {

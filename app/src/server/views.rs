@@ -4,6 +4,7 @@ pub mod approvals;
 pub mod author;
 pub mod create;
 pub mod environments;
+pub mod fleet;
 pub mod guardrails;
 pub mod platform;
 pub mod review;

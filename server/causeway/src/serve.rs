@@ -201,6 +201,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     tokio::spawn(follow_platform_config(state.clone()));
     tokio::spawn(reconcile_admission(state.clone()));
     tokio::spawn(recheck_provider_accounts(state.clone()));
+    tokio::spawn(follow_upgrade_changes(state.clone()));
     let tasks = tokio::spawn(run_tasks(state.clone(), tasks_stopped));
     tracing::info!(address = %listen, public_url = %state.config.public_url, environments = ?state.config.cluster(), "Causeway is serving");
     let store = state.platform.store.clone();
@@ -355,6 +356,36 @@ async fn purge_sessions(state: AppState) {
     }
 }
 
+/// Asks the git servers every minute how the template upgrades' change requests ended, so that
+/// a merged upgrade moves its service to the new version without anyone asking
+/// (`Scaffolder::follow_changes`; every replica asks, and the records settle once).
+async fn follow_upgrade_changes(state: AppState) {
+    let mut interval = tokio::time::interval(Duration::from_secs(60));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        if !state.migrated.load(Ordering::Acquire) {
+            continue;
+        }
+        match state
+            .platform
+            .scaffolder
+            .follow_changes(
+                &state.read_policy(),
+                None,
+                causeway_platform::scaffolder::fleet::changes::PASS,
+            )
+            .await
+        {
+            Ok(n) if n > 0 => tracing::info!(changed = n, "template upgrades merged or closed"),
+            Ok(_) => {}
+            Err(error) => {
+                tracing::warn!(%error, "could not follow the template upgrades' change requests")
+            }
+        }
+    }
+}
+
 /// Reads every registered location again on the configured interval.
 async fn refresh_locations(state: AppState) {
     let mut interval = tokio::time::interval(state.config.catalog_refresh);
@@ -387,6 +418,7 @@ pub fn runner(config: &Config, platform: &Platform, provisioner: &Provisioner) -
             .into_iter()
             .chain(platform.scaffolder.task_handlers())
             .chain(platform.scaffolder.cleanup_handlers())
+            .chain(platform.scaffolder.upgrade_handlers())
             .collect(),
         format!("{host}:{}:{}", std::process::id(), &short[..8]),
         RunnerSettings {

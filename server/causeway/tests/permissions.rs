@@ -98,6 +98,23 @@ const ROWS: &[Row] = &[
         "/api/scaffolder/v2/templates/{namespace}/{kind}/{name}/versions/diff",
         "UAAA",
     ),
+    row(
+        "GET",
+        "/api/scaffolder/v2/templates/{namespace}/{kind}/{name}/fleet",
+        "UAAA",
+    ),
+    row(
+        "POST",
+        "/api/scaffolder/v2/templates/{namespace}/{kind}/{name}/fleet/refresh",
+        "UAAA",
+    ),
+    // The whole fleet (an empty selection) is the platform admins'; nothing of hello's needs an
+    // upgrade, so they get a 409, past the rule.
+    row(
+        "POST",
+        "/api/scaffolder/v2/templates/{namespace}/{kind}/{name}/upgrades",
+        "UFFA",
+    ),
     row("POST", "/api/scaffolder/v2/dry-run", "UFFA"),
     row("POST", "/api/scaffolder/v2/tasks", "UAAA"),
     row("GET", "/api/scaffolder/v2/tasks", "UAAA"),
@@ -217,6 +234,17 @@ impl Fixture {
                 "/api/scaffolder/v2/templates/default/template/hello/parameter-schema".to_owned(),
                 None,
             ),
+            (method, p)
+                if p.starts_with(
+                    "/api/scaffolder/v2/templates/{namespace}/{kind}/{name}/fleet",
+                ) || p.ends_with("/upgrades") =>
+            {
+                let body = (method == "POST").then(|| Body::Json(json!({})));
+                (
+                    p.replace("{namespace}/{kind}/{name}", "default/template/hello"),
+                    body,
+                )
+            }
             (_, "/api/scaffolder/v2/templates/{namespace}/{kind}/{name}/versions") => (
                 "/api/scaffolder/v2/templates/default/template/hello/versions".to_owned(),
                 None,

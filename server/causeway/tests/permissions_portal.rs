@@ -66,6 +66,9 @@ const ROWS: &[Row] = &[
     row("template-create", "UAAA"),
     // Publishing a version is authoring: platform admins only.
     row("template-publish", "UFFA"),
+    // A whole fleet is the platform admins' to upgrade (hello's needs nothing: a 409 for them).
+    row("fleet-upgrade", "UFFA"),
+    row("fleet-refresh", "UAAA"),
     row("approval-decide", "UFFA"),
     row("platform-reload", "UFFA"),
     row("waiver-grant", "UFFA"),
@@ -85,6 +88,7 @@ const ROWS: &[Row] = &[
     page("/create", "UAAA"),
     page("/create/templates/default/hello", "UAAA"),
     page("/create/templates/default/hello/versions", "UAAA"),
+    page("/create/templates/default/hello/fleet", "UAAA"),
     page("/create/author", "UFFA"),
 ];
 
@@ -170,6 +174,12 @@ impl Portal {
                     ("expires", &expires),
                 ])
             }
+            "fleet-upgrade" => form(&[
+                ("template", "template:default/hello"),
+                ("services", ""),
+                ("to_version", ""),
+            ]),
+            "fleet-refresh" => form(&[("template", "template:default/hello")]),
             "waiver-revoke" => form(&[("id", &fixture.make("waiver").await)]),
             "page" => {
                 let path = if row.page.contains("{task}") {

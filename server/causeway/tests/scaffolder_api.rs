@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 mod support;
 
-use support::{App, json_of};
+use support::{App, git, json_of};
 
 fn b64(text: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(text)
@@ -308,56 +308,13 @@ spec:
         content: ${{ steps.environment.output.namespace }}
 "#;
 
-/// Writes a template and its skeleton (path, text, executable) below the test's directory and
-/// registers it from that file location, as the server reads registered templates.
-async fn register_file_template(
-    app: &App,
-    name: &str,
-    yaml: &str,
-    skeleton: &[(&str, &str, bool)],
-) {
-    let dir = app.dir.join("templates").join(name);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("template.yaml"), yaml).unwrap();
-    for (path, text, executable) in skeleton {
-        let file = dir.join("skeleton").join(path);
-        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-        std::fs::write(&file, text).unwrap();
-        #[cfg(unix)]
-        if *executable {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755)).unwrap();
-        }
-    }
-    let policy = app.state.read_policy();
-    app.state
-        .platform
-        .catalog
-        .register(
-            "file",
-            &dir.join("template.yaml").display().to_string(),
-            false,
-            &policy,
-        )
-        .await
-        .expect("register the template");
-}
-
 const README: (&str, &str, bool) = ("README.md", "# ${{ values.name }}\n", false);
 
 /// Registers the golden-service template.
 async fn register_template(app: &App) {
     let main = ("src/main.sh", "echo ${{ values.name }}\n", true);
-    register_file_template(app, "golden-service", SERVICE_TEMPLATE, &[README, main]).await;
-}
-
-async fn run_tasks(app: &App) {
-    let runner = causeway::serve::runner(
-        &app.state.config,
-        &app.state.platform,
-        &app.state.provisioner,
-    );
-    runner.drain().await.expect("run tasks");
+    app.register_template_files("golden-service", SERVICE_TEMPLATE, &[README, main])
+        .await;
 }
 
 /// Starts a run with `body` as the holder of `token` (it must be accepted) and runs the queued
@@ -368,22 +325,8 @@ async fn run(app: &App, token: &str, body: Value) -> String {
         .await;
     assert_eq!(response.status(), StatusCode::CREATED);
     let id = json_of(response).await["id"].as_str().unwrap().to_owned();
-    run_tasks(app).await;
+    app.run_tasks().await;
     id
-}
-
-fn git(dir: &std::path::Path, args: &[&str]) -> String {
-    let output = std::process::Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 #[tokio::test]
@@ -591,7 +534,7 @@ async fn the_demo_golden_paths_create_a_service_a_docs_site_and_a_library() {
         assert_eq!(response.status(), StatusCode::CREATED, "{template}");
         ids.push(json_of(response).await["id"].as_str().unwrap().to_owned());
     }
-    run_tasks(&app).await;
+    app.run_tasks().await;
     for ((template, _), id) in runs.iter().zip(&ids) {
         let (_, task) = app.get(&format!("/api/scaffolder/v2/tasks/{id}")).await;
         let (_, events) = app
@@ -707,7 +650,8 @@ async fn publish_gitea_creates_the_repository_on_a_real_git_server() {
             &format!("action: publish:gitea\n      input:\n        repoUrl: {host}?owner={org}&repo=${{{{ parameters.name }}}}\n        description: A service"),
         );
     assert!(template.contains("publish:gitea"), "{template}");
-    register_file_template(&app, "gitea-service", &template, &[README]).await;
+    app.register_template_files("gitea-service", &template, &[README])
+        .await;
     let body = json!({
         "templateRef": "template:default/gitea-service",
         "values": { "name": name, "owner": "group:default/payments" },
@@ -785,7 +729,8 @@ async fn a_failed_run_is_cleaned_up_and_only_what_it_created_goes() {
     let template = SERVICE_TEMPLATE
         .replace("name: golden-service", "name: broken-service")
         .replace("environment: dev", "environment: nowhere");
-    register_file_template(&app, "broken", &template, &[README]).await;
+    app.register_template_files("broken", &template, &[README])
+        .await;
     let body = json!({ "templateRef": "broken-service", "values": { "name": "orphan", "owner": "group:default/payments" } });
     let id = run(&app, &app.ada, body).await;
     let (_, task) = app.get(&format!("/api/scaffolder/v2/tasks/{id}")).await;
@@ -817,7 +762,7 @@ async fn a_failed_run_is_cleaned_up_and_only_what_it_created_goes() {
         .await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     let cleanup = json_of(response).await["id"].as_str().unwrap().to_owned();
-    run_tasks(&app).await;
+    app.run_tasks().await;
     let (_, done) = app.get(&format!("/api/tasks/{cleanup}")).await;
     assert_eq!(done["task"]["status"], "completed", "{done:#}");
     assert!(!bare.exists(), "the repository the run created is deleted");
@@ -869,7 +814,8 @@ spec:
         service: ${{ parameters.service }}
         environment: dev
 "#;
-    register_file_template(&app, "environment", template, &[]).await;
+    app.register_template_files("environment", template, &[])
+        .await;
     // grace is in checkout; ledger belongs to payments.
     let body = json!({ "templateRef": "environment", "values": { "service": "component:default/ledger" } });
     let id = run(&app, &app.grace, body).await;

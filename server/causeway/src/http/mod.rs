@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod correlation;
 pub mod dto;
 pub mod error;
+pub mod fleet;
 pub mod guardrails;
 pub mod health;
 pub mod host;
@@ -126,10 +127,13 @@ pub fn router(state: AppState) -> Router {
             .as_ref()
             .map(|o| o.relying.provider_name().to_owned()),
     };
+    let read_policy = state.read_policy();
     let context = move || {
         provide_context(platform.clone());
         provide_context(provisioner.clone());
         provide_context(portal.clone());
+        // The fleet page's "check the change requests now" reads merged services' locations.
+        provide_context(read_policy.clone());
     };
     let leptos = state.leptos.clone();
 
@@ -226,6 +230,18 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/scaffolder/v2/templates/{namespace}/{kind}/{name}/versions/diff",
             get(template_versions::diff),
+        )
+        .route(
+            "/api/scaffolder/v2/templates/{namespace}/{kind}/{name}/fleet",
+            get(fleet::fleet),
+        )
+        .route(
+            "/api/scaffolder/v2/templates/{namespace}/{kind}/{name}/fleet/refresh",
+            post(fleet::refresh),
+        )
+        .route(
+            "/api/scaffolder/v2/templates/{namespace}/{kind}/{name}/upgrades",
+            post(fleet::upgrade),
         )
         .route("/api/tasks", get(tasks::list))
         .route("/api/tasks/{id}", get(tasks::get))

@@ -9,7 +9,9 @@ use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 pub use super::dto::ErrorEnvelope;
-use super::{api, approvals, catalog, guardrails, provision, scaffolder, tasks, template_versions};
+use super::{
+    api, approvals, catalog, fleet, guardrails, provision, scaffolder, tasks, template_versions,
+};
 
 struct BearerToken;
 
@@ -87,7 +89,7 @@ impl Modify for CommonResponses {
         guardrails::list_waivers, guardrails::grant_waiver, guardrails::revoke_waiver,
         scaffolder::actions, scaffolder::parameter_schema, scaffolder::dry_run, scaffolder::create_task, scaffolder::list_tasks,
         scaffolder::get_task, scaffolder::task_events, scaffolder::task_eventstream, scaffolder::cancel_task, scaffolder::retry_task, scaffolder::cleanup_task,
-        template_versions::list, template_versions::diff,
+        template_versions::list, template_versions::diff, fleet::fleet, fleet::upgrade, fleet::refresh,
     ),
     components(schemas(ErrorEnvelope, super::dto::tasks::TaskEvent, super::dto::tasks::TaskEnd)),
     modifiers(&BearerToken, &CommonResponses),

@@ -123,6 +123,66 @@ impl App {
             .to_owned()
     }
 
+    /// Writes a template and its skeleton (path, text, executable) below the test's directory
+    /// and registers it from that file location, as the server reads registered templates; run
+    /// again with other contents, it changes the files and reads the location again (a new
+    /// version of the template).
+    pub async fn register_template_files(
+        &self,
+        name: &str,
+        yaml: &str,
+        skeleton: &[(&str, &str, bool)],
+    ) {
+        let dir = self.dir.join("templates").join(name);
+        let _ = std::fs::remove_dir_all(dir.join("skeleton"));
+        std::fs::create_dir_all(&dir).expect("template directory");
+        std::fs::write(dir.join("template.yaml"), yaml).expect("template.yaml");
+        for (path, text, executable) in skeleton {
+            let file = dir.join("skeleton").join(path);
+            std::fs::create_dir_all(file.parent().expect("parent")).expect("skeleton directory");
+            std::fs::write(&file, text).expect("skeleton file");
+            #[cfg(unix)]
+            if *executable {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755))
+                    .expect("mode");
+            }
+        }
+        let policy = self.state.read_policy();
+        let target = dir.join("template.yaml").display().to_string();
+        let catalog = &self.state.platform.catalog;
+        let known = catalog
+            .locations()
+            .await
+            .expect("locations")
+            .into_iter()
+            .find(|l| l.kind == "file" && l.target == target);
+        match known {
+            Some(location) => {
+                catalog
+                    .refresh_location(&location, &policy)
+                    .await
+                    .expect("read the template again");
+            }
+            None => {
+                catalog
+                    .register("file", &target, false, &policy)
+                    .await
+                    .expect("register the template");
+            }
+        }
+    }
+
+    /// Runs the queued tasks to their end with a task runner like the server's.
+    pub async fn run_tasks(&self) {
+        let runner = causeway::serve::runner(
+            &self.state.config,
+            &self.state.platform,
+            &self.state.provisioner,
+        );
+        runner.drain().await.expect("run tasks");
+    }
+
     /// An application that provisions into the test control plane (`TEST_KUBECONFIG`, set by
     /// `tests/scripts/with-controlplane.sh`) with a task worker, as `causeway serve` runs one.
     pub async fn with_cluster() -> Self {
@@ -257,4 +317,20 @@ pub async fn json_of(response: Response<Body>) -> Value {
     }
     serde_json::from_slice(&bytes)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+}
+
+/// Runs `git` in `dir` with `args`; its standard output. A failure fails the test with git's
+/// message.
+pub fn git(dir: &std::path::Path, args: &[&str]) -> String {
+    let output = std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git");
+    assert!(
+        output.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }

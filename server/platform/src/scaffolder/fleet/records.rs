@@ -245,15 +245,31 @@ impl UpgradeRecords {
         rows.iter().map(record).collect()
     }
 
-    /// The records whose change request is still open, oldest first, for the poller.
-    pub async fn awaiting_review(&self, limit: i64) -> Result<Vec<UpgradeRecord>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM template_upgrades WHERE status IN ('open', 'conflict') \
-             ORDER BY updated_at LIMIT $1"
-        ))
-        .bind(limit)
-        .fetch_all(self.store.pool())
-        .await?;
+    /// The records whose change request is still open (of `template` only, when given), oldest
+    /// first, for the poller.
+    pub async fn awaiting_review(
+        &self,
+        template: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<UpgradeRecord>> {
+        let rows =
+            match template {
+                Some(template) => sqlx::query(&format!(
+                    "SELECT {COLUMNS} FROM template_upgrades WHERE status IN ('open', 'conflict') \
+                     AND template = $1 ORDER BY updated_at LIMIT $2"
+                ))
+                .bind(template)
+                .bind(limit)
+                .fetch_all(self.store.pool())
+                .await?,
+                None => sqlx::query(&format!(
+                    "SELECT {COLUMNS} FROM template_upgrades WHERE status IN ('open', 'conflict') \
+                     ORDER BY updated_at LIMIT $1"
+                ))
+                .bind(limit)
+                .fetch_all(self.store.pool())
+                .await?,
+            };
         rows.iter().map(record).collect()
     }
 }
