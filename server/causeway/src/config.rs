@@ -88,6 +88,8 @@ pub struct Config {
     /// Lease of a claimed task (see `task_lease_secs`).
     pub task_lease: Duration,
     pub task_workers: usize,
+    /// The pause between two services of an upgrade task.
+    pub upgrade_pace: Duration,
     /// How long a stopping server keeps serving with `/readyz` at 503 (see `shutdown_delay_secs`).
     pub shutdown_delay: Duration,
     /// The longest lifetime an API token may be given, in days (see `token_max_days`).
@@ -266,6 +268,12 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "git hosts templates publish to, as a JSON list: `[{\"host\", \"type\": \"gitea\"|\"git\", \"clone_url\", \"api_url\"?, \"web_url\"?, \"username\", \"token_file\"|\"token_env\"}]`",
     ),
     (
+        "upgrade_pace_ms",
+        "CAUSEWAY_UPGRADE_PACE_MS",
+        "100",
+        "the pause before each service after the first when a task upgrades services to a new template version, so that a fleet-wide upgrade does not flood the git server; `0` for none",
+    ),
+    (
         "task_lease_secs",
         "CAUSEWAY_TASK_LEASE_SECS",
         "15",
@@ -329,6 +337,7 @@ impl Default for Config {
             git_integrations: Vec::new(),
             task_lease: Duration::from_secs(15),
             task_workers: 4,
+            upgrade_pace: Duration::from_millis(100),
             shutdown_delay: Duration::from_secs(5),
             token_max_days: causeway_platform::identity::TOKEN_DEFAULT_MAX_DAYS,
             metrics_public: false,
@@ -586,6 +595,12 @@ impl Config {
             }
             "task_lease_secs" => {
                 self.task_lease = Duration::from_secs(positive(value).map_err(err)?)
+            }
+            "upgrade_pace_ms" => {
+                self.upgrade_pace =
+                    Duration::from_millis(value.parse::<u64>().map_err(|_| {
+                        err(format!("{value:?} is not a whole number of milliseconds"))
+                    })?)
             }
             "task_workers" => {
                 self.task_workers = usize::try_from(positive(value).map_err(err)?)

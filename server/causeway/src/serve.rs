@@ -127,6 +127,7 @@ pub fn scaffolder(config: &Config, platform: &Platform, provisioner: &Provisione
         .clone()
         .with_actions(extra)
         .with_git(git)
+        .with_upgrade_pace(config.upgrade_pace)
 }
 
 /// Reads the platform configuration `config` names into `platform`'s guardrails; an invalid one

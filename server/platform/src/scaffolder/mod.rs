@@ -99,6 +99,8 @@ pub struct Scaffolder {
     /// Where services' repositories are (the embedded host's directory and the configured git
     /// hosts), for upgrades; the publish actions are given the same settings.
     git: Option<actions::GitSettings>,
+    /// The pause before each service after the first in an upgrade task (`fleet/task.rs`).
+    upgrade_pace: std::time::Duration,
 }
 
 impl Scaffolder {
@@ -113,7 +115,15 @@ impl Scaffolder {
             catalog,
             services: None,
             git: None,
+            upgrade_pace: fleet::DEFAULT_PACE,
         }
+    }
+
+    /// An engine whose upgrade tasks pause `pace` before each service after the first, so that
+    /// a fleet-wide upgrade reaches the git server at most once per `pace`.
+    pub fn with_upgrade_pace(mut self, pace: std::time::Duration) -> Self {
+        self.upgrade_pace = pace;
+        self
     }
 
     /// An engine that also upgrades services in their repositories, on the hosts `settings`

@@ -24,6 +24,11 @@ use crate::{Error, Result};
 
 pub use self::task::UPGRADE;
 
+/// The pause before each service after the first in an upgrade task, unless configured
+/// (`upgrade_pace_ms`): at most ten services a second reach the git server, whatever the size of
+/// the fleet.
+pub const DEFAULT_PACE: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// One service of a fleet.
 #[derive(Debug, Clone, Serialize)]
 pub struct FleetService {

@@ -10,7 +10,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
@@ -25,10 +24,6 @@ use crate::tasks::runner::{Context, Handler, StepError};
 
 /// The task kind of upgrades.
 pub const UPGRADE: &str = "scaffolder.upgrade";
-
-/// The pause before each service after the first: at most ten services a second reach the git
-/// server, whatever the size of the fleet.
-const PACE: Duration = Duration::from_millis(100);
 
 impl Scaffolder {
     /// The handler the task runner uses for upgrades.
@@ -114,8 +109,8 @@ impl UpgradeTask {
             .and_then(|s| s["from_version"].as_str())
             .ok_or_else(|| StepError::permanent(format!("the task does not list {service}")))?;
         let first = input.pointer("/services/0/service").and_then(Value::as_str) == Some(service);
-        if !first {
-            tokio::time::sleep(PACE).await;
+        if !first && !self.0.upgrade_pace.is_zero() {
+            tokio::time::sleep(self.0.upgrade_pace).await;
         }
         let record = upgrades
             .get(service, to)
