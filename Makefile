@@ -14,7 +14,7 @@ export SITE_ROOT
 WASM_PROFILE ?= release
 CAUSEWAY := $(CARGO_TARGET_DIR)/debug/causeway
 
-.PHONY: help run test setup site server lint unit e2e fmt clean dev-cluster dev-cluster-down dev-gitea dev-gitea-down bench-catalog bench-templates bench-provision bench-policies fuzz fuzz-api
+.PHONY: help run test setup site server release lint unit e2e fmt clean dev-cluster dev-cluster-down dev-gitea dev-gitea-down bench-catalog bench-templates bench-provision bench-policies fuzz fuzz-api
 
 help:
 	@echo "make run   build and serve the portal with demo data on http://127.0.0.1:3000"
@@ -31,6 +31,11 @@ site:
 ## The causeway binary.
 server:
 	cargo build -p causeway
+
+## The release binary and the browser bundle: what the container image (Containerfile) is built
+## with.
+release: site
+	cargo build --release -p causeway
 
 run: setup site server
 	mkdir -p var
