@@ -14,7 +14,7 @@ export SITE_ROOT
 WASM_PROFILE ?= release
 CAUSEWAY := $(CARGO_TARGET_DIR)/debug/causeway
 
-.PHONY: help run test setup site server release lint unit e2e fmt clean dev-cluster dev-cluster-down dev-gitea dev-gitea-down bench-catalog bench-templates bench-provision bench-policies fuzz fuzz-api
+.PHONY: help run test setup site server release lint unit chart e2e fmt clean dev-cluster dev-cluster-down dev-gitea dev-gitea-down bench-catalog bench-templates bench-provision bench-policies fuzz fuzz-api
 
 help:
 	@echo "make run   build and serve the portal with demo data on http://127.0.0.1:3000"
@@ -61,6 +61,16 @@ lint:
 unit:
 	@tests/scripts/with-postgres.sh tests/scripts/with-dex.sh tests/scripts/with-controlplane.sh tests/scripts/with-gitea.sh cargo test
 
+## The Helm chart (tests/helm/): helm lint, helm template with charts/causeway/examples/values.yaml
+## and the renders the chart must refuse, the rendered manifests dry-run on the control plane in a
+## namespace enforcing Pod Security "restricted", the Containerfile against `make release`; then the
+## binary run as the chart's Deployment runs it (read-only root, the chart's environment and
+## volumes, PostgreSQL, Dex, the in-cluster configuration with the release's ServiceAccount).
+## Helm is built from Go modules on first use (about 2 minutes).
+chart: site server
+	@tests/scripts/with-controlplane.sh tests/helm/chart.sh
+	@tests/scripts/with-postgres.sh tests/scripts/with-dex.sh tests/scripts/with-controlplane.sh tests/helm/process.sh $(CAUSEWAY)
+
 ## The browser suite against a freshly built portal, readiness following a real PostgreSQL, and
 ## three replicas behind HAProxy restarted one at a time under load (the short run; the full
 ## ten-minute run is `tests/load/replicas.sh`).
@@ -72,7 +82,7 @@ e2e: site server
 	@tests/load/replicas.sh --short $(CAUSEWAY)
 	@tests/api/schemathesis.sh $(CAUSEWAY)
 
-test: setup lint unit e2e
+test: setup lint unit chart e2e
 	@echo "All suites passed."
 
 ## A Kubernetes control plane for local use (tests/controlplane), until `make dev-cluster-down`.
