@@ -44,8 +44,10 @@ run: setup site server
 	$(CAUSEWAY) catalog import server/causeway/demo/organisation
 	$(CAUSEWAY) catalog import server/causeway/demo/templates/*/template.yaml
 	@# Environments go to the development cluster when `make dev-cluster` has started one, else
-	@# to the local GitOps directory (see README, Provisioning).
-	CAUSEWAY_SITE_ROOT=$(SITE_ROOT) $(if $(wildcard var/dev-cluster/kubeconfig),CAUSEWAY_KUBECONFIG=$(CURDIR)/var/dev-cluster/kubeconfig) $(CAUSEWAY) serve
+	@# to the local GitOps directory (see README, Provisioning), also in a development environment
+	@# that runs in a Kubernetes pod: the pod's own cluster, which `causeway serve` would find
+	@# through KUBERNETES_SERVICE_HOST, is for deployed releases, never for a developer's run.
+	KUBERNETES_SERVICE_HOST= CAUSEWAY_SITE_ROOT=$(SITE_ROOT) $(if $(wildcard var/dev-cluster/kubeconfig),CAUSEWAY_KUBECONFIG=$(CURDIR)/var/dev-cluster/kubeconfig) $(CAUSEWAY) serve
 
 fmt:
 	cargo fmt --all

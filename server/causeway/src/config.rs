@@ -933,6 +933,11 @@ mod tests {
         assert_eq!(config.cluster(), ClusterAccess::InCluster);
         let config = Config::load_in(vars(&[]), &token).expect("valid");
         assert_eq!(config.cluster(), ClusterAccess::Gitops);
+        // `make run` empties the variable, so that a developer's run inside a pod never writes to
+        // the cluster the pod runs in.
+        let config =
+            Config::load_in(vars(&[("KUBERNETES_SERVICE_HOST", "")]), &token).expect("valid");
+        assert_eq!(config.cluster(), ClusterAccess::Gitops);
         // An explicit kubeconfig wins inside a pod too.
         let mut explicit = vars(&pod);
         explicit.push(("CAUSEWAY_KUBECONFIG".into(), "/etc/kubeconfig".into()));
