@@ -58,13 +58,43 @@ pub async fn upgrade_fleet(
     template: String,
     services: String,
     to_version: String,
+    #[server(default)] values: std::collections::BTreeMap<String, String>,
 ) -> Result<(), PortalError> {
     use causeway_platform::scaffolder::fleet::Selection;
+    use serde_json::Value;
 
     use crate::server::{domain_error, platform, request_id, require_principal};
 
     let principal = require_principal()?;
+    let platform = platform()?;
+    // The form's text, read as the type the parameter declares (the fleet's `asks`).
+    let kinds: std::collections::BTreeMap<String, String> = platform
+        .scaffolder
+        .fleet(&template)
+        .await
+        .map_err(domain_error)?
+        .asks
+        .into_iter()
+        .map(|a| (a.name, a.kind))
+        .collect();
+    let mut typed = serde_json::Map::new();
+    for (name, text) in values {
+        let value = match kinds.get(&name).map(String::as_str) {
+            Some("number" | "integer") => serde_json::from_str::<Value>(text.trim())
+                .ok()
+                .filter(Value::is_number)
+                .ok_or_else(|| {
+                    crate::server::failed(PortalError::invalid(format!(
+                        "values.{name}: {text:?} is not a number"
+                    )))
+                })?,
+            Some("boolean") => Value::Bool(matches!(text.as_str(), "true" | "on" | "yes")),
+            _ => Value::String(text),
+        };
+        typed.insert(name, value);
+    }
     let selection = Selection {
+        values: typed,
         to_version: (!to_version.is_empty()).then_some(to_version),
         services: services
             .split([',', ' '])
@@ -73,7 +103,7 @@ pub async fn upgrade_fleet(
             .collect(),
         ..Selection::default()
     };
-    let task = platform()?
+    let task = platform
         .scaffolder
         .start_upgrades(&principal, &template, &selection, request_id().as_deref())
         .await

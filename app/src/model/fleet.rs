@@ -52,4 +52,16 @@ pub struct FleetView {
     pub can_upgrade_all: bool,
     /// How many services are behind the newest version without a change request.
     pub behind: usize,
+    /// Parameters the newest version adds with no default: the upgrade forms ask for them.
+    pub asks: Vec<FleetAsk>,
+}
+
+/// A parameter an upgrade asks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FleetAsk {
+    pub name: String,
+    pub title: String,
+    /// Its JSON Schema type: the form's text is read as a number or a boolean when it says so.
+    pub kind: String,
+    pub description: Option<String>,
 }

@@ -3,7 +3,7 @@
 use causeway_platform::identity::{Principal, Role};
 use causeway_platform::scaffolder::fleet::{Fleet, short};
 
-use crate::model::fleet::{FleetServiceRow, FleetVersionRow, FleetView};
+use crate::model::fleet::{FleetAsk, FleetServiceRow, FleetVersionRow, FleetView};
 use crate::model::ref_path;
 
 /// The view of `fleet` for `principal`: who may upgrade what follows the domain's rule (the
@@ -81,5 +81,15 @@ pub fn view(fleet: &Fleet, title: &str, principal: &Principal) -> FleetView {
             .collect(),
         can_upgrade_all: admin,
         behind,
+        asks: fleet
+            .asks
+            .iter()
+            .map(|a| FleetAsk {
+                name: a.name.clone(),
+                title: a.title.clone(),
+                kind: a.kind.clone(),
+                description: a.description.clone(),
+            })
+            .collect(),
     }
 }

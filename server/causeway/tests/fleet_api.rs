@@ -315,12 +315,23 @@ async fn the_fleet_page_lists_versions_and_offers_upgrades_by_the_domains_rule()
     .await;
     assert_eq!(status, StatusCode::CREATED, "{run}");
     app.run_tasks().await;
+    // Version 2 asks for a new parameter with no default.
+    let with_tier = TEMPLATE
+        .replace(
+            "        owner: { type: string }\n",
+            "        owner: { type: string }\n    - required: [tier]\n      properties:\n        tier: { type: string, title: Support tier }\n",
+        )
+        .replace(
+            "          name: ${{ parameters.name }}\n    - id: describe",
+            "          name: ${{ parameters.name }}\n          tier: ${{ parameters.tier }}\n    - id: describe",
+        );
     app.register_template_files(
         "fleet-demo",
-        TEMPLATE,
+        &with_tier,
         &[
             ("README.md", "# ${{ values.name }}\n", false),
             ("app.txt", APP_V2, false),
+            ("tier.txt", "${{ values.tier }}\n", false),
         ],
     )
     .await;
@@ -354,8 +365,39 @@ async fn the_fleet_page_lists_versions_and_offers_upgrades_by_the_domains_rule()
     // Ada's team owns journal: she may upgrade it, not the whole fleet.
     assert!(html.contains(r#"data-testid="upgrade-one""#), "{html}");
     assert!(!html.contains(r#"data-testid="upgrade-all""#), "{html}");
+    assert!(html.contains(r#"name="values[tier]""#), "{html}");
     let (_, html) = page("grace").await;
     assert!(!html.contains(r#"data-testid="upgrade-one""#), "{html}");
     let (_, html) = page("linus").await;
     assert!(html.contains(r#"data-testid="upgrade-all""#), "{html}");
+
+    // The fleet names what the new version asks for; without it the upgrade fails naming it,
+    // with it the service gets its change.
+    let (_, fleet) = call(&app, "GET", FLEET, &app.ada, None).await;
+    assert_eq!(fleet["asks"][0]["name"], "tier", "{fleet}");
+    let journal = json!({ "services": ["component:default/journal"] });
+    let (status, task) = call(&app, "POST", UPGRADES, &app.ada, Some(journal)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{task}");
+    app.run_tasks().await;
+    let (_, fleet) = call(&app, "GET", FLEET, &app.ada, None).await;
+    let upgrade = upgrade_of(&fleet, "component:default/journal");
+    assert_eq!(upgrade["status"], "failed", "{fleet}");
+    assert!(
+        upgrade["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("tier")),
+        "{fleet}"
+    );
+    let journal =
+        json!({ "services": ["component:default/journal"], "values": { "tier": "gold" } });
+    let (status, task) = call(&app, "POST", UPGRADES, &app.ada, Some(journal)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{task}");
+    app.run_tasks().await;
+    let (_, fleet) = call(&app, "GET", FLEET, &app.ada, None).await;
+    let upgrade = upgrade_of(&fleet, "component:default/journal");
+    assert_eq!(upgrade["status"], "open", "{fleet}");
+    let repo = app.dir.join("git").join("payments").join("journal.git");
+    let branch = upgrade["branch"].as_str().expect("branch");
+    let tier = git(&repo, &["show", &format!("{branch}:tier.txt")]);
+    assert_eq!(tier.trim(), "gold");
 }

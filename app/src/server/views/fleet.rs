@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 
 use crate::api::{RefreshFleet, UpgradeFleet};
-use crate::model::fleet::{FleetServiceRow, FleetView};
+use crate::model::fleet::{FleetAsk, FleetServiceRow, FleetView};
 
 /// The upgrade's status as a badge.
 fn status_badge(status: &str) -> impl IntoView + use<> {
@@ -26,7 +26,31 @@ fn status_badge(status: &str) -> impl IntoView + use<> {
     view! { <span class=format!("status status--{status}") data-testid="upgrade-status">{label}</span> }
 }
 
-fn service_row(row: FleetServiceRow, template: String, newest: String) -> impl IntoView {
+/// The inputs for the parameters the new version asks for, named `values[<name>]`; `prefix`
+/// keeps the ids of several forms on one page apart.
+fn ask_inputs(asks: &[FleetAsk], prefix: &str) -> impl IntoView + use<> {
+    asks.iter()
+        .map(|ask| {
+            let id = format!("{prefix}-{}", ask.name);
+            let input_type = match ask.kind.as_str() {
+                "number" | "integer" => "number",
+                _ => "text",
+            };
+            view! {
+                <label for=id.clone()>{ask.title.clone()}</label>
+                {ask.description.clone().map(|d| view! { <span class="muted">" "{d}</span> })}
+                <input id=id type=input_type name=format!("values[{}]", ask.name) required=true data-testid="upgrade-ask" />
+            }
+        })
+        .collect_view()
+}
+
+fn service_row(
+    row: FleetServiceRow,
+    template: String,
+    newest: String,
+    asks: &[FleetAsk],
+) -> impl IntoView {
     let FleetServiceRow {
         service,
         href,
@@ -75,6 +99,7 @@ fn service_row(row: FleetServiceRow, template: String, newest: String) -> impl I
                         <input type="hidden" name="template" value=template />
                         <input type="hidden" name="services" value=service.clone() />
                         <input type="hidden" name="to_version" value=newest />
+                        {ask_inputs(asks, &format!("ask-{service}"))}
                         <button type="submit" class="button button--quiet">"Upgrade"</button>
                     </form>
                 })}
@@ -97,6 +122,7 @@ pub fn FleetPage(view: FleetView) -> impl IntoView {
         counts,
         can_upgrade_all,
         behind,
+        asks,
     } = view;
     let total = services.len();
     let rows_template = template.clone();
@@ -143,6 +169,8 @@ pub fn FleetPage(view: FleetView) -> impl IntoView {
                     <input type="hidden" name="template" value=template.clone() />
                     <input type="hidden" name="services" value="" />
                     <input type="hidden" name="to_version" value=newest.clone() />
+                    {(!asks.is_empty()).then(|| view! { <p>"The new version asks for:"</p> })}
+                    {ask_inputs(&asks, "ask-all")}
                     <button type="submit" class="button">{format!("Upgrade {behind} to {newest_short}")}</button>
                 </form>
             </section>
@@ -160,7 +188,7 @@ pub fn FleetPage(view: FleetView) -> impl IntoView {
                                 <th scope="col">"Upgrade to the newest"</th><th scope="col"><span class="visually-hidden">"Actions"</span></th>
                             </tr></thead>
                             <tbody>
-                                {services.into_iter().map(|row| service_row(row, rows_template.clone(), rows_newest.clone())).collect_view()}
+                                {services.into_iter().map(|row| service_row(row, rows_template.clone(), rows_newest.clone(), &asks)).collect_view()}
                             </tbody>
                         </table>
                     </div>

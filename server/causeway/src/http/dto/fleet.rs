@@ -81,6 +81,20 @@ pub struct Fleet {
     pub services: Vec<FleetService>,
     /// Services per upgrade status (to the newest version).
     pub upgrades: std::collections::BTreeMap<String, usize>,
+    /// Parameters the newest version requires, without a default, that the services' versions
+    /// did not have: give their values in the upgrade's `values`.
+    pub asks: Vec<FleetParameter>,
+}
+
+/// A parameter an upgrade asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FleetParameter {
+    pub name: String,
+    pub title: String,
+    /// Its JSON Schema type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub description: Option<String>,
 }
 
 impl From<&fleet::Fleet> for Fleet {
@@ -109,6 +123,16 @@ impl From<&fleet::Fleet> for Fleet {
                 })
                 .collect(),
             upgrades: fleet.upgrades.clone(),
+            asks: fleet
+                .asks
+                .iter()
+                .map(|a| FleetParameter {
+                    name: a.name.clone(),
+                    title: a.title.clone(),
+                    kind: a.kind.clone(),
+                    description: a.description.clone(),
+                })
+                .collect(),
         }
     }
 }
@@ -130,6 +154,10 @@ pub struct UpgradeRequest {
     /// Only services on this version.
     #[serde(default)]
     pub from_version: Option<String>,
+    /// Answers to parameters the new version adds with no default (the fleet's `asks`); each
+    /// service's recorded answers are kept.
+    #[serde(default)]
+    pub values: serde_json::Map<String, serde_json::Value>,
 }
 
 impl From<UpgradeRequest> for fleet::Selection {
@@ -139,6 +167,7 @@ impl From<UpgradeRequest> for fleet::Selection {
             services: request.services,
             owner: request.owner,
             from_version: request.from_version,
+            values: request.values,
         }
     }
 }

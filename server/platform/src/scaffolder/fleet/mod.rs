@@ -66,6 +66,19 @@ pub struct Fleet {
     pub services: Vec<FleetService>,
     /// The number of services per upgrade state (to the newest version).
     pub upgrades: BTreeMap<String, usize>,
+    /// Parameters the newest version requires that the versions its services are on did not
+    /// have and that have no default: an upgrade asks for their values.
+    pub asks: Vec<NewParameter>,
+}
+
+/// A parameter a newer version requires with no default.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NewParameter {
+    pub name: String,
+    pub title: String,
+    /// Its JSON Schema type (`string` when it has none).
+    pub kind: String,
+    pub description: Option<String>,
 }
 
 /// Which services an upgrade covers.
@@ -79,6 +92,9 @@ pub struct Selection {
     pub owner: Option<String>,
     /// Only services on this version.
     pub from_version: Option<String>,
+    /// Answers to parameters the new version adds (see [`Fleet::asks`]); a service's recorded
+    /// answers are kept as they are.
+    pub values: serde_json::Map<String, Value>,
 }
 
 impl Scaffolder {
@@ -152,12 +168,28 @@ impl Scaffolder {
                     .or_default() += 1;
             }
         }
+        let mut asks = Vec::new();
+        if let Some(newest) = &newest {
+            let behind: std::collections::BTreeSet<&String> = services
+                .iter()
+                .map(|s| &s.version)
+                .filter(|v| *v != newest)
+                .collect();
+            for from in behind {
+                for parameter in self.new_parameters(&template_ref, from, newest).await? {
+                    if !asks.iter().any(|a: &NewParameter| a.name == parameter.name) {
+                        asks.push(parameter);
+                    }
+                }
+            }
+        }
         Ok(Fleet {
             template: template_ref,
             newest,
             versions: listed,
             services,
             upgrades,
+            asks,
         })
     }
 
@@ -284,6 +316,7 @@ impl Scaffolder {
                 input: json!({
                     "template": template_ref,
                     "to_version": to_version,
+                    "values": selection.values,
                     "services": chosen.iter().map(|s| json!({ "service": s.service, "from_version": s.version })).collect::<Vec<_>>(),
                 }),
                 requester: principal.entity_ref.clone(),
@@ -323,6 +356,50 @@ impl Scaffolder {
         Ok(&self.services()?.upgrades)
     }
 
+    /// The parameters version `to` of `template_ref` requires that version `from` did not
+    /// declare and that have no default; none when either version is not stored.
+    pub async fn new_parameters(
+        &self,
+        template_ref: &str,
+        from: &str,
+        to: &str,
+    ) -> Result<Vec<NewParameter>> {
+        let versions = self.versions()?;
+        let (Some(from), Some(to)) = (
+            versions.get(template_ref, from).await?,
+            versions.get(template_ref, to).await?,
+        ) else {
+            return Ok(Vec::new());
+        };
+        let before: Vec<String> = declared(&from.entity)
+            .into_iter()
+            .map(|(n, _, _)| n)
+            .collect();
+        Ok(declared(&to.entity)
+            .into_iter()
+            .filter(|(name, schema, required)| {
+                *required && schema.get("default").is_none() && !before.contains(name)
+            })
+            .map(|(name, schema, _)| NewParameter {
+                title: schema
+                    .get("title")
+                    .and_then(Value::as_str)
+                    .unwrap_or(&name)
+                    .to_owned(),
+                kind: schema
+                    .get("type")
+                    .and_then(Value::as_str)
+                    .unwrap_or("string")
+                    .to_owned(),
+                description: schema
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                name,
+            })
+            .collect())
+    }
+
     /// The services created from `template_ref`: reference, title, owner and the version their
     /// descriptor records.
     fn fleet_services(&self, template_ref: &str) -> Vec<(String, String, Option<String>, String)> {
@@ -354,6 +431,40 @@ impl Scaffolder {
         found.sort();
         found
     }
+}
+
+/// Every parameter a template entity's pages declare at their top level: name, schema, and
+/// whether its page requires it.
+fn declared(entity: &Value) -> Vec<(String, Value, bool)> {
+    let pages = match entity.pointer("/spec/parameters") {
+        Some(Value::Array(pages)) => pages.clone(),
+        Some(page @ Value::Object(_)) => vec![page.clone()],
+        _ => Vec::new(),
+    };
+    pages
+        .iter()
+        .flat_map(|page| {
+            let required: Vec<&str> = page
+                .get("required")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            page.get("properties")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+                .map(|(name, schema)| {
+                    (
+                        name.clone(),
+                        schema.clone(),
+                        required.contains(&name.as_str()),
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 /// An annotation of an entity body.

@@ -42,6 +42,7 @@ impl Scaffolder {
         from: &str,
         to: &str,
         requester: &str,
+        values: &serde_json::Map<String, Value>,
     ) -> crate::Result<UpgradeOutcome> {
         let services = self.services()?;
         let catalog = self
@@ -70,8 +71,16 @@ impl Scaffolder {
         };
         let base = stored(from).await?;
         let target = stored(to).await?;
+        // The answers the service was created with, and those given with the upgrade for
+        // parameters the new version adds.
+        let mut given = answers(&entity);
+        if let Value::Object(map) = &mut given {
+            for (name, value) in values {
+                map.entry(name.clone()).or_insert_with(|| value.clone());
+            }
+        }
         let request = UpgradeRequest {
-            answers: answers(&entity),
+            answers: given,
             service: entity,
             base: versions.template(&base)?,
             base_version: from.to_owned(),
@@ -102,6 +111,11 @@ impl UpgradeTask {
         let input = &context.input;
         let text = |name: &str| input.get(name).and_then(Value::as_str).unwrap_or_default();
         let (template, to) = (text("template"), text("to_version"));
+        let values = input
+            .get("values")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
         let from = input
             .get("services")
             .and_then(Value::as_array)
@@ -135,7 +149,7 @@ impl UpgradeTask {
         }
         let (status, attempt, outcome) = match self
             .0
-            .upgrade_one(service, template, from, to, &context.requester)
+            .upgrade_one(service, template, from, to, &context.requester, &values)
             .await
         {
             Ok(done) => {
