@@ -67,6 +67,16 @@ pub fn href(entity_ref: &str) -> String {
     )
 }
 
+/// The address of a template's fleet page: the services created from it and their upgrades.
+pub fn fleet_href(entity_ref: &str) -> String {
+    let (_, namespace, name) = refs::split(entity_ref);
+    format!(
+        "/create/templates/{}/{}/fleet",
+        encode_segment(namespace),
+        encode_segment(name)
+    )
+}
+
 /// `sha256:` and the first 12 hex digits of `version`.
 pub fn short(version: &str) -> String {
     match version.strip_prefix("sha256:") {

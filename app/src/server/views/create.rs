@@ -142,7 +142,11 @@ pub fn wizard_head(head: &WizardHead) -> impl IntoView + use<> {
         <section class="page-head">
             <h1>{title}</h1>
             <p class="muted">{description} " " <code>{entity_ref.clone()}</code></p>
-            <p class="small"><a href=crate::server::create::versions::href(&entity_ref) data-testid="versions-link">"Versions of this template"</a></p>
+            <p class="small">
+                <a href=crate::server::create::versions::href(&entity_ref) data-testid="versions-link">"Versions of this template"</a>
+                " · "
+                <a href=crate::server::create::versions::fleet_href(&entity_ref) data-testid="fleet-link">"Services made from it, and their upgrades"</a>
+            </p>
         </section>
         <Stepper steps />
     }

@@ -89,6 +89,7 @@ pub fn Versions(view: VersionsView) -> impl IntoView {
             </form>
         }
     });
+    let fleet_href = crate::server::create::versions::fleet_href(&template_ref);
     view! {
         <nav class="breadcrumb" aria-label="Breadcrumb">
             <ol>
@@ -108,6 +109,7 @@ pub fn Versions(view: VersionsView) -> impl IntoView {
                 " " <code>{template_ref}</code>
             </p>
             {wizard_href.map(|h| view! { <p><a href=h>"Run this template"</a></p> })}
+            <p><a href=fleet_href data-testid="fleet-link">"Services made from it, and their upgrades"</a></p>
         </section>
         {published.map(|short| view! {
             <p class="notice" role="status" data-testid="version-published">"Published as version " <code>{short}</code> "."</p>
