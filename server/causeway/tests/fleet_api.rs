@@ -340,19 +340,8 @@ async fn the_fleet_page_lists_versions_and_offers_upgrades_by_the_domains_rule()
         let app = &app;
         async move {
             let cookie = app.session(user).await;
-            let response = app
-                .send(
-                    axum::http::Request::get("/create/templates/default/fleet-demo/fleet")
-                        .header(axum::http::header::COOKIE, cookie)
-                        .body(axum::body::Body::empty())
-                        .expect("request"),
-                )
-                .await;
-            let status = response.status();
-            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            app.page(&cookie, "/create/templates/default/fleet-demo/fleet")
                 .await
-                .expect("body");
-            (status, String::from_utf8(bytes.to_vec()).expect("UTF-8"))
         }
     };
     let (status, html) = page("ada").await;

@@ -6,74 +6,10 @@
 
 mod support;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
-use support::{App, ORIGIN};
-use tower::ServiceExt as _;
+use axum::http::StatusCode;
+use support::App;
 
 const PLAN: &str = "/catalog/default/component/payments-api/environments/dev/plan";
-
-async fn page(app: &App, cookie: &str, uri: &str) -> (StatusCode, String) {
-    let response = app
-        .router
-        .clone()
-        .oneshot(
-            Request::get(uri)
-                .header(header::COOKIE, cookie)
-                .body(Body::empty())
-                .expect("request"),
-        )
-        .await
-        .expect("response");
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .expect("body");
-    (status, String::from_utf8(bytes.to_vec()).expect("UTF-8"))
-}
-
-/// Posts a form to a server function: as a browser's plain form (`accept: text/html`, with a
-/// referer) or as the portal's own client. Returns the status, the location and the body.
-async fn post(
-    app: &App,
-    cookie: &str,
-    path: &str,
-    body: &str,
-    plain_form: bool,
-) -> (StatusCode, String, String) {
-    let mut request = Request::post(path)
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .header(header::ORIGIN, ORIGIN)
-        .header(header::COOKIE, cookie);
-    request = if plain_form {
-        request
-            .header(header::ACCEPT, "text/html")
-            .header(header::REFERER, format!("{ORIGIN}/platform"))
-    } else {
-        request.header(header::ACCEPT, "application/json")
-    };
-    let response = app
-        .router
-        .clone()
-        .oneshot(request.body(Body::from(body.to_owned())).expect("request"))
-        .await
-        .expect("response");
-    let status = response.status();
-    let location = response
-        .headers()
-        .get(header::LOCATION)
-        .and_then(|l| l.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .expect("body");
-    (
-        status,
-        location,
-        String::from_utf8(bytes.to_vec()).expect("UTF-8"),
-    )
-}
 
 /// The part of `html` from `marker` to the end of its element's block.
 fn after<'a>(html: &'a str, marker: &str) -> &'a str {
@@ -93,7 +29,7 @@ async fn a_developer_sees_the_denial_next_to_the_field_and_the_portal_keeps_its_
     let app = App::new().await;
     let ada = app.session("ada").await;
 
-    let (status, html) = page(&app, &ada, &format!("{PLAN}?cpu=9")).await;
+    let (status, html) = app.page(&ada, &format!("{PLAN}?cpu=9")).await;
     assert_eq!(status, StatusCode::OK);
     let error = after(&html, r#"id="dev-cpu-error""#);
     assert!(
@@ -105,14 +41,9 @@ async fn a_developer_sees_the_denial_next_to_the_field_and_the_portal_keeps_its_
     assert!(!html.contains(r#"data-testid="apply-form""#));
 
     // The portal's client gets a 403 that says what was denied and how to fix it.
-    let (status, _, body) = post(
-        &app,
-        &ada,
-        "/api/portal/environment-request",
-        REQUEST,
-        false,
-    )
-    .await;
+    let (status, _, body) = app
+        .post_form(&ada, "/api/portal/environment-request", REQUEST, None)
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert!(
         body.contains(
@@ -121,14 +52,20 @@ async fn a_developer_sees_the_denial_next_to_the_field_and_the_portal_keeps_its_
         "{body}"
     );
     // A plain form is sent back to its page with the denial in the address.
-    let (status, location, _) =
-        post(&app, &ada, "/api/portal/environment-request", REQUEST, true).await;
+    let (status, location, _) = app
+        .post_form(
+            &ada,
+            "/api/portal/environment-request",
+            REQUEST,
+            Some("/platform"),
+        )
+        .await;
     assert_eq!(status, StatusCode::FOUND);
     assert!(location.contains("__err="), "{location}");
 
     // The platform page shows the configuration to developers, but none of the admins' controls;
     // the test bench is refused.
-    let (status, html) = page(&app, &ada, "/platform").await;
+    let (status, html) = app.page(&ada, "/platform").await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains(r#"data-testid="active-revision""#));
     assert!(html.contains(r#"data-policy="ceiling-cpu""#));
@@ -136,7 +73,7 @@ async fn a_developer_sees_the_denial_next_to_the_field_and_the_portal_keeps_its_
     assert!(!html.contains(r#"data-testid="bench-link""#));
     // The overview is the domain's: a developer sees their teams' environments only.
     assert!(html.contains("Platform admins see every team"), "{html}");
-    let (status, html) = page(&app, &ada, "/platform/policies/test").await;
+    let (status, html) = app.page(&ada, "/platform/policies/test").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(html.contains("only platform admins use the policy test bench"));
     // The page for the refusal's status, not a generic failure.
@@ -150,9 +87,7 @@ async fn an_admin_tests_the_policies_reloads_and_waives_one() {
     let linus = app.session("linus").await;
     let ada = app.session("ada").await;
 
-    let (status, html) = page(
-        &app,
-        &linus,
+    let (status, html) = app.page(&linus,
         "/platform/policies/test?service=component%3Adefault%2Fpayments-api&environment=dev&cpu=9&requester=user%3Adefault%2Fada",
     )
     .await;
@@ -165,18 +100,20 @@ async fn an_admin_tests_the_policies_reloads_and_waives_one() {
         input.contains("cpuMillis") && input.contains(": 9000"),
         "{input}"
     );
-    let (_, html) = page(
-        &app,
-        &linus,
-        "/platform/policies/test?service=component%3Adefault%2Fnope&environment=dev",
-    )
-    .await;
+    let (_, html) = app
+        .page(
+            &linus,
+            "/platform/policies/test?service=component%3Adefault%2Fnope&environment=dev",
+        )
+        .await;
     assert!(html.contains(r#"id="bench-service-error""#), "{html}");
 
-    let (status, location, _) = post(&app, &linus, "/api/portal/platform-reload", "", true).await;
+    let (status, location, _) = app
+        .post_form(&linus, "/api/portal/platform-reload", "", Some("/platform"))
+        .await;
     assert_eq!(status, StatusCode::FOUND);
     assert_eq!(location, "/platform?reloaded=unchanged");
-    let (_, html) = page(&app, &linus, &location).await;
+    let (_, html) = app.page(&linus, &location).await;
     assert!(html.contains(r#"data-testid="reload-outcome""#));
 
     // A past date comes back next to its field, with what was typed.
@@ -185,42 +122,37 @@ async fn an_admin_tests_the_policies_reloads_and_waives_one() {
             "policy=ceiling-cpu&service=component%3Adefault%2Fpayments-api&reason=load+test&expires={expires}"
         )
     };
-    let (status, location, _) = post(
-        &app,
-        &linus,
-        "/api/portal/waiver-grant",
-        &grant("2001-01-01"),
-        true,
-    )
-    .await;
+    let (status, location, _) = app
+        .post_form(
+            &linus,
+            "/api/portal/waiver-grant",
+            &grant("2001-01-01"),
+            Some("/platform"),
+        )
+        .await;
     assert_eq!(status, StatusCode::FOUND);
-    let (_, html) = page(&app, &linus, &location).await;
+    let (_, html) = app.page(&linus, &location).await;
     assert!(after(&html, r#"id="waiver-expires-error""#).contains("is in the past"));
     assert!(html.contains(r#"value="load test""#));
     // A developer may not grant one.
-    let (status, _, _) = post(
-        &app,
-        &ada,
-        "/api/portal/waiver-grant",
-        &grant("2099-01-01"),
-        false,
-    )
-    .await;
+    let (status, _, _) = app
+        .post_form(&ada, "/api/portal/waiver-grant", &grant("2099-01-01"), None)
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
     let next_month =
         causeway_platform::time::iso(causeway_platform::time::now_millis() + 30 * 24 * 3_600_000);
-    let (status, location, _) = post(
-        &app,
-        &linus,
-        "/api/portal/waiver-grant",
-        &grant(&next_month[..10]),
-        true,
-    )
-    .await;
+    let (status, location, _) = app
+        .post_form(
+            &linus,
+            "/api/portal/waiver-grant",
+            &grant(&next_month[..10]),
+            Some("/platform"),
+        )
+        .await;
     assert_eq!(status, StatusCode::FOUND);
     assert_eq!(location, "/platform#waivers-heading");
-    let (_, html) = page(&app, &linus, "/platform").await;
+    let (_, html) = app.page(&linus, "/platform").await;
     let id = html
         .split(r#"<tr data-waiver=""#)
         .nth(1)
@@ -229,23 +161,23 @@ async fn an_admin_tests_the_policies_reloads_and_waives_one() {
         .to_owned();
 
     // The denial is now a notice on the plan, and the plan can be applied.
-    let (_, html) = page(&app, &ada, &format!("{PLAN}?cpu=9")).await;
+    let (_, html) = app.page(&ada, &format!("{PLAN}?cpu=9")).await;
     assert!(
         html.contains(r#"data-policy="ceiling-cpu" data-outcome="waived""#),
         "{html}"
     );
     assert!(!html.contains(r#"id="dev-cpu-error""#));
 
-    let (status, location, _) = post(
-        &app,
-        &linus,
-        "/api/portal/waiver-revoke",
-        &format!("id={id}"),
-        true,
-    )
-    .await;
+    let (status, location, _) = app
+        .post_form(
+            &linus,
+            "/api/portal/waiver-revoke",
+            &format!("id={id}"),
+            Some("/platform"),
+        )
+        .await;
     assert_eq!(status, StatusCode::FOUND);
     assert_eq!(location, "/platform#waivers-heading");
-    let (_, html) = page(&app, &linus, "/platform").await;
+    let (_, html) = app.page(&linus, "/platform").await;
     assert!(html.contains(r#"data-testid="no-waivers""#));
 }

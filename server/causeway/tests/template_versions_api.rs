@@ -5,10 +5,9 @@
 
 mod support;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
+use axum::http::StatusCode;
 use serde_json::{Value, json};
-use support::{App, ORIGIN};
+use support::App;
 
 const TEMPLATE: &str = "apiVersion: scaffolder.backstage.io/v1beta3
 kind: Template
@@ -89,22 +88,6 @@ async fn two_versions(app: &App) -> (String, String) {
     (first, second)
 }
 
-async fn page(app: &App, cookie: &str, uri: &str) -> (StatusCode, String) {
-    let response = app
-        .send(
-            Request::get(uri)
-                .header(header::COOKIE, cookie)
-                .body(Body::empty())
-                .expect("request"),
-        )
-        .await;
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .expect("body");
-    (status, String::from_utf8(bytes.to_vec()).expect("UTF-8"))
-}
-
 /// Posts `body` to `/api/portal/template-publish` as a browser's plain form sent from `referer`
 /// would (or, without a referer, as the portal's own client); the status, location and body.
 async fn publish(
@@ -113,34 +96,8 @@ async fn publish(
     body: &str,
     referer: Option<&str>,
 ) -> (StatusCode, String, String) {
-    let mut request = Request::post("/api/portal/template-publish")
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .header(header::ORIGIN, ORIGIN)
-        .header(header::COOKIE, cookie);
-    request = match referer {
-        Some(referer) => request
-            .header(header::ACCEPT, "text/html")
-            .header(header::REFERER, format!("{ORIGIN}{referer}")),
-        None => request.header(header::ACCEPT, "application/json"),
-    };
-    let response = app
-        .send(request.body(Body::from(body.to_owned())).expect("request"))
-        .await;
-    let status = response.status();
-    let location = response
-        .headers()
-        .get(header::LOCATION)
-        .and_then(|l| l.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+    app.post_form(cookie, "/api/portal/template-publish", body, referer)
         .await
-        .expect("body");
-    (
-        status,
-        location,
-        String::from_utf8(bytes.to_vec()).expect("UTF-8"),
-    )
 }
 
 fn form(pairs: &[(&str, &str)]) -> String {
@@ -243,7 +200,7 @@ async fn the_versions_page_lists_them_and_shows_a_diff() {
     let app = App::new().await;
     let (first, second) = two_versions(&app).await;
     let ada = app.session("ada").await;
-    let (status, html) = page(&app, &ada, PAGE).await;
+    let (status, html) = app.page(&ada, PAGE).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         html.matches(r#"data-testid="template-version""#).count(),
@@ -255,16 +212,22 @@ async fn the_versions_page_lists_them_and_shows_a_diff() {
     assert!(html.contains("A versioned service"));
     assert!(!html.contains(r#"data-testid="version-diff""#));
 
-    let (status, html) = page(&app, &ada, &format!("{PAGE}?from={first}&to={second}")).await;
+    let (status, html) = app
+        .page(&ada, &format!("{PAGE}?from={first}&to={second}"))
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains(r#"data-path="skeleton/README.md""#), "{html}");
     assert!(html.contains("+Second."), "{html}");
-    let (_, html) = page(&app, &ada, &format!("{PAGE}?from={second}&to={second}")).await;
+    let (_, html) = app
+        .page(&ada, &format!("{PAGE}?from={second}&to={second}"))
+        .await;
     assert!(
         html.contains(r#"data-testid="version-diff-empty""#),
         "{html}"
     );
-    let (_, html) = page(&app, &ada, &format!("{PAGE}?from=sha256:0&to={second}")).await;
+    let (_, html) = app
+        .page(&ada, &format!("{PAGE}?from=sha256:0&to={second}"))
+        .await;
     assert!(
         html.contains(r#"data-testid="version-diff-error""#),
         "{html}"
@@ -272,10 +235,12 @@ async fn the_versions_page_lists_them_and_shows_a_diff() {
     assert!(html.contains("from: "), "{html}");
 
     // The wizard links to the versions.
-    let (_, html) = page(&app, &ada, "/create/templates/default/versioned").await;
+    let (_, html) = app.page(&ada, "/create/templates/default/versioned").await;
     assert!(html.contains(r#"data-testid="versions-link""#), "{html}");
     // No such template: the portal's Not found panel, as for any page with nothing to show.
-    let (_, html) = page(&app, &ada, "/create/templates/default/absent/versions").await;
+    let (_, html) = app
+        .page(&ada, "/create/templates/default/absent/versions")
+        .await;
     assert!(
         html.contains("There is no such template, and no version of one."),
         "{html}"
@@ -300,7 +265,7 @@ async fn platform_admins_publish_a_new_version_from_the_authoring_page() {
             ("fc.0", "Authored.\n")
         ])
     );
-    let (status, html) = page(&app, &linus, &author).await;
+    let (status, html) = app.page(&linus, &author).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains(r#"data-testid="publish-form""#), "{html}");
 
@@ -316,7 +281,7 @@ async fn platform_admins_publish_a_new_version_from_the_authoring_page() {
         location.starts_with(&format!("{PAGE}?published=sha256")),
         "{location}"
     );
-    let (_, html) = page(&app, &linus, &location).await;
+    let (_, html) = app.page(&linus, &location).await;
     assert!(
         html.contains(r#"data-testid="version-published""#),
         "{html}"
@@ -358,7 +323,7 @@ async fn platform_admins_publish_a_new_version_from_the_authoring_page() {
     .await;
     assert_eq!(status, StatusCode::FOUND);
     assert!(location.contains("__err="), "{location}");
-    let (_, html) = page(&app, &linus, &location).await;
+    let (_, html) = app.page(&linus, &location).await;
     assert!(html.contains(r#"data-testid="publish-error""#), "{html}");
     assert!(html.contains("metadata.name"), "{html}");
 }

@@ -183,6 +183,53 @@ impl App {
         runner.drain().await.expect("run tasks");
     }
 
+    /// `GET uri` as a browser holding the session `cookie`: the status and the page.
+    pub async fn page(&self, cookie: &str, uri: &str) -> (StatusCode, String) {
+        let response = self
+            .send(
+                Request::get(uri)
+                    .header(header::COOKIE, cookie)
+                    .body(Body::empty())
+                    .expect("request"),
+            )
+            .await;
+        let status = response.status();
+        (status, text_of(response).await)
+    }
+
+    /// Posts the form `body` to the server function at `path` with the session `cookie`: as a
+    /// browser's plain form sent from the page `referer` (`accept: text/html`), or, without a
+    /// referer, as the portal's own client. The status, the location and the body.
+    pub async fn post_form(
+        &self,
+        cookie: &str,
+        path: &str,
+        body: &str,
+        referer: Option<&str>,
+    ) -> (StatusCode, String, String) {
+        let mut request = Request::post(path)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ORIGIN, ORIGIN)
+            .header(header::COOKIE, cookie);
+        request = match referer {
+            Some(referer) => request
+                .header(header::ACCEPT, "text/html")
+                .header(header::REFERER, format!("{ORIGIN}{referer}")),
+            None => request.header(header::ACCEPT, "application/json"),
+        };
+        let response = self
+            .send(request.body(Body::from(body.to_owned())).expect("request"))
+            .await;
+        let status = response.status();
+        let location = response
+            .headers()
+            .get(header::LOCATION)
+            .and_then(|l| l.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        (status, location, text_of(response).await)
+    }
+
     /// An application that provisions into the test control plane (`TEST_KUBECONFIG`, set by
     /// `tests/scripts/with-controlplane.sh`) with a task worker, as `causeway serve` runs one.
     pub async fn with_cluster() -> Self {
@@ -317,6 +364,14 @@ pub async fn json_of(response: Response<Body>) -> Value {
     }
     serde_json::from_slice(&bytes)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+}
+
+/// The body of `response` as text.
+pub async fn text_of(response: Response<Body>) -> String {
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    String::from_utf8(bytes.to_vec()).expect("UTF-8")
 }
 
 /// Runs `git` in `dir` with `args`; its standard output. A failure fails the test with git's
