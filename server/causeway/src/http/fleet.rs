@@ -29,6 +29,7 @@ fn template_ref(namespace: &str, kind: &str, name: &str) -> Result<String, ApiEr
 #[utoipa::path(get, path = "/api/scaffolder/v2/templates/{namespace}/{kind}/{name}/fleet", operation_id = "scaffolder_fleet", tag = "scaffolder",
     params(("namespace" = String, Path), ("kind" = String, Path, description = "Always `template`"), ("name" = String, Path)),
     responses((status = 200, description = "The services created from the template, the version each is on, and their upgrades", body = Fleet),
+        (status = 400, description = "`kind` is not `template`", body = ErrorEnvelope),
         (status = 401, description = "Nobody is signed in", body = ErrorEnvelope),
         (status = 404, description = "No such template", body = ErrorEnvelope)))]
 /// `GET …/fleet`
@@ -45,7 +46,7 @@ pub async fn fleet(
     params(("namespace" = String, Path), ("kind" = String, Path, description = "Always `template`"), ("name" = String, Path)),
     request_body = UpgradeRequest,
     responses((status = 202, description = "The task upgrading the services (one step per service), followed at `/api/tasks/{id}`", body = Task),
-        (status = 400, description = "An unknown version, a service not created from this template, or a malformed body", body = ErrorEnvelope),
+        (status = 400, description = "`kind` is not `template`, an unknown version, a service not created from this template, or a malformed body", body = ErrorEnvelope),
         (status = 401, description = "Nobody is signed in", body = ErrorEnvelope),
         (status = 403, description = "A whole fleet by someone who is not a platform admin, or a service none of the caller's teams owns", body = ErrorEnvelope),
         (status = 404, description = "No such template", body = ErrorEnvelope),
@@ -77,6 +78,7 @@ pub async fn upgrade(
 #[utoipa::path(post, path = "/api/scaffolder/v2/templates/{namespace}/{kind}/{name}/fleet/refresh", operation_id = "scaffolder_fleet_refresh", tag = "scaffolder",
     params(("namespace" = String, Path), ("kind" = String, Path, description = "Always `template`"), ("name" = String, Path)),
     responses((status = 200, description = "How many of the template's change requests were found merged or closed (the server also asks about all of them every minute)", body = FleetRefresh),
+        (status = 400, description = "`kind` is not `template`", body = ErrorEnvelope),
         (status = 401, description = "Nobody is signed in", body = ErrorEnvelope),
         (status = 404, description = "No such template", body = ErrorEnvelope)))]
 /// `POST …/fleet/refresh`: asks the git server about open change requests now.
