@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod catalog;
+pub mod delivery;
 pub mod entity_ref;
 pub mod error;
 pub mod guardrails;
@@ -44,6 +45,8 @@ pub struct Platform {
     pub guardrails: guardrails::Guardrails,
     /// Software templates, checked against the catalog.
     pub scaffolder: scaffolder::Scaffolder,
+    /// Deployments, changes and incidents per service, and the DORA measures drawn from them.
+    pub delivery: delivery::Delivery,
 }
 
 impl Platform {
@@ -82,7 +85,9 @@ impl Platform {
             },
         );
         let tokens = identity::Tokens::new(store.clone(), directory.clone());
+        let delivery = delivery::Delivery::new(store.clone(), catalog.clone(), audit.clone());
         Ok(Self {
+            delivery,
             directory,
             sessions: identity::Sessions::new(store.clone(), settings.session_ttl),
             tokens,
