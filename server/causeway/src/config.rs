@@ -88,7 +88,7 @@ pub struct Config {
     /// Lease of a claimed task (see `task_lease_secs`).
     pub task_lease: Duration,
     pub task_workers: usize,
-    /// The pause between two services of an upgrade task.
+    /// The least time between the starts of two services of an upgrade task.
     pub upgrade_pace: Duration,
     /// How long a stopping server keeps serving with `/readyz` at 503 (see `shutdown_delay_secs`).
     pub shutdown_delay: Duration,
@@ -271,7 +271,7 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "upgrade_pace_ms",
         "CAUSEWAY_UPGRADE_PACE_MS",
         "100",
-        "the pause before each service after the first when a task upgrades services to a new template version, so that a fleet-wide upgrade does not flood the git server; `0` for none",
+        "the least time between the starts of two services when a task upgrades services to a new template version (a service that takes longer adds no wait), so that a fleet-wide upgrade reaches the git server at most once per this many milliseconds; `0` for no limit",
     ),
     (
         "task_lease_secs",

@@ -99,7 +99,7 @@ pub struct Scaffolder {
     /// Where services' repositories are (the embedded host's directory and the configured git
     /// hosts), for upgrades; the publish actions are given the same settings.
     git: Option<actions::GitSettings>,
-    /// The pause before each service after the first in an upgrade task (`fleet/task.rs`).
+    /// The least time between the starts of two services in an upgrade task (`fleet/task.rs`).
     upgrade_pace: std::time::Duration,
 }
 
@@ -119,8 +119,8 @@ impl Scaffolder {
         }
     }
 
-    /// An engine whose upgrade tasks pause `pace` before each service after the first, so that
-    /// a fleet-wide upgrade reaches the git server at most once per `pace`.
+    /// An engine whose upgrade tasks start at most one service per `pace`, so that a fleet-wide
+    /// upgrade reaches the git server at most once per `pace`.
     pub fn with_upgrade_pace(mut self, pace: std::time::Duration) -> Self {
         self.upgrade_pace = pace;
         self

@@ -24,7 +24,7 @@ use crate::{Error, Result};
 
 pub use self::task::UPGRADE;
 
-/// The pause before each service after the first in an upgrade task, unless configured
+/// The least time between the starts of two services in an upgrade task, unless configured
 /// (`upgrade_pace_ms`): at most ten services a second reach the git server, whatever the size of
 /// the fleet.
 pub const DEFAULT_PACE: std::time::Duration = std::time::Duration::from_millis(100);

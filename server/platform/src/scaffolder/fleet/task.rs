@@ -8,8 +8,9 @@
 //! with the next; only a failure that may pass (the database, the git server unreachable) stops
 //! the step for the runner to retry.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
@@ -30,7 +31,10 @@ impl Scaffolder {
     pub fn upgrade_handlers(&self) -> BTreeMap<String, Arc<dyn Handler>> {
         BTreeMap::from([(
             UPGRADE.to_owned(),
-            Arc::new(UpgradeTask(self.clone())) as Arc<dyn Handler>,
+            Arc::new(UpgradeTask {
+                scaffolder: self.clone(),
+                started: Mutex::default(),
+            }) as Arc<dyn Handler>,
         )])
     }
 
@@ -93,16 +97,44 @@ impl Scaffolder {
     }
 }
 
-struct UpgradeTask(Scaffolder);
+struct UpgradeTask {
+    scaffolder: Scaffolder,
+    /// When each running task of this worker last started a service, for the pace: the pause
+    /// makes up only what is left of it, so a service that takes longer than the pace adds no
+    /// wait. A task resumed by another worker starts without a pause.
+    started: Mutex<HashMap<String, Instant>>,
+}
 
 impl UpgradeTask {
+    /// Waits until the pace has passed since this task last started a service here, then
+    /// records this start.
+    async fn pace(&self, task: &str) {
+        let pace = self.scaffolder.upgrade_pace;
+        let last = self
+            .started
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(task)
+            .copied();
+        if let Some(last) = last {
+            let left = pace.saturating_sub(last.elapsed());
+            if !left.is_zero() {
+                tokio::time::sleep(left).await;
+            }
+        }
+        self.started
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(task.to_owned(), Instant::now());
+    }
+
     async fn step(&self, context: &Context, step: &str) -> Result<(), StepError> {
         let services = self
-            .0
+            .scaffolder
             .services()
             .map_err(|e| StepError::permanent(e.to_string()))?;
         let upgrades = self
-            .0
+            .scaffolder
             .upgrades()
             .map_err(|e| StepError::permanent(e.to_string()))?;
         let service = step
@@ -122,10 +154,7 @@ impl UpgradeTask {
             .and_then(|list| list.iter().find(|s| s["service"] == service))
             .and_then(|s| s["from_version"].as_str())
             .ok_or_else(|| StepError::permanent(format!("the task does not list {service}")))?;
-        let first = input.pointer("/services/0/service").and_then(Value::as_str) == Some(service);
-        if !first && !self.0.upgrade_pace.is_zero() {
-            tokio::time::sleep(self.0.upgrade_pace).await;
-        }
+        self.pace(&context.id).await;
         let record = upgrades
             .get(service, to)
             .await
@@ -148,7 +177,7 @@ impl UpgradeTask {
             ));
         }
         let (status, attempt, outcome) = match self
-            .0
+            .scaffolder
             .upgrade_one(service, template, from, to, &context.requester, &values)
             .await
         {
@@ -246,7 +275,11 @@ impl Handler for UpgradeTask {
         _error: Option<&'a str>,
     ) -> BoxFuture<'a, ()> {
         Box::pin(async move {
-            let Ok(upgrades) = self.0.upgrades() else {
+            self.started
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&context.id);
+            let Ok(upgrades) = self.scaffolder.upgrades() else {
                 return;
             };
             let to = context
