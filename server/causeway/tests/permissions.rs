@@ -70,6 +70,10 @@ const ROWS: &[Row] = &[
     row("GET", "/api/tasks/{id}", "UANA"),
     row("GET", "/api/tasks/{id}/events", "UANA"),
     row("POST", "/api/tasks/{id}/cancel", "UAFA"),
+    // Events for a service are posted by its owning team and platform admins; the measures are
+    // everyone's to read.
+    row("POST", "/api/events", "UAFA"),
+    row("GET", "/api/delivery/dora", "UAAA"),
     row("GET", "/api/approvals", "UAAA"),
     row("GET", "/api/approvals/{id}", "UAAA"),
     row("POST", "/api/approvals/{id}/approve", "UFFA"),
@@ -217,6 +221,17 @@ impl Fixture {
                 let body =
                     (row.method == "POST").then(|| Body::Json(json!({ "comment": "matrix" })));
                 (with(&self.make("approval").await), body)
+            }
+            ("POST", "/api/events") => (
+                row.path.to_owned(),
+                Some(Body::Json(json!({
+                    "kind": "deployment", "id": "matrix", "service": "payments-api",
+                    "environment": "prod", "version": "1.0.0", "status": "succeeded",
+                    "startedAt": "2026-12-01T10:00:00Z", "finishedAt": "2026-12-01T10:05:00Z",
+                }))),
+            ),
+            ("GET", "/api/delivery/dora") => {
+                ("/api/delivery/dora?service=payments-api".to_owned(), None)
             }
             ("POST", "/api/policies/test") => (row.path.to_owned(), Some(Body::Json(target))),
             ("POST", "/api/policies/waivers") => {

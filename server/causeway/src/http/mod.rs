@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod correlation;
 pub mod dto;
 pub mod error;
+pub mod events;
 pub mod fleet;
 pub mod guardrails;
 pub mod health;
@@ -188,6 +189,8 @@ pub fn router(state: AppState) -> Router {
             "/api/policies/waivers/{id}",
             delete(guardrails::revoke_waiver),
         )
+        .route("/api/events", post(events::ingest))
+        .route("/api/delivery/dora", get(events::dora))
         .route("/api/approvals", get(approvals::list))
         .route("/api/approvals/{id}", get(approvals::get))
         .route("/api/approvals/{id}/approve", post(approvals::approve))

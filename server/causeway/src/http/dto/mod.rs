@@ -9,6 +9,7 @@
 pub mod approvals;
 pub mod catalog;
 pub mod error;
+pub mod events;
 pub mod fleet;
 pub mod guardrails;
 pub mod identity;
