@@ -14,7 +14,7 @@ export SITE_ROOT
 WASM_PROFILE ?= release
 CAUSEWAY := $(CARGO_TARGET_DIR)/debug/causeway
 
-.PHONY: help run test setup site server release lint unit chart e2e fmt clean dev-cluster dev-cluster-down dev-gitea dev-gitea-down bench-catalog bench-templates bench-provision bench-policies fuzz fuzz-api
+.PHONY: help run test setup site server release lint unit chart e2e fmt clean dev-cluster dev-cluster-down dev-gitea dev-gitea-down bench-catalog bench-templates bench-upgrades bench-provision bench-policies fuzz fuzz-api
 
 help:
 	@echo "make run   build and serve the portal with demo data on http://127.0.0.1:3000"
@@ -144,6 +144,15 @@ bench-catalog:
 bench-templates:
 	cargo build --release -p causeway
 	CAUSEWAY_BIN=$(CARGO_TARGET_DIR)/release/causeway tests/bench/templates/run.sh
+
+## The upgrades benchmark (tests/bench/upgrades): SERVICES (200) services created from one template,
+## some edited by their teams, upgraded to the template's next version as one task, at the default
+## pace and at none, with the server's time and memory; COMPARE="50" runs a smaller fleet too, to
+## show whether memory grows with the fleet. PACES, PROFILE, ENGINE=postgres: see its run.sh.
+## Release build, no cluster (the template has no environments).
+bench-upgrades:
+	cargo build --release -p causeway
+	CAUSEWAY_BIN=$(CARGO_TARGET_DIR)/release/causeway tests/bench/upgrades/run.sh
 
 clean:
 	rm -rf target var
