@@ -21,7 +21,8 @@ Setup, through the same doors a platform team and a developer use (timed, not pa
     (`POST /api/catalog/refresh`), then `GET …/fleet` checked to name it newest.
 The server is stopped and the state (database, repositories, template) kept aside.
 
-Each measured run starts a server from that state with CAUSEWAY_UPGRADE_PACE_MS set to the pace,
+Each measured run starts a server from that state with CAUSEWAY_UPGRADE_PACE_MS set to the pace
+(the least time between the starts of two services; a service that takes longer adds no wait),
 waits until the machine is idle, and measures what the platform team does and waits for:
   wall_s     from sending `POST …/upgrades` (linus, an empty selection: the whole fleet) until
              `GET /api/tasks/{id}` (polled every 0.25 s) says `completed`;
@@ -31,7 +32,7 @@ waits until the machine is idle, and measures what the platform team does and wa
              current, no failed), and every service's repository read: the upgrade branch exists,
              carries version 2's change, keeps the team's edit, marks the conflict, leaves the
              default branch where it was;
-  profile    per-service step time from the task's steps (its pace excluded), the runner's gaps
+  profile    per-service step time from the task's steps (the pace's waits excluded), the runner's gaps
              between steps, the CPU time of the server, of its git processes and of the rest of
              the machine, and the CPU per service over each tenth of the fleet;
   follower   after the run, one pass of the change-request follower over the changes just opened
@@ -458,21 +459,29 @@ def expected_outcomes(count):
 
 
 def step_profile(task, pace_ms):
-    """Per-service step times from the task's steps, the pace excluded, and the runner's gaps."""
-    steps = sorted(task["steps"], key=lambda s: s["position"])
-    work, gaps = [], []
+    """Per-service step times from the task's steps, the pace's waits excluded, and the runner's
+    gaps. The pace is the least time between the starts of two services: a step waits for what
+    is left of it since the previous service started (after its own wait), nothing when the
+    previous service took longer. The waits are worked out from the steps' start times, which the
+    task records to the millisecond."""
+    steps = [s for s in sorted(task["steps"], key=lambda s: s["position"])
+             if s["started_at_millis"] is not None and s["finished_at_millis"] is not None]
+    work, gaps, waits = [], [], []
+    paced_at = None  # when the previous service passed its pace
     for n, step in enumerate(steps):
-        if step["started_at_millis"] is None or step["finished_at_millis"] is None:
-            continue
-        took = step["finished_at_millis"] - step["started_at_millis"]
-        work.append(took - (pace_ms if n > 0 else 0))
-        if n > 0 and steps[n - 1]["finished_at_millis"] is not None:
-            gaps.append(step["started_at_millis"] - steps[n - 1]["finished_at_millis"])
+        begun = step["started_at_millis"]
+        wait = 0 if paced_at is None else max(0, pace_ms - (begun - paced_at))
+        paced_at = begun + wait
+        waits.append(wait)
+        work.append(step["finished_at_millis"] - begun - wait)
+        if n > 0:
+            gaps.append(begun - steps[n - 1]["finished_at_millis"])
     first = steps[0]["started_at_millis"] if steps else None
     return {
         "service_ms": percentiles(work),
         "service_total_s": round(sum(work) / 1000, 2),
-        "pace_total_s": round(pace_ms * max(0, len(steps) - 1) / 1000, 2),
+        "pace_total_s": round(sum(waits) / 1000, 2),
+        "paced_services": sum(1 for w in waits if w > 0),
         "gap_total_s": round(sum(gaps) / 1000, 2),
         "gap_ms": percentiles(gaps),
         "queued_ms": None if first is None else first - task["created_at_millis"],

@@ -45,8 +45,8 @@ def main():
     if scratch:
         lines += [f"The server's scratch repositories (one per service upgraded) in {scratch['dir']}, "
                   f"on {scratch['fs']}.", ""]
-    lines += ["| services | pace | `POST …/upgrades` → task `completed` (s): median, (all runs) | of which the pace (s) "
-              "| per service, pace excluded: p50 / p95 (ms) | CPU: server / git / rest of the machine (s) "
+    lines += ["| services | pace | `POST …/upgrades` → task `completed` (s): median, (all runs) | of which waiting for the pace (s) "
+              "| per service, waits excluded: p50 / p95 (ms) | CPU: server / git / rest of the machine (s) "
               "| server RSS start / peak / end (MiB) | peak with git processes (MiB) "
               "| outcomes (open / conflict / current / failed) | reference git work (ms) |",
               "|---|---|---|---|---|---|---|---|---|---|"]
@@ -120,7 +120,8 @@ def main():
         svc = p.get("service_ms") or {}
         lines += ["", f"{largest} services at pace {r['pace_ms']} ms: {fmt(r.get('wall_s'))} s = the services' own "
                   f"work {fmt(p.get('service_total_s'))} s (mean {fmt(svc.get('mean'), 0)} ms, max "
-                  f"{fmt(svc.get('max'), 0)} ms) + the pace {fmt(p.get('pace_total_s'))} s + the runner between "
+                  f"{fmt(svc.get('max'), 0)} ms) + waits for the pace {fmt(p.get('pace_total_s'))} s ({p.get('paced_services', '—')} services waited) "
+                  f"+ the runner between "
                   f"steps {fmt(p.get('gap_total_s'))} s + the task's wait for a worker {fmt(p.get('queued_ms'))} ms "
                   f"+ the client's polling; the server's task took {fmt(p.get('server_s'))} s. CPU: server "
                   f"{fmt((r.get('cpu_s') or {}).get('server'))} s, git processes {fmt((r.get('cpu_s') or {}).get('git'))} s."]
