@@ -68,6 +68,8 @@ pub struct Deployment {
     pub started_at: i64,
     pub finished_at: i64,
     pub commits: Vec<Commit>,
+    /// The PipelineRun that made it, as `namespace/name`, when the sender knows it.
+    pub pipeline_run: Option<String>,
 }
 
 /// A commit of a service, with the time it was authored and, when known, the deployment that
@@ -325,6 +327,7 @@ fn read_payload(fields: &mut Fields<'_, '_>, kind: &str, time: Option<i64>) -> O
                 fields.problem("finishedAt", "is before startedAt");
             }
             let commits = fields.commits();
+            let pipeline_run = fields.pipeline_run("pipelineRun");
             Some(Payload::Deployment(Deployment {
                 environment: environment?,
                 version: version?,
@@ -332,6 +335,7 @@ fn read_payload(fields: &mut Fields<'_, '_>, kind: &str, time: Option<i64>) -> O
                 started_at: started_at?,
                 finished_at: finished_at?,
                 commits: commits?,
+                pipeline_run,
             }))
         }
         "change" => {
@@ -459,6 +463,38 @@ impl Fields<'_, '_> {
             );
             None
         })
+    }
+
+    /// An optional PipelineRun as `namespace/name`: two Kubernetes names (lowercase letters,
+    /// digits, '-' and, in the name, '.') joined by one '/'.
+    fn pipeline_run(&mut self, field: &str) -> Option<String> {
+        let text = self.text(field, false, 317)?;
+        let valid = text.split_once('/').is_some_and(|(namespace, name)| {
+            let label = |s: &str, dots: bool| {
+                !s.is_empty()
+                    && s.chars().all(|c| {
+                        c.is_ascii_lowercase()
+                            || c.is_ascii_digit()
+                            || c == '-'
+                            || (dots && c == '.')
+                    })
+            };
+            namespace.len() <= 63
+                && name.len() <= 253
+                && label(namespace, false)
+                && label(name, true)
+        });
+        if valid {
+            Some(text)
+        } else {
+            self.problem(
+                field,
+                format!(
+                    "{text:?} is not a PipelineRun as namespace/name (lowercase letters, digits, '-', and '.' in the name)"
+                ),
+            );
+            None
+        }
     }
 
     fn service(&mut self) -> Option<String> {

@@ -12,6 +12,7 @@
 
 pub mod dora;
 pub mod events;
+pub mod recent;
 
 use std::collections::BTreeSet;
 
@@ -163,8 +164,8 @@ async fn store_payload(tx: &mut Tx<'_>, event: &Event) -> Result<()> {
         Payload::Deployment(deployment) => {
             sqlx::query(
                 "INSERT INTO delivery_deployments \
-                 (service, id, environment, version, status, started_at, finished_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (service, id) DO NOTHING",
+                 (service, id, environment, version, status, started_at, finished_at, pipeline_run) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (service, id) DO NOTHING",
             )
             .bind(service)
             .bind(&event.id)
@@ -173,6 +174,7 @@ async fn store_payload(tx: &mut Tx<'_>, event: &Event) -> Result<()> {
             .bind(deployment.status.as_str())
             .bind(deployment.started_at)
             .bind(deployment.finished_at)
+            .bind(deployment.pipeline_run.as_deref())
             .execute(&mut **tx)
             .await?;
             for commit in &deployment.commits {

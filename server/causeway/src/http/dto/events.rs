@@ -80,6 +80,8 @@ pub struct EventData {
     pub finished_at: Option<String>,
     /// Deployment: the commits it contains.
     pub commits: Option<Vec<CommitRef>>,
+    /// Deployment: the Tekton PipelineRun that made it, as `namespace/name`.
+    pub pipeline_run: Option<String>,
     /// Change: the commit id, 7 to 64 hexadecimal digits.
     pub sha: Option<String>,
     /// Change: RFC 3339; a commit listed in a deployment may carry it too.
