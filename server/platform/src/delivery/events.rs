@@ -5,6 +5,8 @@
 
 use serde_json::{Map, Value};
 
+mod cdevents;
+
 use crate::catalog::Problem;
 use crate::catalog::refs;
 use crate::{Error, Result};
@@ -198,6 +200,8 @@ fn read_event(item: &Value, at: &str, problems: &mut Problems) -> Option<Event> 
     };
     if object.contains_key("specversion") {
         read_cloud_event(&mut fields)
+    } else if cdevents::is_cdevent(object) {
+        cdevents::read(&mut fields)
     } else {
         read_plain_event(&mut fields)
     }
@@ -252,6 +256,10 @@ fn read_cloud_event(fields: &mut Fields<'_, '_>) -> Option<Event> {
         at,
         problems: fields.problems,
     };
+    // CDEvents' CloudEvents binding puts the whole CDEvent (its context and subject) in `data`.
+    if cdevents::is_cdevent(data_fields.object) {
+        return cdevents::read(&mut data_fields);
+    }
     let payload = read_payload(&mut data_fields, kind?, time)?;
     let service = data_fields.service()?;
     Some(Event {
@@ -297,17 +305,7 @@ fn read_plain_event(fields: &mut Fields<'_, '_>) -> Option<Event> {
 fn read_payload(fields: &mut Fields<'_, '_>, kind: &str, time: Option<i64>) -> Option<Payload> {
     match kind {
         "deployment" => {
-            let environment = fields.text("environment", true, 63);
-            if let Some(env) = &environment
-                && !env
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-            {
-                fields.problem(
-                    "environment",
-                    "must be an environment's name: lowercase letters, digits and '-'",
-                );
-            }
+            let environment = fields.environment("environment");
             let version = fields.text("version", true, 200);
             let status = fields.text("status", true, 20).and_then(|s| {
                 let status = Status::parse(&s);
@@ -465,6 +463,23 @@ impl Fields<'_, '_> {
         })
     }
 
+    /// An environment's name: lowercase letters, digits and '-'.
+    fn environment(&mut self, field: &str) -> Option<String> {
+        let env = self.text(field, true, 63)?;
+        if env
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            Some(env)
+        } else {
+            self.problem(
+                field,
+                "must be an environment's name: lowercase letters, digits and '-'",
+            );
+            None
+        }
+    }
+
     /// An optional PipelineRun as `namespace/name`: two Kubernetes names (lowercase letters,
     /// digits, '-' and, in the name, '.') joined by one '/'.
     fn pipeline_run(&mut self, field: &str) -> Option<String> {
@@ -498,11 +513,38 @@ impl Fields<'_, '_> {
     }
 
     fn service(&mut self) -> Option<String> {
-        let text = self.text("service", true, 300)?;
+        self.reference("service")
+    }
+
+    /// A component's entity reference in `field`, normalised (`payments-api` reads as
+    /// `component:default/payments-api`).
+    fn reference(&mut self, field: &str) -> Option<String> {
+        let text = self.text(field, true, 300)?;
         match refs::parse(&text, "component", "default") {
             Ok(service) => Some(service),
             Err(message) => {
-                self.problem("service", message);
+                self.problem(field, message);
+                None
+            }
+        }
+    }
+
+    /// A nested object in `field`, read with the same problems and a longer path.
+    fn nested(&mut self, field: &str, required: bool) -> Option<Fields<'_, '_>> {
+        match self.object.get(field) {
+            Some(Value::Object(object)) => Some(Fields {
+                object,
+                at: self.path(field),
+                problems: self.problems,
+            }),
+            None | Some(Value::Null) => {
+                if required {
+                    self.problem(field, "is missing");
+                }
+                None
+            }
+            Some(_) => {
+                self.problem(field, "is not a JSON object");
                 None
             }
         }
