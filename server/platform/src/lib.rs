@@ -13,6 +13,7 @@ pub mod notify;
 pub mod org;
 pub mod provision;
 pub mod scaffolder;
+pub mod scorecards;
 pub mod store;
 pub mod tasks;
 pub mod time;
@@ -47,6 +48,8 @@ pub struct Platform {
     pub scaffolder: scaffolder::Scaffolder,
     /// Deployments, changes and incidents per service, and the DORA measures drawn from them.
     pub delivery: delivery::Delivery,
+    /// The platform team's scorecards and every entity's results.
+    pub scorecards: scorecards::Scorecards,
 }
 
 impl Platform {
@@ -86,7 +89,14 @@ impl Platform {
         );
         let tokens = identity::Tokens::new(store.clone(), directory.clone());
         let delivery = delivery::Delivery::new(store.clone(), catalog.clone(), audit.clone());
+        let scorecards = scorecards::Scorecards::new(
+            store.clone(),
+            catalog.clone(),
+            guardrails.clone(),
+            delivery.clone(),
+        );
         Ok(Self {
+            scorecards,
             delivery,
             directory,
             sessions: identity::Sessions::new(store.clone(), settings.session_ttl),

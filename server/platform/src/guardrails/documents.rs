@@ -1,5 +1,5 @@
 //! Platform configuration as documents: `apiVersion: causeway.dev/v1alpha1` with the kinds
-//! `Settings`, `Cluster`, `Environment`, `Approval`, `Policy` and `Waiver`, read from one or more
+//! `Settings`, `Cluster`, `Environment`, `Approval`, `Policy`, `Waiver` and `Scorecard`, read from one or more
 //! files into the engine's configuration. Every problem names its file, line and field, and all
 //! of them are reported at once.
 
@@ -29,6 +29,7 @@ pub const KINDS: &[&str] = &[
     "Approval",
     "Policy",
     "Waiver",
+    "Scorecard",
 ];
 
 /// A file of documents: where it came from and its text.
@@ -45,6 +46,8 @@ pub struct PlatformConfig {
     pub policies: Vec<CompiledPolicy>,
     /// Waivers written in the configuration (others are granted in the portal or API).
     pub waivers: Vec<Waiver>,
+    /// The scorecards entities are scored against (`crate::scorecards`).
+    pub scorecards: Vec<crate::scorecards::Scorecard>,
 }
 
 /// A policy with its expressions compiled.
@@ -479,11 +482,29 @@ fn build(documents: &[Document<'_>], problems: &mut Vec<Problem>) -> PlatformCon
     let waivers = of("Waiver")
         .filter_map(|d| waiver(d, &ids, problems))
         .collect();
+    let scorecards = of("Scorecard")
+        .filter_map(|d| scorecard(d, problems))
+        .collect();
     PlatformConfig {
         provision,
         policies,
         waivers,
+        scorecards,
     }
+}
+
+/// A `Scorecard` document, checked by `crate::scorecards::definition`.
+fn scorecard(
+    document: &Document<'_>,
+    problems: &mut Vec<Problem>,
+) -> Option<crate::scorecards::Scorecard> {
+    let spec = document.chunk.spec().map_err(|p| problems.push(p)).ok()?;
+    crate::scorecards::definition::compile(
+        &document.name,
+        &document.description,
+        spec,
+        &mut |field, message| problems.push(document.chunk.problem(field, message)),
+    )
 }
 
 fn settings_into(

@@ -54,6 +54,14 @@ pub fn export(config: &PlatformConfig) -> String {
             }),
         ));
     }
+    for scorecard in &config.scorecards {
+        documents.push(document(
+            "Scorecard",
+            &scorecard.name,
+            Some(&scorecard.description),
+            serde_json::to_value(scorecard.spec()).unwrap_or_default(),
+        ));
+    }
     documents
         .iter()
         .map(|d| serde_yaml_ng::to_string(d).unwrap_or_default())

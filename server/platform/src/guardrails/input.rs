@@ -1,5 +1,6 @@
 //! The parts of a policy's input that every kind of request shares: the requester, an entity
-//! with the maps policies test membership in always present, and the time.
+//! with the maps policies test membership in always present, and the time; and a service's
+//! scorecard levels, which environment requests add.
 
 use serde_json::{Value, json};
 
@@ -56,4 +57,35 @@ pub fn entity(mut entity: Value, entity_ref: &str) -> Value {
 /// Now, as RFC 3339.
 pub fn now() -> Value {
     json!(crate::time::iso(crate::time::now_millis()))
+}
+
+/// The `scorecards` key of an environment request's input: for each scorecard that applies to
+/// the service (`scorecards`: its name, its levels lowest first, its result), the level reached
+/// (`null` for none), its `rank` (levels reached, 0 for none), the `levels`, the levels
+/// `reached`, and the `failing` checks with their level, fix and evaluation error, so that a
+/// policy can ask for a level before an environment (`'gold' in
+/// scorecards['operational-maturity'].reached`) and say what to fix.
+pub fn scorecards<'a>(
+    scorecards: impl IntoIterator<Item = (&'a str, &'a [String], &'a crate::scorecards::Scored)>,
+) -> Value {
+    let mut out = serde_json::Map::new();
+    for (name, levels, scored) in scorecards {
+        let rank = crate::scorecards::evaluate::rank(levels, scored.level.as_deref());
+        out.insert(
+            name.to_owned(),
+            json!({
+                "level": scored.level,
+                "rank": rank,
+                "levels": levels,
+                "reached": levels[..rank],
+                "failing": scored.failing().map(|c| json!({
+                    "check": c.name,
+                    "level": c.level,
+                    "fix": c.fix,
+                    "error": c.error,
+                })).collect::<Vec<_>>(),
+            }),
+        );
+    }
+    Value::Object(out)
 }

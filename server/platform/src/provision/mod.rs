@@ -195,6 +195,8 @@ pub struct Provisioner {
     approvals: approvals::Table,
     /// Tells the configured webhooks about approvals.
     notifier: crate::notify::Notifier,
+    /// The service's scorecard levels, which environment policies see.
+    scorecards: crate::scorecards::Scorecards,
 }
 
 fn problem(field: &str, message: String) -> Problem {
@@ -227,7 +229,6 @@ impl Provisioner {
     /// An engine that follows the platform configuration of `guardrails`.
     pub fn with_guardrails(guardrails: Guardrails, platform: &Platform) -> Self {
         Self {
-            guardrails,
             catalog: platform.catalog.clone(),
             directory: platform.directory.clone(),
             records: Records::new(platform.store.clone()),
@@ -237,6 +238,13 @@ impl Provisioner {
             clients: Clients::default(),
             approvals: approvals::Table::new(platform.store.clone()),
             notifier: crate::notify::Notifier::new(),
+            scorecards: crate::scorecards::Scorecards::new(
+                platform.store.clone(),
+                platform.catalog.clone(),
+                guardrails.clone(),
+                platform.delivery.clone(),
+            ),
+            guardrails,
         }
     }
 

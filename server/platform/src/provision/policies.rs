@@ -96,6 +96,7 @@ impl Provisioner {
         };
         let requester = self.requester_input(&request.requester.entity_ref).await;
         let team = self.team_input(prepared).await?;
+        let scorecards = self.scorecards.policy_input(&instance.service_ref).await?;
         Ok(json!({
             "subject": Subject::Environment.as_str(),
             "now": input::now(),
@@ -116,6 +117,7 @@ impl Provisioner {
                 "namespace": instance.namespace,
             },
             "team": team,
+            "scorecards": scorecards,
         }))
     }
 
