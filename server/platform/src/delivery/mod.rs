@@ -10,6 +10,7 @@
 //! Who may post events for a service: the members of its owning team and platform admins, the
 //! same rule as for its environments (`provision/access.rs`).
 
+pub mod adapters;
 pub mod dora;
 pub mod events;
 pub mod recent;
