@@ -22,12 +22,12 @@ use components::layout::Layout;
 use pages::{
     catalog::CatalogPage,
     create::{AuthorPage, CreatePage, FleetPage, VersionsPage, WizardPage},
+    delivery::DeliveryPage,
     entity::EntityPage,
     environments::ServerPage,
     home::HomePage,
     import::ImportPage,
     not_found::NotFound,
-    not_yet::NotYet,
     platform::PlatformPage,
     sign_in::SignInPage,
     tasks::{TaskPage, TasksPage},
@@ -79,7 +79,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/tasks/:id") view=TaskPage ssr=SsrMode::Async />
                     <Route path=path!("/platform") view=PlatformPage ssr=SsrMode::Async />
                     <Route path=path!("/platform/policies/test") view=PlatformPage ssr=SsrMode::Async />
-                    <Route path=path!("/delivery") view=|| view! { <NotYet area="delivery" /> } ssr=SsrMode::Async />
+                    <Route path=path!("/catalog/:namespace/:kind/:name/delivery") view=DeliveryPage ssr=SsrMode::Async />
+                    <Route path=path!("/delivery") view=DeliveryPage ssr=SsrMode::Async />
                 </Routes>
             </Layout>
         </Router>

@@ -4,6 +4,8 @@
 pub mod approvals;
 pub mod catalog;
 pub mod create;
+pub mod delivery;
+pub mod delivery_charts;
 pub mod environments;
 pub mod fleet;
 mod graph;

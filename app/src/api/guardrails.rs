@@ -39,9 +39,10 @@ pub(super) async fn platform_page(
     .await?
     .map(|page| page.html)
     .unwrap_or_default();
+    let delivery = super::delivery::organisation_section(params).await?;
     Ok(Some(Rendered {
         title: "Platform".to_owned(),
-        html: super::environments::with_error(&value("__err"), head + &guardrails),
+        html: super::environments::with_error(&value("__err"), head + &delivery + &guardrails),
     }))
 }
 

@@ -7,6 +7,7 @@ use crate::error::PortalError;
 
 mod approvals;
 mod create;
+mod delivery;
 mod environments;
 mod fleet;
 mod guardrails;

@@ -10,6 +10,8 @@ use crate::model::Rendered;
 #[cfg(feature = "ssr")]
 use super::create::{author_page, templates_page, wizard_page};
 #[cfg(feature = "ssr")]
+use super::delivery::{delivery_page, organisation_page};
+#[cfg(feature = "ssr")]
 use super::environments::{environment_plan, environments, task_page, tasks_list};
 #[cfg(feature = "ssr")]
 use super::fleet::fleet_page;
@@ -18,7 +20,8 @@ use super::guardrails::{bench_page, platform_page};
 #[cfg(feature = "ssr")]
 use super::template_versions::versions_page;
 
-/// A server-rendered page by its address: the environments tab, the plan page, the tasks list,
+/// A server-rendered page by its address: the environments tab, the Delivery pages of a component,
+/// a team and the organisation, the plan page, the tasks list,
 /// a task, the platform page and its policy test bench, the templates, a template's wizard, its
 /// versions, its fleet and template authoring. One server function for all of them keeps one fetch path in
 /// the browser build.
@@ -83,6 +86,10 @@ pub async fn rendered_page(path: String, query: String) -> Result<Option<Rendere
             )
             .await
         }
+        ["catalog", namespace, kind, name, "delivery"] => {
+            delivery_page(namespace, kind, name, &params).await
+        }
+        ["delivery"] => organisation_page(&params).await,
         ["tasks"] => tasks_list(value("scope"), value("status")).await,
         ["tasks", id] => task_page((*id).to_owned(), value("__err")).await,
         ["platform"] => platform_page(&params).await,

@@ -11,7 +11,7 @@ const NAV: [(&str, &str); 5] = [
     ("/create", "Create"),
     ("/tasks", "Tasks"),
     ("/platform", "Platform"),
-    ("/delivery", "Metrics"),
+    ("/delivery", "Delivery"),
 ];
 
 /// Wraps every page.

@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
+use super::delivery::TeamTabs;
 use super::environments::EntityTabs;
 use super::not_found::{NotFoundPanel, Status};
 use crate::api::catalog_entity;
@@ -173,6 +174,7 @@ fn Entity(entity: EntityView) -> impl IntoView {
             {tags}
         </header>
         {is_component.then(|| view! { <EntityTabs entity_href=entity_href.clone() current="overview" /> })}
+        {(entity.kind == "Group").then(|| view! { <TeamTabs entity_href=entity_href.clone() current="overview" /> })}
         {dangling}
         <div class="entity-layout">
             <aside class="entity-layout__side">{side}</aside>

@@ -2,12 +2,12 @@
 
 pub mod catalog;
 pub mod create;
+pub mod delivery;
 pub mod entity;
 pub mod environments;
 pub mod home;
 pub mod import;
 pub mod not_found;
-pub mod not_yet;
 pub mod platform;
 pub mod sign_in;
 pub mod tasks;

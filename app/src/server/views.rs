@@ -3,6 +3,7 @@
 pub mod approvals;
 pub mod author;
 pub mod create;
+pub mod delivery;
 pub mod environments;
 pub mod fleet;
 pub mod guardrails;

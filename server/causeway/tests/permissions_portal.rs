@@ -81,6 +81,11 @@ const ROWS: &[Row] = &[
         "/catalog/default/component/payments-api/environments/dev/plan",
         "UAAA",
     ),
+    // Delivery feedback is shared: anyone signed in reads a component's, a team's and the
+    // organisation's.
+    page("/catalog/default/component/payments-api/delivery", "UAAA"),
+    page("/catalog/default/group/payments/delivery", "UAAA"),
+    page("/delivery", "UAAA"),
     page("/tasks", "UAAA"),
     page("/tasks/{task}", "UANA"),
     page("/platform", "UAAA"),
