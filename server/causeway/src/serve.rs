@@ -203,6 +203,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     tokio::spawn(reconcile_admission(state.clone()));
     tokio::spawn(recheck_provider_accounts(state.clone()));
     tokio::spawn(follow_upgrade_changes(state.clone()));
+    tokio::spawn(evaluate_scorecards(state.clone()));
     let tasks = tokio::spawn(run_tasks(state.clone(), tasks_stopped));
     tracing::info!(address = %listen, public_url = %state.config.public_url, environments = ?state.config.cluster(), "Causeway is serving");
     let store = state.platform.store.clone();
@@ -385,6 +386,23 @@ async fn follow_upgrade_changes(state: AppState) {
             }
         }
     }
+}
+
+/// Scores every entity against the scorecards once the database is migrated and the catalog
+/// loaded, then every ten minutes and after each configuration revision (one replica at a time;
+/// `Scorecards::spawn_schedule`).
+async fn evaluate_scorecards(state: AppState) {
+    while !state.migrated.load(Ordering::Acquire) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let _ = state
+        .platform
+        .scorecards
+        .spawn_schedule(
+            state.platform.store.clone(),
+            causeway_platform::scorecards::schedule::EVERY,
+        )
+        .await;
 }
 
 /// Reads every registered location again on the configured interval.

@@ -74,6 +74,11 @@ const ROWS: &[Row] = &[
     // everyone's to read.
     row("POST", "/api/events", "UAFA"),
     row("GET", "/api/delivery/dora", "UAAA"),
+    // Scorecards and results are everyone's to read; an evaluation on demand is the platform
+    // admins'.
+    row("GET", "/api/scorecards", "UAAA"),
+    row("GET", "/api/scorecards/results", "UAAA"),
+    row("POST", "/api/scorecards/evaluate", "UFFA"),
     row("GET", "/api/approvals", "UAAA"),
     row("GET", "/api/approvals/{id}", "UAAA"),
     row("POST", "/api/approvals/{id}/approve", "UFFA"),
@@ -233,6 +238,14 @@ impl Fixture {
             ("GET", "/api/delivery/dora") => {
                 ("/api/delivery/dora?service=payments-api".to_owned(), None)
             }
+            ("GET", "/api/scorecards/results") => (
+                "/api/scorecards/results?entity=payments-api".to_owned(),
+                None,
+            ),
+            ("POST", "/api/scorecards/evaluate") => (
+                "/api/scorecards/evaluate?entity=payments-api".to_owned(),
+                Some(Body::Json(json!({}))),
+            ),
             ("POST", "/api/policies/test") => (row.path.to_owned(), Some(Body::Json(target))),
             ("POST", "/api/policies/waivers") => {
                 let expires =

@@ -18,6 +18,7 @@ pub mod openapi;
 pub mod posted_errors;
 pub mod provision;
 pub mod scaffolder;
+pub mod scorecards;
 pub mod tasks;
 pub mod template_versions;
 
@@ -191,6 +192,9 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/events", post(events::ingest))
         .route("/api/delivery/dora", get(events::dora))
+        .route("/api/scorecards", get(scorecards::definitions))
+        .route("/api/scorecards/results", get(scorecards::results))
+        .route("/api/scorecards/evaluate", post(scorecards::evaluate))
         .route("/api/approvals", get(approvals::list))
         .route("/api/approvals/{id}", get(approvals::get))
         .route("/api/approvals/{id}/approve", post(approvals::approve))

@@ -10,7 +10,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
 
 pub use super::dto::ErrorEnvelope;
 use super::{
-    api, approvals, catalog, events, fleet, guardrails, provision, scaffolder, tasks,
+    api, approvals, catalog, events, fleet, guardrails, provision, scaffolder, scorecards, tasks,
     template_versions,
 };
 
@@ -92,11 +92,12 @@ impl Modify for CommonResponses {
         scaffolder::get_task, scaffolder::task_events, scaffolder::task_eventstream, scaffolder::cancel_task, scaffolder::retry_task, scaffolder::cleanup_task,
         template_versions::list, template_versions::diff, fleet::fleet, fleet::upgrade, fleet::refresh,
         events::ingest, events::dora,
+        scorecards::definitions, scorecards::results, scorecards::evaluate,
     ),
     components(schemas(ErrorEnvelope, super::dto::tasks::TaskEvent, super::dto::tasks::TaskEnd)),
     modifiers(&BearerToken, &CommonResponses),
     security(("token" = [])),
-    tags((name = "catalog", description = "Backstage-compatible software catalog"), (name = "identity", description = "The caller, API tokens, audit log"), (name = "provision", description = "A service's environments on Kubernetes"), (name = "approvals", description = "Applies waiting for an approver, bound to their exact plan"), (name = "guardrails", description = "The platform configuration, its policies and waivers"), (name = "delivery", description = "Deployments, changes and incidents per service, and DORA's measures"), (name = "tasks", description = "Durable tasks with live progress"), (name = "scaffolder", description = "Software templates (Backstage's scaffolder API)")),
+    tags((name = "catalog", description = "Backstage-compatible software catalog"), (name = "identity", description = "The caller, API tokens, audit log"), (name = "provision", description = "A service's environments on Kubernetes"), (name = "approvals", description = "Applies waiting for an approver, bound to their exact plan"), (name = "guardrails", description = "The platform configuration, its policies and waivers"), (name = "delivery", description = "Deployments, changes and incidents per service, and DORA's measures"), (name = "scorecards", description = "Scorecards the platform team defines, and every entity's results with their history"), (name = "tasks", description = "Durable tasks with live progress"), (name = "scaffolder", description = "Software templates (Backstage's scaffolder API)")),
 )]
 pub struct ApiDoc;
 

@@ -12,6 +12,7 @@ pub mod definition;
 pub mod evaluate;
 pub mod facts;
 pub mod results;
+pub mod schedule;
 
 use serde::Serialize;
 use serde_json::Value;

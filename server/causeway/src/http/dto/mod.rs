@@ -15,6 +15,7 @@ pub mod guardrails;
 pub mod identity;
 pub mod provision;
 pub mod scaffolder;
+pub mod scorecards;
 pub mod tasks;
 pub mod template_versions;
 
