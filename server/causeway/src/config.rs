@@ -100,6 +100,12 @@ pub struct Config {
     pub metrics_token_file: Option<PathBuf>,
     /// The secret read from `metrics_token_file` when the configuration was loaded.
     metrics_token: Option<Secret>,
+    /// The files holding the push webhooks' secrets (see `github_webhook_secret_file`).
+    pub github_webhook_secret_file: Option<PathBuf>,
+    pub gitea_webhook_secret_file: Option<PathBuf>,
+    /// The secrets read from them when the configuration was loaded.
+    github_webhook_secret: Option<Secret>,
+    gitea_webhook_secret: Option<Secret>,
     /// The identity provider and matching rule of `auth_mode = "oidc"` (the `oidc_*` keys).
     pub oidc: oidc::OidcSettings,
     /// Whether `public_url` was set explicitly (otherwise it follows `listen`).
@@ -309,6 +315,18 @@ pub const KEYS: &[(&str, &str, &str, &str)] = &[
         "",
         "a file whose content (surrounding whitespace ignored) is the bearer secret Prometheus sends to read `/metrics` (its `authorization.credentials_file`); read at start",
     ),
+    (
+        "github_webhook_secret_file",
+        "CAUSEWAY_GITHUB_WEBHOOK_SECRET_FILE",
+        "",
+        "a file whose content (surrounding whitespace ignored) is the secret of GitHub's push webhook: `POST /api/events/github` signed with it (`X-Hub-Signature-256`) is recorded by the platform itself; without it that endpoint takes only API tokens; read at start",
+    ),
+    (
+        "gitea_webhook_secret_file",
+        "CAUSEWAY_GITEA_WEBHOOK_SECRET_FILE",
+        "",
+        "the same for Gitea's push webhook (`POST /api/events/gitea`, `X-Gitea-Signature`)",
+    ),
 ];
 
 impl Default for Config {
@@ -343,6 +361,10 @@ impl Default for Config {
             metrics_public: false,
             metrics_token_file: None,
             metrics_token: None,
+            github_webhook_secret_file: None,
+            gitea_webhook_secret_file: None,
+            github_webhook_secret: None,
+            gitea_webhook_secret: None,
             oidc: oidc::OidcSettings::default(),
             public_url_set: false,
             in_pod: false,
@@ -632,6 +654,13 @@ impl Config {
             "metrics_token_file" => {
                 self.metrics_token_file = (!value.is_empty()).then(|| PathBuf::from(value));
             }
+            "github_webhook_secret_file" => {
+                self.github_webhook_secret_file =
+                    (!value.is_empty()).then(|| PathBuf::from(value));
+            }
+            "gitea_webhook_secret_file" => {
+                self.gitea_webhook_secret_file = (!value.is_empty()).then(|| PathBuf::from(value));
+            }
             "catalog_orphans" => {
                 self.catalog_delete_orphans = match value {
                     "keep" => false,
@@ -677,6 +706,16 @@ impl Config {
 
     /// Rules that involve several keys.
     fn check(&mut self) -> Result<(), ConfigError> {
+        self.github_webhook_secret = self
+            .github_webhook_secret_file
+            .as_deref()
+            .map(|path| read_secret("github_webhook_secret_file", path))
+            .transpose()?;
+        self.gitea_webhook_secret = self
+            .gitea_webhook_secret_file
+            .as_deref()
+            .map(|path| read_secret("gitea_webhook_secret_file", path))
+            .transpose()?;
         if let Some(path) = &self.metrics_token_file {
             let key = "metrics_token_file";
             let text = std::fs::read_to_string(path).map_err(|e| {
@@ -744,6 +783,16 @@ impl Config {
         self.metrics_token.as_ref().map(|s| s.0.as_str())
     }
 
+    /// The secret GitHub's push webhook signs with, from `github_webhook_secret_file`.
+    pub fn github_webhook_secret(&self) -> Option<&str> {
+        self.github_webhook_secret.as_ref().map(|s| s.0.as_str())
+    }
+
+    /// The secret Gitea's push webhook signs with, from `gitea_webhook_secret_file`.
+    pub fn gitea_webhook_secret(&self) -> Option<&str> {
+        self.gitea_webhook_secret.as_ref().map(|s| s.0.as_str())
+    }
+
     /// Whether cookies must carry `Secure`.
     pub fn secure_cookies(&self) -> bool {
         self.public_url.scheme() == "https"
@@ -753,6 +802,30 @@ impl Config {
 /// A secret read from a file, kept out of `Debug` output (the configuration is logged).
 #[derive(Clone)]
 struct Secret(String);
+
+/// The secret in the file `path` of `key`: at least 16 printable characters, since a short one
+/// could be guessed by anyone who can reach the port.
+fn read_secret(key: &str, path: &std::path::Path) -> Result<Secret, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigError::new(
+            key,
+            &Origin::Check,
+            format!("cannot read {}: {e}", path.display()),
+        )
+    })?;
+    let secret = text.trim();
+    if secret.len() < 16 || secret.chars().any(char::is_control) {
+        return Err(ConfigError::new(
+            key,
+            &Origin::Check,
+            format!(
+                "{} must hold a secret of at least 16 printable characters",
+                path.display()
+            ),
+        ));
+    }
+    Ok(Secret(secret.to_owned()))
+}
 
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -204,6 +204,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     tokio::spawn(recheck_provider_accounts(state.clone()));
     tokio::spawn(follow_upgrade_changes(state.clone()));
     tokio::spawn(evaluate_scorecards(state.clone()));
+    tokio::spawn(watch_pipeline_runs(state.clone()));
     let tasks = tokio::spawn(run_tasks(state.clone(), tasks_stopped));
     tracing::info!(address = %listen, public_url = %state.config.public_url, environments = ?state.config.cluster(), "Causeway is serving");
     let store = state.platform.store.clone();
@@ -477,6 +478,27 @@ async fn reconcile_drift(state: AppState) {
     }
     if let Err(error) = state.provisioner.spawn_reconciler().await {
         tracing::error!(%error, "the drift reconciler stopped");
+    }
+}
+
+/// Records the finished runs of the `delivery` Pipeline as deployments
+/// (`delivery::adapters::tekton`): one watch of PipelineRuns per configured cluster, started once
+/// the database is migrated. Every replica watches; a run is recorded once by its uid.
+async fn watch_pipeline_runs(state: AppState) {
+    while !state.migrated.load(Ordering::Acquire) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for cluster in &state.provisioner.config().clusters {
+        match causeway_platform::provision::watch_client(cluster).await {
+            Ok(client) => {
+                let delivery = state.platform.delivery.clone();
+                let name = cluster.name.clone();
+                tokio::spawn(async move { delivery.watch_pipeline_runs(client, &name).await });
+            }
+            Err(error) => {
+                tracing::warn!(cluster = %cluster.name, %error, "PipelineRuns are not watched on this cluster")
+            }
+        }
     }
 }
 

@@ -73,6 +73,10 @@ const ROWS: &[Row] = &[
     // Events for a service are posted by its owning team and platform admins; the measures are
     // everyone's to read.
     row("POST", "/api/events", "UAFA"),
+    // The adapters' webhooks follow the same rule, for the service their payload is about.
+    row("POST", "/api/events/alertmanager", "UAFA"),
+    row("POST", "/api/events/gitea", "UAFA"),
+    row("POST", "/api/events/github", "UAFA"),
     row("GET", "/api/delivery/dora", "UAAA"),
     // Scorecards and results are everyone's to read; an evaluation on demand is the platform
     // admins'.
@@ -235,6 +239,40 @@ impl Fixture {
                     "startedAt": "2026-12-01T10:00:00Z", "finishedAt": "2026-12-01T10:05:00Z",
                 }))),
             ),
+            ("POST", "/api/events/alertmanager") => (
+                row.path.to_owned(),
+                Some(Body::Json(json!({
+                    "version": "4", "status": "firing", "receiver": "causeway",
+                    "alerts": [{
+                        "status": "firing", "fingerprint": "a1b2c3d4e5f60718",
+                        "labels": { "alertname": "ErrorBudgetBurn1H5M", "service": "payments-api", "severity": "page" },
+                        "annotations": {}, "startsAt": "2026-12-01T10:00:00Z",
+                        "endsAt": "0001-01-01T00:00:00Z",
+                    }],
+                }))),
+            ),
+            ("POST", "/api/events/gitea" | "/api/events/github") => {
+                let header = if row.path.ends_with("gitea") {
+                    "X-Gitea-Event"
+                } else {
+                    "X-GitHub-Event"
+                };
+                (
+                    row.path.to_owned(),
+                    Some(Body::JsonWith(
+                        json!({
+                            "ref": "refs/heads/main",
+                            "commits": [{ "id": "0123456789abcdef0123456789abcdef01234567",
+                                          "timestamp": "2026-12-01T09:00:00+01:00" }],
+                            "repository": { "full_name": "example-retail/payments-api",
+                                            "html_url": "https://github.com/example-retail/payments-api",
+                                            "clone_url": "https://github.com/example-retail/payments-api.git" },
+                        }),
+                        header,
+                        "push",
+                    )),
+                )
+            }
             ("GET", "/api/delivery/dora") => {
                 ("/api/delivery/dora?service=payments-api".to_owned(), None)
             }

@@ -36,6 +36,8 @@ fn is_public(path: &str) -> bool {
             | "/api/portal/sign-in-options"
     ) || path.starts_with("/pkg/")
         || path.starts_with("/auth/")
+        // The push webhooks check the signature that stands for a credential themselves.
+        || super::webhooks::SIGNED_PATHS.contains(&path)
 }
 
 fn is_api(path: &str) -> bool {

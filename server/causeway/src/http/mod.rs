@@ -21,6 +21,7 @@ pub mod scaffolder;
 pub mod scorecards;
 pub mod tasks;
 pub mod template_versions;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -191,6 +192,9 @@ pub fn router(state: AppState) -> Router {
             delete(guardrails::revoke_waiver),
         )
         .route("/api/events", post(events::ingest))
+        .route("/api/events/alertmanager", post(webhooks::alertmanager))
+        .route("/api/events/gitea", post(webhooks::gitea))
+        .route("/api/events/github", post(webhooks::github))
         .route("/api/delivery/dora", get(events::dora))
         .route("/api/scorecards", get(scorecards::definitions))
         .route("/api/scorecards/results", get(scorecards::results))

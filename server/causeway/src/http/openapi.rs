@@ -11,7 +11,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
 pub use super::dto::ErrorEnvelope;
 use super::{
     api, approvals, catalog, events, fleet, guardrails, provision, scaffolder, scorecards, tasks,
-    template_versions,
+    template_versions, webhooks,
 };
 
 struct BearerToken;
@@ -93,6 +93,7 @@ impl Modify for CommonResponses {
         template_versions::list, template_versions::diff, fleet::fleet, fleet::upgrade, fleet::refresh,
         events::ingest, events::dora,
         scorecards::definitions, scorecards::results, scorecards::evaluate,
+        webhooks::alertmanager, webhooks::gitea, webhooks::github,
     ),
     components(schemas(ErrorEnvelope, super::dto::tasks::TaskEvent, super::dto::tasks::TaskEnd)),
     modifiers(&BearerToken, &CommonResponses),

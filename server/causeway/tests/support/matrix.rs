@@ -141,6 +141,10 @@ impl Fixture {
             Some(Body::Json(value)) => builder
                 .header(header::CONTENT_TYPE, "application/json")
                 .body(axum::body::Body::from(value.to_string())),
+            Some(Body::JsonWith(value, name, header_value)) => builder
+                .header(header::CONTENT_TYPE, "application/json")
+                .header(name, header_value)
+                .body(axum::body::Body::from(value.to_string())),
             Some(Body::Yaml(text)) => builder
                 .header(header::CONTENT_TYPE, "application/yaml")
                 .body(axum::body::Body::from(text)),
@@ -223,4 +227,6 @@ impl Fixture {
 pub enum Body {
     Json(Value),
     Yaml(String),
+    /// JSON with one more header (a webhook's event name).
+    JsonWith(Value, &'static str, &'static str),
 }

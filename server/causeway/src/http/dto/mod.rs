@@ -18,6 +18,7 @@ pub mod scaffolder;
 pub mod scorecards;
 pub mod tasks;
 pub mod template_versions;
+pub mod webhooks;
 
 pub use error::ErrorEnvelope;
 

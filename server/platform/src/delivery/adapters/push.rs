@@ -66,6 +66,18 @@ pub fn verify_signature(secret: &[u8], body: &[u8], signature: &str) -> bool {
     mac.verify_slice(&expected).is_ok()
 }
 
+/// GitHub's signature of `body` with `secret`: `sha256=` and the HMAC-SHA256 in hexadecimal
+/// (Gitea sends the same digest without the prefix).
+pub fn signature(secret: &[u8], body: &[u8]) -> String {
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) else {
+        return String::new();
+    };
+    mac.update(body);
+    let digest = mac.finalize().into_bytes();
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256={hex}")
+}
+
 fn decode_hex(text: &str) -> Option<Vec<u8>> {
     if text.len() != 64 {
         return None;
@@ -196,10 +208,12 @@ fn read_push(body: &Value) -> Result<Push> {
         if authored.is_none() {
             problems.push(problem(
                 &format!("commits[{i}].timestamp"),
-                format!(
-                    "{} is not an RFC 3339 time such as 2026-12-01T10:00:00+01:00",
-                    time.map_or_else(|| "missing".to_owned(), |t| format!("{t:?}"))
-                ),
+                match time {
+                    Some(t) => {
+                        format!("{t:?} is not an RFC 3339 time such as 2026-12-01T10:00:00+01:00")
+                    }
+                    None => "is missing; it is the commit's authored time".to_owned(),
+                },
             ));
         }
         if let (Some(sha), Some(authored)) = (sha, authored) {
@@ -357,5 +371,9 @@ mod tests {
             b"",
             "sha256=zz"
         ));
+        assert_eq!(
+            super::signature(b"It's a Secret to Everybody", b"Hello, World!"),
+            signature
+        );
     }
 }
