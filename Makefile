@@ -14,7 +14,7 @@ export SITE_ROOT
 WASM_PROFILE ?= release
 CAUSEWAY := $(CARGO_TARGET_DIR)/debug/causeway
 
-.PHONY: help run test setup site server release lint unit chart e2e fmt clean dev-cluster dev-cluster-down dev-gitea dev-gitea-down bench-catalog bench-templates bench-upgrades bench-provision bench-policies fuzz fuzz-api
+.PHONY: help run test setup site server release lint unit chart e2e fmt clean dev-cluster dev-cluster-down dev-gitea dev-gitea-down bench-catalog bench-templates bench-upgrades bench-delivery bench-provision bench-policies fuzz fuzz-api
 
 help:
 	@echo "make run   build and serve the portal with demo data on http://127.0.0.1:3000"
@@ -153,6 +153,15 @@ bench-templates:
 bench-upgrades:
 	cargo build --release -p causeway
 	CAUSEWAY_BIN=$(CARGO_TARGET_DIR)/release/causeway tests/bench/upgrades/run.sh
+
+## The delivery benchmark (tests/bench/delivery): a million delivery events of 500 services over
+## 100 days posted to POST /api/events in batches of 1,000 (events/s, the server's peak RSS), then
+## DORA's measures of the organisation, each team and each service read back (p50/p99) and checked
+## against what the generator sent. ENGINES ("sqlite postgres"), EVENTS, SENDERS: see its run.sh.
+## Release build.
+bench-delivery:
+	cargo build --release -p causeway
+	CAUSEWAY_BIN=$(CARGO_TARGET_DIR)/release/causeway tests/bench/delivery/run.sh
 
 clean:
 	rm -rf target var

@@ -161,3 +161,30 @@ async fn only_the_owning_team_and_write_tokens_post_events() {
         .await;
     assert_eq!(status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn neither_service_nor_team_is_the_organisation() {
+    let app = App::new().await;
+    let (status, body) = app
+        .json("POST", "/api/events", &app.ada, Some(deployed("run-4")))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, dora) = app
+        .json(
+            "GET",
+            "/api/delivery/dora?from=2026-11-30&to=2026-12-06",
+            &app.grace,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{dora}");
+    assert_eq!(dora["scope"], "organisation");
+    assert!(dora.get("target").is_none(), "{dora}");
+    assert_eq!(dora["summary"]["deployments"], 1);
+    assert!(
+        dora["services"]
+            .as_array()
+            .is_some_and(|s| s.len() > 1 && s.contains(&json!("component:default/payments-api"))),
+        "{dora}"
+    );
+}

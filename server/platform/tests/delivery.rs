@@ -21,6 +21,7 @@ on_both_engines!(
     only_the_owning_team_posts_events,
     a_commit_in_two_deployments_counts_once,
     the_measures_of_a_hand_worked_history,
+    the_organisation_pools_every_component,
 );
 
 const CATALOG: &str = "apiVersion: backstage.io/v1alpha1
@@ -405,6 +406,127 @@ async fn the_measures_of_a_hand_worked_history(store: Store) {
             rework: 2,
         },
     );
+}
+
+/// Neither service nor team: every component in the catalog, pooled. team-b gets 201 more
+/// components, so that the organisation (and team-b) are read through every service's rows rather
+/// than a list of names (`dora::SELECTED_SERVICES`), and team-a through its list; both must agree.
+///
+/// payments-api: p-1 prod succeeded 12-01 10:00 with c1 (authored 08:00, lead 2 h).
+/// extra-000 (team-b): x-1 prod failed 12-02 10:00, x-2 prod succeeded 12-02 11:00 with c2
+/// (authored 12-02 07:00, lead 4 h); x-1 recovered by x-2 after 1 h, x-2 is rework. A staging
+/// deployment of extra-001 counts nowhere.
+/// The organisation: 3 deployments, 1 failed, 1 rework; lead [2 h, 4 h]: median 2 h, p90 4 h;
+/// recovery [1 h].
+async fn the_organisation_pools_every_component(store: Store) {
+    let platform = platform(store).await;
+    let extra: String = (0..201)
+        .map(|i| {
+            format!(
+                "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {{ name: extra-{i:03} }}\n\
+                 spec: {{ type: service, lifecycle: production, owner: team-b }}\n"
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("---\n");
+    platform
+        .catalog
+        .ingest(
+            "extra",
+            yaml::parse("extra", &extra).expect("yaml"),
+            IngestOptions::default(),
+        )
+        .await
+        .expect("ingest");
+    post(
+        &platform,
+        &json!([deployment(
+            "p-1",
+            "succeeded",
+            "2026-12-01T10:00:00Z",
+            json!([commit("c1c1c1c", "2026-12-01T08:00:00Z")])
+        )]),
+    )
+    .await
+    .expect("post");
+    let extra_deployment =
+        |id: &str, env: &str, service: &str, status: &str, finished: &str, commits: Value| {
+            json!({
+                "kind": "deployment", "id": id, "service": service, "environment": env,
+                "version": id, "status": status, "startedAt": "2026-12-02T00:00:00Z",
+                "finishedAt": finished, "commits": commits,
+            })
+        };
+    let events = events::parse(&json!([
+        extra_deployment(
+            "x-1",
+            "prod",
+            "extra-000",
+            "failed",
+            "2026-12-02T10:00:00Z",
+            json!([])
+        ),
+        extra_deployment(
+            "x-2",
+            "prod",
+            "extra-000",
+            "succeeded",
+            "2026-12-02T11:00:00Z",
+            json!([commit("c2c2c2c", "2026-12-02T07:00:00Z")])
+        ),
+        extra_deployment(
+            "y-1",
+            "staging",
+            "extra-001",
+            "succeeded",
+            "2026-12-02T11:00:00Z",
+            json!([commit("c3c3c3c", "2026-12-02T07:00:00Z")])
+        ),
+    ]))
+    .expect("events");
+    platform
+        .delivery
+        .ingest(&member_of("team-b"), &events, None)
+        .await
+        .expect("post as team-b");
+
+    let organisation = dora(&platform, None, None).await;
+    assert_eq!(organisation.scope, Scope::Organisation);
+    assert_eq!(organisation.services.len(), 203);
+    assert!(
+        organisation
+            .services
+            .contains(&"component:default/ledger".to_owned())
+    );
+    let keys = &organisation.summary;
+    assert_eq!(
+        (
+            keys.deployments,
+            keys.failed_deployments,
+            keys.rework_deployments
+        ),
+        (3, 1, 1)
+    );
+    assert_eq!(
+        (
+            keys.lead_time.count,
+            keys.lead_time.median_millis,
+            keys.lead_time.p90_millis
+        ),
+        (2, Some(2 * HOUR), Some(4 * HOUR))
+    );
+    assert_eq!(
+        (keys.recovery_time.count, keys.recovery_time.median_millis),
+        (1, Some(HOUR))
+    );
+    let team_a = dora(&platform, None, Some("team-a")).await.summary;
+    let team_b = dora(&platform, None, Some("team-b")).await.summary;
+    assert_eq!((team_a.deployments, team_b.deployments), (1, 2));
+    assert_eq!(
+        team_a.lead_time.count + team_b.lead_time.count,
+        keys.lead_time.count
+    );
+    assert_eq!(team_b.recovery_time, keys.recovery_time);
 }
 
 struct Expected {

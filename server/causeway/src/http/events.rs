@@ -50,13 +50,14 @@ pub struct DoraQuery {
 }
 
 #[utoipa::path(get, path = "/api/delivery/dora", tag = "delivery",
-    params(("service" = Option<String>, Query, description = "A component's reference (one of service or team)"),
+    params(("service" = Option<String>, Query, description = "A component's reference (at most one of service or team; neither: the organisation, every component in the catalog pooled)"),
         ("team" = Option<String>, Query, description = "A group's reference: the components it owns, pooled"),
         ("from" = Option<String>, Query, description = "First day, `YYYY-MM-DD` (UTC); by default 89 days before `to`"),
         ("to" = Option<String>, Query, description = "Last day, included, `YYYY-MM-DD` (UTC); by default today")),
     responses((status = 200, description = "DORA's measures over the range and per ISO week", body = Dora),
-        (status = 400, description = "Neither or both of service and team, one not in the catalog, a malformed day, `from` after `to`, or a range over 731 days", body = ErrorEnvelope)))]
-/// `GET /api/delivery/dora`: the measures of a service or a team; anyone signed in may read them.
+        (status = 400, description = "Both service and team, one not in the catalog, a malformed day, `from` after `to`, or a range over 731 days", body = ErrorEnvelope)))]
+/// `GET /api/delivery/dora`: the measures of a service, a team or the organisation; anyone signed
+/// in may read them.
 pub async fn dora(
     State(state): State<AppState>,
     query: Result<Query<DoraQuery>, axum::extract::rejection::QueryRejection>,

@@ -30,7 +30,12 @@
 //!   was resolved.
 //!
 //! A team's measures are those of the components it owns, pooled: counts add up, and the lead and
-//! recovery times of all its services make one set of values for the median and percentile.
+//! recovery times of all its services make one set of values for the median and percentile. The
+//! organisation's are those of every component in the catalog, pooled the same way.
+//!
+//! The histories of all the services asked about are read with three queries (deployments,
+//! commits, incidents), not three per service: the organisation's 500 services over 90 days are one
+//! request's three reads, and [`facts`] then applies the rules to each service's history apart.
 
 use std::collections::HashMap;
 
@@ -38,6 +43,7 @@ use k8s_openapi::jiff::civil::Date;
 use k8s_openapi::jiff::tz::TimeZone;
 use k8s_openapi::jiff::{Span, Timestamp};
 use sqlx::Row;
+use sqlx::any::AnyRow;
 
 use super::Delivery;
 use super::events::Status;
@@ -52,6 +58,10 @@ pub const MAX_RANGE_DAYS: i64 = 731;
 pub const DEFAULT_RANGE_DAYS: i64 = 90;
 
 const WEEK_MILLIS: f64 = 7.0 * 86_400_000.0;
+/// Up to this many services, the histories' queries select them by name; beyond, they read every
+/// service's rows (both engines take this many parameters in one statement, and a query naming
+/// most of the services gains nothing from the index).
+pub const SELECTED_SERVICES: usize = 200;
 
 /// Whose measures are asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,9 +70,12 @@ pub enum Scope {
     Service(String),
     /// A group (normalised reference) and the components it owns.
     Team(String),
+    /// Every component in the catalog: a query with neither service nor team.
+    Organisation,
 }
 
-/// A query: a scope and a range of whole UTC days, `from` and `to` included.
+/// A query: a scope and a range of whole UTC days, `from` and `to` included. Neither service nor
+/// team asks about the organisation.
 #[derive(Debug, Clone)]
 pub struct Query {
     pub service: Option<String>,
@@ -346,10 +359,14 @@ impl Delivery {
                 ));
             }
             (None, None) => {
-                return Err(Error::invalid(
-                    "service",
-                    "is missing; give service or team",
-                ));
+                let index = self.catalog.index();
+                let mut services: Vec<String> = index
+                    .matching("kind", "component")
+                    .iter()
+                    .filter_map(|id| index.get(id).map(|e| e.entity_ref.clone()))
+                    .collect();
+                services.sort();
+                (Scope::Organisation, services)
             }
             (Some(service), None) => {
                 let service = refs::parse(service, "component", "default")
@@ -404,8 +421,8 @@ impl Delivery {
             ));
         }
         let mut facts = Facts::default();
-        for service in &services {
-            facts.extend(self::facts(&self.history(service).await?));
+        for history in self.histories(&services).await?.values() {
+            facts.extend(self::facts(history));
         }
         Ok(Dora {
             scope,
@@ -429,64 +446,94 @@ impl Delivery {
     /// `service`'s production history, whole: a commit's first deployment or a failure's
     /// recovery may lie outside the range asked about.
     pub async fn history(&self, service: &str) -> Result<History> {
-        let pool = self.store.pool();
-        let deployments = sqlx::query(
-            "SELECT id, status, finished_at FROM delivery_deployments \
-             WHERE service = $1 AND environment = $2",
-        )
-        .bind(service)
-        .bind(PRODUCTION)
-        .fetch_all(pool)
-        .await?
-        .iter()
-        .map(|row| {
-            Ok(DeploymentRow {
-                id: row.try_get("id")?,
-                status: Status::parse(&row.try_get::<String, _>("status")?)
-                    .unwrap_or(Status::Failed),
-                finished_at: row.try_get("finished_at")?,
-            })
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
-        let commits = sqlx::query(
-            "SELECT c.deployment, c.sha, ch.authored_at FROM delivery_deployment_commits c \
-             JOIN delivery_deployments d ON d.service = c.service AND d.id = c.deployment \
+        let mut histories = self.histories(&[service.to_owned()]).await?;
+        Ok(histories.remove(service).unwrap_or_default())
+    }
+
+    /// The production histories of `services`, whole, by service, read with three queries
+    /// whatever their number. A few services are selected by the query (through the indexes that
+    /// begin with the service); beyond [`SELECTED_SERVICES`], every service's rows are read and
+    /// those of other services dropped, since the organisation asks for nearly all of them. Only
+    /// what [`facts`] looks at is read: the commits of successful production deployments, and the
+    /// incidents that name the deployment that caused them.
+    pub async fn histories(&self, services: &[String]) -> Result<HashMap<String, History>> {
+        let mut histories: HashMap<String, History> = services
+            .iter()
+            .map(|s| (s.clone(), History::default()))
+            .collect();
+        if services.is_empty() {
+            return Ok(histories);
+        }
+        let selected = (services.len() <= SELECTED_SERVICES).then_some(services);
+        let among = |column: &str| match selected {
+            Some(services) => format!(
+                " AND {column} IN {}",
+                super::values(self.store.engine(), 1, services.len())
+            ),
+            None => String::new(),
+        };
+
+        let sql = format!(
+            "SELECT service, id, status, finished_at FROM delivery_deployments \
+             WHERE environment = '{PRODUCTION}'{}",
+            among("service")
+        );
+        for row in &self.rows(&sql, selected).await? {
+            let service: &str = row.try_get("service")?;
+            if let Some(history) = histories.get_mut(service) {
+                history.deployments.push(DeploymentRow {
+                    id: row.try_get("id")?,
+                    status: Status::parse(row.try_get::<&str, _>("status")?)
+                        .unwrap_or(Status::Failed),
+                    finished_at: row.try_get("finished_at")?,
+                });
+            }
+        }
+
+        let sql = format!(
+            "SELECT d.service, c.deployment, c.sha, ch.authored_at FROM delivery_deployments d \
+             JOIN delivery_deployment_commits c ON c.service = d.service AND c.deployment = d.id \
              LEFT JOIN delivery_changes ch ON ch.service = c.service AND ch.sha = c.sha \
-             WHERE c.service = $1 AND d.environment = $2",
-        )
-        .bind(service)
-        .bind(PRODUCTION)
-        .fetch_all(pool)
-        .await?
-        .iter()
-        .map(|row| {
-            Ok((
-                row.try_get("deployment")?,
-                row.try_get("sha")?,
-                row.try_get("authored_at")?,
-            ))
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
-        let incidents = sqlx::query(
-            "SELECT opened_at, resolved_at, caused_by FROM delivery_incidents WHERE service = $1",
-        )
-        .bind(service)
-        .fetch_all(pool)
-        .await?
-        .iter()
-        .map(|row| {
-            Ok(IncidentRow {
-                opened_at: row.try_get("opened_at")?,
-                resolved_at: row.try_get("resolved_at")?,
-                caused_by: row.try_get("caused_by")?,
-            })
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
-        Ok(History {
-            deployments,
-            commits,
-            incidents,
-        })
+             WHERE d.environment = '{PRODUCTION}' AND d.status = '{}'{}",
+            Status::Succeeded.as_str(),
+            among("d.service")
+        );
+        for row in &self.rows(&sql, selected).await? {
+            let service: &str = row.try_get("service")?;
+            if let Some(history) = histories.get_mut(service) {
+                history.commits.push((
+                    row.try_get("deployment")?,
+                    row.try_get("sha")?,
+                    row.try_get("authored_at")?,
+                ));
+            }
+        }
+
+        let sql = format!(
+            "SELECT service, opened_at, resolved_at, caused_by FROM delivery_incidents \
+             WHERE caused_by IS NOT NULL{}",
+            among("service")
+        );
+        for row in &self.rows(&sql, selected).await? {
+            let service: &str = row.try_get("service")?;
+            if let Some(history) = histories.get_mut(service) {
+                history.incidents.push(IncidentRow {
+                    opened_at: row.try_get("opened_at")?,
+                    resolved_at: row.try_get("resolved_at")?,
+                    caused_by: row.try_get("caused_by")?,
+                });
+            }
+        }
+        Ok(histories)
+    }
+
+    /// The rows `sql` answers, with `services` bound to its placeholders.
+    async fn rows(&self, sql: &str, services: Option<&[String]>) -> Result<Vec<AnyRow>> {
+        let mut query = sqlx::query(sql);
+        for service in services.unwrap_or_default() {
+            query = query.bind(service.as_str());
+        }
+        Ok(query.fetch_all(self.store.pool()).await?)
     }
 }
 

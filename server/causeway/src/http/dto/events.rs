@@ -202,10 +202,11 @@ pub struct DoraWeek {
 /// `GET /api/delivery/dora`'s answer.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct Dora {
-    /// `service` or `team`.
+    /// `service`, `team` or `organisation` (every component in the catalog).
     pub scope: String,
-    /// The component's or group's normalised reference.
-    pub target: String,
+    /// The component's or group's normalised reference; absent for the organisation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
     /// The components counted.
     pub services: Vec<String>,
     /// RFC 3339, included.
@@ -222,12 +223,13 @@ impl From<&dora::Dora> for Dora {
     fn from(d: &dora::Dora) -> Self {
         let iso = causeway_platform::time::iso;
         let (scope, target) = match &d.scope {
-            dora::Scope::Service(s) => ("service", s),
-            dora::Scope::Team(t) => ("team", t),
+            dora::Scope::Service(s) => ("service", Some(s)),
+            dora::Scope::Team(t) => ("team", Some(t)),
+            dora::Scope::Organisation => ("organisation", None),
         };
         Self {
             scope: scope.to_owned(),
-            target: target.clone(),
+            target: target.cloned(),
             services: d.services.clone(),
             from: iso(d.start),
             to: iso(d.end),
