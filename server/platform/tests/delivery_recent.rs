@@ -228,6 +228,12 @@ async fn a_team_and_the_organisation_pool_their_services(store: Store) {
     assert_eq!(ids, ["l1", "c1", "p1"]);
 
     // A component removed from the catalog leaves the organisation's view.
+    // Newer deployments of ledger than any other, so that the organisation's newest pages are
+    // all of a component about to leave the catalog.
+    let newer: Vec<Value> = (1..=9)
+        .map(|n| deployment("ledger", &format!("l-new-{n}"), "dev", "succeeded", 10 + n))
+        .collect();
+    post(&platform, Value::Array(newer)).await;
     let uid = platform
         .catalog
         .index()
@@ -242,6 +248,17 @@ async fn a_team_and_the_organisation_pool_their_services(store: Store) {
         .iter()
         .map(|d| d.id.as_str())
         .collect();
+    assert_eq!(ids, ["c1", "p1"]);
+    // Read a page of four at a time, the skipped component's ten take three pages.
+    let two = platform
+        .delivery
+        .recent(&RecentQuery {
+            limit: Some(2),
+            ..RecentQuery::default()
+        })
+        .await
+        .expect("recent");
+    let ids: Vec<_> = two.deployments.iter().map(|d| d.id.as_str()).collect();
     assert_eq!(ids, ["c1", "p1"]);
 
     // Another team lists its own services; a team that owns no components, nothing.
