@@ -355,7 +355,13 @@ fn empty_state(subject: &Subject) -> impl IntoView {
             </p>
             <pre class="code-block"><code>{example}</code></pre>
             <p>
-                "Or let the adapters send them: the Tekton pipeline Causeway provisions reports each PipelineRun that deploys, the Alertmanager webhook opens and resolves incidents from the burn-rate alerts, and git push webhooks (Gitea or GitHub) report commits with their times. The README's Delivery section has the fields and the adapters' addresses; the API is described in "
+                "Or let the adapters send them: Causeway records the runs of the delivery pipeline it provisions in each environment by itself; point Alertmanager's webhook at "
+                <code>"POST /api/events/alertmanager"</code>
+                " for incidents from the burn-rate alerts, and the repository's push webhook at "
+                <code>"POST /api/events/gitea"</code>
+                " or "
+                <code>"POST /api/events/github"</code>
+                " for commits with their times. The README's Delivery section has the fields; the API is described in "
                 <a href="/api/openapi.json">"the OpenAPI document"</a>
                 "."
             </p>
