@@ -435,3 +435,40 @@ async fn gitea_pushes_with_a_token_match_the_component_by_its_source_location() 
         "{answer}"
     );
 }
+
+/// A CDEvent in its own layout (the spec's `service_deployed.json`, for payments-api) posted to
+/// `POST /api/events`, and one without its environment named by its CDEvents path.
+#[tokio::test]
+async fn cdevents_in_their_own_layout_are_recorded() {
+    let app = app().await;
+    let mut event = json!({
+        "context": {
+            "version": "0.4.1", "id": "271069a8-fc18-44f1-b38f-9d70a1695819",
+            "source": "/event/source/123", "type": "dev.cdevents.service.deployed.0.2.0",
+            "timestamp": "2026-12-01T14:27:05.315384Z"
+        },
+        "subject": {
+            "id": "payments-api", "source": "/event/source/123", "type": "service",
+            "content": {
+                "environment": { "id": "prod" },
+                "artifactId": "pkg:oci/payments-api@sha256%3A0b31b1c02ff458ad9b7b81cbdf8f028bd54699fa151f221d1e8de6817db93427"
+            }
+        }
+    });
+    let (status, body) = app
+        .json("POST", "/api/events", &app.ada, Some(event.clone()))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body, json!({ "accepted": 1, "duplicates": 0 }));
+    event["context"]["id"] = json!("another");
+    event["subject"]["content"]
+        .as_object_mut()
+        .unwrap()
+        .remove("environment");
+    let (status, body) = app.json("POST", "/api/events", &app.ada, Some(event)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(
+        body["errors"][0]["property"],
+        "instance.subject.content.environment"
+    );
+}

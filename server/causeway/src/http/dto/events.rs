@@ -21,7 +21,45 @@ pub enum EventRequest {
 #[serde(untagged)]
 pub enum OneEvent {
     Cloud(CloudEvent),
+    CdEvent(CdEvent),
     Plain(PlainEvent),
+}
+
+/// A CDEvent (spec v0.4) in its own layout, alone or as a CloudEvent's `data`. Types read:
+/// `dev.cdevents.service.deployed|upgraded|rolledback.<version>` (a deployment: `subject.id` the
+/// component, `subject.content.environment.id` the environment, `subject.content.artifactId` the
+/// version, `context.timestamp` its finish), `dev.cdevents.change.merged.<version>` (a change:
+/// `customData.service`, `customData.sha` or `subject.id`, `customData.authoredAt` or
+/// `context.timestamp`) and `dev.cdevents.incident.detected|reported|resolved.<version>` (an
+/// incident: `subject.id`, `subject.content.service.id`, `customData.severity`).
+#[allow(dead_code)]
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CdEvent {
+    pub context: CdEventContext,
+    /// `id`, `source`, `type` and `content`, as the type's subject defines them.
+    #[schema(value_type = Object)]
+    pub subject: serde_json::Value,
+    /// What CDEvents does not carry and Causeway reads when given: `startedAt`, `commits`,
+    /// `pipelineRun` (deployments), `service`, `sha`, `authoredAt` (changes), `severity`,
+    /// `openedAt`, `causedBy` (incidents).
+    #[serde(rename = "customData")]
+    #[schema(value_type = Option<Object>)]
+    pub custom_data: Option<serde_json::Value>,
+}
+
+/// A CDEvent's context.
+#[allow(dead_code)]
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CdEventContext {
+    /// The spec's version, `0.4.1`.
+    pub version: String,
+    /// With `source`, the event's identity: the same event twice is recorded once.
+    pub id: String,
+    pub source: String,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// RFC 3339: when it happened.
+    pub timestamp: String,
 }
 
 /// A CloudEvents 1.0 event in structured JSON mode. Types read: `dev.causeway.deployment.finished`,
