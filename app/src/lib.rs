@@ -29,6 +29,7 @@ use pages::{
     import::ImportPage,
     not_found::NotFound,
     platform::PlatformPage,
+    scorecard::ScorecardPage,
     sign_in::SignInPage,
     tasks::{TaskPage, TasksPage},
 };
@@ -81,6 +82,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/platform/policies/test") view=PlatformPage ssr=SsrMode::Async />
                     <Route path=path!("/catalog/:namespace/:kind/:name/delivery") view=DeliveryPage ssr=SsrMode::Async />
                     <Route path=path!("/delivery") view=DeliveryPage ssr=SsrMode::Async />
+                    <Route path=path!("/catalog/:namespace/:kind/:name/scorecard") view=ScorecardPage ssr=SsrMode::Async />
                 </Routes>
             </Layout>
         </Router>

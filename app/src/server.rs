@@ -10,6 +10,8 @@ pub mod environments;
 pub mod fleet;
 mod graph;
 pub mod guardrails;
+pub mod scorecard;
+pub mod scorecard_views;
 pub mod signed;
 pub mod views;
 

@@ -90,6 +90,9 @@ pub async fn rendered_page(path: String, query: String) -> Result<Option<Rendere
             delivery_page(namespace, kind, name, &params).await
         }
         ["delivery"] => organisation_page(&params).await,
+        ["catalog", namespace, kind, name, "scorecard"] => {
+            crate::server::scorecard::scorecard_page(namespace, kind, name).await
+        }
         ["tasks"] => tasks_list(value("scope"), value("status")).await,
         ["tasks", id] => task_page((*id).to_owned(), value("__err")).await,
         ["platform"] => platform_page(&params).await,

@@ -17,10 +17,12 @@ pub fn DeliveryPage() -> impl IntoView {
 #[component]
 pub fn TeamTabs(entity_href: String, current: &'static str) -> impl IntoView {
     let delivery_href = format!("{entity_href}/delivery");
+    let scorecard_href = format!("{entity_href}/scorecard");
     view! {
         <nav class="tabs" aria-label="Team">
             <a href=entity_href aria-current=(current == "overview").then_some("page")>"Overview"</a>
             <a href=delivery_href data-testid="delivery-tab" aria-current=(current == "delivery").then_some("page")>"Delivery"</a>
+            <a href=scorecard_href data-testid="scorecard-tab" aria-current=(current == "scorecard").then_some("page")>"Scorecard"</a>
         </nav>
     }
 }

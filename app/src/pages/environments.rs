@@ -59,11 +59,13 @@ pub fn ServerPage(missing: &'static str) -> impl IntoView {
 pub fn EntityTabs(entity_href: String, current: &'static str) -> impl IntoView {
     let environments_href = format!("{entity_href}/environments");
     let delivery_href = format!("{entity_href}/delivery");
+    let scorecard_href = format!("{entity_href}/scorecard");
     view! {
         <nav class="tabs" aria-label="Component">
             <a href=entity_href aria-current=(current == "overview").then_some("page")>"Overview"</a>
             <a href=environments_href data-testid="environments-tab" aria-current=(current == "environments").then_some("page")>"Environments"</a>
             <a href=delivery_href data-testid="delivery-tab" aria-current=(current == "delivery").then_some("page")>"Delivery"</a>
+            <a href=scorecard_href data-testid="scorecard-tab" aria-current=(current == "scorecard").then_some("page")>"Scorecard"</a>
         </nav>
     }
 }

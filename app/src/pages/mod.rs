@@ -9,5 +9,6 @@ pub mod home;
 pub mod import;
 pub mod not_found;
 pub mod platform;
+pub mod scorecard;
 pub mod sign_in;
 pub mod tasks;

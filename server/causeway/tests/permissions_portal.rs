@@ -86,6 +86,9 @@ const ROWS: &[Row] = &[
     page("/catalog/default/component/payments-api/delivery", "UAAA"),
     page("/catalog/default/group/payments/delivery", "UAAA"),
     page("/delivery", "UAAA"),
+    // Scorecard results are everyone's to read, a component's and a team's.
+    page("/catalog/default/component/payments-api/scorecard", "UAAA"),
+    page("/catalog/default/group/payments/scorecard", "UAAA"),
     page("/tasks", "UAAA"),
     page("/tasks/{task}", "UANA"),
     page("/platform", "UAAA"),
