@@ -140,6 +140,13 @@ pub fn owner_of(
             )
         })?
         .to_owned();
+    // The label holds the component's name; the reference must be of a component so named.
+    let (kind, _, name) = crate::catalog::refs::split(&service_ref);
+    if !kind.eq_ignore_ascii_case("component") || name != service {
+        return Err(format!(
+            "its {SERVICE_LABEL} label {service:?} is not the name of {service_ref}"
+        ));
+    }
     let is_recorded = recorded == Some(service_ref.as_str());
     if let Some(reason) = foreign_namespace(meta, service, &service_ref, is_recorded) {
         return Err(reason);
@@ -263,5 +270,52 @@ impl Delivery {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+    use super::owner_of;
+
+    fn namespace(service: &str, annotation: Option<&str>) -> ObjectMeta {
+        ObjectMeta {
+            labels: Some(
+                [
+                    ("app.kubernetes.io/managed-by", "causeway"),
+                    ("causeway.dev/service", service),
+                    ("causeway.dev/environment", "prod"),
+                ]
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .into(),
+            ),
+            annotations: annotation
+                .map(|a| [("causeway.dev/service-ref".to_owned(), a.to_owned())].into()),
+            ..ObjectMeta::default()
+        }
+    }
+
+    #[test]
+    fn a_namespace_is_an_environment_only_with_every_mark_of_one_component() {
+        let payments = "component:default/payments-api";
+        assert_eq!(
+            owner_of(&namespace("payments-api", Some(payments)), None),
+            Ok((payments.to_owned(), "prod".to_owned()))
+        );
+        assert_eq!(
+            owner_of(&namespace("payments-api", None), Some(payments)),
+            Ok((payments.to_owned(), "prod".to_owned())),
+            "made before the annotation existed, and recorded"
+        );
+        assert!(owner_of(&namespace("payments-api", None), None).is_err());
+        assert!(owner_of(&namespace("ledger", Some(payments)), None).is_err());
+        let mut foreign = namespace("payments-api", Some(payments));
+        foreign
+            .labels
+            .as_mut()
+            .unwrap()
+            .remove("app.kubernetes.io/managed-by");
+        assert!(owner_of(&foreign, Some(payments)).is_err());
     }
 }
