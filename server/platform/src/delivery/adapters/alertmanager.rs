@@ -83,7 +83,16 @@ impl Delivery {
         let Some(service) = label("service").filter(|s| !s.is_empty()) else {
             return Ok(None);
         };
+        // Only a Kubernetes namespace name can be an environment's; anything else (also text
+        // the database could not hold) is not Causeway's alert.
+        let dns_label = |s: &str| {
+            !s.is_empty()
+                && s.len() <= 63
+                && s.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        };
         match label("namespace") {
+            Some(namespace) if !dns_label(namespace) => Ok(None),
             Some(namespace) => Ok(records.get(namespace).await?.and_then(|record| {
                 let (_, _, name) = refs::split(&record.service);
                 (name == service).then_some(record.service)
@@ -179,9 +188,16 @@ fn event_of(alert: &Alert<'_>, service: String) -> std::result::Result<Event, Ve
         .get(field)
         .and_then(Value::as_str)
     {
-        Some(text) if !text.trim().is_empty() => Some(text.trim().to_owned()),
+        Some(text) if text.chars().any(char::is_control) => {
+            problems.push(problem(at(field), "contains a control character"));
+            None
+        }
+        Some(text) if !text.trim().is_empty() && text.len() <= 200 => Some(text.trim().to_owned()),
         _ => {
-            problems.push(problem(at(field), "is missing or empty"));
+            problems.push(problem(
+                at(field),
+                "is missing, empty or longer than 200 characters",
+            ));
             None
         }
     };
@@ -238,7 +254,7 @@ fn event_of(alert: &Alert<'_>, service: String) -> std::result::Result<Event, Ve
         .labels
         .get("severity")
         .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
+        .filter(|s| !s.is_empty() && !s.chars().any(char::is_control))
         .unwrap_or("unknown");
     Ok(Event {
         source: SOURCE.to_owned(),

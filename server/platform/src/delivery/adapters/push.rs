@@ -170,7 +170,10 @@ fn read_push(body: &Value) -> Result<Push> {
     }
     keys.sort();
     keys.dedup();
-    let html_url = address("html_url").unwrap_or_default().to_owned();
+    let html_url = address("html_url")
+        .filter(|url| url.len() <= 400 && !url.chars().any(char::is_control))
+        .unwrap_or_default()
+        .to_owned();
     if !repository.is_empty() && (keys.is_empty() || html_url.is_empty()) {
         problems.push(problem(
             "repository.html_url",

@@ -68,6 +68,11 @@ impl Fields<'_, '_> {
                 self.problem(field, format!("is longer than {max} characters"));
                 None
             }
+            // PostgreSQL's text holds no NUL, and no sender means a control character.
+            Some(Value::String(text)) if text.chars().any(char::is_control) => {
+                self.problem(field, "contains a control character");
+                None
+            }
             Some(Value::String(text)) => Some(text.trim().to_owned()),
             Some(_) => {
                 self.problem(field, "is not a string");

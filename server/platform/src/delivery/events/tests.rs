@@ -60,3 +60,12 @@ fn every_bad_field_is_named() {
         ]
     );
 }
+
+#[test]
+fn a_control_character_is_refused_where_it_is() {
+    let event = json!({
+        "kind": "change", "id": "push\u{0}1", "service": "payments-api",
+        "sha": "abcdef1", "authoredAt": "2026-12-01T10:00:00Z",
+    });
+    assert_eq!(fields_of(parse(&event).expect_err("refused")), ["id"]);
+}
