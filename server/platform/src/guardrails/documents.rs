@@ -1,7 +1,7 @@
 //! Platform configuration as documents: `apiVersion: causeway.dev/v1alpha1` with the kinds
-//! `Settings`, `Cluster`, `Environment`, `Approval`, `Policy`, `Waiver` and `Scorecard`, read from one or more
-//! files into the engine's configuration. Every problem names its file, line and field, and all
-//! of them are reported at once.
+//! `Settings`, `Cluster`, `Environment`, `Approval`, `Policy`, `Waiver` and `Scorecard`, read
+//! from one or more files into the engine's configuration. Every problem names its file, line
+//! and field, and all of them are reported at once.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;

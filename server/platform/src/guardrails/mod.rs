@@ -40,7 +40,8 @@ use crate::{Error, Result};
 pub const DEFAULT_POLICIES: &str = include_str!("default-policies.yaml");
 
 /// The embedded default for `provision` (clusters and environments built from the host's
-/// settings) with the starter policies and scorecard, as files that load like any configured source.
+/// settings) with the starter policies and scorecard, as files that load like any configured
+/// source.
 pub fn default_files(provision: &ProvisionConfig) -> Vec<File> {
     let documents = export::provision_documents(provision)
         .iter()
