@@ -65,6 +65,8 @@ refused "config.CAUSEWAY_LISTEN is set by the chart" -f "$example" --set config.
 refused "config.CAUSEWAY_OIDC_CLIENT_SECRET_FILE is set by the chart" \
     -f "$example" --set config.CAUSEWAY_OIDC_CLIENT_SECRET_FILE=/secret
 refused "config.CAUSEWAY_KUBECONFIG" -f "$example" --set config.CAUSEWAY_KUBECONFIG=/kubeconfig
+refused "config.CAUSEWAY_GITHUB_WEBHOOK_SECRET_FILE is set by the chart" \
+    -f "$example" --set config.CAUSEWAY_GITHUB_WEBHOOK_SECRET_FILE=/secret
 refused "publicUrl is required" -f "$example" --set publicUrl=
 refused "storage: an emptyDir belongs to one pod" -f "$example" --set storage.gitops=true
 refused "oidc.ca: set configMap or secret, not both" -f "$example" --set oidc.ca.secret=ca
@@ -80,10 +82,11 @@ if "$helm" template "$release" "$chart" -f "$example" --set replicaCount=1 | gre
 fi
 
 # Every optional part at once: the storage volume on a claim, the platform configuration, the
-# metrics token, the CA from a Secret.
+# metrics token, the webhooks' secrets, the CA from a Secret.
 "$helm" template "$release" "$chart" -n "$namespace" -f "$example" \
     --set storage.gitops=true --set storage.git=true --set storage.existingClaim=causeway-data \
     --set platformConfig=causeway-platform --set metrics.public=false --set metrics.tokenSecret=causeway-metrics \
+    --set webhooks.githubSecret=causeway-github-webhook --set webhooks.giteaSecret=causeway-gitea-webhook \
     --set oidc.ca.configMap= --set oidc.ca.secret=causeway-oidc-ca >"$tmp/everything.yaml"
 
 step "kubectl apply --server-side --dry-run=server into a namespace enforcing Pod Security 'restricted'"

@@ -23,8 +23,8 @@ only crash-loop is refused by `helm template` and `helm install` with the value 
 {{- if eq $key "CAUSEWAY_AUTH_MODE" -}}
 {{- fail "config.CAUSEWAY_AUTH_MODE: the chart signs people in through OpenID Connect (oidc.*); the development sign-in is refused off loopback" -}}
 {{- end -}}
-{{- if or (has $key (list "CAUSEWAY_LISTEN" "CAUSEWAY_DATABASE_URL" "CAUSEWAY_AUTH_MODE" "CAUSEWAY_PUBLIC_URL" "CAUSEWAY_PLATFORM_CONFIG" "CAUSEWAY_METRICS_PUBLIC" "CAUSEWAY_METRICS_TOKEN_FILE" "CAUSEWAY_GITOPS_DIR" "CAUSEWAY_GIT_DIR")) (hasPrefix "CAUSEWAY_OIDC_" $key) -}}
-{{- fail (printf "config.%s is set by the chart from its own values (containerPort, databaseSecret, publicUrl, oidc, platformConfig, metrics, storage); set those instead" $key) -}}
+{{- if or (has $key (list "CAUSEWAY_LISTEN" "CAUSEWAY_DATABASE_URL" "CAUSEWAY_AUTH_MODE" "CAUSEWAY_PUBLIC_URL" "CAUSEWAY_PLATFORM_CONFIG" "CAUSEWAY_METRICS_PUBLIC" "CAUSEWAY_METRICS_TOKEN_FILE" "CAUSEWAY_GITHUB_WEBHOOK_SECRET_FILE" "CAUSEWAY_GITEA_WEBHOOK_SECRET_FILE" "CAUSEWAY_GITOPS_DIR" "CAUSEWAY_GIT_DIR")) (hasPrefix "CAUSEWAY_OIDC_" $key) -}}
+{{- fail (printf "config.%s is set by the chart from its own values (containerPort, databaseSecret, publicUrl, oidc, platformConfig, metrics, webhooks, storage); set those instead" $key) -}}
 {{- end -}}
 {{- if eq $key "CAUSEWAY_CONFIG" -}}
 {{- fail "config.CAUSEWAY_CONFIG: the chart mounts no configuration file; set each key as its CAUSEWAY_* variable in config" -}}
