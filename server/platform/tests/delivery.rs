@@ -22,6 +22,7 @@ on_both_engines!(
     a_commit_in_two_deployments_counts_once,
     the_measures_of_a_hand_worked_history,
     the_organisation_pools_every_component,
+    lead_times_do_not_depend_on_the_order_events_arrive,
 );
 
 const CATALOG: &str = "apiVersion: backstage.io/v1alpha1
@@ -265,6 +266,44 @@ async fn a_commit_in_two_deployments_counts_once(store: Store) {
     // Sorted [1 h, 2 h]: the median is the lower middle (rank ⌈0.5 × 2⌉ = 1), p90 rank 2.
     assert_eq!(lead.median_millis, Some(HOUR));
     assert_eq!(lead.p90_millis, Some(2 * HOUR));
+}
+
+/// Ingestion keeps each commit's first successful production deployment as events arrive, so the
+/// same history sent in any order, one event per request, gives the same lead times: c9's change
+/// names d-9 before d-9 is recorded (shipped 09:00, authored 06:00: 3 h); c1 is listed by d-2
+/// (12:00) before d-1 (10:00), which shipped it first (authored 08:00: 2 h); c8's change names d-1
+/// after d-1 is recorded (authored 07:00: 3 h). Sorted [2 h, 3 h, 3 h]: median and p90 3 h.
+async fn lead_times_do_not_depend_on_the_order_events_arrive(store: Store) {
+    let platform = platform(store).await;
+    for event in [
+        json!({"kind": "change", "id": "push-9", "service": "payments-api", "sha": "c9c9c9c",
+               "authoredAt": "2026-12-01T06:00:00Z", "deployment": "d-9"}),
+        deployment(
+            "d-2",
+            "succeeded",
+            "2026-12-01T12:00:00Z",
+            json!([commit("c1c1c1c", "2026-12-01T08:00:00Z")]),
+        ),
+        deployment(
+            "d-1",
+            "succeeded",
+            "2026-12-01T10:00:00Z",
+            json!(["c1c1c1c"]),
+        ),
+        deployment("d-9", "succeeded", "2026-12-01T09:00:00Z", json!([])),
+        json!({"kind": "change", "id": "push-8", "service": "payments-api", "sha": "c8c8c8c",
+               "authoredAt": "2026-12-01T07:00:00Z", "deployment": "d-1"}),
+    ] {
+        post(&platform, &event).await.expect("post");
+    }
+    let lead = dora(&platform, Some("payments-api"), None)
+        .await
+        .summary
+        .lead_time;
+    assert_eq!(
+        (lead.count, lead.median_millis, lead.p90_millis),
+        (3, Some(3 * HOUR), Some(3 * HOUR))
+    );
 }
 
 /// The history worked by hand (all times UTC; the range is 2026-11-30 to 2026-12-13, ISO weeks

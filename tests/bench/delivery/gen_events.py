@@ -79,6 +79,11 @@ class Service:
         self.incidents = {}  # id -> [opened, resolved, caused_by]
         self._generate(budget, start, end)
 
+    def _seconds(self, lo, hi):
+        """A random duration in [lo, hi) milliseconds, in whole seconds: the events' RFC 3339
+        times carry seconds, so the server sees exactly the times measured here."""
+        return self.rng.randrange(lo // 1000, hi // 1000) * 1000
+
     def _sha(self, n):
         return hashlib.sha1(f"{self.name}/{n}".encode()).hexdigest()
 
@@ -123,7 +128,7 @@ class Service:
             stray = rng.random() < 0.01
             shapes.append((commits, status, incident, stray))
             count += commits + 3 + (status == "rolled_back") + (2 if incident else 0) + (2 if stray else 0)
-        times = sorted(rng.randrange(start, end - 6 * HOUR) for _ in shapes)
+        times = sorted(start + self._seconds(0, end - 6 * HOUR - start) for _ in shapes)
         sha_n = 0
         pending = []  # commits not yet shipped to production
         good = None  # (version, commits) of the last successful production deployment
@@ -132,7 +137,7 @@ class Service:
             for _ in range(commits):
                 sha = self._sha(sha_n)
                 sha_n += 1
-                authored = t - int(min(rng.expovariate(1 / (20 * HOUR)), 5 * DAY)) - MINUTE
+                authored = t - int(min(rng.expovariate(1 / (20 * HOUR)), 5 * DAY)) // 1000 * 1000 - MINUTE
                 self.authored[sha] = authored
                 mine.append(sha)
                 self.events.append((authored, {"kind": "change", "id": f"{self.name}-change-{sha[:12]}",
@@ -142,14 +147,14 @@ class Service:
             self._deploy(n, "dev", "succeeded", t, t + 4 * MINUTE, version, mine)
             self._deploy(n, "staging", "succeeded", t + 10 * MINUTE, t + 15 * MINUTE, version, mine)
             pending += mine
-            started, finished = t + 25 * MINUTE, t + 25 * MINUTE + rng.randrange(2 * MINUTE, 12 * MINUTE)
+            started, finished = t + 25 * MINUTE, t + 25 * MINUTE + self._seconds(2 * MINUTE, 12 * MINUTE)
             dep = self._deploy(n, "prod", status, started, finished, version, pending)
             if status == "succeeded":
                 good = (version, pending)
                 pending = []
                 if incident:
-                    opened = finished + rng.randrange(10 * MINUTE, 3 * HOUR)
-                    self._incident(f"{self.name}-INC-{n}", opened, opened + rng.randrange(20 * MINUTE, 8 * HOUR),
+                    opened = finished + self._seconds(10 * MINUTE, 3 * HOUR)
+                    self._incident(f"{self.name}-INC-{n}", opened, opened + self._seconds(20 * MINUTE, 8 * HOUR),
                                    dep, end)
             elif status == "rolled_back":
                 back = finished + 10 * MINUTE
@@ -157,8 +162,8 @@ class Service:
                 self._deploy(f"{n}-rollback", "prod", "succeeded", back - 2 * MINUTE, back, previous[0],
                              previous[1])
             if stray:
-                opened = t + rng.randrange(HOUR, 20 * HOUR)
-                self._incident(f"{self.name}-STRAY-{n}", opened, opened + rng.randrange(20 * MINUTE, 4 * HOUR),
+                opened = t + self._seconds(HOUR, 20 * HOUR)
+                self._incident(f"{self.name}-STRAY-{n}", opened, opened + self._seconds(20 * MINUTE, 4 * HOUR),
                                None, end)
 
     # ------------------------------------------------------------ the README's rules

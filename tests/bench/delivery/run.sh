@@ -39,7 +39,8 @@ CAUSEWAY_BIN=${CAUSEWAY_BIN:-$CARGO_TARGET_DIR/release/causeway}
 out_dir=$root/target/bench
 stamp=$(date -u +%Y%m%d-%H%M%S)
 work=$out_dir/delivery-$stamp
-data=$out_dir/delivery-data/s$SERVICES-t$TEAMS-e$EVENTS-d$DAYS-end$END-seed$SEED
+# The generator's version is part of the name: a changed generator makes new data.
+data=$out_dir/delivery-data/gen2-s$SERVICES-t$TEAMS-e$EVENTS-d$DAYS-end$END-seed$SEED
 mkdir -p "$work" "$data"
 results=$work/runs.jsonl
 : >"$results"

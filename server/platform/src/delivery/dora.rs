@@ -36,6 +36,9 @@
 //! The histories of all the services asked about are read with three queries (deployments,
 //! commits, incidents), not three per service: the organisation's 500 services over 90 days are one
 //! request's three reads, and [`facts`] then applies the rules to each service's history apart.
+//! The lead-time rule's first successful production deployment of each commit is kept by
+//! ingestion (`delivery_lead_times`, see `storage.rs`), so that a range's commits are read from
+//! one index rather than drawn from every production deployment and its commits at each request.
 
 use std::collections::HashMap;
 
@@ -48,6 +51,7 @@ use sqlx::any::AnyRow;
 use super::Delivery;
 use super::events::Status;
 use crate::catalog::refs;
+use crate::store::Engine;
 use crate::{Error, Result};
 
 /// The environment counted as production.
@@ -102,13 +106,14 @@ pub struct IncidentRow {
     pub caused_by: Option<String>,
 }
 
-/// A service's production history: its production deployments, the commits each contains with
-/// their authored times, and its incidents.
+/// A service's production history: its production deployments, its commits first shipped in the
+/// range asked about, and its incidents.
 #[derive(Debug, Clone, Default)]
 pub struct History {
     pub deployments: Vec<DeploymentRow>,
-    /// (deployment id, commit, authored time when known).
-    pub commits: Vec<(String, String, Option<i64>)>,
+    /// (first shipped, authored) per commit whose authored time is known: first shipped is the
+    /// finish of the first successful production deployment that contains the commit.
+    pub commits: Vec<(i64, i64)>,
     pub incidents: Vec<IncidentRow>,
 }
 
@@ -135,26 +140,11 @@ impl Facts {
 pub fn facts(history: &History) -> Facts {
     let mut deployments: Vec<&DeploymentRow> = history.deployments.iter().collect();
     deployments.sort_by(|a, b| (a.finished_at, &a.id).cmp(&(b.finished_at, &b.id)));
-    let finished: HashMap<&str, (i64, Status)> = deployments
+    // Each commit at its first successful production deployment only, as ingestion found it.
+    let mut lead_times: Vec<(i64, i64)> = history
+        .commits
         .iter()
-        .map(|d| (d.id.as_str(), (d.finished_at, d.status)))
-        .collect();
-
-    // Each commit at its first successful production deployment only.
-    let mut first: HashMap<&str, (i64, Option<i64>)> = HashMap::new();
-    for (deployment, sha, authored) in &history.commits {
-        let Some(&(at, Status::Succeeded)) = finished.get(deployment.as_str()) else {
-            continue;
-        };
-        let entry = first.entry(sha.as_str()).or_insert((at, *authored));
-        if at < entry.0 {
-            entry.0 = at;
-        }
-        entry.1 = entry.1.or(*authored);
-    }
-    let mut lead_times: Vec<(i64, i64)> = first
-        .values()
-        .filter_map(|&(at, authored)| authored.map(|a| (at, (at - a).max(0))))
+        .map(|&(at, authored)| (at, (at - authored).max(0)))
         .collect();
     lead_times.sort_unstable();
 
@@ -421,7 +411,7 @@ impl Delivery {
             ));
         }
         let mut facts = Facts::default();
-        for history in self.histories(&services).await?.values() {
+        for history in self.histories(&services, start, end).await?.values() {
             facts.extend(self::facts(history));
         }
         Ok(Dora {
@@ -443,20 +433,19 @@ impl Delivery {
         })
     }
 
-    /// `service`'s production history, whole: a commit's first deployment or a failure's
-    /// recovery may lie outside the range asked about.
-    pub async fn history(&self, service: &str) -> Result<History> {
-        let mut histories = self.histories(&[service.to_owned()]).await?;
-        Ok(histories.remove(service).unwrap_or_default())
-    }
-
-    /// The production histories of `services`, whole, by service, read with three queries
+    /// The production histories of `services` by service, read with three queries
     /// whatever their number. A few services are selected by the query (through the indexes that
     /// begin with the service); beyond [`SELECTED_SERVICES`], every service's rows are read and
     /// those of other services dropped, since the organisation asks for nearly all of them. Only
-    /// what [`facts`] looks at is read: the commits of successful production deployments, and the
-    /// incidents that name the deployment that caused them.
-    pub async fn histories(&self, services: &[String]) -> Result<HashMap<String, History>> {
+    /// what [`facts`] looks at is read: every production deployment and every incident that names
+    /// the deployment that caused it (a failure's recovery may lie outside the range), and the
+    /// commits first shipped within `[start, end)` whose authored time is known.
+    pub async fn histories(
+        &self,
+        services: &[String],
+        start: i64,
+        end: i64,
+    ) -> Result<HashMap<String, History>> {
         let mut histories: HashMap<String, History> = services
             .iter()
             .map(|s| (s.clone(), History::default()))
@@ -468,44 +457,47 @@ impl Delivery {
         let among = |column: &str| match selected {
             Some(services) => format!(
                 " AND {column} IN {}",
-                super::values(self.store.engine(), 1, services.len())
+                super::storage::values(self.store.engine(), 1, services.len())
             ),
             None => String::new(),
         };
 
+        // A service's deployments and commits come as one JSON array each, which the database
+        // builds: the drivers hand rows over one at a time, at a cost that exceeded the queries'
+        // own for the organisation's hundreds of thousands of rows.
+        let engine = self.store.engine();
         let sql = format!(
-            "SELECT service, id, status, finished_at FROM delivery_deployments \
-             WHERE environment = '{PRODUCTION}'{}",
+            "SELECT service, {} AS rows FROM delivery_deployments \
+             WHERE environment = '{PRODUCTION}'{} GROUP BY service",
+            json_rows(engine, "id, status, finished_at"),
             among("service")
         );
         for row in &self.rows(&sql, selected).await? {
             let service: &str = row.try_get("service")?;
             if let Some(history) = histories.get_mut(service) {
-                history.deployments.push(DeploymentRow {
-                    id: row.try_get("id")?,
-                    status: Status::parse(row.try_get::<&str, _>("status")?)
-                        .unwrap_or(Status::Failed),
-                    finished_at: row.try_get("finished_at")?,
-                });
+                let rows: Vec<(String, String, i64)> = json(row.try_get("rows")?)?;
+                history.deployments = rows
+                    .into_iter()
+                    .map(|(id, status, finished_at)| DeploymentRow {
+                        id,
+                        status: Status::parse(&status).unwrap_or(Status::Failed),
+                        finished_at,
+                    })
+                    .collect();
             }
         }
 
         let sql = format!(
-            "SELECT d.service, c.deployment, c.sha, ch.authored_at FROM delivery_deployments d \
-             JOIN delivery_deployment_commits c ON c.service = d.service AND c.deployment = d.id \
-             LEFT JOIN delivery_changes ch ON ch.service = c.service AND ch.sha = c.sha \
-             WHERE d.environment = '{PRODUCTION}' AND d.status = '{}'{}",
-            Status::Succeeded.as_str(),
-            among("d.service")
+            "SELECT service, {} AS rows FROM delivery_lead_times \
+             WHERE shipped_at >= {start} AND shipped_at < {end} AND authored_at IS NOT NULL{} \
+             GROUP BY service",
+            json_rows(engine, "shipped_at, authored_at"),
+            among("service")
         );
         for row in &self.rows(&sql, selected).await? {
             let service: &str = row.try_get("service")?;
             if let Some(history) = histories.get_mut(service) {
-                history.commits.push((
-                    row.try_get("deployment")?,
-                    row.try_get("sha")?,
-                    row.try_get("authored_at")?,
-                ));
+                history.commits = json(row.try_get("rows")?)?;
             }
         }
 
@@ -535,6 +527,19 @@ impl Delivery {
         }
         Ok(query.fetch_all(self.store.pool()).await?)
     }
+}
+
+/// The aggregate that makes each group's `columns` one JSON array of arrays, as text.
+fn json_rows(engine: Engine, columns: &str) -> String {
+    match engine {
+        Engine::Sqlite => format!("json_group_array(json_array({columns}))"),
+        Engine::Postgres => format!("json_agg(json_build_array({columns}))::text"),
+    }
+}
+
+/// Reads what [`json_rows`] built.
+fn json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| Error::Database(sqlx::Error::Decode(Box::new(e))))
 }
 
 #[cfg(test)]
