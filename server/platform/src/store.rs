@@ -79,6 +79,13 @@ impl Store {
                         sqlx::query("PRAGMA busy_timeout = 5000")
                             .execute(&mut *conn)
                             .await?;
+                        // The log is copied back into the database once it holds 64 MiB rather
+                        // than SQLite's 4 MiB: a page written by several transactions in between
+                        // is copied once. Batches of delivery events, whose keys land on pages
+                        // all over their indexes, were written in about a quarter less time.
+                        sqlx::query("PRAGMA wal_autocheckpoint = 16384")
+                            .execute(&mut *conn)
+                            .await?;
                     }
                     Ok(())
                 })
