@@ -6,7 +6,7 @@ of at most 1,000 as `POST /api/events` takes them; and what DORA's measures must
     gen_events.py OUTDIR --services 500 --teams 25 --events 1000000 --days 100 --end 2026-12-06
                   [--seed 7] [--retries 0.002]
 
-Each service makes releases at random times over the days (about 3.4 a day at 500 services and a
+Each service makes releases at random times over the days (about 3.5 a day at 500 services and a
 million events). A release is 1 to 5 commits (a change event each, sent when it is authored,
 1 minute to 5 days before the release), then a deployment to `dev`, to `staging` and to `prod`,
 each listing the commits it contains: a production deployment lists every commit since the last
