@@ -655,8 +655,7 @@ impl Config {
                 self.metrics_token_file = (!value.is_empty()).then(|| PathBuf::from(value));
             }
             "github_webhook_secret_file" => {
-                self.github_webhook_secret_file =
-                    (!value.is_empty()).then(|| PathBuf::from(value));
+                self.github_webhook_secret_file = (!value.is_empty()).then(|| PathBuf::from(value));
             }
             "gitea_webhook_secret_file" => {
                 self.gitea_webhook_secret_file = (!value.is_empty()).then(|| PathBuf::from(value));
