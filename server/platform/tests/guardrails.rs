@@ -11,8 +11,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use causeway_platform::audit::AuditLog;
+use causeway_platform::catalog::{Catalog, IngestOptions};
 use causeway_platform::guardrails::waivers::NewWaiver;
-use causeway_platform::guardrails::{Guardrails, Reloaded, Source};
+use causeway_platform::guardrails::{Guardrails, Outcome, Reloaded, Source};
 use causeway_platform::identity::{Principal, Role};
 use causeway_platform::provision::config::ProvisionConfig;
 use causeway_platform::{Error, Store};
@@ -196,9 +197,224 @@ async fn waivers_apply_until_they_expire_or_are_revoked(store: Store) {
     ));
 }
 
+/// A Component named `name` with `lifecycle`, as an upload carries it.
+fn component(name: &str, lifecycle: &str) -> serde_json::Value {
+    serde_json::json!({
+        "apiVersion": "backstage.io/v1alpha1",
+        "kind": "Component",
+        "metadata": { "name": name },
+        "spec": { "type": "service", "lifecycle": lifecycle, "owner": "group:default/payments" },
+    })
+}
+
+/// An import policy that refuses components whose name starts with `legacy`, and a waiver for
+/// one of them written in the configuration.
+const DENY_LEGACY: &str = "apiVersion: causeway.dev/v1alpha1
+kind: Policy
+metadata: { name: no-legacy }
+spec:
+  appliesTo: [import]
+  severity: deny
+  field: metadata.name
+  expression: \"!entity.metadata.name.startsWith('legacy')\"
+  message: entity.metadata.name + ' is a legacy name'
+  fix: Rename it.
+---
+apiVersion: causeway.dev/v1alpha1
+kind: Waiver
+metadata: { name: legacy-ledger }
+spec:
+  policy: no-legacy
+  service: legacy-ledger
+  reason: Renamed next quarter.
+  expires: 2999-01-01T00:00:00Z
+";
+
+/// The messages of a refused import's denials, checking each is a denial of `no-legacy` with its
+/// field and fix.
+fn denied(
+    result: causeway_platform::Result<causeway_platform::catalog::IngestReport>,
+) -> Vec<String> {
+    match result {
+        Err(Error::PolicyDenied(denials)) => denials
+            .into_iter()
+            .map(|v| {
+                assert_eq!(
+                    (
+                        v.policy.as_str(),
+                        v.outcome,
+                        v.field.as_str(),
+                        v.fix.as_str()
+                    ),
+                    ("no-legacy", Outcome::Denied, "metadata.name", "Rename it."),
+                );
+                v.message
+            })
+            .collect(),
+        other => panic!("expected a policy denial, got {other:?}"),
+    }
+}
+
+/// Imports on a person's behalf are held to the import policies: the starter policy's warnings
+/// are reported in entity order, and a denying policy refuses the whole import naming every
+/// entity it denies, unless a waiver (granted, or written in the configuration) covers it.
+async fn imports_are_held_to_the_import_policies(store: Store) {
+    store.migrate().await.expect("migrate");
+    let audit = AuditLog::new(store.clone());
+    let guardrails = Guardrails::new(embedded(), store.clone(), audit.clone());
+    let catalog = Catalog::new(store.clone()).with_guardrails(guardrails.clone());
+    let report = catalog
+        .ingest_as(
+            &admin(),
+            "upload:lifecycles",
+            vec![
+                component("checkout", "beta"),
+                component("ledger", "production"),
+                component("search", "alpha"),
+            ],
+            IngestOptions::default(),
+        )
+        .await
+        .expect("warnings do not block");
+    assert_eq!(report.added.len(), 3);
+    let warned: Vec<(&str, Outcome, &str)> = report
+        .policies
+        .iter()
+        .map(|v| (v.policy.as_str(), v.outcome, v.message.as_str()))
+        .collect();
+    let known = "the platform knows experimental, production, deprecated";
+    assert_eq!(
+        warned,
+        [
+            (
+                "component-lifecycle",
+                Outcome::Warned,
+                format!("checkout has lifecycle beta; {known}").as_str()
+            ),
+            (
+                "component-lifecycle",
+                Outcome::Warned,
+                format!("search has lifecycle alpha; {known}").as_str()
+            ),
+        ]
+    );
+
+    // A configured source with a denying import policy; one legacy component has a waiver
+    // granted in the API, another one written in the configuration, the third none.
+    let dir = std::env::temp_dir().join(format!("causeway-config-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(dir.join("environments.yaml"), ENVIRONMENT).expect("write");
+    std::fs::write(dir.join("policies.yaml"), DENY_LEGACY).expect("write");
+    guardrails
+        .configure(Source::Path(dir.clone()), embedded())
+        .expect("valid");
+    let waiver = guardrails
+        .waivers()
+        .expect("waivers")
+        .grant(
+            &admin(),
+            NewWaiver {
+                policy: "no-legacy".to_owned(),
+                service: "legacy-billing".to_owned(),
+                reason: "Retired in March.".to_owned(),
+                expires_at_millis: causeway_platform::time::now_millis() + 3_600_000,
+            },
+            &guardrails.policy_ids(),
+            None,
+        )
+        .await
+        .expect("granted");
+    let legacy = || {
+        vec![
+            component("legacy-billing", "production"),
+            component("payments", "production"),
+            component("legacy-ledger", "production"),
+        ]
+    };
+    let waived = catalog
+        .ingest_as(
+            &admin(),
+            "upload:waived",
+            legacy(),
+            IngestOptions::default(),
+        )
+        .await
+        .expect("both legacy components are waived");
+    let listed: Vec<(&str, Outcome, &str)> = waived
+        .policies
+        .iter()
+        .map(|v| (v.policy.as_str(), v.outcome, v.message.as_str()))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            (
+                "no-legacy",
+                Outcome::Waived,
+                "legacy-billing is a legacy name"
+            ),
+            (
+                "no-legacy",
+                Outcome::Waived,
+                "legacy-ledger is a legacy name"
+            ),
+        ]
+    );
+    let by = |i: usize| waived.policies[i].waiver.clone().expect("waiver");
+    assert!(by(0).starts_with(&waiver.id), "{}", by(0));
+    assert!(by(1).starts_with("config:legacy-ledger"), "{}", by(1));
+
+    // With a component no waiver covers among them, the import is refused naming that one
+    // alone, and nothing of it is stored.
+    let mut documents = legacy();
+    documents.insert(1, component("legacy-invoices", "production"));
+    let refused = catalog
+        .ingest_as(
+            &admin(),
+            "upload:waived",
+            documents,
+            IngestOptions::default(),
+        )
+        .await;
+    assert_eq!(denied(refused), ["legacy-invoices is a legacy name"]);
+    assert!(
+        catalog
+            .index()
+            .by_ref("component:default/legacy-invoices")
+            .is_none()
+    );
+
+    // Once its waiver is revoked, the component it covered is denied too, in entity order.
+    guardrails
+        .waivers()
+        .expect("waivers")
+        .revoke(&admin(), &waiver.id, None)
+        .await
+        .expect("revoked");
+    let mut documents = legacy();
+    documents.push(component("legacy-invoices", "production"));
+    let refused = catalog
+        .ingest_as(
+            &admin(),
+            "upload:waived",
+            documents,
+            IngestOptions::default(),
+        )
+        .await;
+    assert_eq!(
+        denied(refused),
+        [
+            "legacy-billing is a legacy name",
+            "legacy-invoices is a legacy name"
+        ]
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 on_both_engines!(
     replicas_converge_on_one_recorded_revision,
     waivers_apply_until_they_expire_or_are_revoked,
+    imports_are_held_to_the_import_policies,
 );
 
 /// A git location is cloned and its directory read, file names relative to the repository.

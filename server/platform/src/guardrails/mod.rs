@@ -264,6 +264,18 @@ impl Guardrails {
         Ok(waivers)
     }
 
+    /// Every waiver in force now, for any service: those written in `revision` and every one
+    /// granted, read in one query. A batch of requests (an import's entities) looks its waivers
+    /// up in this list rather than asking the store once per request; [`waivers::Waiver::covers`]
+    /// matches the service, so the answer is the same.
+    pub async fn waivers_active_all(&self, revision: &Revision) -> Result<Vec<waivers::Waiver>> {
+        let mut waivers = revision.config.waivers.clone();
+        if let Some(store) = self.waivers() {
+            waivers.extend(store.active(None).await?);
+        }
+        Ok(waivers)
+    }
+
     /// [`Guardrails::decide`], refusing the request when a policy denies it: the error lists
     /// every denial with its field and fix. The decision (warnings included) is returned
     /// otherwise.
