@@ -14,6 +14,8 @@ use serde_json::{Map, Value};
 use super::index::Index;
 use crate::{Error, Result};
 
+mod paging;
+
 /// One key and the values it may have (empty: the key must exist).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Condition {
@@ -253,62 +255,6 @@ impl Query {
             };
         }
         ids
-    }
-
-    /// The page of `limit` ids starting at `offset`, in the requested order.
-    pub fn page(&self, index: &Index, offset: u64, limit: u64) -> Page {
-        let ids = self.matching(index);
-        let total = ids.len();
-        let (start, end) = (offset as usize, offset.saturating_add(limit) as usize);
-        let ids: Vec<u32> = match self.order.as_slice() {
-            // With one sort field, select the page from its precomputed order: no full sort.
-            [] | [_] => {
-                let (key, ascending) = self
-                    .order
-                    .first()
-                    .map_or(("", true), |o| (o.field.as_str(), o.ascending));
-                let ranking = index.ranks(key);
-                let mut ordered: Vec<(u64, u32)> = ids
-                    .iter()
-                    .map(|id| (ranking.key(id, ascending), id))
-                    .collect();
-                let want = end.min(ordered.len());
-                if want > 0 {
-                    ordered.select_nth_unstable(want - 1);
-                    ordered[..want].sort_unstable();
-                }
-                ordered
-                    .into_iter()
-                    .skip(start)
-                    .take(end.saturating_sub(start))
-                    .map(|(_, id)| id)
-                    .collect()
-            }
-            orders => {
-                let rankings: Vec<_> = orders
-                    .iter()
-                    .map(|o| (index.ranks(&o.field), o.ascending))
-                    .collect();
-                let mut ordered: Vec<u32> = ids.iter().collect();
-                ordered.sort_by(|a, b| {
-                    for (ranking, ascending) in &rankings {
-                        let ord = ranking
-                            .key(*a, *ascending)
-                            .cmp(&ranking.key(*b, *ascending));
-                        if ord.is_ne() {
-                            return ord;
-                        }
-                    }
-                    a.cmp(b)
-                });
-                ordered
-                    .into_iter()
-                    .skip(start)
-                    .take(end.saturating_sub(start))
-                    .collect()
-            }
-        };
-        Page { ids, total }
     }
 }
 

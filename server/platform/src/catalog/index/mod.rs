@@ -13,6 +13,7 @@
 mod bodies;
 mod pairs;
 mod posting;
+mod ranking;
 mod reverse;
 #[cfg(test)]
 mod tests;
@@ -30,6 +31,8 @@ pub use self::bodies::Body;
 use self::bodies::{Codec, SAMPLES, TRAIN_AFTER};
 use self::pairs::{MAX_VALUE_LENGTH, original_values, search_pairs};
 use self::posting::{Haystack, Posting};
+use self::ranking::Orders;
+pub use self::ranking::{Ranking, Ranks};
 use super::entity::Edge;
 
 /// An entity as stored: the authored body plus the output-only metadata.
@@ -67,32 +70,6 @@ struct KeyEntry {
     items: RoaringBitmap,
 }
 
-/// For each id, its position in the order of one field; ranks from `present` on are entities
-/// without the field.
-#[derive(Debug)]
-pub struct Ranking {
-    ranks: Vec<u32>,
-    present: u32,
-}
-
-impl Ranking {
-    /// A sort key for `id`: ascending or descending by the field, entities without it last
-    /// either way (ordered by reference among themselves).
-    pub fn key(&self, id: u32, ascending: bool) -> u64 {
-        let rank = self.ranks.get(id as usize).copied().unwrap_or(u32::MAX);
-        if rank >= self.present {
-            (1 << 32) | u64::from(rank)
-        } else if ascending {
-            u64::from(rank)
-        } else {
-            u64::from(self.present - 1 - rank)
-        }
-    }
-}
-
-/// A shared ranking.
-pub type Ranks = Arc<Ranking>;
-
 /// The index.
 #[derive(Debug, Default)]
 pub struct Index {
@@ -116,8 +93,8 @@ pub struct Index {
     /// with it. The (key, source) pairs themselves are not stored: they are read from the
     /// sources' edges when asked for (see `reverse.rs`), which saves one map entry per relation.
     reverse: hashbrown::HashMap<Box<str>, RoaringBitmap>,
-    /// Orders computed on demand, dropped on every write.
-    orders: Mutex<HashMap<String, Ranks>>,
+    /// Orders computed on demand, a few at a time, dropped on every write.
+    orders: Mutex<Orders>,
     /// Substring-search buffers built on demand per key, dropped on every write.
     haystacks: Mutex<HashMap<String, Arc<Haystack>>>,
     /// Packs bodies once enough entities were seen to train it.
@@ -636,64 +613,6 @@ impl Index {
             .get(key)
             .and_then(|k| k.values.get(value))
             .is_some_and(|v| v.contains(id))
-    }
-
-    /// The order of every id by `key` (lowercase; by the smallest value when an entity has
-    /// several; ties and entities without the key ordered by reference). `key` `""` orders by
-    /// reference alone.
-    pub fn ranks(&self, key: &str) -> Ranks {
-        if let Some(ranks) = self.orders.lock().ok().and_then(|o| o.get(key).cloned()) {
-            return ranks;
-        }
-        // A key no entity has orders like no key at all; caching it separately would let
-        // requests fill memory with orders of made-up keys.
-        if !key.is_empty() && !self.keys.contains_key(key) && !self.reverse.contains_key(key) {
-            return self.ranks("");
-        }
-        // Each id's sort value is found by walking the key's values once, not by looking into
-        // every entity.
-        let mut first: Vec<Option<&str>> = vec![None; self.slots.len()];
-        self.each_reverse(key, None, |id, value| {
-            let slot = &mut first[id as usize];
-            if slot.is_none_or(|f| *value < *f) {
-                *slot = Some(value);
-            }
-        });
-        if let Some(entry) = self.keys.get(key) {
-            for (value, v) in &entry.values {
-                v.for_each(|id| {
-                    let slot = &mut first[id as usize];
-                    if slot.is_none_or(|f| **value < *f) {
-                        *slot = Some(value);
-                    }
-                });
-            }
-        }
-        let mut ids: Vec<(Option<&str>, &str, u32)> = self
-            .all
-            .iter()
-            .map(|id| {
-                let reference = self.get(id).map_or("", |e| e.entity_ref.as_str());
-                (first[id as usize], reference, id)
-            })
-            .collect();
-        let present =
-            u32::try_from(ids.iter().filter(|(v, _, _)| v.is_some()).count()).unwrap_or(u32::MAX);
-        ids.sort_unstable_by(|(x, rx, a), (y, ry, b)| match (x, y) {
-            (Some(x), Some(y)) => x.cmp(y).then_with(|| rx.cmp(ry)).then(a.cmp(b)),
-            (Some(_), None) => std::cmp::Ordering::Less,
-            (None, Some(_)) => std::cmp::Ordering::Greater,
-            (None, None) => rx.cmp(ry).then(a.cmp(b)),
-        });
-        let mut ranks = vec![u32::MAX; self.slots.len()];
-        for (rank, (_, _, id)) in ids.into_iter().enumerate() {
-            ranks[id as usize] = u32::try_from(rank).unwrap_or(u32::MAX);
-        }
-        let ranks = Arc::new(Ranking { ranks, present });
-        if let Ok(mut orders) = self.orders.lock() {
-            orders.insert(key.to_owned(), ranks.clone());
-        }
-        ranks
     }
 
     /// Every reference that something points at but that does not exist, with who points at it.

@@ -246,3 +246,59 @@ fn reverse_relations_answer_every_kind_of_question() {
         "component:default/a".to_owned()
     )));
 }
+
+#[test]
+fn counting_and_pages_past_the_end_compute_no_ranking() {
+    use crate::catalog::query::{Order, Query};
+    let mut index = Index::default();
+    for name in ["a", "b", "c"] {
+        index.upsert(component(name));
+    }
+    let query = Query {
+        order: vec![Order {
+            field: "metadata.name".to_owned(),
+            ascending: false,
+        }],
+        ..Query::default()
+    };
+    let cached = |index: &Index| index.orders.lock().expect("orders").len();
+    for (offset, limit) in [(0, 0), (3, 10), (u64::MAX, u64::MAX)] {
+        let page = query.page(&index, offset, limit);
+        assert_eq!((page.ids.len(), page.total), (0, 3));
+        assert_eq!(cached(&index), 0, "offset {offset}, limit {limit}");
+    }
+    let page = query.page(&index, 0, 1);
+    assert_eq!(page.ids, [index.id_of("component:default/c").expect("c")]);
+    assert_eq!(cached(&index), 1);
+}
+
+#[test]
+fn rankings_are_cached_a_few_at_a_time_least_recently_used_out() {
+    let mut index = Index::default();
+    let keys: Vec<String> = (0..=ranking::MAX_CACHED_RANKINGS)
+        .map(|k| format!("metadata.annotations.k{k}"))
+        .collect();
+    let annotations: Vec<String> = keys
+        .iter()
+        .map(|k| format!("{}: v", &k["metadata.annotations.".len()..]))
+        .collect();
+    index.upsert(entity(&format!(
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {{ name: a, annotations: {{ {} }} }}\nspec: {{ type: service, lifecycle: production, owner: team }}\n",
+        annotations.join(", ")
+    )));
+    let max = ranking::MAX_CACHED_RANKINGS;
+    let held: Vec<Ranks> = keys[..max].iter().map(|k| index.ranks(k)).collect();
+    // Using the first three again leaves the fourth as the least recently used.
+    for (key, ranks) in keys.iter().zip(&held).take(3) {
+        assert!(Arc::ptr_eq(ranks, &index.ranks(key)), "{key} is cached");
+    }
+    index.ranks(&keys[max]);
+    assert_eq!(index.orders.lock().expect("orders").len(), max);
+    for (key, ranks) in keys.iter().zip(&held).take(3) {
+        assert!(Arc::ptr_eq(ranks, &index.ranks(key)), "{key} is kept");
+    }
+    assert!(
+        !Arc::ptr_eq(&held[3], &index.ranks(&keys[3])),
+        "the least recently used ranking was dropped"
+    );
+}
