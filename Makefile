@@ -43,6 +43,9 @@ run: setup site server
 	$(CAUSEWAY) seed
 	$(CAUSEWAY) catalog import server/causeway/demo/organisation
 	$(CAUSEWAY) catalog import server/causeway/demo/templates/*/template.yaml
+	@# Ninety days of deployments, commits and incidents for three demo components, so that the
+	@# Delivery views and the scorecards' DORA checks have a history; a second run records nothing.
+	$(CAUSEWAY) demo delivery
 	@# Environments go to the development cluster when `make dev-cluster` has started one, else
 	@# to the local GitOps directory (see README, Provisioning), also in a development environment
 	@# that runs in a Kubernetes pod: the pod's own cluster, which `causeway serve` would find

@@ -1,7 +1,8 @@
 //! The command line: `causeway serve | migrate | seed | token … | catalog … | provision … |
-//! approval … | platform … | policy … | template … | version`.
+//! approval … | platform … | policy … | template … | demo … | version`.
 
 mod approval;
+mod demo;
 mod expiry;
 mod platform;
 mod template;
@@ -67,6 +68,9 @@ enum Command {
     /// Test policies against inputs, for the platform team's CI.
     #[command(subcommand)]
     Policy(platform::PolicyCommand),
+    /// Record demo data, such as a delivery history for the demo organisation.
+    #[command(subcommand)]
+    Demo(demo::DemoCommand),
     /// Print the version.
     Version,
 }
@@ -193,6 +197,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Approval(command) => {
             let platform = open(&config).await?;
             let result = approval::run(&config, &platform, command).await;
+            platform.store.close().await;
+            result
+        }
+        Command::Demo(command) => {
+            let platform = open(&config).await?;
+            let result = demo::run(&platform, command).await;
             platform.store.close().await;
             result
         }
