@@ -5,14 +5,15 @@
 #[path = "support/engines.rs"]
 #[macro_use]
 mod engines;
-
-use std::time::Duration;
+#[path = "support/delivery_bed.rs"]
+mod delivery_bed;
 
 use causeway_platform::catalog::{IngestOptions, yaml};
 use causeway_platform::delivery::dora::{Keys, Query, Scope};
 use causeway_platform::delivery::{Ingested, events};
-use causeway_platform::identity::{Principal, Role, Team};
+use causeway_platform::identity::Role;
 use causeway_platform::{Error, Platform, Store};
+use delivery_bed::member_of;
 use serde_json::{Value, json};
 
 on_both_engines!(
@@ -49,38 +50,7 @@ spec: { type: service, lifecycle: production, owner: team-a }
 const HOUR: i64 = 3_600_000;
 
 async fn platform(store: Store) -> Platform {
-    let platform = Platform::new(
-        store,
-        &causeway_platform::Settings {
-            admin_teams: vec!["group:default/admins".to_owned()],
-            session_ttl: Duration::from_secs(60),
-        },
-    )
-    .expect("platform");
-    platform.load().await.expect("load");
-    platform
-        .catalog
-        .ingest(
-            "test",
-            yaml::parse("test", CATALOG).expect("yaml"),
-            IngestOptions::default(),
-        )
-        .await
-        .expect("ingest");
-    platform
-}
-
-fn member_of(team: &str) -> Principal {
-    Principal {
-        entity_ref: "user:default/ada".to_owned(),
-        display_name: "Ada".to_owned(),
-        email: None,
-        teams: vec![Team {
-            entity_ref: format!("group:default/{team}"),
-            display_name: team.to_owned(),
-        }],
-        role: Role::Developer,
-    }
+    delivery_bed::platform_with(store, CATALOG).await
 }
 
 async fn post(platform: &Platform, body: &Value) -> Result<Ingested, Error> {

@@ -6,16 +6,16 @@
 #[path = "support/engines.rs"]
 #[macro_use]
 mod engines;
+#[path = "support/delivery_bed.rs"]
+mod delivery_bed;
 
-use std::time::Duration;
-
-use causeway_platform::catalog::{IngestOptions, yaml};
 use causeway_platform::delivery::adapters::Received;
 use causeway_platform::delivery::adapters::push::Forge;
 use causeway_platform::delivery::events;
-use causeway_platform::identity::{Principal, Role, Team};
+use causeway_platform::identity::Principal;
 use causeway_platform::provision::records::{Record, Records, Status};
 use causeway_platform::{Platform, Store};
+use delivery_bed::member_of;
 use serde_json::json;
 use sqlx::{AnyPool, Row};
 
@@ -83,38 +83,7 @@ where
 }
 
 async fn platform(store: Store) -> Platform {
-    let platform = Platform::new(
-        store,
-        &causeway_platform::Settings {
-            admin_teams: vec!["group:default/admins".to_owned()],
-            session_ttl: Duration::from_secs(60),
-        },
-    )
-    .expect("platform");
-    platform.load().await.expect("load");
-    platform
-        .catalog
-        .ingest(
-            "test",
-            yaml::parse("test", CATALOG).expect("yaml"),
-            IngestOptions::default(),
-        )
-        .await
-        .expect("ingest");
-    platform
-}
-
-fn member_of(team: &str) -> Principal {
-    Principal {
-        entity_ref: "user:default/ada".to_owned(),
-        display_name: "Ada".to_owned(),
-        email: None,
-        teams: vec![Team {
-            entity_ref: format!("group:default/{team}"),
-            display_name: team.to_owned(),
-        }],
-        role: Role::Developer,
-    }
+    delivery_bed::platform_with(store, CATALOG).await
 }
 
 async fn a_deployment_keeps_its_pipeline_run(platform: Platform, database: AnyPool) {

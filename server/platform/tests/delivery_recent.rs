@@ -5,14 +5,13 @@
 #[path = "support/engines.rs"]
 #[macro_use]
 mod engines;
+#[path = "support/delivery_bed.rs"]
+mod delivery_bed;
 
-use std::time::Duration;
-
-use causeway_platform::catalog::{IngestOptions, yaml};
 use causeway_platform::delivery::events::{self, Status};
 use causeway_platform::delivery::recent::{Recent, RecentQuery};
-use causeway_platform::identity::{Principal, Role};
 use causeway_platform::{Error, Platform, Store};
+use delivery_bed::admin;
 use serde_json::{Value, json};
 
 on_both_engines!(
@@ -54,35 +53,7 @@ spec: { type: service, lifecycle: production, owner: team-b }
 ";
 
 async fn platform(store: Store) -> Platform {
-    let platform = Platform::new(
-        store,
-        &causeway_platform::Settings {
-            admin_teams: vec!["group:default/admins".to_owned()],
-            session_ttl: Duration::from_secs(60),
-        },
-    )
-    .expect("platform");
-    platform.load().await.expect("load");
-    platform
-        .catalog
-        .ingest(
-            "test",
-            yaml::parse("test", CATALOG).expect("yaml"),
-            IngestOptions::default(),
-        )
-        .await
-        .expect("ingest");
-    platform
-}
-
-fn admin() -> Principal {
-    Principal {
-        entity_ref: "user:default/root".to_owned(),
-        display_name: "Root".to_owned(),
-        email: None,
-        teams: vec![],
-        role: Role::PlatformAdmin,
-    }
+    delivery_bed::platform_with(store, CATALOG).await
 }
 
 async fn post(platform: &Platform, body: Value) {

@@ -8,10 +8,11 @@
 
 #[path = "support/kube.rs"]
 mod cluster;
+#[path = "support/delivery_bed.rs"]
+mod delivery_bed;
 
 use std::time::Duration;
 
-use causeway_platform::catalog::{IngestOptions, yaml};
 use causeway_platform::delivery::adapters::tekton::{Seen, pipeline_runs};
 use causeway_platform::{Platform, Store};
 use cluster::{Identity, client, eventually, remove_namespace, status_code, unique_name};
@@ -37,24 +38,7 @@ async fn platform() -> (Platform, AnyPool) {
     let dir = std::env::temp_dir().join(format!("causeway-tekton-{}", uuid::Uuid::new_v4()));
     let url = format!("sqlite://{}/causeway.db", dir.display());
     let store = Store::open(&url).await.expect("open the store");
-    let platform = Platform::new(
-        store,
-        &causeway_platform::Settings {
-            admin_teams: vec!["group:default/admins".to_owned()],
-            session_ttl: Duration::from_secs(60),
-        },
-    )
-    .expect("platform");
-    platform.load().await.expect("load");
-    platform
-        .catalog
-        .ingest(
-            "test",
-            yaml::parse("test", CATALOG).expect("yaml"),
-            IngestOptions::default(),
-        )
-        .await
-        .expect("ingest");
+    let platform = delivery_bed::platform_with(store, CATALOG).await;
     sqlx::any::install_default_drivers();
     let database = AnyPool::connect(&url.replace("sqlite://", "sqlite:"))
         .await

@@ -5,12 +5,12 @@
 #[path = "support/engines.rs"]
 #[macro_use]
 mod engines;
+#[path = "support/delivery_bed.rs"]
+mod delivery_bed;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::Duration;
 
-use causeway_platform::catalog::{IngestOptions, yaml};
 use causeway_platform::guardrails::{self, File, Guardrails};
 use causeway_platform::identity::{Principal, Role};
 use causeway_platform::provision::config::ProvisionConfig;
@@ -55,30 +55,11 @@ spec: {{ type: service, lifecycle: production, owner: payments }}
 }
 
 async fn platform(store: Store) -> Platform {
-    let platform = Platform::new(
-        store,
-        &causeway_platform::Settings {
-            admin_teams: vec!["group:default/admins".to_owned()],
-            session_ttl: Duration::from_secs(60),
-        },
-    )
-    .expect("platform");
-    platform.load().await.expect("load");
-    catalog(&platform, false).await;
-    platform
+    delivery_bed::platform_with(store, &format!("{GROUPS}---\n{}", component(false))).await
 }
 
 async fn catalog(platform: &Platform, on_call: bool) {
-    let text = format!("{GROUPS}---\n{}", component(on_call));
-    platform
-        .catalog
-        .ingest(
-            "test",
-            yaml::parse("test", &text).expect("yaml"),
-            IngestOptions::default(),
-        )
-        .await
-        .expect("ingest");
+    delivery_bed::ingest(platform, &format!("{GROUPS}---\n{}", component(on_call))).await;
 }
 
 const SERVICE: &str = "component:default/payments-api";
