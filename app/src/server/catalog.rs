@@ -119,6 +119,14 @@ fn display_name(stored: &Stored, body: &Value) -> String {
         .unwrap_or_else(|| stored.name.clone())
 }
 
+/// The display name of the entity `entity_ref` names (see [`display_name`]), when the catalog
+/// holds it.
+pub(crate) fn display_name_of(index: &Index, entity_ref: &str) -> Option<String> {
+    index
+        .by_ref(entity_ref)
+        .map(|stored| display_name(stored, &body_of(index, stored)))
+}
+
 /// A short form of a reference: the name, with the namespace when it is not `default`.
 fn short_ref(entity_ref: &str) -> String {
     let (_, rest) = entity_ref.split_once(':').unwrap_or(("", entity_ref));

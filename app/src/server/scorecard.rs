@@ -21,22 +21,9 @@ pub async fn scorecard_page(
         return Ok(None);
     }
     let entity_ref = format!("{kind}:{namespace}/{name}").to_lowercase();
-    let Some(display) = ({
-        let index = platform.catalog.index();
-        index.by_ref(&entity_ref).map(|stored| {
-            let body = index.body_value(stored);
-            let text = |pointer: &str| {
-                body.pointer(pointer)
-                    .and_then(serde_json::Value::as_str)
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-            };
-            text("/spec/profile/displayName")
-                .or_else(|| text("/metadata/title"))
-                .unwrap_or_else(|| stored.name.clone())
-        })
-    }) else {
+    let Some(display) =
+        crate::server::catalog::display_name_of(&platform.catalog.index(), &entity_ref)
+    else {
         return Ok(None);
     };
     let entity_href = ref_path(&entity_ref);
