@@ -15,7 +15,15 @@ What is measured:
   settled_s    same start -> every Group's ownerOf/hasMember relation is served
   latency      sequential keep-alive requests, after a warm-up: p50/p90/p99/mean (ms)
   page         Causeway only: GET /catalog (server-rendered HTML) with a session cookie
-  rss          VmRSS / VmHWM (peak) of the server process, MiB
+  rss          VmRSS / VmHWM (peak) of the server process, MiB; Causeway's peak is also taken
+               at visibility (hwm_at_visible_mib), after the latency rows (hwm_after_queries_mib)
+               and after the portal pages (hwm_after_page_mib), so that it can be put to a phase
+Causeway only, after all of the above (writes.py; --refresh 0 / --restart 0 leave them out):
+  register_small_ms, refresh_small_ms   a one-entity location registered, then refreshed 5 times
+  refresh_part_ms      the last generated part (a copy) refreshed with one description changed
+  first_*_after_write_ms  the first sorted page, full-text query and portal /catalog after one
+  restart_ready_s      SIGTERM, then a new server on the same database: spawn -> /readyz 200,
+                       with rss_at_restart_ready_mib and hwm_restart_mib (the start-up peak)
 Every process started here is in its own session and is stopped in `finally`.
 """
 import argparse
@@ -23,81 +31,16 @@ import http.client
 import json
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 import urllib.parse
 
+from support import Client, Server, now, proc_cpu, proc_status, wait_ready
+from writes import copy_part, refresh_rows, restart
+
 BENCH_USER = "causeway-bench"
-
-
-def now():
-    return time.monotonic()
-
-
-def proc_status(pid):
-    out = {}
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                k, _, v = line.partition(":")
-                if k in ("VmRSS", "VmHWM"):
-                    out[k] = int(v.split()[0]) // 1024  # MiB
-    except FileNotFoundError:
-        pass
-    return out
-
-
-def proc_cpu(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            parts = f.read().rsplit(")", 1)[1].split()
-        return round((int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK"), 2)
-    except FileNotFoundError:
-        return None
-
-
-class Client:
-    """One keep-alive HTTP/1.1 connection; reconnects once on a dropped connection."""
-
-    def __init__(self, port, headers=None):
-        self.port = port
-        self.headers = {"Accept": "application/json", **(headers or {})}
-        self.conn = None
-
-    def request(self, method, path, body=None, headers=None, timeout=60):
-        for attempt in range(2):
-            try:
-                if self.conn is None:
-                    self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-                self.conn.timeout = timeout
-                if self.conn.sock is not None:
-                    self.conn.sock.settimeout(timeout)
-                self.conn.request(method, path, body=body, headers={**self.headers, **(headers or {})})
-                r = self.conn.getresponse()
-                return r.status, r.read(), r
-            except (ConnectionError, http.client.HTTPException, socket.timeout, OSError):
-                try:
-                    self.conn.close()
-                except Exception:
-                    pass
-                self.conn = None
-                if attempt == 1:
-                    raise
-        raise RuntimeError("unreachable")
-
-    def get(self, path, timeout=60):
-        status, body, _ = self.request("GET", path, timeout=timeout)
-        return status, body
-
-    def json(self, path, timeout=60):
-        status, body = self.get(path, timeout)
-        if status != 200:
-            raise RuntimeError(f"GET {path} -> {status}: {body[:300]!r}")
-        return json.loads(body)
 
 
 # The latency probe, built by `make bench-catalog` (run.sh passes its path).
@@ -192,36 +135,6 @@ def wait_settled(client, exp, t_start, timeout):
         time.sleep(0.2)
 
 
-class Server:
-    """A server process in its own session, stopped with SIGTERM (then SIGKILL) on its group."""
-
-    def __init__(self, argv, env, cwd, log_path, pid_file):
-        self.log = open(log_path, "w")
-        self.proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=self.log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
-        self.pid = self.proc.pid
-        # the runner's trap reads this to stop the server if this script dies without `finally`
-        with open(pid_file, "w") as f:
-            f.write(f"{self.pid}\n")
-
-    def check(self):
-        if self.proc.poll() is not None:
-            raise RuntimeError(f"server exited rc={self.proc.returncode}, see {self.log.name}")
-
-    def stop(self):
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.pid, signal.SIGKILL)
-                self.proc.wait(5)
-        self.log.close()
-
-
 def machine_idle(window=1.0):
     """The fraction of the machine's CPU time that was idle over the next `window` seconds."""
     def sample():
@@ -284,30 +197,30 @@ def run_causeway(a, exp, res):
     out = cli(a.bin, env, "token", "create", "--user", f"user:default/{BENCH_USER}", "--name", "bench")
     token = out.strip().splitlines()[-1].strip()
 
+    servers = []  # every server started here, stopped in `finally`
+
+    def spawn(log="server.log"):
+        servers.append(Server([a.bin, "serve"], env, workdir, os.path.join(workdir, log),
+                              os.path.join(workdir, "server.pid")))
+        return servers[-1]
+
+    # The refresh rows edit one entity of the last part, so the import registers a copy of it.
+    locations = list(exp.get("locations"))
+    if a.refresh:
+        locations[-1], part_entity = copy_part(locations[-1], workdir)
+
     t0 = now()
-    server = Server([a.bin, "serve"], env, workdir, os.path.join(workdir, "server.log"),
-                    os.path.join(workdir, "server.pid"))
+    server = spawn()
     res["pid"] = server.pid
     try:
         client = Client(a.port, {"Authorization": f"Bearer {token}"})
-        while True:
-            server.check()
-            if now() - t0 > 120:
-                raise RuntimeError("Causeway not ready in 120 s")
-            try:
-                if client.get("/readyz", timeout=5)[0] == 200:
-                    break
-            except (ConnectionError, OSError, http.client.HTTPException):
-                pass
-            time.sleep(0.01)
-        res["ready_s"] = round(now() - t0, 3)
+        res["ready_s"] = round(wait_ready(server, client, "/readyz", t0, 120) - t0, 3)
         res["rss_at_ready_mib"] = proc_status(server.pid).get("VmRSS")
         baseline = count(client)
         base_kinds = kind_counts(client, exp)
 
         # The import runs in another thread (POST /locations answers once its files are stored)
         # while this one polls the API, so "visible" is what a client observes, not the POST.
-        locations = exp.get("locations")
         posted = {}
 
         def post_all():
@@ -338,6 +251,8 @@ def run_causeway(a, exp, res):
                 raise RuntimeError(f"not all entities visible after {a.timeout}s")
             if poll.json("/api/catalog/entities/by-query?limit=0")["totalItems"] >= want:
                 t_vis = now()
+                # The peak so far belongs to ingestion; settling relations comes next.
+                res["hwm_at_visible_mib"] = proc_status(server.pid).get("VmHWM")
                 break
             time.sleep(0.005)
         res["visible_s"] = round(t_vis - t_import, 3)
@@ -354,14 +269,22 @@ def run_causeway(a, exp, res):
         res["hwm_after_ingest_mib"] = st.get("VmHWM")
 
         measure_queries(client, exp, a, res, server.pid, "/healthz")
-        res["page"] = catalog_page(a, exp)
+        portal = portal_client(a)
+        res["page"] = catalog_page(a, exp, portal)
+        res["hwm_after_page_mib"] = proc_status(server.pid).get("VmHWM")
+        if a.refresh:
+            refresh_rows(a.port, token, portal, exp, workdir, locations[-1], part_entity,
+                         f"group:default/{BENCH_USER}-admins", res)
         st = proc_status(server.pid)
         res["rss_end_mib"] = st.get("VmRSS")
         res["hwm_end_mib"] = st.get("VmHWM")
         res["cpu_total_s"] = proc_cpu(server.pid)
+        if a.restart:
+            restart(server, lambda: spawn("server-restart.log"), client, res)
     finally:
         res.setdefault("hwm_end_mib", proc_status(server.pid).get("VmHWM"))
-        server.stop()
+        for s in servers:
+            s.stop()
 
 
 def cli(binary, env, *args):
@@ -371,9 +294,8 @@ def cli(binary, env, *args):
     return p.stdout
 
 
-def catalog_page(a, exp):
-    """Server-side render time of the portal's catalog page, signed in through the development
-    sign-in (a session cookie, as a browser has)."""
+def portal_client(a):
+    """A client signed in through the development sign-in (a session cookie, as a browser has)."""
     origin = f"http://127.0.0.1:{a.port}"
     c = Client(a.port, {"Accept": "text/html"})
     st, body, resp = c.request(
@@ -386,6 +308,11 @@ def catalog_page(a, exp):
     if not cookie:
         raise RuntimeError(f"dev sign-in gave no session cookie (status {st})")
     c.headers["Cookie"] = cookie
+    return c
+
+
+def catalog_page(a, exp, c):
+    """Server-side render time of the portal's catalog page, through the signed-in `c`."""
     word = exp["search_terms"][0]
     pages = {
         "catalog": "/catalog",
@@ -494,6 +421,9 @@ def main():
     ap.add_argument("--db-url")
     ap.add_argument("--backstage-dir")
     ap.add_argument("--processing-interval", type=int)
+    # Causeway only: the refresh rows and the restart on the same database (1 = on).
+    ap.add_argument("--refresh", type=int, default=1)
+    ap.add_argument("--restart", type=int, default=1)
     a = ap.parse_args()
     os.makedirs(a.workdir, exist_ok=True)
     exp = json.load(open(a.expect))

@@ -4,6 +4,7 @@ Backstage, side by side per catalog size, with Backstage ÷ Causeway ratios), ch
 and writes everything as one JSON document.
 
     report.py RESULTS.jsonl OUT.json [--title TEXT]
+    report.py target/bench/catalog-<time>.json OUT.json    # an earlier run's document again
 """
 import json
 import sys
@@ -18,6 +19,13 @@ LABELS = [
 ]
 BY_QUERY = ["kind_component_50", "filter_3field_50", "owned_by_group_50", "fulltext_50"]
 ENGINES = [("sqlite", "Causeway SQLite"), ("postgres", "Causeway PostgreSQL")]
+
+
+def size_label(n):
+    """1,000,000 as "1M" and 100,000 as "100k"."""
+    if n >= 1_000_000 and n % 1_000_000 == 0:
+        return f"{n // 1_000_000}M"
+    return f"{n // 1000}k"
 
 
 def get(r, *path):
@@ -69,8 +77,28 @@ def metrics():
                        ("catalog_filtered", "portal /catalog?q=…&kind=…&lifecycle=…")):
         rows.append((f"{label}: p50 (ms)", lambda r, k=key: get(r, "page", k, "p50_ms")))
         rows.append((f"{label}: p99 (ms)", lambda r, k=key: get(r, "page", k, "p99_ms")))
+    # Causeway only (writes.py): writes to the loaded catalog and the first reads after one.
+    rows += [
+        ("register a one-entity location (ms)", lambda r: get(r, "register_small_ms")),
+        ("refresh a one-entity location: p50 of 5 (ms)", lambda r: get(r, "refresh_small_ms", "p50")),
+        ("refresh a one-entity location: max of 5 (ms)", lambda r: get(r, "refresh_small_ms", "max")),
+        ("refresh the last generated part, one entity changed (ms)",
+         lambda r: get(r, "refresh_part_ms")),
+        ("first by-query kind=component by name, limit 50, after a write (ms)",
+         lambda r: get(r, "first_sorted_after_write_ms")),
+        ("first by-query full text after a write (ms)", lambda r: get(r, "first_fulltext_after_write_ms")),
+        ("first portal /catalog after a write (ms)", lambda r: get(r, "first_catalog_after_write_ms")),
+        ("start-up on the loaded database: spawn → /readyz 200 (s)", lambda r: get(r, "restart_ready_s")),
+        ("RSS at start-up ready (MiB)", lambda r: get(r, "rss_at_restart_ready_mib")),
+        ("start-up peak RSS, VmHWM at ready (MiB)", lambda r: get(r, "hwm_restart_mib")),
+    ]
     rows += [
         ("RSS after ingest (MiB)", lambda r: get(r, "rss_after_ingest_mib")),
+        # The peak so far, read at the end of each phase, so that the peak can be put to one.
+        ("peak RSS when all N are visible (MiB)", lambda r: get(r, "hwm_at_visible_mib")),
+        ("peak RSS when relations are served (MiB)", lambda r: get(r, "hwm_after_ingest_mib")),
+        ("peak RSS after the latency rows (MiB)", lambda r: get(r, "hwm_after_queries_mib")),
+        ("peak RSS after the portal pages (MiB)", lambda r: get(r, "hwm_after_page_mib")),
         ("peak RSS, VmHWM (MiB)", lambda r: get(r, "hwm_end_mib")),
     ]
     return rows
@@ -81,6 +109,21 @@ def pick(runs, n, system, engine=None):
         if r["n"] == n and r["system"] == system and (engine is None or r.get("engine") == engine):
             return r
     return None
+
+
+def million_targets(r):
+    """Issue 17's targets at 1,000,000 entities: (name, unit, measured, limit)."""
+    return [
+        ("all visible", "s", get(r, "visible_s"), 120),
+        ("peak RSS", "MiB", get(r, "hwm_end_mib"), 1500),
+        ("by-query kind=component p99", "ms", get(r, "latency", "kind_component_50", "p99_ms"), 10),
+        ("by-query full text p99", "ms", get(r, "latency", "fulltext_50", "p99_ms"), 10),
+        ("entity-facets p99", "ms", get(r, "latency", "facets_5", "p99_ms"), 20),
+        ("portal /catalog p99", "ms", get(r, "page", "catalog", "p99_ms"), 30),
+        ("portal /catalog?q=…&kind=…&lifecycle=… p99", "ms",
+         get(r, "page", "catalog_filtered", "p99_ms"), 50),
+        ("start-up", "s", get(r, "restart_ready_s"), 30),
+    ]
 
 
 def targets(runs):
@@ -110,6 +153,17 @@ def targets(runs):
             add(f"{label}: facets p99 ≤ 10 ms at 100,000", v, 10.0, v is not None and v <= 10.0)
             v = r.get("hwm_end_mib")
             add(f"{label}: peak RSS ≤ 300 MiB at 100,000", v, 300, v is not None and v <= 300)
+            # issue 17's targets at this size
+            for name, value, limit in (
+                    ("full text p99", get(r, "latency", "fulltext_50", "p99_ms"), 1.0),
+                    ("portal search page p99", get(r, "page", "catalog_filtered", "p99_ms"), 10.0)):
+                add(f"{label}: {name} ≤ {limit:g} ms at 100,000", value, limit,
+                    value is not None and value <= limit)
+        r = pick(runs, 1_000_000, "causeway", engine)
+        if r:
+            for name, unit, value, limit in million_targets(r):
+                add(f"{label}: {name} ≤ {limit:,g} {unit} at 1,000,000", value, limit,
+                    value is not None and value <= limit)
         bs, cw = pick(runs, 10000, "backstage"), pick(runs, 10000, "causeway", engine)
         if bs and cw and bs.get("latency") and cw.get("latency"):
             worst = None
@@ -136,10 +190,23 @@ def agreement(runs):
     return notes
 
 
+def read_runs(src):
+    """The runs of bench.py's JSON lines, or of a JSON document this script wrote before (whose
+    fields may predate today's rows: those print as "—")."""
+    text = open(src).read()
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError:
+        doc = None
+    if isinstance(doc, dict) and "runs" in doc:
+        return doc["runs"]
+    return [json.loads(line) for line in text.splitlines() if line.strip().startswith("{")]
+
+
 def main():
     src, out_path = sys.argv[1], sys.argv[2]
     title = sys.argv[4] if len(sys.argv) > 4 and sys.argv[3] == "--title" else ""
-    runs = [json.loads(line) for line in open(src) if line.strip().startswith("{")]
+    runs = read_runs(src)
     sizes = sorted({r["n"] for r in runs})
     cols = []  # (header, function of metric -> cell)
     for n in sizes:
@@ -147,13 +214,13 @@ def main():
         for engine, label in ENGINES:
             r = pick(runs, n, "causeway", engine)
             if r:
-                cols.append((f"{n // 1000}k {label}", lambda f, r=r: fmt(f(r))))
+                cols.append((f"{size_label(n)} {label}", lambda f, r=r: fmt(f(r))))
         if bs:
-            cols.append((f"{n // 1000}k Backstage", lambda f, r=bs: fmt(f(r))))
+            cols.append((f"{size_label(n)} Backstage", lambda f, r=bs: fmt(f(r))))
             cws = [pick(runs, n, "causeway", e) for e, _ in ENGINES]
             cws = [c for c in cws if c]
             if cws:
-                cols.append((f"{n // 1000}k Backstage ÷ Causeway ({' / '.join(c['engine'] for c in cws)})",
+                cols.append((f"{size_label(n)} Backstage ÷ Causeway ({' / '.join(c['engine'] for c in cws)})",
                              lambda f, bs=bs, cws=cws: " / ".join(fmt_ratio(ratio(f(bs), f(c))) for c in cws)))
     lines = []
     if title:
@@ -174,7 +241,7 @@ def main():
         lines += ["", f"Catalog page at N={n:,} ({engine}): HTTP {c.get('status')}, "
                   f"{c.get('bytes')} bytes, title {c.get('title')!r}, {c.get('table_rows')} table rows, "
                   f"{c.get('sample_names_shown')} of 200 sampled component names on the page."]
-    loads = ", ".join(f"{r['system']}/{r['engine']} {r['n'] // 1000}k {r['loadavg_start'][0]}"
+    loads = ", ".join(f"{r['system']}/{r['engine']} {size_label(r['n'])} {r['loadavg_start'][0]}"
                       for r in runs if r.get("loadavg_start"))
     if loads:
         lines += ["", f"1-minute load average at the start of each run (2 = both cores busy): {loads}."]

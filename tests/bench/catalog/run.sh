@@ -6,12 +6,26 @@
 #   tests/bench/catalog/run.sh                           # SIZES="1000 10000 100000"
 #   SIZES="1000 10000" tests/bench/catalog/run.sh
 #
+# The quick loop while working on the catalog (about 3 minutes per engine at 100k; the generated
+# catalogs are kept in target/bench/catalog-data/):
+#
+#   cargo build --release -p causeway -p causeway-bench-probe
+#   SIZES="100000" ENGINES="sqlite" BACKSTAGE_SIZES="" SEQ=200 PAGE_SEQ=50 \
+#     CAUSEWAY_BIN=$CARGO_TARGET_DIR/release/causeway tests/bench/catalog/run.sh
+#
+# then again with ENGINES="postgres"; REFRESH=0 RESTART=0 leave out the rows after the pages.
+#
 # Environment:
 #   SIZES             catalog sizes (default "1000 10000 100000")
 #   ENGINES           Causeway's databases (default "sqlite postgres")
 #   BACKSTAGE_SIZES   sizes Backstage also runs at (default "1000 10000"; "" skips Backstage;
 #                     it needs ~150 s to ingest 10k and ~20 min for 50k)
 #   SEQ               sequential requests per query (300); PAGE_SEQ for the portal page (100)
+#   REFRESH           1 (default): after the portal pages, Causeway registers and refreshes a
+#                     one-entity location, refreshes the last part with one entity changed, and
+#                     times the first queries after a write; 0 leaves this out
+#   RESTART           1 (default): then stops Causeway (SIGTERM) and times its start-up on the same
+#                     database (PostgreSQL is stopped only after it); 0 leaves this out
 #   SEED              generator seed (42, the Backstage baseline's)
 #   CAUSEWAY_BIN      the binary (default: $CARGO_TARGET_DIR/release/causeway)
 #   BENCH_PROBE       the latency probe (default: $CARGO_TARGET_DIR/release/causeway-bench-probe)
@@ -28,6 +42,8 @@ BACKSTAGE_SIZES=${BACKSTAGE_SIZES-"1000 10000"}
 SEQ=${SEQ:-300}
 PAGE_SEQ=${PAGE_SEQ:-100}
 SEED=${SEED:-42}
+REFRESH=${REFRESH:-1}
+RESTART=${RESTART:-1}
 CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/causeway/target}
 CAUSEWAY_BIN=${CAUSEWAY_BIN:-$CARGO_TARGET_DIR/release/causeway}
 # The compiled latency probe (tests/bench/catalog/probe), which bench.py runs for every latency row.
@@ -130,7 +146,8 @@ for n in $SIZES; do
         log "Causeway $engine, N=$n"
         python3 "$here/bench.py" causeway --n "$n" --expect "$expect" --workdir "$dir" \
             --port "$(free_port)" --seq "$SEQ" --page-seq "$PAGE_SEQ" --bin "$CAUSEWAY_BIN" \
-            --engine "$engine" --db-url "$url" >>"$results" || log "Causeway $engine N=$n failed (see $results)"
+            --engine "$engine" --db-url "$url" --refresh "$REFRESH" --restart "$RESTART" \
+            >>"$results" || log "Causeway $engine N=$n failed (see $results)"
         if [[ $engine == postgres ]]; then
             "$root/tests/scripts/postgres.sh" down "$pg_state"
             pg_state=""
