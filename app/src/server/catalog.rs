@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 
 use causeway_platform::catalog::index::{Index, Stored};
-use causeway_platform::catalog::query::{Condition, Filter, FullText, Order, Query};
+use causeway_platform::catalog::query::{Condition, FullText, Order};
+use causeway_platform::catalog::search::{self, FacetAsk, Search};
 use causeway_platform::catalog::{Catalog, IngestReport, Problem};
 use serde_json::Value;
 
@@ -67,35 +68,41 @@ const FACET_VALUES_SHOWN: usize = 30;
 /// Most relations drawn in the graph; the lists below it hold all of them.
 const GRAPH_NODES: usize = 24;
 
-/// The filter for the selected facets, leaving out facet `skip` (for that facet's own counts).
-fn filter(params: &CatalogParams, skip: Option<&str>) -> Filter {
+/// The search the page's parameters ask for: one condition per selected facet, the term over
+/// [`FULL_TEXT_FIELDS`], the sort column, the page, and every facet with its selected values.
+fn to_search(params: &CatalogParams) -> Search {
     let mut conditions: Vec<Condition> = Vec::new();
+    let mut facets: Vec<FacetAsk> = Vec::new();
     for (param, _) in FACETS {
-        if Some(param) == skip {
-            continue;
-        }
         let Some(key) = facet_key(param) else {
             continue;
         };
-        let values: Vec<String> = params
-            .values(param)
-            .into_iter()
-            .map(str::to_lowercase)
-            .collect();
-        if !values.is_empty() {
+        let selected = params.values(param);
+        if !selected.is_empty() {
             conditions.push(Condition {
                 key: key.to_owned(),
-                values,
+                values: selected.iter().map(|v| v.to_lowercase()).collect(),
             });
         }
+        facets.push(FacetAsk {
+            key: key.to_owned(),
+            top: FACET_VALUES_SHOWN,
+            pinned: selected.into_iter().map(str::to_owned).collect(),
+        });
     }
-    // An empty condition set would match nothing; no conditions at all must match everything.
-    Filter {
-        sets: if conditions.is_empty() {
-            Vec::new()
-        } else {
-            vec![conditions]
-        },
+    Search {
+        conditions,
+        full_text: (!params.q.is_empty()).then(|| FullText {
+            term: params.q.clone(),
+            fields: FULL_TEXT_FIELDS.iter().map(|f| (*f).to_owned()).collect(),
+        }),
+        order: vec![Order {
+            field: sort_key(&params.sort).to_owned(),
+            ascending: !params.descending,
+        }],
+        offset: (params.page.saturating_sub(1)).saturating_mul(CATALOG_PAGE_SIZE),
+        limit: CATALOG_PAGE_SIZE,
+        facets,
     }
 }
 
@@ -225,94 +232,39 @@ fn row(index: &Index, stored: &Stored) -> CatalogRow {
     }
 }
 
-/// One page of the catalog for `params`, with facet counts. Each facet counts within the
-/// entities that the search term and the *other* facets leave, so that choosing a kind still
-/// shows how many entities every other kind has.
+/// One page of the catalog for `params`, with facet counts, from the domain's faceted search
+/// (see [`search::search`] for how each facet counts).
 pub fn search(catalog: &Catalog, params: &CatalogParams) -> CatalogView {
     let index = catalog.index();
-    let full_text = (!params.q.is_empty()).then(|| FullText {
-        term: params.q.clone(),
-        fields: FULL_TEXT_FIELDS.iter().map(|f| (*f).to_owned()).collect(),
-    });
-    // The search term is the expensive part; match it once and intersect with each filter.
-    let text_matches = full_text.as_ref().map(|full_text| {
-        Query {
-            filter: Filter::default(),
-            order: Vec::new(),
-            full_text: Some(full_text.clone()),
-        }
-        .matching(&index)
-    });
-    let within = |skip: Option<&str>| {
-        let ids = filter(params, skip).evaluate(&index);
-        match &text_matches {
-            Some(text) => ids & text,
-            None => ids,
-        }
-    };
-
-    let query = Query {
-        filter: filter(params, None),
-        order: vec![Order {
-            field: sort_key(&params.sort).to_owned(),
-            ascending: !params.descending,
-        }],
-        full_text,
-    };
-    let page = query.page(
-        &index,
-        (params.page.saturating_sub(1)).saturating_mul(CATALOG_PAGE_SIZE),
-        CATALOG_PAGE_SIZE,
-    );
-    let rows = page
+    let found = search::search(&index, &to_search(params));
+    let rows = found
+        .page
         .ids
         .iter()
         .filter_map(|id| index.get(*id))
         .map(|stored| row(&index, stored))
         .collect();
-
     let facets = FACETS
         .iter()
-        .filter_map(|(param, title)| {
-            let key = facet_key(param)?;
-            let ids = within(Some(param));
-            let mut values: Vec<FacetValue> = index
-                .facet(key, Some(&ids))
+        .filter(|(param, _)| facet_key(param).is_some())
+        .zip(found.facets)
+        .map(|((param, title), found)| FacetView {
+            param: (*param).to_owned(),
+            title: (*title).to_owned(),
+            values: found
+                .values
                 .into_iter()
-                .take(FACET_VALUES_SHOWN)
                 .map(|(value, count)| FacetValue {
                     label: facet_label(&index, param, &value),
                     value,
                     count,
                 })
-                .collect();
-            // A selected value stays listed (with its count, possibly 0) so it can be cleared.
-            for selected in params.values(param) {
-                if !values
-                    .iter()
-                    .any(|v| v.value.eq_ignore_ascii_case(selected))
-                {
-                    let count = index
-                        .matching(key, &selected.to_lowercase())
-                        .intersection_len(&ids);
-                    values.push(FacetValue {
-                        label: facet_label(&index, param, selected),
-                        value: selected.to_owned(),
-                        count,
-                    });
-                }
-            }
-            Some(FacetView {
-                param: (*param).to_owned(),
-                title: (*title).to_owned(),
-                values,
-            })
+                .collect(),
         })
         .collect();
-
     CatalogView {
         rows,
-        total: page.total,
+        total: found.page.total,
         facets,
     }
 }

@@ -13,7 +13,7 @@ use causeway_platform::catalog::index::{Index, Stored};
 use causeway_platform::catalog::query::{
     Cursor, Filter, FullText, Order, Query, parse_fields, select_fields,
 };
-use causeway_platform::catalog::{Catalog, IngestOptions, prepare, render, yaml};
+use causeway_platform::catalog::{Catalog, IngestOptions, prepare, render, search, yaml};
 use causeway_platform::identity::Principal;
 
 use super::AppState;
@@ -369,14 +369,15 @@ pub async fn facets(
         ));
     }
     let filter = Filter::parse(&params.all("filter"), "filter")?;
-    let index = state.platform.catalog.index();
-    let within = (!filter.is_empty()).then(|| filter.evaluate(&index));
+    let counted = search::facets(&state.platform.catalog.index(), &facets, &filter);
     let mut out = Facets::default();
-    for facet in facets {
-        let values = index
-            .facet(&facet.to_lowercase(), within.as_ref())
-            .into_iter()
-            .map(|(value, count)| FacetCount { value, count })
+    for (facet, values) in counted {
+        let values = values
+            .iter()
+            .map(|(value, count)| FacetCount {
+                value: value.clone(),
+                count: *count,
+            })
             .collect();
         out.facets.insert(facet, values);
     }

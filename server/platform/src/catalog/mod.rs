@@ -16,6 +16,7 @@ pub mod query;
 pub mod refs;
 pub mod render;
 mod rules;
+pub mod search;
 pub mod validate;
 pub mod yaml;
 

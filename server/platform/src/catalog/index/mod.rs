@@ -11,6 +11,7 @@
 //! reference and uid through hash tables of ids rather than maps of copied strings.
 
 mod bodies;
+mod facets;
 mod pairs;
 mod posting;
 mod ranking;
@@ -97,6 +98,8 @@ pub struct Index {
     orders: Mutex<Orders>,
     /// Substring-search buffers built on demand per key, dropped on every write.
     haystacks: Mutex<HashMap<String, Arc<Haystack>>>,
+    /// Facet lists and columns built on demand, dropped on every write (see `facets.rs`).
+    facets: Mutex<facets::Facets>,
     /// Packs bodies once enough entities were seen to train it.
     codec: Option<Codec>,
     /// Entities removed since shared strings were last swept.
@@ -430,6 +433,10 @@ impl Index {
         if let Ok(mut haystacks) = self.haystacks.lock() {
             haystacks.clear();
         }
+
+        if let Ok(mut facets) = self.facets.lock() {
+            facets.clear();
+        }
     }
 
     /// Ids whose list `prefix` holds `item`, for keys of the form `prefix.item`.
@@ -565,46 +572,6 @@ impl Index {
             .into_iter()
             .find(|o| o.to_lowercase() == value)
             .map(str::to_owned)
-    }
-
-    /// Distinct values of `key` with their counts within `within` (all entities when `None`),
-    /// shown as authored, most frequent first. A `prefix.item` key counts as the value `true`.
-    pub fn facet(&self, key: &str, within: Option<&RoaringBitmap>) -> Vec<(String, u64)> {
-        let mut counts: Vec<(String, u64)> = Vec::new();
-        if let Some(entry) = self.keys.get(key) {
-            for (value, v) in &entry.values {
-                let count = v.count_in(within);
-                if count == 0 {
-                    continue;
-                }
-                let label = v
-                    .cased()
-                    .then(|| v.first().and_then(|id| self.authored(id, key, value)))
-                    .flatten()
-                    .unwrap_or_else(|| value.to_string());
-                counts.push((label, count));
-            }
-        }
-        let mut derived: HashMap<&str, u64> = HashMap::new();
-        self.each_reverse(key, within, |_, source| {
-            *derived.entry(source).or_default() += 1;
-        });
-        for (value, count) in derived {
-            match counts.iter_mut().find(|(v, _)| v == value) {
-                Some(existing) => existing.1 += count,
-                None => counts.push((value.to_owned(), count)),
-            }
-        }
-        if let Some(items) = self.items_matching(key) {
-            let count = within.map_or(items.len(), |w| items.intersection_len(w));
-            match counts.iter_mut().find(|(v, _)| v == "true") {
-                Some(existing) => existing.1 += count,
-                None if count > 0 => counts.push(("true".to_owned(), count)),
-                None => {}
-            }
-        }
-        counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        counts
     }
 
     /// Whether entity `id` has the value `value` for `key`.
