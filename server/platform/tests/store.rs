@@ -83,6 +83,85 @@ on_both_engines!(
     leases_have_one_holder_at_a_time,
 );
 
+// The loader needs the address as well as the store, to damage rows behind the catalog's back.
+mod catalog_loads_in_batches_and_skips_what_no_longer_validates {
+    #[tokio::test]
+    async fn sqlite() {
+        super::catalog_loads_in_batches_and_skips_what_no_longer_validates(
+            crate::engines::sqlite_url(),
+        )
+        .await;
+    }
+    #[tokio::test]
+    async fn postgres() {
+        super::catalog_loads_in_batches_and_skips_what_no_longer_validates(
+            crate::engines::postgres_url().await,
+        )
+        .await;
+    }
+}
+
+async fn catalog_loads_in_batches_and_skips_what_no_longer_validates(url: String) {
+    use sqlx::Connection as _;
+    let store = Store::open(&url).await.expect("open");
+    let ttl = Duration::from_secs(60);
+    let platform = seeded(store.clone(), ttl).await;
+    // More entities than one batch of the loader, so that batches follow one another.
+    let text: String = (0..5000)
+        .map(|i| {
+            format!(
+                "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {{ name: c-{i:04} }}\nspec: {{ type: service, lifecycle: production, owner: payments }}\n---\n"
+            )
+        })
+        .collect();
+    platform
+        .catalog
+        .ingest(
+            "test:many",
+            yaml::parse("many.yaml", &text).expect("yaml"),
+            IngestOptions::default(),
+        )
+        .await
+        .expect("ingest");
+    // Two rows a newer release no longer accepts: one is not JSON, one is not an entity.
+    sqlx::any::install_default_drivers();
+    let mut db = sqlx::AnyConnection::connect(&url).await.expect("connect");
+    for (body, name) in [
+        ("not json", "c-0042"),
+        (r#"{"kind":"Component"}"#, "c-4321"),
+    ] {
+        sqlx::query(&format!(
+            "UPDATE entities SET body = '{body}' WHERE entity_ref = 'component:default/{name}'"
+        ))
+        .execute(&mut db)
+        .await
+        .expect("damage a row");
+    }
+
+    let reloaded = open_platform(store, ttl).await;
+    let index = reloaded.catalog.index();
+    assert_eq!(
+        index.len(),
+        6 + 5000 - 2,
+        "every row but the two damaged ones"
+    );
+    for skipped in ["component:default/c-0042", "component:default/c-4321"] {
+        assert!(index.by_ref(skipped).is_none(), "{skipped} is skipped");
+    }
+    let last = index
+        .by_ref("component:default/c-4999")
+        .expect("the last row");
+    assert_eq!(index.owners(last), ["group:default/payments"]);
+    let payments = index.by_ref("group:default/payments").expect("the team");
+    let owned = index
+        .relations(payments)
+        .into_iter()
+        .filter(|r| r.kind == "ownerOf")
+        .count();
+    assert_eq!(owned, 1 + 5000 - 2, "relations are built across batches");
+    assert_eq!(index.matching("spec.owner", "payments").len(), 1 + 5000 - 2);
+}
+
 async fn migrations_are_idempotent(store: Store) {
     store
         .migrate()

@@ -9,6 +9,7 @@ pub mod git;
 pub mod import;
 pub mod index;
 pub mod kinds;
+mod load;
 pub mod locations;
 mod persist;
 mod policies;
@@ -242,31 +243,7 @@ impl Catalog {
     /// [`Catalog::reload`] for a caller that holds the writer lock.
     async fn reload_locked(&self) -> Result<()> {
         let version = persist::version(&self.store).await?;
-        let rows = persist::load_all(&self.store).await?;
-        let mut index = Index::default();
-        // Entities of one location share its key.
-        let mut locations: std::collections::HashMap<String, Arc<str>> = Default::default();
-        for row in rows {
-            let location_key = locations
-                .entry(row.location_key)
-                .or_insert_with_key(|key| Arc::from(key.as_str()))
-                .clone();
-            let body: Value = match serde_json::from_str(&row.body) {
-                Ok(body) => body,
-                Err(error) => {
-                    tracing::warn!(entity = %row.entity_ref, %error, "stored entity is not JSON; skipped");
-                    continue;
-                }
-            };
-            match validate::validate(&body).map(|kind| entity::process(body, kind)) {
-                Ok(Ok(p)) => {
-                    index.upsert(stored(p, row.uid, row.etag, row.generation, location_key))
-                }
-                _ => {
-                    tracing::warn!(entity = %row.entity_ref, "stored entity no longer validates; skipped")
-                }
-            }
-        }
+        let index = load::load(&self.store).await?;
         *self
             .index
             .write()

@@ -3,13 +3,14 @@
 
 use std::fmt::Write as _;
 
+use futures::stream::{BoxStream, StreamExt as _, TryStreamExt as _};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 use super::index::Stored;
 use crate::store::Engine;
 use crate::time::now_millis;
-use crate::{Result, Store};
+use crate::{Error, Result, Store};
 
 /// Rows per multi-row statement (13 000 parameters for entities, below both engines' limits).
 const BATCH: usize = 1000;
@@ -32,13 +33,12 @@ pub fn hash(body: &str) -> String {
         .collect()
 }
 
-pub async fn load_all(store: &Store) -> Result<Vec<Row_>> {
-    let rows =
-        sqlx::query("SELECT uid, entity_ref, body, etag, generation, location_key FROM entities")
-            .fetch_all(store.pool())
-            .await?;
-    rows.into_iter()
-        .map(|r| {
+/// Every stored row, as a stream: the caller holds a batch at a time rather than the catalog.
+pub fn stream_all(store: &Store) -> BoxStream<'_, Result<Row_>> {
+    sqlx::query("SELECT uid, entity_ref, body, etag, generation, location_key FROM entities")
+        .fetch(store.pool())
+        .map_err(Error::from)
+        .and_then(|r| async move {
             Ok(Row_ {
                 uid: r.try_get("uid")?,
                 entity_ref: r.try_get("entity_ref")?,
@@ -48,8 +48,7 @@ pub async fn load_all(store: &Store) -> Result<Vec<Row_>> {
                 location_key: r.try_get("location_key")?,
             })
         })
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(Into::into)
+        .boxed()
 }
 
 /// `rows` parenthesised groups of `columns` parameters. SQLite gets anonymous `?` parameters:

@@ -236,10 +236,16 @@ impl Index {
 
     /// Inserts or replaces an entity (matched by reference).
     pub fn upsert(&mut self, entity: Stored) {
+        let body = self.body_value(&entity);
+        self.upsert_parsed(entity, &body);
+    }
+
+    /// [`Index::upsert`] for a caller that already parsed the entity's body: `body` must be
+    /// `entity.body` parsed, since the entity is indexed under its pairs.
+    pub fn upsert_parsed(&mut self, entity: Stored, body: &Value) {
         if let Some(id) = self.id_of(&entity.entity_ref) {
             self.remove_id(id);
         }
-        let body = self.body_value(&entity);
         let mut entity = entity;
         for edge in &mut entity.edges {
             edge.target = intern(&mut self.strings, &edge.target);
@@ -285,7 +291,7 @@ impl Index {
         for kind in self.incoming_kinds(&entity.entity_ref) {
             self.mark_reverse(kind, id);
         }
-        for pair in search_pairs(&body, &entity.edges, &[]) {
+        for pair in search_pairs(body, &entity.edges, &[]) {
             self.add_pair(id, &pair.key, &pair.value, pair.item, pair.cased);
         }
         self.all.insert(id);
