@@ -5,9 +5,10 @@
 //! and indexing them takes tens of seconds on one thread. So the rows are read as a stream in
 //! batches and go through a pipeline of three stages that overlap: the database read (this
 //! task), the preparation of each row into an entity (one blocking thread: parse, validate,
-//! derive relations) and the index insertion (another blocking thread, the only one that touches
-//! the index). Bounded channels between the stages keep at most a few batches in memory, and the
-//! runtime's worker threads stay free to answer requests while a replica reloads.
+//! derive relations, flatten into search pairs) and the index insertion (another blocking thread,
+//! the only one that touches the index, which is left with as little else as possible). Bounded
+//! channels between the stages keep at most a few batches in memory, and the runtime's worker
+//! threads stay free to answer requests while a replica reloads.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,7 +17,7 @@ use futures::TryStreamExt as _;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use super::index::{Index, Stored};
+use super::index::{Index, Indexable};
 use super::persist::{self, Row_};
 use super::{entity, stored, validate};
 use crate::{Result, Store};
@@ -28,15 +29,11 @@ const BATCH: usize = 2048;
 /// held at once.
 const IN_FLIGHT: usize = 2;
 
-/// An entity ready for the index, with its body already parsed so the index does not parse it
-/// again.
-type Prepared = (Stored, Value);
-
 /// Builds an index from every stored entity. Entities that no longer parse or validate are
 /// skipped with a warning, as a newer release may have tightened a rule.
 pub(super) async fn load(store: &Store) -> Result<Index> {
     let (rows_tx, rows_rx) = mpsc::channel::<Vec<Row_>>(IN_FLIGHT);
-    let (prepared_tx, prepared_rx) = mpsc::channel::<Vec<Prepared>>(IN_FLIGHT);
+    let (prepared_tx, prepared_rx) = mpsc::channel::<Vec<Indexable>>(IN_FLIGHT);
     let preparer = tokio::task::spawn_blocking(move || prepare_all(rows_rx, &prepared_tx));
     let applier = tokio::task::spawn_blocking(move || apply_all(prepared_rx));
 
@@ -74,7 +71,7 @@ async fn read_all(store: &Store, rows: &mpsc::Sender<Vec<Row_>>) -> Result<()> {
     Ok(())
 }
 
-fn prepare_all(mut rows: mpsc::Receiver<Vec<Row_>>, prepared: &mpsc::Sender<Vec<Prepared>>) {
+fn prepare_all(mut rows: mpsc::Receiver<Vec<Row_>>, prepared: &mpsc::Sender<Vec<Indexable>>) {
     // Entities of one location share its key.
     let mut locations: HashMap<String, Arc<str>> = HashMap::new();
     while let Some(batch) = rows.blocking_recv() {
@@ -88,7 +85,7 @@ fn prepare_all(mut rows: mpsc::Receiver<Vec<Row_>>, prepared: &mpsc::Sender<Vec<
     }
 }
 
-fn prepare(row: Row_, locations: &mut HashMap<String, Arc<str>>) -> Option<Prepared> {
+fn prepare(row: Row_, locations: &mut HashMap<String, Arc<str>>) -> Option<Indexable> {
     let body: Value = match serde_json::from_str(&row.body) {
         Ok(body) => body,
         Err(error) => {
@@ -108,14 +105,14 @@ fn prepare(row: Row_, locations: &mut HashMap<String, Arc<str>>) -> Option<Prepa
     // The index reads the pairs from the body as it will be stored, which processing rewrote.
     let body = serde_json::from_str(&processed.body).unwrap_or(Value::Null);
     let entity = stored(processed, row.uid, row.etag, row.generation, location_key);
-    Some((entity, body))
+    Some(Indexable::new(entity, &body))
 }
 
-fn apply_all(mut prepared: mpsc::Receiver<Vec<Prepared>>) -> Index {
+fn apply_all(mut prepared: mpsc::Receiver<Vec<Indexable>>) -> Index {
     let mut index = Index::default();
     while let Some(batch) = prepared.blocking_recv() {
-        for (entity, body) in batch {
-            index.upsert_parsed(entity, &body);
+        for entity in batch {
+            index.upsert_indexable(entity);
         }
     }
     index

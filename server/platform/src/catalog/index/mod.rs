@@ -56,6 +56,21 @@ pub struct Stored {
     pub location_key: Arc<str>,
 }
 
+/// An entity with its search pairs computed: flattening the body is a large part of indexing an
+/// entity, and a loader can do it on another thread than the one that owns the index.
+pub struct Indexable {
+    entity: Stored,
+    pairs: Vec<pairs::Pair>,
+}
+
+impl Indexable {
+    /// `body` must be `entity.body` parsed, since the entity is indexed under its pairs.
+    pub fn new(entity: Stored, body: &Value) -> Self {
+        let pairs = search_pairs(body, &entity.edges, &[]);
+        Self { entity, pairs }
+    }
+}
+
 /// One relation as served: type and target.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Related {
@@ -237,16 +252,15 @@ impl Index {
     /// Inserts or replaces an entity (matched by reference).
     pub fn upsert(&mut self, entity: Stored) {
         let body = self.body_value(&entity);
-        self.upsert_parsed(entity, &body);
+        self.upsert_indexable(Indexable::new(entity, &body));
     }
 
-    /// [`Index::upsert`] for a caller that already parsed the entity's body: `body` must be
-    /// `entity.body` parsed, since the entity is indexed under its pairs.
-    pub fn upsert_parsed(&mut self, entity: Stored, body: &Value) {
+    /// [`Index::upsert`] for an entity whose search pairs were computed beforehand.
+    pub fn upsert_indexable(&mut self, indexable: Indexable) {
+        let Indexable { mut entity, pairs } = indexable;
         if let Some(id) = self.id_of(&entity.entity_ref) {
             self.remove_id(id);
         }
-        let mut entity = entity;
         for edge in &mut entity.edges {
             edge.target = intern(&mut self.strings, &edge.target);
         }
@@ -275,15 +289,20 @@ impl Index {
             .insert_unique(hasher.hash_one(entity.uid.as_str()), id, rehash(|e| &e.uid));
 
         let source = intern(&mut self.strings, &entity.entity_ref);
-        for edge in &entity.edges {
-            let list = self.incoming.entry(edge.target.clone()).or_default();
-            if list
+        for (i, edge) in entity.edges.iter().enumerate() {
+            // Writing an entity first removed whatever it declared before, so only its own edges
+            // can repeat a (reverse type, source) pair; searching the target's whole list instead
+            // would cost time quadratic in the number of entities pointing at one target.
+            if entity.edges[..i]
                 .iter()
-                .any(|(k, s)| *k == edge.reverse() && **s == *source)
+                .any(|e| e.target == edge.target && e.reverse() == edge.reverse())
             {
                 continue;
             }
-            list.push((edge.reverse(), source.clone()));
+            self.incoming
+                .entry(edge.target.clone())
+                .or_default()
+                .push((edge.reverse(), source.clone()));
             if let Some(target) = self.id_of(&edge.target) {
                 self.mark_reverse(edge.reverse(), target);
             }
@@ -291,7 +310,7 @@ impl Index {
         for kind in self.incoming_kinds(&entity.entity_ref) {
             self.mark_reverse(kind, id);
         }
-        for pair in search_pairs(body, &entity.edges, &[]) {
+        for pair in pairs {
             self.add_pair(id, &pair.key, &pair.value, pair.item, pair.cased);
         }
         self.all.insert(id);
