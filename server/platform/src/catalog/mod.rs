@@ -392,12 +392,18 @@ impl Catalog {
         if let (Some(principal), Some(guardrails)) = (actor, &self.guardrails) {
             report.policies = policies::check_import(guardrails, principal, &processed).await?;
         }
+        // What the location provided until now comes from the database's index on the location
+        // rather than from a pass over every entity of the catalog.
+        let provided_before = if options.replace {
+            persist::location_refs(&self.store, location_key).await?
+        } else {
+            Vec::new()
+        };
         let mut writes = Vec::new();
         let shared_key: Arc<str> = Arc::from(location_key);
         {
             let index = self.index();
             for p in processed {
-                let hash = persist::hash(&p.body);
                 match index.by_ref(&p.entity_ref) {
                     Some(existing)
                         if *existing.location_key != *location_key
@@ -409,8 +415,8 @@ impl Catalog {
                         )));
                     }
                     Some(existing)
-                        if persist::hash(&index.body(existing)) == hash
-                            && *existing.location_key == *location_key =>
+                        if *existing.location_key == *location_key
+                            && *index.body(existing) == *p.body =>
                     {
                         report.unchanged.push(p.entity_ref.clone());
                     }
@@ -451,8 +457,8 @@ impl Catalog {
                     .chain(&report.unchanged)
                     .map(String::as_str)
                     .collect();
-                for id in index.all() {
-                    let Some(existing) = index.get(id) else {
+                for entity_ref in &provided_before {
+                    let Some(existing) = index.by_ref(entity_ref) else {
                         continue;
                     };
                     if *existing.location_key == *location_key
@@ -488,9 +494,13 @@ impl Catalog {
                 .index
                 .write()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
+            // A small write patches the cached orders instead of leaving the next sorted query
+            // to sort the whole catalog again.
+            let held = index.hold_orders(writes.iter().map(|w| w.entity_ref.as_str()));
             for write in writes {
                 index.upsert(write);
             }
+            index.patch_orders(held);
         }
         self.advance(version);
         self.sync_identity(&touched).await?;
@@ -504,10 +514,15 @@ impl Catalog {
             return Ok(None);
         };
         let version = persist::delete(&self.store, std::slice::from_ref(&entity_ref)).await?;
-        self.index
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(&entity_ref);
+        {
+            let mut index = self
+                .index
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let held = index.hold_orders([entity_ref.as_str()]);
+            index.remove(&entity_ref);
+            index.patch_orders(held);
+        }
         self.advance(version);
         self.sync_identity(std::slice::from_ref(&entity_ref))
             .await?;
@@ -517,25 +532,20 @@ impl Catalog {
     /// Deletes every entity provided by `location_key`; returns their references.
     pub async fn delete_location_entities(&self, location_key: &str) -> Result<Vec<String>> {
         let _writer = self.writer.lock().await;
-        let refs: Vec<String> = {
-            let index = self.index();
-            index
-                .all()
-                .iter()
-                .filter_map(|id| index.get(id))
-                .filter(|e| *e.location_key == *location_key)
-                .map(|e| e.entity_ref.clone())
-                .collect()
-        };
+        // The location's entities are found through the database's index on the location, not
+        // by a pass over the catalog.
+        let refs = persist::location_refs(&self.store, location_key).await?;
         let version = persist::delete(&self.store, &refs).await?;
         {
             let mut index = self
                 .index
                 .write()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let held = index.hold_orders(refs.iter().map(String::as_str));
             for r in &refs {
                 index.remove(r);
             }
+            index.patch_orders(held);
         }
         self.advance(version);
         self.sync_identity(&refs).await?;

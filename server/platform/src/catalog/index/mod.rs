@@ -109,7 +109,8 @@ pub struct Index {
     /// with it. The (key, source) pairs themselves are not stored: they are read from the
     /// sources' edges when asked for (see `reverse.rs`), which saves one map entry per relation.
     reverse: hashbrown::HashMap<Box<str>, RoaringBitmap>,
-    /// Orders computed on demand, a few at a time, dropped on every write.
+    /// Orders computed on demand, a few at a time; patched after a small write that holds them
+    /// (see `ranking.rs`), dropped on any other write.
     orders: Mutex<Orders>,
     /// Substring-search buffers built on demand per key, dropped on every write.
     haystacks: Mutex<HashMap<String, Arc<Haystack>>>,
