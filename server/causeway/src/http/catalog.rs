@@ -10,10 +10,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use causeway_platform::catalog::import::Importer;
 use causeway_platform::catalog::index::{Index, Stored};
-use causeway_platform::catalog::query::{
-    Cursor, Filter, FullText, Order, Query, parse_fields, select_fields,
-};
-use causeway_platform::catalog::{Catalog, IngestOptions, prepare, render, search, yaml};
+use causeway_platform::catalog::query::{Cursor, Filter, FullText, Order, Query, parse_fields};
+use causeway_platform::catalog::{IngestOptions, prepare, render, search, yaml};
 use causeway_platform::identity::Principal;
 
 use super::AppState;
@@ -24,6 +22,7 @@ use super::dto::catalog::{
     IngestReport, Location, LocationData, NewLocation, PageInfo, PartialEntity, Refresh,
     ValidateEntity, ValidateEntityError, ValidationError, ValidationErrors,
 };
+use super::entity_list::{self, render_all, render_one};
 use super::error::{ApiError, json_body};
 
 /// Most items one request may ask for.
@@ -93,32 +92,6 @@ impl IntoResponse for RawJson {
         )
             .into_response()
     }
-}
-
-/// Appends one entity as served, keeping only `fields` when some are named.
-fn render_one(index: &Index, entity: &Stored, fields: &[String], out: &mut Vec<u8>) {
-    if fields.is_empty() {
-        render::render_into(index, entity, out);
-    } else {
-        // Field selection needs the structure; only then is the entity parsed.
-        let selected = select_fields(&render::render(index, entity), fields);
-        let _ = serde_json::to_writer(&mut *out, &selected);
-    }
-}
-
-/// The entities with `ids` as a JSON array.
-fn render_all(catalog: &Catalog, ids: &[u32], fields: &[String]) -> Vec<u8> {
-    let index = catalog.index();
-    let mut out = Vec::with_capacity(ids.len() * 1024 + 2);
-    out.push(b'[');
-    for (i, entity) in ids.iter().filter_map(|id| index.get(*id)).enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        render_one(&index, entity, fields, &mut out);
-    }
-    out.push(b']');
-    out
 }
 
 #[utoipa::path(get, path = "/api/catalog/entities/by-query", tag = "catalog",
@@ -227,7 +200,14 @@ pub async fn list(
     let limit = params.number("limit", MAX_LIMIT)?;
     let catalog = &state.platform.catalog;
     let page = query.page(&catalog.index(), offset, limit.unwrap_or(u64::MAX));
-    let mut response = RawJson(render_all(catalog, &page.ids, &fields)).into_response();
+    let mut response = (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        entity_list::body(catalog, &page.ids, fields),
+    )
+        .into_response();
     if let Some(limit) = limit.filter(|l| offset.saturating_add(*l) < page.total) {
         let after = Cursor {
             query,

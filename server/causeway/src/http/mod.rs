@@ -7,6 +7,7 @@ pub mod auth;
 pub mod catalog;
 pub mod correlation;
 pub mod dto;
+pub mod entity_list;
 pub mod error;
 pub mod events;
 pub mod fleet;
