@@ -233,23 +233,33 @@ impl Query {
         {
             let term = full_text.term.trim().to_lowercase();
             let fields: Vec<String> = full_text.fields.iter().map(|f| f.to_lowercase()).collect();
-            // Two ways to the same answer: search the distinct values of the searched keys (one
-            // scan of a contiguous buffer per key; cheap when the filter leaves many entities),
-            // or test the pairs of each remaining entity (cheap when the filter leaves few, or
-            // when no fields are named and every key would have to be searched).
-            let searched: Vec<String> = if fields.is_empty() {
-                index.keys().map(str::to_owned).collect()
-            } else {
+            // Two ways to the same answer: search the distinct values of the searched keys
+            // (through a key's trigram index when it has many values, else one scan of a
+            // contiguous buffer; cheap when the filter leaves many entities), or test the pairs
+            // of each remaining entity (cheap when the filter leaves few, or when no fields are
+            // named and every key would have to be searched). Only named keys get an index:
+            // searching every key must not build one per key.
+            let named = !fields.is_empty();
+            let searched: Vec<String> = if named {
                 fields.clone()
+            } else {
+                index.keys().map(str::to_owned).collect()
             };
-            let by_values: usize = searched.iter().map(|k| index.distinct_values(k)).sum();
+            let by_values: usize = if named {
+                searched
+                    .iter()
+                    .map(|k| index.full_text_cost(k, &term))
+                    .sum()
+            } else {
+                searched.iter().map(|k| index.distinct_values(k)).sum()
+            };
             // Testing an entity means flattening its body again: count it as several values.
             let by_entities = usize::try_from(ids.len())
                 .unwrap_or(usize::MAX)
                 .saturating_mul(index.pairs_per_entity())
                 .saturating_mul(8);
             ids = if by_values <= by_entities {
-                ids & full_text_by_values(index, &term, &searched)
+                ids & full_text_by_values(index, &term, &searched, named)
             } else {
                 full_text_by_entities(index, &ids, &term, &fields)
             };
@@ -258,11 +268,16 @@ impl Query {
     }
 }
 
-/// Ids having `term` (lowercase) inside a value of one of `fields` (lowercase, non-empty).
-fn full_text_by_values(index: &Index, term: &str, fields: &[String]) -> RoaringBitmap {
+/// Ids having `term` (lowercase) inside a value of one of `fields` (lowercase, non-empty);
+/// `named` when the query named them, which lets keys with many values get a trigram index.
+fn full_text_by_values(index: &Index, term: &str, fields: &[String], named: bool) -> RoaringBitmap {
     let mut found = RoaringBitmap::new();
     for key in fields {
-        found |= index.containing(key, term);
+        found |= if named {
+            index.containing_named(key, term)
+        } else {
+            index.containing(key, term)
+        };
     }
     found
 }
@@ -409,7 +424,16 @@ mod tests {
         index.upsert(entity("Component", "basket", "Holds the LEDGER of items"));
         index.upsert(entity("API", "payments", "Moves money"));
         index.upsert(entity("Component", "search", "Finds things"));
+        index.upsert(entity(
+            "Component",
+            "gateway",
+            "Ünïcode ΟΔΟΣ 100% of_it\0nul",
+        ));
+        // Every key with a value or more gets a trigram index when named, so that the index, the
+        // scan and the per-entity test all answer each term.
+        index.index_text_from(1, usize::MAX);
         let all = index.all().clone();
+        let long = "x".repeat(201);
         for (term, fields) in [
             ("ledger", vec!["metadata.name".to_owned()]),
             (
@@ -425,11 +449,41 @@ mod tests {
             ("apibasket", vec!["metadata.name".to_owned()]),
             ("ketledger", vec!["metadata.name".to_owned()]),
             ("api", vec!["metadata.name".to_owned()]),
+            // Short terms scan; NUL, `%` and `_` are literal; Rust lowercases a final sigma.
+            ("a", vec!["metadata.name".to_owned()]),
+            ("ey", vec!["metadata.description".to_owned()]),
+            ("\0nul", vec!["metadata.description".to_owned()]),
+            ("0% of_", vec!["metadata.description".to_owned()]),
+            ("%", vec!["metadata.description".to_owned()]),
+            ("o_i", vec!["metadata.description".to_owned()]),
+            ("οδος", vec!["metadata.description".to_owned()]),
+            ("ünï", vec!["metadata.description".to_owned()]),
+            (&long, vec!["metadata.description".to_owned()]),
         ] {
-            let by_values = &all & full_text_by_values(&index, term, &fields);
+            let scanned = &all & full_text_by_values(&index, term, &fields, false);
+            let indexed = &all & full_text_by_values(&index, term, &fields, true);
             let by_entities = full_text_by_entities(&index, &all, term, &fields);
-            assert_eq!(by_values, by_entities, "{term} in {fields:?}");
+            assert_eq!(scanned, by_entities, "{term:?} in {fields:?}");
+            assert_eq!(indexed, by_entities, "{term:?} in {fields:?}");
         }
+        let found = |term: &str| {
+            let fields = ["metadata.description".to_owned()];
+            full_text_by_values(&index, term, &fields, true).len()
+        };
+        assert_eq!(
+            [found("οδος"), found("0% of_"), found("\0nul"), found("of%")],
+            [1, 1, 1, 0]
+        );
+        // The indexes follow writes instead of being dropped: a changed description is found
+        // under its new text only.
+        index.upsert(entity("Component", "search", "Finds widgets"));
+        let fields = ["metadata.description".to_owned()];
+        assert!(index.text_indexes().iter().any(|(k, _)| k == &fields[0]));
+        assert_eq!(
+            full_text_by_values(&index, "widget", &fields, true).len(),
+            1
+        );
+        assert!(full_text_by_values(&index, "things", &fields, true).is_empty());
         let names = |ids: &RoaringBitmap| -> Vec<String> {
             ids.iter()
                 .map(|id| index.get(id).expect("id").name.clone())

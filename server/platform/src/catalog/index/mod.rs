@@ -18,9 +18,9 @@ mod ranking;
 mod reverse;
 #[cfg(test)]
 mod tests;
+mod text;
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex};
 
@@ -31,9 +31,10 @@ use serde_json::Value;
 pub use self::bodies::Body;
 use self::bodies::{Codec, SAMPLES, TRAIN_AFTER};
 use self::pairs::{MAX_VALUE_LENGTH, original_values, search_pairs};
-use self::posting::{Haystack, Posting};
+use self::posting::Posting;
 use self::ranking::Orders;
 pub use self::ranking::{Ranking, Ranks};
+use self::text::{Texts, texts_mut};
 use super::entity::Edge;
 
 /// An entity as stored: the authored body plus the output-only metadata.
@@ -112,8 +113,9 @@ pub struct Index {
     /// Orders computed on demand, a few at a time; patched after a small write that holds them
     /// (see `ranking.rs`), dropped on any other write.
     orders: Mutex<Orders>,
-    /// Substring-search buffers built on demand per key, dropped on every write.
-    haystacks: Mutex<HashMap<String, Arc<Haystack>>>,
+    /// Full-text search structures built on demand per key: trigram indexes, kept up to date by
+    /// every write, and substring-search buffers, dropped on every write.
+    texts: Mutex<Texts>,
     /// Facet lists and columns built on demand, dropped on every write (see `facets.rs`).
     facets: Mutex<facets::Facets>,
     /// Packs bodies once enough entities were seen to train it.
@@ -359,7 +361,13 @@ impl Index {
             entry.items.insert(id);
         }
         match entry.values.get_mut(value) {
-            Some(existing) => existing.insert(id, cased),
+            Some(existing) => {
+                let alone = existing.single();
+                existing.insert(id, cased);
+                if alone.is_some_and(|other| other != id) {
+                    texts_mut(&mut self.texts).held(key, value, None);
+                }
+            }
             None => {
                 // References recur under several keys and in the relation maps, so they are
                 // shared; other values live once, in their key's map.
@@ -368,6 +376,7 @@ impl Index {
                 } else {
                     Arc::from(value)
                 };
+                texts_mut(&mut self.texts).added(key, &value, id);
                 entry.values.insert(value, Posting::new(id, cased));
             }
         }
@@ -380,10 +389,17 @@ impl Index {
         let Some(entry) = self.keys.get_mut(key) else {
             return;
         };
-        let emptied = entry.values.get_mut(value).is_some_and(|v| v.remove(id));
-        if emptied {
+        let Some(posting) = entry.values.get_mut(value) else {
+            self.pair_count = self.pair_count.saturating_sub(1);
+            return;
+        };
+        let shared = posting.single().is_none();
+        if posting.remove(id) {
             entry.values.remove(value);
+            texts_mut(&mut self.texts).removed(key, value);
             release(&mut self.strings, value);
+        } else if let Some(alone) = posting.single().filter(|_| shared) {
+            texts_mut(&mut self.texts).held(key, value, Some(alone));
         }
         self.pair_count = self.pair_count.saturating_sub(1);
     }
@@ -456,8 +472,8 @@ impl Index {
         if let Ok(mut orders) = self.orders.lock() {
             orders.clear();
         }
-        if let Ok(mut haystacks) = self.haystacks.lock() {
-            haystacks.clear();
+        if let Ok(mut texts) = self.texts.lock() {
+            texts.drop_haystacks();
         }
 
         if let Ok(mut facets) = self.facets.lock() {
@@ -537,6 +553,16 @@ impl Index {
 
     /// Ids where some value of `key` (lowercase) contains `term` (lowercase).
     pub fn containing(&self, key: &str, term: &str) -> RoaringBitmap {
+        self.containing_declared(key, term, false)
+    }
+
+    /// As [`Self::containing`], for a search that names `key`: a key with many values then gets
+    /// a trigram index, kept for the following searches.
+    pub fn containing_named(&self, key: &str, term: &str) -> RoaringBitmap {
+        self.containing_declared(key, term, true)
+    }
+
+    fn containing_declared(&self, key: &str, term: &str, build: bool) -> RoaringBitmap {
         let mut ids = RoaringBitmap::new();
         self.each_reverse(key, None, |target, source| {
             if source.contains(term) {
@@ -544,37 +570,9 @@ impl Index {
             }
         });
         match self.keys.get(key) {
-            Some(entry) => ids | self.containing_declared(key, entry, term),
+            Some(entry) => ids | self.search_values(key, &entry.values, term, build),
             None => ids,
         }
-    }
-
-    fn containing_declared(&self, key: &str, entry: &KeyEntry, term: &str) -> RoaringBitmap {
-        if term.contains('\0') {
-            // The buffer separates values with NUL; such a term is tested value by value.
-            let mut ids = RoaringBitmap::new();
-            for (value, v) in &entry.values {
-                if value.contains(term) {
-                    v.add_to(&mut ids);
-                }
-            }
-            return ids;
-        }
-        let cached = self.haystacks.lock().ok().and_then(|h| h.get(key).cloned());
-        let haystack = cached.unwrap_or_else(|| {
-            let built = Arc::new(Haystack::build(entry.values.keys().map(|v| &**v)));
-            if let Ok(mut haystacks) = self.haystacks.lock() {
-                haystacks.insert(key.to_owned(), built.clone());
-            }
-            built
-        });
-        let mut ids = RoaringBitmap::new();
-        haystack.search(term, |value| {
-            if let Some(posting) = entry.values.get(value) {
-                posting.add_to(&mut ids);
-            }
-        });
-        ids
     }
 
     /// The search pairs of entity `id` as (key, value), computed from its body.

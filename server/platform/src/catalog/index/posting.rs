@@ -90,6 +90,14 @@ impl Posting {
         }
     }
 
+    /// The id of the only entity having the value, if one alone has it.
+    pub(super) fn single(&self) -> Option<u32> {
+        match self {
+            Self::One(id, _) => Some(*id),
+            Self::Few(..) | Self::Many(..) => None,
+        }
+    }
+
     pub(super) fn first(&self) -> Option<u32> {
         match self {
             Self::One(id, _) => Some(*id),
@@ -143,7 +151,8 @@ impl Posting {
 
 /// Every distinct value of one key in one buffer, so that a substring search is one vectorised
 /// scan of contiguous memory instead of a hash-map walk with one search call per value. The
-/// buffer holds only text: a match is turned into ids through the key's map.
+/// buffer holds only text: a match is turned into ids through the key's map. Keys with many
+/// values get a trigram index instead when a search names them (see `text.rs`).
 #[derive(Debug)]
 pub(super) struct Haystack {
     /// The values, each followed by a NUL byte: a term without NUL cannot match across two.
