@@ -105,7 +105,8 @@ pub struct Index {
     pair_count: usize,
     /// Relations pointing at a reference, from the entities that declare them: target → (reverse
     /// type, source). Kept for targets that do not exist (yet), so they attach when they appear.
-    incoming: hashbrown::HashMap<Arc<str>, Vec<(&'static str, Arc<str>)>>,
+    /// The sources are ids of the entities declaring the edges (see `reverse.rs`).
+    incoming: hashbrown::HashMap<Arc<str>, Vec<reverse::Incoming>>,
     /// For each reverse relation key (`relations.ownerof`), the entities that others point at
     /// with it. The (key, source) pairs themselves are not stored: they are read from the
     /// sources' edges when asked for (see `reverse.rs`), which saves one map entry per relation.
@@ -222,8 +223,8 @@ impl Index {
             .collect();
         for (kind, source) in self.incoming_of(&entity.entity_ref) {
             related.push(Related {
-                kind: (*kind).to_owned(),
-                target: source.to_string(),
+                kind: kind.to_owned(),
+                target: source.to_owned(),
             });
         }
         related.sort();
@@ -233,10 +234,7 @@ impl Index {
 
     /// The reverse types others point at `entity_ref` with.
     fn incoming_kinds(&self, entity_ref: &str) -> Vec<&'static str> {
-        self.incoming_of(entity_ref)
-            .iter()
-            .map(|(kind, _)| *kind)
-            .collect()
+        self.incoming_of(entity_ref).map(|(kind, _)| kind).collect()
     }
 
     /// The references `entity` is owned by.
@@ -246,10 +244,6 @@ impl Index {
             .filter(|r| r.kind == "ownedBy")
             .map(|r| r.target)
             .collect()
-    }
-
-    fn incoming_of(&self, entity_ref: &str) -> &[(&'static str, Arc<str>)] {
-        self.incoming.get(entity_ref).map_or(&[], Vec::as_slice)
     }
 
     /// Inserts or replaces an entity (matched by reference).
@@ -291,25 +285,7 @@ impl Index {
         self.by_uid
             .insert_unique(hasher.hash_one(entity.uid.as_str()), id, rehash(|e| &e.uid));
 
-        let source = intern(&mut self.strings, &entity.entity_ref);
-        for (i, edge) in entity.edges.iter().enumerate() {
-            // Writing an entity first removed whatever it declared before, so only its own edges
-            // can repeat a (reverse type, source) pair; searching the target's whole list instead
-            // would cost time quadratic in the number of entities pointing at one target.
-            if entity.edges[..i]
-                .iter()
-                .any(|e| e.target == edge.target && e.reverse() == edge.reverse())
-            {
-                continue;
-            }
-            self.incoming
-                .entry(edge.target.clone())
-                .or_default()
-                .push((edge.reverse(), source.clone()));
-            if let Some(target) = self.id_of(&edge.target) {
-                self.mark_reverse(edge.reverse(), target);
-            }
-        }
+        self.attach_edges(id, &entity);
         for kind in self.incoming_kinds(&entity.entity_ref) {
             self.mark_reverse(kind, id);
         }
@@ -434,18 +410,7 @@ impl Index {
         for kind in self.incoming_kinds(&entity.entity_ref) {
             self.unmark_reverse(kind, id);
         }
-        for edge in &entity.edges {
-            if let Some(list) = self.incoming.get_mut(&*edge.target) {
-                list.retain(|(k, s)| !(*k == edge.reverse() && **s == *entity.entity_ref));
-                let still = list.iter().any(|(k, _)| *k == edge.reverse());
-                if list.is_empty() {
-                    self.incoming.remove(&*edge.target);
-                }
-                if !still && let Some(target) = self.id_of(&edge.target) {
-                    self.unmark_reverse(edge.reverse(), target);
-                }
-            }
-        }
+        self.detach_edges(id, &entity);
         let ref_hash = self.hasher.hash_one(entity.entity_ref.as_str());
         if let Ok(found) = self.by_ref.find_entry(ref_hash, |&i| i == id) {
             found.remove();
@@ -581,7 +546,8 @@ impl Index {
             return Vec::new();
         };
         let body = self.body_value(entity);
-        search_pairs(&body, &entity.edges, self.incoming_of(&entity.entity_ref))
+        let incoming: Vec<(&str, &str)> = self.incoming_of(&entity.entity_ref).collect();
+        search_pairs(&body, &entity.edges, &incoming)
             .into_iter()
             .map(|p| (p.key, p.value))
             .collect()

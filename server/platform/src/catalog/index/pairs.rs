@@ -1,7 +1,5 @@
 //! Flattening an entity into Backstage's search pairs.
 
-use std::sync::Arc;
-
 use serde_json::Value;
 
 use super::super::entity::Edge;
@@ -24,11 +22,7 @@ pub(super) struct Pair {
 
 /// The search pairs of an entity: its fields, the relations it declares, and the relations
 /// others declare towards it (`incoming`: reverse type and source), sorted, without duplicates.
-pub(super) fn search_pairs(
-    body: &Value,
-    edges: &[Edge],
-    incoming: &[(&'static str, Arc<str>)],
-) -> Vec<Pair> {
+pub(super) fn search_pairs(body: &Value, edges: &[Edge], incoming: &[(&str, &str)]) -> Vec<Pair> {
     let mut pairs = Vec::new();
     flatten("", body, false, &mut pairs);
     for edge in edges {

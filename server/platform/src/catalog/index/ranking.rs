@@ -317,7 +317,7 @@ impl Index {
                 let declared = entity
                     .edges
                     .iter()
-                    .any(|e| e.kind().eq_ignore_ascii_case(kind) && e.target == *source);
+                    .any(|e| e.kind().eq_ignore_ascii_case(kind) && *e.target == *source);
                 if of_key && !declared {
                     offer(source);
                 }

@@ -8,11 +8,67 @@
 //!
 //! A pair that the target also declares itself (a group's `children` and a child's `parent`) is
 //! stored as a declared pair and skipped here, so that it is never counted twice.
+//!
+//! The `incoming` lists hold one [`Incoming`] of 8 bytes per relation: the source is always the
+//! existing entity declaring the edge, so it is named by its id, and the reverse type by its
+//! place in a table of the model's reverse types. As a reference and a string slice they took
+//! 32 bytes, and every entity's own reference was interned as a source besides.
+
+use std::sync::LazyLock;
 
 use roaring::RoaringBitmap;
 
-use super::Index;
+#[cfg(test)]
+mod tests;
+
+use super::super::kinds::KINDS;
 use super::pairs::relation_key;
+use super::{Index, Stored};
+
+/// Every reverse relation type of the model, once, in the order the kinds declare them.
+static REVERSE_TYPES: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    let mut types: Vec<&'static str> = Vec::new();
+    for relation in KINDS
+        .iter()
+        .flat_map(|k| k.fields)
+        .filter_map(|f| f.relation)
+    {
+        if !types.contains(&relation.reverse) {
+            types.push(relation.reverse);
+        }
+    }
+    types
+});
+
+/// A relation pointing at a reference: its reverse type and the id of the entity declaring it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Incoming {
+    source: u32,
+    kind: u16,
+}
+
+impl Incoming {
+    pub(super) fn new(kind: &'static str, source: u32) -> Self {
+        let at = REVERSE_TYPES
+            .iter()
+            .position(|t| *t == kind)
+            .expect("reverse types come from the kinds' relations");
+        Self {
+            source,
+            kind: u16::try_from(at).expect("fewer than 65 536 reverse types"),
+        }
+    }
+
+    /// The reverse type (`ownerOf`).
+    pub(super) fn kind(self) -> &'static str {
+        REVERSE_TYPES[usize::from(self.kind)]
+    }
+
+    /// The id of the declaring entity.
+    pub(super) fn source(self) -> u32 {
+        self.source
+    }
+}
 
 /// Whether `key` is the search key of the relation type `kind` (`relations.ownerof`, `ownerOf`).
 fn is_key_of(key: &str, kind: &str) -> bool {
@@ -78,14 +134,79 @@ impl Index {
             let Some(entity) = self.get(id) else {
                 continue;
             };
-            for (kind, source) in sources.iter().filter(|(k, _)| is_key_of(key, k)) {
+            for (kind, source) in self.sources(sources).filter(|(k, _)| is_key_of(key, k)) {
                 let declared = entity
                     .edges
                     .iter()
-                    .any(|e| e.kind().eq_ignore_ascii_case(kind) && e.target == *source);
+                    .any(|e| e.kind().eq_ignore_ascii_case(kind) && *e.target == *source);
                 if !declared {
                     f(id, source);
                 }
+            }
+        }
+    }
+
+    /// The (reverse type, source reference) pairs of `list`.
+    pub(super) fn sources<'a>(
+        &'a self,
+        list: &'a [Incoming],
+    ) -> impl Iterator<Item = (&'static str, &'a str)> + 'a {
+        list.iter().filter_map(|i| {
+            let source = self.get(i.source())?;
+            Some((i.kind(), source.entity_ref.as_str()))
+        })
+    }
+
+    /// The relations others declare towards `entity_ref`, as (reverse type, source reference).
+    pub(super) fn incoming_of<'a>(
+        &'a self,
+        entity_ref: &str,
+    ) -> impl Iterator<Item = (&'static str, &'a str)> + use<'a> {
+        let list = self.incoming.get(entity_ref).map_or(&[][..], Vec::as_slice);
+        self.sources(list)
+    }
+
+    /// Records the edges of `entity`, just stored under `id`, in their targets' `incoming` lists.
+    pub(super) fn attach_edges(&mut self, id: u32, entity: &Stored) {
+        for (i, edge) in entity.edges.iter().enumerate() {
+            // Writing an entity first removed whatever it declared before, so only its own edges
+            // can repeat a (reverse type, source) pair; searching the target's whole list instead
+            // would cost time quadratic in the number of entities pointing at one target.
+            if entity.edges[..i]
+                .iter()
+                .any(|e| e.target == edge.target && e.reverse() == edge.reverse())
+            {
+                continue;
+            }
+            let list = self.incoming.entry(edge.target.clone()).or_default();
+            // Most targets have a few sources, which doubling would give up to four times the
+            // room they need; a quarter more at a time keeps the growth amortised.
+            if list.len() == list.capacity() {
+                list.reserve_exact((list.len() / 4).max(1));
+            }
+            list.push(Incoming::new(edge.reverse(), id));
+            if let Some(target) = self.id_of(&edge.target) {
+                self.mark_reverse(edge.reverse(), target);
+            }
+        }
+    }
+
+    /// Takes the edges of `entity`, stored under `id`, out of their targets' `incoming` lists.
+    pub(super) fn detach_edges(&mut self, id: u32, entity: &Stored) {
+        for edge in &entity.edges {
+            let Some(list) = self.incoming.get_mut(&*edge.target) else {
+                continue;
+            };
+            let gone = Incoming::new(edge.reverse(), id);
+            list.retain(|i| *i != gone);
+            let still = list.iter().any(|i| i.kind() == edge.reverse());
+            if list.is_empty() {
+                self.incoming.remove(&*edge.target);
+            } else if list.capacity() > 2 * list.len() {
+                list.shrink_to_fit();
+            }
+            if !still && let Some(target) = self.id_of(&edge.target) {
+                self.unmark_reverse(edge.reverse(), target);
             }
         }
     }
