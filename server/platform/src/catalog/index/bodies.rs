@@ -1,20 +1,34 @@
-//! Entity bodies, kept compressed with a dictionary trained on the catalog's own entities.
+//! Entity bodies, kept compressed with dictionaries trained on the catalog's own entities, one
+//! per kind.
 //!
 //! Bodies are most of the index's memory. They are small JSON documents that repeat the same
 //! keys, annotation values and reference prefixes, so compressing each alone gains less than 2×
-//! while a dictionary shared by all of them gains about 4×. The dictionary is trained once the
-//! catalog holds enough entities and then kept: later entities of another shape still round-trip
-//! exactly, only less compactly.
+//! while a dictionary shared by bodies of one shape gains about 4×. Kinds differ in shape (a
+//! User's profile, an API's definition, a Component's annotations), and a catalog is often
+//! imported kind by kind, so a single dictionary trained on the first entities would only know
+//! the first kind. Each kind therefore gets its own dictionary once it holds enough entities,
+//! trained on a sample of them; its bodies stay plain until then. A dictionary is kept once
+//! trained: later entities of another shape still round-trip exactly, only less compactly.
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// An entity body: as written, or packed by the index's [`Codec`].
+use zstd::dict::DecoderDictionary;
+
+use super::Index;
+
+#[cfg(test)]
+mod measure;
+
+/// An entity body: as written, or packed by the index with dictionary number `codec`.
 #[derive(Debug, Clone)]
 pub enum Body {
     Plain(Arc<str>),
-    Packed { len: u32, bytes: Box<[u8]> },
+    Packed {
+        codec: u8,
+        len: u32,
+        bytes: Box<[u8]>,
+    },
 }
 
 impl Body {
@@ -39,76 +53,203 @@ impl From<&str> for Body {
     }
 }
 
-/// Bodies seen before a dictionary is trained.
+/// Entities of a kind held before its dictionary is trained.
 pub(super) const TRAIN_AFTER: usize = 1000;
 /// Bodies sampled to train it.
 pub(super) const SAMPLES: usize = 4000;
 const DICTIONARY_BYTES: usize = 64 * 1024;
 const LEVEL: i32 = 3;
 
-static NEXT_CODEC: AtomicU64 = AtomicU64::new(1);
-
 thread_local! {
-    /// Each thread's decompression context for the codec it last used: creating one digests the
-    /// dictionary, which costs more than decompressing a page of entities.
-    static UNPACKER: RefCell<Option<(u64, zstd::bulk::Decompressor<'static>)>> = const { RefCell::new(None) };
+    /// Each thread's decompression context. Bodies are read with their codec's dictionary,
+    /// prepared once when it was trained and only referenced by a read, so reading bodies of
+    /// different kinds in turn costs nothing more; loading a dictionary into a context instead
+    /// would digest it, which costs more than decompressing a page of entities.
+    static UNPACKER: RefCell<Option<zstd::zstd_safe::DCtx<'static>>> = const { RefCell::new(None) };
 }
 
-/// A trained dictionary and the context that packs with it.
-pub(super) struct Codec {
-    id: u64,
-    dictionary: Arc<[u8]>,
+/// A trained dictionary: prepared once for reading, and the context that packs with it.
+struct Codec {
+    dictionary_bytes: usize,
+    prepared: DecoderDictionary<'static>,
     packer: Mutex<zstd::bulk::Compressor<'static>>,
 }
 
 impl std::fmt::Debug for Codec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Codec")
-            .field("id", &self.id)
-            .field("dictionary_bytes", &self.dictionary.len())
+            .field("dictionary_bytes", &self.dictionary_bytes)
             .finish()
     }
 }
 
 impl Codec {
     /// Trains a dictionary on `samples`; `None` when zstd finds too little to learn from.
-    pub(super) fn train(samples: &[&[u8]]) -> Option<Self> {
+    fn train(samples: &[&[u8]]) -> Option<Self> {
         let dictionary = zstd::dict::from_samples(samples, DICTIONARY_BYTES).ok()?;
         let packer = zstd::bulk::Compressor::with_dictionary(LEVEL, &dictionary).ok()?;
         Some(Self {
-            id: NEXT_CODEC.fetch_add(1, Ordering::Relaxed),
-            dictionary: Arc::from(dictionary),
+            dictionary_bytes: dictionary.len(),
+            prepared: DecoderDictionary::copy(&dictionary),
             packer: Mutex::new(packer),
         })
     }
 
-    /// `text` packed, or kept plain if packing fails or does not make it smaller.
-    pub(super) fn pack(&self, text: &Arc<str>) -> Body {
-        let packed = self
+    /// `text` packed as codec number `number`, or `None` if packing fails or does not make it
+    /// smaller.
+    fn pack(&self, number: u8, text: &str) -> Option<Body> {
+        let bytes = self
             .packer
             .lock()
             .ok()
-            .and_then(|mut packer| packer.compress(text.as_bytes()).ok());
-        match (packed, u32::try_from(text.len())) {
-            (Some(bytes), Ok(len)) if bytes.len() < text.len() => Body::Packed {
-                len,
-                bytes: bytes.into_boxed_slice(),
-            },
-            _ => Body::Plain(text.clone()),
-        }
+            .and_then(|mut packer| packer.compress(text.as_bytes()).ok())?;
+        let len = u32::try_from(text.len()).ok()?;
+        (bytes.len() < text.len()).then(|| Body::Packed {
+            codec: number,
+            len,
+            bytes: bytes.into_boxed_slice(),
+        })
     }
 
     /// The text of a packed body.
-    pub(super) fn unpack(&self, len: u32, bytes: &[u8]) -> Option<String> {
+    fn unpack(&self, len: u32, bytes: &[u8]) -> Option<String> {
         UNPACKER.with(|cell| {
             let mut slot = cell.borrow_mut();
-            if slot.as_ref().is_none_or(|(id, _)| *id != self.id) {
-                let unpacker = zstd::bulk::Decompressor::with_dictionary(&self.dictionary).ok()?;
-                *slot = Some((self.id, unpacker));
+            if slot.is_none() {
+                *slot = Some(zstd::zstd_safe::DCtx::try_create()?);
             }
-            let (_, unpacker) = slot.as_mut()?;
-            let out = unpacker.decompress(bytes, len as usize).ok()?;
+            let unpacker = slot.as_mut()?;
+            let mut out = Vec::with_capacity(len as usize);
+            let written = unpacker
+                .decompress_using_ddict(&mut out, bytes, self.prepared.as_ddict())
+                .ok()?;
+            (written == len as usize).then_some(())?;
             String::from_utf8(out).ok()
         })
+    }
+}
+
+/// The index's dictionaries, numbered by their place in `list` (as [`Body::Packed`] names them),
+/// and the kind each was trained for.
+#[derive(Debug, Default)]
+pub(super) struct Codecs {
+    list: Vec<Codec>,
+    /// Kind (as stored in [`super::Stored::kind`]) → number of its dictionary.
+    kinds: hashbrown::HashMap<Box<str>, u8>,
+    /// Kind → its count when zstd last found too little to learn from it; training is tried
+    /// again once the kind has doubled, rather than on each of its next entities.
+    failed: hashbrown::HashMap<Box<str>, u64>,
+}
+
+impl Codecs {
+    /// `body` packed with the dictionary of `kind`, when that kind has one and the body is plain.
+    pub(super) fn pack(&self, kind: &str, body: &Body) -> Option<Body> {
+        let (Body::Plain(text), Some(&number)) = (body, self.kinds.get(kind)) else {
+            return None;
+        };
+        self.list.get(usize::from(number))?.pack(number, text)
+    }
+
+    /// The text of a packed body.
+    pub(super) fn unpack(&self, codec: u8, len: u32, bytes: &[u8]) -> Option<String> {
+        self.list.get(usize::from(codec))?.unpack(len, bytes)
+    }
+
+    /// Whether `kind` still lacks a dictionary and one may be added (numbers fit in a byte).
+    pub(super) fn untrained(&self, kind: &str) -> bool {
+        !self.kinds.contains_key(kind) && self.list.len() <= usize::from(u8::MAX)
+    }
+}
+
+/// What the bodies of one kind occupy, as text and as held.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KindBytes {
+    pub kind: String,
+    pub entities: usize,
+    /// Entities whose body is packed.
+    pub packed: usize,
+    /// Bytes of the bodies as text.
+    pub text_bytes: usize,
+    /// Bytes the bodies take as held: packed bytes, or the text of a plain body.
+    pub held_bytes: usize,
+}
+
+impl Index {
+    /// Trains a dictionary for `kind` once it holds enough entities, and packs its bodies with it.
+    pub(super) fn train_kind_if_due(&mut self, kind: &str) {
+        if !self.codecs.untrained(kind) {
+            return;
+        }
+        // The kind's count is its posting under `kind`, whose values are lowercase; until the
+        // kind has a dictionary every body of it is plain.
+        let count = self
+            .keys
+            .get("kind")
+            .and_then(|entry| entry.values.get(kind.to_lowercase().as_str()))
+            .map_or(0, |posting| posting.count_in(None));
+        let failed_at = self.codecs.failed.get(kind).copied().unwrap_or(0);
+        if count < TRAIN_AFTER as u64 || count < failed_at.saturating_mul(2) {
+            return;
+        }
+        let bodies: Vec<&str> = self
+            .slots
+            .iter()
+            .flatten()
+            .filter(|e| e.kind == kind)
+            .filter_map(|e| e.body.plain())
+            .collect();
+        let stride = (bodies.len() / SAMPLES).max(1);
+        let samples: Vec<&[u8]> = bodies
+            .iter()
+            .step_by(stride)
+            .map(|b| b.as_bytes())
+            .collect();
+        let Some(codec) = Codec::train(&samples) else {
+            self.codecs.failed.insert(kind.into(), count);
+            return;
+        };
+        self.codecs.failed.remove(kind);
+        let Ok(number) = u8::try_from(self.codecs.list.len()) else {
+            return;
+        };
+        self.codecs.list.push(codec);
+        self.codecs.kinds.insert(kind.into(), number);
+        for slot in self.slots.iter_mut().flatten() {
+            if slot.kind != kind {
+                continue;
+            }
+            if let Some(packed) = self.codecs.pack(kind, &slot.body) {
+                let mut entity = (**slot).clone();
+                entity.body = packed;
+                *slot = Arc::new(entity);
+            }
+        }
+    }
+
+    /// Bytes of the bodies per kind, sorted by kind; one pass over the catalog.
+    pub fn body_bytes(&self) -> Vec<KindBytes> {
+        let mut kinds: std::collections::BTreeMap<&str, KindBytes> = Default::default();
+        for entity in self.slots.iter().flatten() {
+            let bytes = kinds.entry(&entity.kind).or_insert_with(|| KindBytes {
+                kind: entity.kind.clone(),
+                entities: 0,
+                packed: 0,
+                text_bytes: 0,
+                held_bytes: 0,
+            });
+            bytes.entities += 1;
+            match &entity.body {
+                Body::Plain(text) => {
+                    bytes.text_bytes += text.len();
+                    bytes.held_bytes += text.len();
+                }
+                Body::Packed { len, bytes: b, .. } => {
+                    bytes.packed += 1;
+                    bytes.text_bytes += *len as usize;
+                    bytes.held_bytes += b.len();
+                }
+            }
+        }
+        kinds.into_values().collect()
     }
 }

@@ -29,7 +29,8 @@ use roaring::RoaringBitmap;
 use serde_json::Value;
 
 pub use self::bodies::Body;
-use self::bodies::{Codec, SAMPLES, TRAIN_AFTER};
+use self::bodies::Codecs;
+pub use self::bodies::KindBytes;
 use self::pairs::{MAX_VALUE_LENGTH, original_values, search_pairs};
 use self::posting::Posting;
 use self::ranking::Orders;
@@ -119,8 +120,8 @@ pub struct Index {
     texts: Mutex<Texts>,
     /// Facet lists and columns built on demand, dropped on every write (see `facets.rs`).
     facets: Mutex<facets::Facets>,
-    /// Packs bodies once enough entities were seen to train it.
-    codec: Option<Codec>,
+    /// Dictionaries packing the bodies of each kind once it holds enough entities.
+    codecs: Codecs,
     /// Entities removed since shared strings were last swept.
     removed_since_sweep: usize,
 }
@@ -174,12 +175,9 @@ impl Index {
     pub fn body<'a>(&self, entity: &'a Stored) -> Cow<'a, str> {
         match &entity.body {
             Body::Plain(text) => Cow::Borrowed(text),
-            Body::Packed { len, bytes } => Cow::Owned(
-                self.codec
-                    .as_ref()
-                    .and_then(|codec| codec.unpack(*len, bytes))
-                    .unwrap_or_default(),
-            ),
+            Body::Packed { codec, len, bytes } => {
+                Cow::Owned(self.codecs.unpack(*codec, *len, bytes).unwrap_or_default())
+            }
         }
     }
 
@@ -262,8 +260,8 @@ impl Index {
             edge.target = intern(&mut self.strings, &edge.target);
         }
         entity.edges.shrink_to_fit();
-        if let (Some(codec), Body::Plain(text)) = (&self.codec, &entity.body) {
-            entity.body = codec.pack(text);
+        if let Some(packed) = self.codecs.pack(&entity.kind, &entity.body) {
+            entity.body = packed;
         }
         let entity = Arc::new(entity);
         let id = self.free.pop().unwrap_or_else(|| {
@@ -294,32 +292,7 @@ impl Index {
         }
         self.all.insert(id);
         self.invalidate_orders();
-        if self.codec.is_none() && self.all.len() >= TRAIN_AFTER as u64 {
-            self.train_codec();
-        }
-    }
-
-    /// Trains the body dictionary on a sample of the entities and packs every body with it.
-    fn train_codec(&mut self) {
-        let stride = (self.slots.len() / SAMPLES).max(1);
-        let samples: Vec<&[u8]> = self
-            .slots
-            .iter()
-            .step_by(stride)
-            .flatten()
-            .filter_map(|e| e.body.plain().map(str::as_bytes))
-            .collect();
-        let Some(codec) = Codec::train(&samples) else {
-            return;
-        };
-        for slot in self.slots.iter_mut().flatten() {
-            if let Body::Plain(text) = &slot.body {
-                let mut packed = (**slot).clone();
-                packed.body = codec.pack(text);
-                *slot = Arc::new(packed);
-            }
-        }
-        self.codec = Some(codec);
+        self.train_kind_if_due(&entity.kind);
     }
 
     fn add_pair(&mut self, id: u32, key: &str, value: &str, item: bool, cased: bool) {

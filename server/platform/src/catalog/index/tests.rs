@@ -1,5 +1,7 @@
 //! Index behaviour that the HTTP suites cannot isolate: relations attaching in both directions,
 //! replacement, list items as keys, and ordering.
+use std::collections::HashMap;
+
 use super::*;
 use crate::catalog::{entity, validate};
 
@@ -159,33 +161,107 @@ fn entities_without_the_sort_field_come_last_in_both_directions() {
     assert_eq!(order(false), ["a", "c", "b"]);
 }
 
+fn numbered(kind: &str, i: usize) -> Stored {
+    entity(&match kind {
+        "Component" => format!(
+            "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {{ name: svc-{i}, description: Service number {i} }}\nspec: {{ type: service, lifecycle: production, owner: team-{} }}\n",
+            i % 7
+        ),
+        "User" => format!(
+            "apiVersion: backstage.io/v1alpha1\nkind: User\nmetadata: {{ name: user-{i} }}\nspec: {{ profile: {{ displayName: User {i}, email: user-{i}@example.com }}, memberOf: [team-{}] }}\n",
+            i % 5
+        ),
+        _ => format!(
+            "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata: {{ name: group-{i} }}\nspec: {{ type: team, children: [] }}\n"
+        ),
+    })
+}
+
+/// Each body of `texts` reads back exactly, packed or not as `packed` says of its kind, and the
+/// packed ones of a kind share one dictionary that no other kind uses.
+fn assert_bodies(index: &Index, texts: &[(String, String)], packed: &[&str]) {
+    let mut codecs: HashMap<String, u8> = HashMap::new();
+    for (entity_ref, text) in texts {
+        let stored = index.by_ref(entity_ref).expect("stored");
+        assert_eq!(index.body(stored), text.as_str(), "{entity_ref} reads back");
+        match stored.body {
+            Body::Packed { codec, .. } => {
+                assert!(
+                    packed.contains(&stored.kind.as_str()),
+                    "{entity_ref} is packed"
+                );
+                assert_eq!(*codecs.entry(stored.kind.clone()).or_insert(codec), codec);
+            }
+            Body::Plain(_) => assert!(
+                !packed.contains(&stored.kind.as_str()),
+                "{entity_ref} is plain"
+            ),
+        }
+    }
+    let mut numbers: Vec<u8> = codecs.values().copied().collect();
+    numbers.sort_unstable();
+    numbers.dedup();
+    assert_eq!((numbers.len(), codecs.len()), (packed.len(), packed.len()));
+}
+
 #[test]
 fn bodies_are_packed_once_there_are_enough_and_read_back_exactly() {
     let mut index = Index::default();
     let mut texts = Vec::new();
-    for i in 0..bodies::TRAIN_AFTER + 50 {
-        let e = entity(&format!(
-            "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {{ name: svc-{i}, description: Service number {i} }}\nspec: {{ type: service, lifecycle: production, owner: team-{} }}\n",
-            i % 7
-        ));
+    let add = |index: &mut Index, texts: &mut Vec<(String, String)>, e: Stored| {
         texts.push((
             e.entity_ref.clone(),
             e.body.plain().expect("plain").to_owned(),
         ));
         index.upsert(e);
+    };
+    // Two kinds arrive interleaved; neither is packed before it holds enough entities of its own.
+    for i in 0..bodies::TRAIN_AFTER - 1 {
+        add(&mut index, &mut texts, numbered("Component", i));
+        add(&mut index, &mut texts, numbered("User", i));
     }
-    for (entity_ref, text) in &texts {
-        let stored = index.by_ref(entity_ref).expect("stored");
-        assert!(
-            matches!(stored.body, Body::Packed { .. }),
-            "{entity_ref} is packed"
-        );
-        assert_eq!(index.body(stored), text.as_str());
+    for i in 0..10 {
+        add(&mut index, &mut texts, numbered("Group", i));
     }
+    assert_bodies(&index, &texts, &[]);
+    for i in bodies::TRAIN_AFTER - 1..bodies::TRAIN_AFTER + 50 {
+        add(&mut index, &mut texts, numbered("Component", i));
+        add(&mut index, &mut texts, numbered("User", i));
+    }
+    assert_bodies(&index, &texts, &["Component", "User"]);
+    let bytes = index.body_bytes();
+    let kinds: Vec<(&str, usize)> = bytes.iter().map(|b| (&*b.kind, b.packed)).collect();
+    assert_eq!(kinds, [("Component", 1050), ("Group", 0), ("User", 1050)]);
+    assert!(bytes[0].held_bytes * 2 < bytes[0].text_bytes);
+
+    // A reload reads the rows in the order they were written and packs them the same way.
+    let mut reloaded = Index::default();
+    for (_, text) in &texts {
+        let value: Value = serde_json::from_str(text).expect("json");
+        let kind = validate::validate(&value).expect("valid");
+        let p = entity::process(value, kind).expect("processed");
+        reloaded.upsert(Stored {
+            uid: p.entity_ref.clone(),
+            etag: String::new(),
+            generation: 1,
+            entity_ref: p.entity_ref,
+            kind: p.kind.to_owned(),
+            namespace: p.namespace,
+            name: p.name,
+            body: Body::from(p.body),
+            edges: p.edges,
+            location_key: Arc::from("test"),
+        });
+    }
+    assert_bodies(&reloaded, &texts, &["Component", "User"]);
+    assert_eq!(reloaded.body_bytes(), bytes);
+
     // Removal recomputes the search pairs from the packed body.
     index.remove("component:default/svc-3");
     assert!(index.matching("metadata.name", "svc-3").is_empty());
     assert_eq!(index.matching("spec.owner", "team-3").len(), 149);
+    index.remove("user:default/user-3");
+    assert!(index.matching("metadata.name", "user-3").is_empty());
 }
 
 #[test]
