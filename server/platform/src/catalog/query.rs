@@ -259,7 +259,8 @@ impl Query {
                 .saturating_mul(index.pairs_per_entity())
                 .saturating_mul(8);
             ids = if by_values <= by_entities {
-                ids & full_text_by_values(index, &term, &searched, named)
+                let parallel = named && by_values >= PARALLEL_FROM;
+                ids & full_text_by_values(index, &term, &searched, named, parallel)
             } else {
                 full_text_by_entities(index, &ids, &term, &fields)
             };
@@ -268,18 +269,51 @@ impl Query {
     }
 }
 
+/// Values a full-text search verifies from which its keys are searched on threads of their own.
+/// Below it, starting a thread costs more than it saves.
+const PARALLEL_FROM: usize = 20_000;
+
 /// Ids having `term` (lowercase) inside a value of one of `fields` (lowercase, non-empty);
 /// `named` when the query named them, which lets keys with many values get a trigram index.
-fn full_text_by_values(index: &Index, term: &str, fields: &[String], named: bool) -> RoaringBitmap {
-    let mut found = RoaringBitmap::new();
-    for key in fields {
-        found |= if named {
+/// With `parallel`, each key after the first is searched on a thread of its own: the keys are
+/// independent and the answer is their union, so a search over a large catalog takes the time of
+/// its largest key rather than of all of them, on a machine with cores to spare.
+fn full_text_by_values(
+    index: &Index,
+    term: &str,
+    fields: &[String],
+    named: bool,
+    parallel: bool,
+) -> RoaringBitmap {
+    let search = |key: &String| {
+        if named {
             index.containing_named(key, term)
         } else {
             index.containing(key, term)
-        };
+        }
+    };
+    let Some((first, rest)) = fields.split_first() else {
+        return RoaringBitmap::new();
+    };
+    if !parallel || rest.is_empty() {
+        return fields
+            .iter()
+            .map(search)
+            .fold(RoaringBitmap::new(), |a, b| a | b);
     }
-    found
+    std::thread::scope(|scope| {
+        let others: Vec<_> = rest
+            .iter()
+            .map(|key| scope.spawn(move || search(key)))
+            .collect();
+        let mut found = search(first);
+        for other in others {
+            found |= other
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        }
+        found
+    })
 }
 
 /// Those of `ids` having `term` (lowercase) inside a value of one of `fields` (lowercase; any
@@ -460,15 +494,18 @@ mod tests {
             ("ünï", vec!["metadata.description".to_owned()]),
             (&long, vec!["metadata.description".to_owned()]),
         ] {
-            let scanned = &all & full_text_by_values(&index, term, &fields, false);
-            let indexed = &all & full_text_by_values(&index, term, &fields, true);
+            let scanned = &all & full_text_by_values(&index, term, &fields, false, false);
+            let indexed = &all & full_text_by_values(&index, term, &fields, true, false);
+            // Keys searched on threads of their own give the same union.
+            let parallel = &all & full_text_by_values(&index, term, &fields, true, true);
             let by_entities = full_text_by_entities(&index, &all, term, &fields);
             assert_eq!(scanned, by_entities, "{term:?} in {fields:?}");
             assert_eq!(indexed, by_entities, "{term:?} in {fields:?}");
+            assert_eq!(parallel, by_entities, "{term:?} in {fields:?}");
         }
         let found = |term: &str| {
             let fields = ["metadata.description".to_owned()];
-            full_text_by_values(&index, term, &fields, true).len()
+            full_text_by_values(&index, term, &fields, true, false).len()
         };
         assert_eq!(
             [found("οδος"), found("0% of_"), found("\0nul"), found("of%")],
@@ -480,10 +517,10 @@ mod tests {
         let fields = ["metadata.description".to_owned()];
         assert!(index.text_indexes().iter().any(|(k, _)| k == &fields[0]));
         assert_eq!(
-            full_text_by_values(&index, "widget", &fields, true).len(),
+            full_text_by_values(&index, "widget", &fields, true, false).len(),
             1
         );
-        assert!(full_text_by_values(&index, "things", &fields, true).is_empty());
+        assert!(full_text_by_values(&index, "things", &fields, true, false).is_empty());
         let names = |ids: &RoaringBitmap| -> Vec<String> {
             ids.iter()
                 .map(|id| index.get(id).expect("id").name.clone())

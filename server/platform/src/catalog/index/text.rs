@@ -171,6 +171,10 @@ impl KeyText {
             return;
         }
         let finder = memchr::memmem::Finder::new(term.as_bytes());
+        // Most values have one entity, whose ids come in no order; inserting them one by one
+        // into a bitmap shifts its arrays each time, so they are gathered, sorted and added at
+        // once.
+        let mut holders: Vec<u32> = Vec::new();
         let mut found = |slot: &Slot| {
             let Some(value) = slot.value.as_deref() else {
                 return;
@@ -179,21 +183,21 @@ impl KeyText {
                 return;
             }
             if slot.holder != SHARED {
-                ids.insert(slot.holder);
+                holders.push(slot.holder);
             } else if let Some(posting) = values.get(value) {
                 posting.add_to(ids);
             }
         };
         if term.len() < 3 {
-            self.slots.iter().for_each(found);
-            return;
+            self.slots.iter().for_each(&mut found);
+        } else if let Some(candidates) = self.candidates(term) {
+            for id in &candidates {
+                found(&self.slots[id as usize]);
+            }
         }
-        let Some(candidates) = self.candidates(term) else {
-            return;
-        };
-        for id in &candidates {
-            found(&self.slots[id as usize]);
-        }
+        holders.sort_unstable();
+        holders.dedup();
+        *ids |= RoaringBitmap::from_sorted_iter(holders).unwrap_or_default();
     }
 
     /// The value ids having every trigram of `term` (at least three bytes), or a subset of the
