@@ -17,6 +17,8 @@ pub mod query;
 pub mod refs;
 pub mod render;
 mod rules;
+#[cfg(test)]
+mod testing;
 pub mod search;
 pub mod validate;
 pub mod yaml;

@@ -3,24 +3,10 @@
 use std::collections::HashMap;
 
 use super::*;
-use crate::catalog::{entity, validate};
+use crate::catalog::testing::{stored, stored_from};
 
 fn entity(yaml: &str) -> Stored {
-    let body: Value = serde_yaml_ng::from_str(yaml).expect("yaml");
-    let kind = validate::validate(&body).expect("valid");
-    let p = entity::process(body, kind).expect("processed");
-    Stored {
-        uid: p.entity_ref.clone(),
-        etag: String::new(),
-        generation: 1,
-        entity_ref: p.entity_ref,
-        kind: p.kind.to_owned(),
-        namespace: p.namespace,
-        name: p.name,
-        body: Body::from(p.body),
-        edges: p.edges,
-        location_key: Arc::from("test"),
-    }
+    stored(yaml)
 }
 
 fn component(name: &str) -> Stored {
@@ -238,20 +224,7 @@ fn bodies_are_packed_once_there_are_enough_and_read_back_exactly() {
     let mut reloaded = Index::default();
     for (_, text) in &texts {
         let value: Value = serde_json::from_str(text).expect("json");
-        let kind = validate::validate(&value).expect("valid");
-        let p = entity::process(value, kind).expect("processed");
-        reloaded.upsert(Stored {
-            uid: p.entity_ref.clone(),
-            etag: String::new(),
-            generation: 1,
-            entity_ref: p.entity_ref,
-            kind: p.kind.to_owned(),
-            namespace: p.namespace,
-            name: p.name,
-            body: Body::from(p.body),
-            edges: p.edges,
-            location_key: Arc::from("test"),
-        });
+        reloaded.upsert(stored_from(value).expect("valid"));
     }
     assert_bodies(&reloaded, &texts, &["Component", "User"]);
     assert_eq!(reloaded.body_bytes(), bytes);

@@ -1,31 +1,8 @@
 //! The faceted search's rules: conditions and the term together make the page, each facet counts
 //! without its own condition, selected values stay listed.
 
-use std::sync::Arc;
-
-use serde_json::Value;
-
 use super::*;
-use crate::catalog::index::{Body, Stored};
-use crate::catalog::{entity, validate};
-
-fn stored(yaml: &str) -> Stored {
-    let body: Value = serde_yaml_ng::from_str(yaml).expect("yaml");
-    let kind = validate::validate(&body).expect("valid");
-    let p = entity::process(body, kind).expect("processed");
-    Stored {
-        uid: p.entity_ref.clone(),
-        etag: String::new(),
-        generation: 1,
-        entity_ref: p.entity_ref,
-        kind: p.kind.to_owned(),
-        namespace: p.namespace,
-        name: p.name,
-        body: Body::from(p.body),
-        edges: p.edges,
-        location_key: Arc::from("test"),
-    }
-}
+use crate::catalog::testing::stored;
 
 /// Components and a resource: payments-api (production, team-a), payments-web (experimental,
 /// team-a), ledger (production, team-b) and a payments database (a Resource).

@@ -10,26 +10,9 @@ use std::time::Instant;
 use serde::Deserialize as _;
 use serde_json::Value;
 
-use super::super::{Index, Stored};
+use super::super::Index;
 use super::{Body, Codec, TRAIN_AFTER};
-use crate::catalog::{entity, validate};
-
-fn stored(body: Value) -> Option<Stored> {
-    let kind = validate::validate(&body).ok()?;
-    let p = entity::process(body, kind).ok()?;
-    Some(Stored {
-        uid: p.entity_ref.clone(),
-        etag: String::new(),
-        generation: 1,
-        entity_ref: p.entity_ref,
-        kind: p.kind.to_owned(),
-        namespace: p.namespace,
-        name: p.name,
-        body: Body::from(p.body),
-        edges: p.edges,
-        location_key: std::sync::Arc::from("bench"),
-    })
-}
+use crate::catalog::testing::stored_from as stored;
 
 #[test]
 #[ignore = "reads the bench's generated catalog; run by hand"]
@@ -131,7 +114,10 @@ fn measure_bodies() {
         .list
         .iter()
         .map(|c| {
-            let packing = c.packer.lock().map_or(0, |mut p| p.context_mut().sizeof());
+            let packing = c
+                .packer
+                .lock()
+                .map_or(0, |mut p| p.context.context_mut().sizeof());
             packing + c.prepared.as_ddict().sizeof()
         })
         .sum();

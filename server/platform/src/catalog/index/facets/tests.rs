@@ -1,53 +1,16 @@
 //! The three ways to count a facet give the same lists: the value walk (the oracle), the forward
 //! column and the cached whole-catalog list, on random catalogs, after writes.
 
-use std::sync::Arc;
-
 use roaring::RoaringBitmap;
-use serde_json::Value;
 
-use super::super::{Body, Index, Stored};
+use super::super::{Index, Stored};
 use super::{Strategy, by_count};
-use crate::catalog::{entity, validate};
-
-/// A small deterministic generator (xorshift64), so that a failure can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-fn stored(yaml: &str) -> Stored {
-    let body: Value = serde_yaml_ng::from_str(yaml).expect("yaml");
-    let kind = validate::validate(&body).expect("valid");
-    let p = entity::process(body, kind).expect("processed");
-    Stored {
-        uid: p.entity_ref.clone(),
-        etag: String::new(),
-        generation: 1,
-        entity_ref: p.entity_ref,
-        kind: p.kind.to_owned(),
-        namespace: p.namespace,
-        name: p.name,
-        body: Body::from(p.body),
-        edges: p.edges,
-        location_key: Arc::from("test"),
-    }
-}
+use crate::catalog::testing::{Random, stored};
 
 /// A component with a random owner, system, lifecycle (in two spellings) and tags, so that keys
 /// have single values, several values per entity, authored spellings, list items and reverse
 /// relations.
-fn component(rng: &mut Rng, name: u64) -> Stored {
+fn component(rng: &mut Random, name: u64) -> Stored {
     let lifecycle =
         ["production", "Production", "experimental", "deprecated"][rng.below(4) as usize];
     let tags: Vec<String> = (0..rng.below(4))
@@ -83,7 +46,7 @@ const KEYS: [&str; 8] = [
     "spec.absent",
 ];
 
-fn check(index: &Index, rng: &mut Rng, round: usize) {
+fn check(index: &Index, rng: &mut Random, round: usize) {
     let all = index.all().clone();
     let mut sets = vec![RoaringBitmap::new(), all.clone()];
     for _ in 0..4 {
@@ -125,7 +88,7 @@ fn check(index: &Index, rng: &mut Rng, round: usize) {
 
 #[test]
 fn the_column_the_value_walk_and_the_cache_agree_after_writes() {
-    let mut rng = Rng(0x5eed_fac3);
+    let mut rng = Random(0x5eed_fac3);
     let mut index = Index::default();
     for g in 0..8 {
         index.upsert(group(g));
@@ -155,7 +118,7 @@ fn the_column_the_value_walk_and_the_cache_agree_after_writes() {
 
 #[test]
 fn a_write_drops_the_cached_list() {
-    let mut rng = Rng(7);
+    let mut rng = Random(7);
     let mut index = Index::default();
     index.upsert(component(&mut rng, 1));
     assert_eq!(index.facet("kind", None), vec![("Component".to_owned(), 1)]);

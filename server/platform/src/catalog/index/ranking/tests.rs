@@ -1,33 +1,11 @@
 //! Rankings patched after small writes against rankings sorted again from scratch, over random
 //! catalogs with relations in both directions, missing fields and several values per entity.
 
-use std::sync::Arc;
-
 use serde_json::{Value, json};
 
 use super::{MAX_CACHED_RANKINGS, MAX_PATCHED_WRITES};
-use crate::catalog::index::{Body, Index, Stored};
-use crate::catalog::{entity, validate};
-
-/// A small deterministic generator (xorshift64), so that a failure can be replayed.
-struct Random(u64);
-
-impl Random {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
-    }
-}
+use crate::catalog::index::{Index, Stored};
+use crate::catalog::testing::{Random, stored_from};
 
 /// Sort keys covering declared values, list items, relations declared by the entity, reverse
 /// relations declared by others (and by both ends: a group's children and a child's parent),
@@ -44,19 +22,9 @@ const KEYS: [&str; MAX_CACHED_RANKINGS] = [
 ];
 
 fn stored(body: Value, serial: u64) -> Stored {
-    let kind = validate::validate(&body).expect("valid");
-    let p = entity::process(body, kind).expect("processed");
     Stored {
         uid: format!("uid-{serial}"),
-        etag: "e".to_owned(),
-        generation: 1,
-        entity_ref: p.entity_ref,
-        kind: p.kind.to_owned(),
-        namespace: p.namespace,
-        name: p.name,
-        body: Body::from(p.body),
-        edges: p.edges,
-        location_key: Arc::from("upload:test"),
+        ..stored_from(body).expect("a valid entity")
     }
 }
 

@@ -4,28 +4,9 @@ use std::collections::BTreeSet;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use serde_json::Value;
 
-use super::super::{Body, Index, Related, Stored};
-use crate::catalog::{entity, validate};
-
-fn stored(yaml: &str) -> Stored {
-    let body: Value = serde_yaml_ng::from_str(yaml).expect("yaml");
-    let kind = validate::validate(&body).expect("valid");
-    let p = entity::process(body, kind).expect("processed");
-    Stored {
-        uid: p.entity_ref.clone(),
-        etag: String::new(),
-        generation: 1,
-        entity_ref: p.entity_ref,
-        kind: p.kind.to_owned(),
-        namespace: p.namespace,
-        name: p.name,
-        body: Body::from(p.body),
-        edges: p.edges,
-        location_key: std::sync::Arc::from("test"),
-    }
-}
+use super::super::{Index, Related, Stored};
+use crate::catalog::testing::stored;
 
 /// A random entity among a few names of three kinds, so that targets are often missing, shared,
 /// or pointing back (a group's `parent` and another's `children`).

@@ -7,26 +7,7 @@ use roaring::RoaringBitmap;
 
 use super::KeyText;
 use crate::catalog::index::{Body, Index, Stored};
-
-/// A small deterministic generator (xorshift64), so that a failure can be replayed.
-struct Random(u64);
-
-impl Random {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        usize::try_from(self.next() % n.max(1) as u64).unwrap_or(0)
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-}
+use crate::catalog::testing::Random;
 
 /// Pieces of text chosen so that values share trigrams, hold multibyte letters whose lowercase
 /// differs in length ("İ") or by position (a final "Σ"), the characters SQL's `LIKE` would read
@@ -44,9 +25,9 @@ fn entity(random: &mut Random, serial: usize) -> Stored {
     let name = format!("n{}{}", serial, text(random, 3)).to_lowercase();
     // Titles come from a small pool so that several entities share a value; some descriptions
     // are longer than the longest indexed value.
-    let title = format!("t{}", random.below(12));
-    let longest = if random.below(8) == 0 { 80 } else { 8 };
-    let pieces = 1 + random.below(longest);
+    let title = format!("t{}", random.index(12));
+    let longest = if random.index(8) == 0 { 80 } else { 8 };
+    let pieces = 1 + random.index(longest);
     let description = text(random, pieces);
     let body = serde_json::json!({
         "apiVersion": "backstage.io/v1alpha1",
@@ -73,7 +54,7 @@ fn entity(random: &mut Random, serial: usize) -> Stored {
 /// term, or one longer than any indexed value.
 fn term(random: &mut Random, index: &Index) -> String {
     let ids: Vec<u32> = index.all().iter().collect();
-    match random.below(6) {
+    match random.index(6) {
         0..=2 if !ids.is_empty() => {
             let pairs = index.pairs_of(*random.pick(&ids));
             let (_, value) = random.pick(&pairs);
@@ -87,7 +68,7 @@ fn term(random: &mut Random, index: &Index) -> String {
         3 => (*random.pick(PIECES)).to_lowercase(),
         4 => text(random, 60).to_lowercase(),
         _ => {
-            let pieces = 1 + random.below(4);
+            let pieces = 1 + random.index(4);
             text(random, pieces).to_lowercase()
         }
     }
@@ -126,7 +107,7 @@ fn the_trigram_index_answers_as_the_scans_do() {
                 let id = *random.pick(&ids);
                 if let Some(gone) = index.get(id).map(|e| e.entity_ref.clone()) {
                     index.remove(&gone);
-                    if random.below(2) == 0 {
+                    if random.index(2) == 0 {
                         let again = entity(&mut random, serial + 1);
                         index.upsert(Stored {
                             entity_ref: gone,
@@ -223,7 +204,7 @@ fn text_index_size() {
     let mut values = hashbrown::HashMap::new();
     let mut bytes = 0;
     for serial in 0..count {
-        let length = 2 + random.below(8);
+        let length = 2 + random.index(8);
         let mut value: Vec<String> = (0..length)
             .map(|_| (*random.pick(&words)).to_owned())
             .collect();

@@ -8,26 +8,7 @@ use roaring::RoaringBitmap;
 use super::{select_page, walk_page};
 use crate::catalog::index::{Body, Index, Stored};
 use crate::catalog::query::{Filter, Order, Page, Query};
-
-/// A small deterministic generator (xorshift64), so that a failure can be replayed.
-struct Random(u64);
-
-impl Random {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
-    }
-}
+use crate::catalog::testing::Random;
 
 /// An entity whose sortable fields come from small pools, so that ties, missing fields and
 /// several values per entity (tags: the smallest one sorts) are common.
