@@ -72,7 +72,15 @@ thread_local! {
 struct Codec {
     dictionary_bytes: usize,
     prepared: DecoderDictionary<'static>,
-    packer: Mutex<zstd::bulk::Compressor<'static>>,
+    packer: Mutex<Packer>,
+}
+
+/// The context that packs with a dictionary, and the buffer it packs into: the buffer is sized
+/// for the worst case, so reusing it leaves one exact-size allocation per body instead of a large
+/// one shrunk afterwards.
+struct Packer {
+    context: zstd::bulk::Compressor<'static>,
+    scratch: Vec<u8>,
 }
 
 impl std::fmt::Debug for Codec {
@@ -87,27 +95,30 @@ impl Codec {
     /// Trains a dictionary on `samples`; `None` when zstd finds too little to learn from.
     fn train(samples: &[&[u8]]) -> Option<Self> {
         let dictionary = zstd::dict::from_samples(samples, DICTIONARY_BYTES).ok()?;
-        let packer = zstd::bulk::Compressor::with_dictionary(LEVEL, &dictionary).ok()?;
+        let context = zstd::bulk::Compressor::with_dictionary(LEVEL, &dictionary).ok()?;
         Some(Self {
             dictionary_bytes: dictionary.len(),
             prepared: DecoderDictionary::copy(&dictionary),
-            packer: Mutex::new(packer),
+            packer: Mutex::new(Packer {
+                context,
+                scratch: Vec::new(),
+            }),
         })
     }
 
     /// `text` packed as codec number `number`, or `None` if packing fails or does not make it
     /// smaller.
     fn pack(&self, number: u8, text: &str) -> Option<Body> {
-        let bytes = self
-            .packer
-            .lock()
-            .ok()
-            .and_then(|mut packer| packer.compress(text.as_bytes()).ok())?;
         let len = u32::try_from(text.len()).ok()?;
-        (bytes.len() < text.len()).then(|| Body::Packed {
+        let mut packer = self.packer.lock().ok()?;
+        let Packer { context, scratch } = &mut *packer;
+        scratch.clear();
+        scratch.reserve(zstd::zstd_safe::compress_bound(text.len()));
+        context.compress_to_buffer(text.as_bytes(), scratch).ok()?;
+        (scratch.len() < text.len()).then(|| Body::Packed {
             codec: number,
             len,
-            bytes: bytes.into_boxed_slice(),
+            bytes: Box::from(scratch.as_slice()),
         })
     }
 

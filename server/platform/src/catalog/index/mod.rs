@@ -24,6 +24,7 @@ use std::borrow::Cow;
 use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex};
 
+use hashbrown::hash_map::EntryRef;
 use hashbrown::{DefaultHashBuilder, HashSet, HashTable};
 use roaring::RoaringBitmap;
 use serde_json::Value;
@@ -127,12 +128,10 @@ pub struct Index {
 }
 
 fn intern(strings: &mut HashSet<Arc<str>>, s: &str) -> Arc<str> {
-    if let Some(shared) = strings.get(s) {
-        return shared.clone();
-    }
-    let shared: Arc<str> = Arc::from(s);
-    strings.insert(shared.clone());
-    shared
+    // One lookup that inserts when missing: `s` is hashed once either way.
+    strings
+        .get_or_insert_with(s, |s: &str| Arc::from(s))
+        .clone()
 }
 
 /// Forgets `s` when nothing but the set holds it any more.
@@ -188,7 +187,11 @@ impl Index {
 
     /// The id of the entity with normalised reference `entity_ref`.
     pub fn id_of(&self, entity_ref: &str) -> Option<u32> {
-        let hash = self.hasher.hash_one(entity_ref);
+        self.id_hashed(self.hasher.hash_one(entity_ref), entity_ref)
+    }
+
+    /// [`Self::id_of`] for a reference already hashed with the index's hasher.
+    fn id_hashed(&self, hash: u64, entity_ref: &str) -> Option<u32> {
         self.by_ref
             .find(hash, |&id| {
                 self.get(id).is_some_and(|e| e.entity_ref == entity_ref)
@@ -253,7 +256,9 @@ impl Index {
     /// [`Index::upsert`] for an entity whose search pairs were computed beforehand.
     pub fn upsert_indexable(&mut self, indexable: Indexable) {
         let Indexable { mut entity, pairs } = indexable;
-        if let Some(id) = self.id_of(&entity.entity_ref) {
+        // The reference is hashed once, to find an entity it replaces and to file the new one.
+        let ref_hash = self.hasher.hash_one(entity.entity_ref.as_str());
+        if let Some(id) = self.id_hashed(ref_hash, &entity.entity_ref) {
             self.remove_id(id);
         }
         for edge in &mut entity.edges {
@@ -275,11 +280,8 @@ impl Index {
         let rehash = |field: fn(&Stored) -> &str| {
             move |&i: &u32| hasher.hash_one(slots[i as usize].as_deref().map_or("", field))
         };
-        self.by_ref.insert_unique(
-            hasher.hash_one(entity.entity_ref.as_str()),
-            id,
-            rehash(|e| &e.entity_ref),
-        );
+        self.by_ref
+            .insert_unique(ref_hash, id, rehash(|e| &e.entity_ref));
         self.by_uid
             .insert_unique(hasher.hash_one(entity.uid.as_str()), id, rehash(|e| &e.uid));
 
@@ -287,49 +289,67 @@ impl Index {
         for kind in self.incoming_kinds(&entity.entity_ref) {
             self.mark_reverse(kind, id);
         }
-        for pair in pairs {
-            self.add_pair(id, &pair.key, &pair.value, pair.item, pair.cased);
-        }
+        self.add_pairs(id, &pairs);
         self.all.insert(id);
         self.invalidate_orders();
         self.train_kind_if_due(&entity.kind);
     }
 
-    fn add_pair(&mut self, id: u32, key: &str, value: &str, item: bool, cased: bool) {
-        if key.len() > MAX_VALUE_LENGTH || value.len() > MAX_VALUE_LENGTH {
-            return;
-        }
-        if !self.keys.contains_key(key) {
-            self.keys.insert(key.into(), KeyEntry::default());
-        }
-        let Some(entry) = self.keys.get_mut(key) else {
-            return;
-        };
-        entry.exists.insert(id);
-        if item {
-            entry.items.insert(id);
-        }
-        match entry.values.get_mut(value) {
-            Some(existing) => {
-                let alone = existing.single();
-                existing.insert(id, cased);
-                if alone.is_some_and(|other| other != id) {
-                    texts_mut(&mut self.texts).held(key, value, None);
+    /// Indexes entity `id` under `pairs`. Pairs come sorted by key (see [`search_pairs`]), so
+    /// each key is looked up once for all its values rather than once per value, and each value
+    /// is hashed once whether it is new or not: at start-up this is most of what the thread that
+    /// owns the index does.
+    fn add_pairs(&mut self, id: u32, pairs: &[pairs::Pair]) {
+        let Self {
+            keys,
+            strings,
+            texts,
+            pair_count,
+            ..
+        } = self;
+        let texts = texts_mut(texts);
+        for group in pairs.chunk_by(|a, b| a.key == b.key) {
+            let key = group[0].key.as_str();
+            // A key none of whose values is kept is not created.
+            if key.len() > MAX_VALUE_LENGTH
+                || group.iter().all(|p| p.value.len() > MAX_VALUE_LENGTH)
+            {
+                continue;
+            }
+            let entry = keys.entry_ref(key).or_default();
+            for pair in group {
+                let (value, cased) = (pair.value.as_str(), pair.cased);
+                if value.len() > MAX_VALUE_LENGTH {
+                    continue;
                 }
-            }
-            None => {
-                // References recur under several keys and in the relation maps, so they are
-                // shared; other values live once, in their key's map.
-                let value = if key.starts_with("relations.") {
-                    intern(&mut self.strings, value)
-                } else {
-                    Arc::from(value)
-                };
-                texts_mut(&mut self.texts).added(key, &value, id);
-                entry.values.insert(value, Posting::new(id, cased));
+                entry.exists.insert(id);
+                if pair.item {
+                    entry.items.insert(id);
+                }
+                match entry.values.entry_ref(value) {
+                    EntryRef::Occupied(mut existing) => {
+                        let posting = existing.get_mut();
+                        let alone = posting.single();
+                        posting.insert(id, cased);
+                        if alone.is_some_and(|other| other != id) {
+                            texts.held(key, value, None);
+                        }
+                    }
+                    EntryRef::Vacant(vacant) => {
+                        // References recur under several keys and in the relation maps, so they
+                        // are shared; other values live once, in their key's map.
+                        let value = if key.starts_with("relations.") {
+                            intern(strings, value)
+                        } else {
+                            Arc::from(value)
+                        };
+                        texts.added(key, &value, id);
+                        vacant.insert_with_key(value, Posting::new(id, cased));
+                    }
+                }
+                *pair_count += 1;
             }
         }
-        self.pair_count += 1;
     }
 
     /// Takes `id` out of the posting of (`key`, `value`), dropping what becomes empty except the
