@@ -17,9 +17,9 @@ pub mod query;
 pub mod refs;
 pub mod render;
 mod rules;
+pub mod search;
 #[cfg(test)]
 mod testing;
-pub mod search;
 pub mod validate;
 pub mod yaml;
 
