@@ -211,7 +211,7 @@ async fn a_team_and_the_organisation_pool_their_services(store: Store) {
         .by_ref("component:default/ledger")
         .expect("ledger")
         .uid
-        .clone();
+        .to_string();
     platform.catalog.delete_by_uid(&uid).await.expect("delete");
     let organisation = recent(&platform, None, None).await;
     let ids: Vec<_> = organisation

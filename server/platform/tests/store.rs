@@ -562,7 +562,7 @@ async fn catalog_orphans_and_deletes(store: Store) {
     // Deleting removes the entity, its identity row and its relations.
     platform
         .catalog
-        .delete_by_uid(&bob.uid)
+        .delete_by_uid(&bob.uid.to_string())
         .await
         .expect("delete");
     assert!(

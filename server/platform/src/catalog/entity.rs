@@ -50,6 +50,15 @@ pub struct Processed {
 /// Builds a [`Processed`] entity from a validated one. References that cannot be parsed are
 /// violations on their field.
 pub fn process(mut body: Value, kind: &'static Kind) -> Result<Processed, Vec<Violation>> {
+    process_in_place(&mut body, kind)
+}
+
+/// [`process`], leaving `body` as it is stored: a caller that goes on reading the entity's fields
+/// (the start-up's indexing does) then need not parse [`Processed::body`] again.
+pub fn process_in_place(
+    body: &mut Value,
+    kind: &'static Kind,
+) -> Result<Processed, Vec<Violation>> {
     let root = body
         .as_object_mut()
         .expect("validated entities are objects");
@@ -74,12 +83,12 @@ pub fn process(mut body: Value, kind: &'static Kind) -> Result<Processed, Vec<Vi
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
+    let no_spec = Map::new();
     let spec = root
         .get("spec")
         .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
-    let edges = edges(kind, &spec, &namespace)?;
+        .unwrap_or(&no_spec);
+    let edges = edges(kind, spec, &namespace)?;
     Ok(Processed {
         entity_ref: format!(
             "{}:{}/{}",
@@ -90,7 +99,7 @@ pub fn process(mut body: Value, kind: &'static Kind) -> Result<Processed, Vec<Vi
         kind: kind.name,
         namespace,
         name,
-        body: super::render::body_text(&body),
+        body: super::render::body_text(body),
         edges,
     })
 }

@@ -86,14 +86,15 @@ fn prepare_all(mut rows: mpsc::Receiver<Vec<Row_>>, prepared: &mpsc::Sender<Vec<
 }
 
 fn prepare(row: Row_, locations: &mut HashMap<String, Arc<str>>) -> Option<Indexable> {
-    let body: Value = match serde_json::from_str(&row.body) {
+    let mut body: Value = match serde_json::from_str(&row.body) {
         Ok(body) => body,
         Err(error) => {
             tracing::warn!(entity = %row.entity_ref, %error, "stored entity is not JSON; skipped");
             return None;
         }
     };
-    let Ok(Ok(processed)) = validate::validate(&body).map(|kind| entity::process(body, kind))
+    let Ok(Ok(processed)) =
+        validate::validate(&body).map(|kind| entity::process_in_place(&mut body, kind))
     else {
         tracing::warn!(entity = %row.entity_ref, "stored entity no longer validates; skipped");
         return None;
@@ -102,9 +103,15 @@ fn prepare(row: Row_, locations: &mut HashMap<String, Arc<str>>) -> Option<Index
         .entry(row.location_key)
         .or_insert_with_key(|key| Arc::from(key.as_str()))
         .clone();
-    // The index reads the pairs from the body as it will be stored, which processing rewrote.
-    let body = serde_json::from_str(&processed.body).unwrap_or(Value::Null);
-    let entity = stored(processed, row.uid, row.etag, row.generation, location_key);
+    // The index reads the pairs from the body as it is stored, which processing rewrote in place
+    // (the same document as `processed.body`, so that text is not parsed again).
+    let entity = stored(
+        processed,
+        row.uid.into(),
+        row.etag.into(),
+        row.generation,
+        location_key,
+    );
     Some(Indexable::new(entity, &body))
 }
 

@@ -282,7 +282,7 @@ impl Catalog {
         let report = result?;
         if policy.delete_orphans && !report.orphaned.is_empty() {
             for entity_ref in &report.orphaned {
-                let uid = self.index().by_ref(entity_ref).map(|e| e.uid.clone());
+                let uid = self.index().by_ref(entity_ref).map(|e| e.uid.to_string());
                 if let Some(uid) = uid {
                     self.delete_by_uid(&uid).await?;
                 }

@@ -31,7 +31,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use self::entity::Processed;
-use self::index::{Index, Stored};
+use self::index::{Identifier, Index, Stored};
 use crate::identity::{Principal, Role};
 use crate::{Error, Result, Store};
 
@@ -434,7 +434,7 @@ impl Catalog {
                         writes.push(stored(
                             p,
                             existing.uid.clone(),
-                            new_etag(),
+                            Identifier::new_etag(),
                             generation,
                             shared_key.clone(),
                         ));
@@ -443,8 +443,8 @@ impl Catalog {
                         report.added.push(p.entity_ref.clone());
                         writes.push(stored(
                             p,
-                            uuid::Uuid::new_v4().to_string(),
-                            new_etag(),
+                            Identifier::new_uid(),
+                            Identifier::new_etag(),
                             1,
                             shared_key.clone(),
                         ));
@@ -670,8 +670,8 @@ fn authorize(index: &Index, principal: &Principal, p: &Processed) -> Result<()> 
 
 fn stored(
     p: Processed,
-    uid: String,
-    etag: String,
+    uid: Identifier,
+    etag: Identifier,
     generation: i64,
     location_key: Arc<str>,
 ) -> Stored {
@@ -717,10 +717,6 @@ fn orphaned(index: &Index, entity: &Stored) -> Stored {
     }
     let mut copy = entity.clone();
     copy.body = index::Body::from(render::body_text(&body));
-    copy.etag = new_etag();
+    copy.etag = Identifier::new_etag();
     copy
-}
-
-fn new_etag() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
 }

@@ -132,14 +132,14 @@ pub async fn upsert(store: &Store, entities: &[Stored]) -> Result<i64> {
                 .find(|edge| edge.kind() == "ownedBy")
                 .map(|edge| edge.target.to_string());
             query = query
-                .bind(e.uid.clone())
+                .bind(e.uid.to_string())
                 .bind(e.entity_ref.clone())
                 .bind(e.kind.clone())
                 .bind(e.namespace.clone())
                 .bind(e.name.clone())
                 .bind(owner)
                 .bind(body.to_owned())
-                .bind(e.etag.clone())
+                .bind(e.etag.to_string())
                 .bind(e.generation)
                 .bind(e.location_key.to_string())
                 .bind(hash(body))

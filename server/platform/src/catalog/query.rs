@@ -406,8 +406,8 @@ mod tests {
             "spec": { "type": "service" },
         });
         Stored {
-            uid: format!("uid-{name}"),
-            etag: "e".to_owned(),
+            uid: format!("uid-{name}").into(),
+            etag: "e".into(),
             generation: 1,
             entity_ref: format!("{}:default/{name}", kind.to_lowercase()),
             kind: kind.to_owned(),

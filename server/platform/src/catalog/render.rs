@@ -99,8 +99,8 @@ pub fn render(index: &Index, entity: &Stored) -> Value {
 fn render_parsed(index: &Index, entity: &Stored) -> Value {
     let mut body = index.body_value(entity);
     if let Some(metadata) = body.get_mut("metadata").and_then(Value::as_object_mut) {
-        metadata.insert("uid".to_owned(), Value::String(entity.uid.clone()));
-        metadata.insert("etag".to_owned(), Value::String(entity.etag.clone()));
+        metadata.insert("uid".to_owned(), Value::String(entity.uid.to_string()));
+        metadata.insert("etag".to_owned(), Value::String(entity.etag.to_string()));
         metadata.insert("generation".to_owned(), json!(entity.generation));
     }
     let relations: Vec<Value> = index
@@ -123,8 +123,8 @@ mod tests {
 
     fn stored(body: &Value) -> Stored {
         Stored {
-            uid: "u-1".to_owned(),
-            etag: "e\"1".to_owned(),
+            uid: "u-1".into(),
+            etag: "e\"1".into(),
             generation: 3,
             entity_ref: "component:default/a".to_owned(),
             kind: "Component".to_owned(),

@@ -14,8 +14,8 @@ pub(crate) fn stored_from(body: Value) -> Option<Stored> {
     let kind = validate::validate(&body).ok()?;
     let p = entity::process(body, kind).ok()?;
     Some(Stored {
-        uid: p.entity_ref.clone(),
-        etag: String::new(),
+        uid: p.entity_ref.as_str().into(),
+        etag: "".into(),
         generation: 1,
         entity_ref: p.entity_ref,
         kind: p.kind.to_owned(),

@@ -224,20 +224,21 @@ fn required_string<'a>(
     key: &str,
     prefix: &str,
 ) -> Option<&'a str> {
-    let field = format!("{prefix}{key}");
+    // The field's name is only written into a violation; most entities have none.
+    let field = || format!("{prefix}{key}");
     match object.get(key) {
         None => {
-            report.add(field, "is required");
+            report.add(field(), "is required");
             None
         }
         Some(Value::String(s)) if !s.is_empty() => Some(s),
         Some(Value::String(_)) => {
-            report.add(field, "must not be empty");
+            report.add(field(), "must not be empty");
             None
         }
         Some(other) => {
             report.add(
-                field,
+                field(),
                 format!("expected a string, found {}", type_name(other)),
             );
             None

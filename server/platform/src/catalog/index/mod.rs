@@ -12,6 +12,7 @@
 
 mod bodies;
 mod facets;
+mod identifier;
 mod pairs;
 mod posting;
 mod ranking;
@@ -32,6 +33,7 @@ use serde_json::Value;
 pub use self::bodies::Body;
 use self::bodies::Codecs;
 pub use self::bodies::KindBytes;
+pub use self::identifier::Identifier;
 use self::pairs::{MAX_VALUE_LENGTH, original_values, search_pairs};
 use self::posting::Posting;
 use self::ranking::Orders;
@@ -42,8 +44,8 @@ use super::entity::Edge;
 /// An entity as stored: the authored body plus the output-only metadata.
 #[derive(Debug, Clone)]
 pub struct Stored {
-    pub uid: String,
-    pub etag: String,
+    pub uid: Identifier,
+    pub etag: Identifier,
     pub generation: i64,
     pub entity_ref: String,
     pub kind: String,
@@ -208,7 +210,7 @@ impl Index {
     pub fn by_uid(&self, uid: &str) -> Option<&Arc<Stored>> {
         let hash = self.hasher.hash_one(uid);
         self.by_uid
-            .find(hash, |&id| self.get(id).is_some_and(|e| e.uid == uid))
+            .find(hash, |&id| self.get(id).is_some_and(|e| e.uid == *uid))
             .and_then(|&id| self.get(id))
     }
 
@@ -277,13 +279,15 @@ impl Index {
         }
         self.slots[id as usize] = Some(entity.clone());
         let (slots, hasher) = (&self.slots, &self.hasher);
-        let rehash = |field: fn(&Stored) -> &str| {
-            move |&i: &u32| hasher.hash_one(slots[i as usize].as_deref().map_or("", field))
+        let stored = |i: u32| slots[i as usize].as_deref();
+        self.by_ref.insert_unique(ref_hash, id, |&i| {
+            hasher.hash_one(stored(i).map_or("", |e| e.entity_ref.as_str()))
+        });
+        let uid_of = |e: Option<&Stored>| {
+            e.map_or_else(|| hasher.hash_one(""), |e| e.uid.with_str(|s| hasher.hash_one(s)))
         };
-        self.by_ref
-            .insert_unique(ref_hash, id, rehash(|e| &e.entity_ref));
         self.by_uid
-            .insert_unique(hasher.hash_one(entity.uid.as_str()), id, rehash(|e| &e.uid));
+            .insert_unique(uid_of(Some(&entity)), id, |&i| uid_of(stored(i)));
 
         self.attach_edges(id, &entity);
         for kind in self.incoming_kinds(&entity.entity_ref) {
@@ -408,7 +412,7 @@ impl Index {
         if let Ok(found) = self.by_ref.find_entry(ref_hash, |&i| i == id) {
             found.remove();
         }
-        let uid_hash = self.hasher.hash_one(entity.uid.as_str());
+        let uid_hash = entity.uid.with_str(|uid| self.hasher.hash_one(uid));
         if let Ok(found) = self.by_uid.find_entry(uid_hash, |&i| i == id) {
             found.remove();
         }

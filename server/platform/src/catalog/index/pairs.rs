@@ -24,7 +24,7 @@ pub(super) struct Pair {
 /// others declare towards it (`incoming`: reverse type and source), sorted, without duplicates.
 pub(super) fn search_pairs(body: &Value, edges: &[Edge], incoming: &[(&str, &str)]) -> Vec<Pair> {
     let mut pairs = Vec::new();
-    flatten("", body, false, &mut pairs);
+    flatten(&mut String::new(), body, false, &mut pairs);
     for edge in edges {
         pairs.push(relation(edge.kind(), &edge.target));
     }
@@ -51,25 +51,54 @@ pub(super) fn relation_key(kind: &str) -> String {
     format!("relations.{}", kind.to_lowercase())
 }
 
-fn flatten(prefix: &str, value: &Value, item: bool, out: &mut Vec<Pair>) {
+/// Calls `f` with [`relation_key`]`(kind)`, written on the stack when the type is short ASCII (as
+/// every type of the kind table is): marking a relation's target happens for every relation of
+/// every entity at start-up, and needs the key only to look it up.
+pub(super) fn with_relation_key<R>(kind: &str, f: impl FnOnce(&str) -> R) -> R {
+    const PREFIX: &[u8] = b"relations.";
+    let mut buffer = [0u8; 64];
+    let end = PREFIX.len() + kind.len();
+    if !kind.is_ascii() || end > buffer.len() {
+        return f(&relation_key(kind));
+    }
+    buffer[..PREFIX.len()].copy_from_slice(PREFIX);
+    for (to, from) in buffer[PREFIX.len()..end].iter_mut().zip(kind.bytes()) {
+        *to = from.to_ascii_lowercase();
+    }
+    match std::str::from_utf8(&buffer[..end]) {
+        Ok(key) => f(key),
+        Err(_) => f(&relation_key(kind)),
+    }
+}
+
+/// Adds the pairs of `value`, found at the dotted lowercase `path`. The path is one buffer,
+/// extended for each member and cut back after it, rather than a new string per member: this
+/// runs for every field of every entity at start-up.
+fn flatten(path: &mut String, value: &Value, item: bool, out: &mut Vec<Pair>) {
     match value {
         Value::Object(map) => {
+            let parent = path.len();
             for (key, value) in map {
                 // Output-only fields are never filtered on.
-                if prefix.is_empty() && (key == "relations" || key == "status") {
+                if parent == 0 && (key == "relations" || key == "status") {
                     continue;
                 }
-                let path = if prefix.is_empty() {
-                    key.to_lowercase()
+                if parent > 0 {
+                    path.push('.');
+                }
+                if key.is_ascii() {
+                    path.extend(key.chars().map(|c| c.to_ascii_lowercase()));
                 } else {
-                    format!("{prefix}.{}", key.to_lowercase())
-                };
-                flatten(&path, value, false, out);
+                    // Lowercasing some letters depends on their neighbours (a final sigma).
+                    path.push_str(&key.to_lowercase());
+                }
+                flatten(path, value, false, out);
+                path.truncate(parent);
             }
         }
         Value::Array(items) => {
             for entry in items {
-                flatten(prefix, entry, !entry.is_object() && !entry.is_array(), out);
+                flatten(path, entry, !entry.is_object() && !entry.is_array(), out);
             }
         }
         scalar => {
@@ -84,7 +113,7 @@ fn flatten(prefix: &str, value: &Value, item: bool, out: &mut Vec<Pair>) {
                 _ => return,
             };
             out.push(Pair {
-                key: prefix.to_owned(),
+                key: path.clone(),
                 value: text,
                 item,
                 cased,
@@ -111,5 +140,49 @@ pub(super) fn original_values<'a>(body: &'a Value, path: &str, out: &mut Vec<&'a
             }
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn relation_keys_on_the_stack_are_the_allocated_ones() {
+        let long = "x".repeat(60);
+        for kind in ["ownerOf", "hasPart", "dependencyOf", "", "ÉtéΣ", long.as_str()] {
+            with_relation_key(kind, |key| assert_eq!(key, relation_key(kind)));
+        }
+    }
+
+    #[test]
+    fn flattening_joins_lowercase_keys_with_dots() {
+        let body = json!({
+            "metadata": {"Name": "A", "Tags": ["X", "y"], "labels": {"ÉTÉΣ": "v"}},
+            "status": {"x": "skipped"},
+            "spec": {"deep": {"List": [{"Key": 1}], "flag": true}},
+            "": {"relations": "skipped", "x": "kept"},
+        });
+        let pairs: Vec<(String, String, bool)> = search_pairs(&body, &[], &[])
+            .into_iter()
+            .map(|p| (p.key, p.value, p.item))
+            .collect();
+        let want = [
+            ("metadata.labels.étéς", "v", false),
+            ("metadata.name", "a", false),
+            ("metadata.tags", "x", true),
+            ("metadata.tags", "y", true),
+            ("spec.deep.flag", "true", false),
+            ("spec.deep.list.key", "1", false),
+            // A member named "" adds nothing to the path, as before the path was one buffer.
+            ("x", "kept", false),
+        ];
+        let want: Vec<(String, String, bool)> = want
+            .into_iter()
+            .map(|(k, v, i)| (k.to_owned(), v.to_owned(), i))
+            .collect();
+        assert_eq!(pairs, want);
     }
 }

@@ -22,7 +22,7 @@ use roaring::RoaringBitmap;
 mod tests;
 
 use super::super::kinds::KINDS;
-use super::pairs::relation_key;
+use super::pairs::{relation_key, with_relation_key};
 use super::{Index, Stored};
 
 /// Every reverse relation type of the model, once, in the order the kinds declare them.
@@ -79,10 +79,14 @@ fn is_key_of(key: &str, kind: &str) -> bool {
 impl Index {
     /// Records that entity `target` is pointed at with the reverse type `kind`.
     pub(super) fn mark_reverse(&mut self, kind: &str, target: u32) {
-        self.reverse
-            .entry(relation_key(kind).into_boxed_str())
-            .or_default()
-            .insert(target);
+        with_relation_key(kind, |key| match self.reverse.get_mut(key) {
+            Some(ids) => {
+                ids.insert(target);
+            }
+            None => {
+                self.reverse.insert(key.into(), RoaringBitmap::from([target]));
+            }
+        });
     }
 
     /// Forgets that entity `target` is pointed at with `kind`.

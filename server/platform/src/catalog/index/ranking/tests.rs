@@ -23,7 +23,7 @@ const KEYS: [&str; MAX_CACHED_RANKINGS] = [
 
 fn stored(body: Value, serial: u64) -> Stored {
     Stored {
-        uid: format!("uid-{serial}"),
+        uid: format!("uid-{serial}").into(),
         ..stored_from(body).expect("a valid entity")
     }
 }

@@ -37,8 +37,8 @@ fn entity(random: &mut Random, serial: usize) -> Stored {
     });
     let name = format!("e{serial}");
     Stored {
-        uid: format!("uid-{serial}"),
-        etag: "e".to_owned(),
+        uid: format!("uid-{serial}").into(),
+        etag: "e".into(),
         generation: 1,
         entity_ref: format!("component:default/{name}"),
         kind: "Component".to_owned(),

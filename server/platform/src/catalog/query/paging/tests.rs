@@ -36,8 +36,8 @@ fn entity(random: &mut Random, serial: u64) -> Stored {
     // The serial keeps references unique while names repeat, as titles do.
     let name = format!("{name}-{serial}");
     Stored {
-        uid: format!("uid-{serial}"),
-        etag: "e".to_owned(),
+        uid: format!("uid-{serial}").into(),
+        etag: "e".into(),
         generation: 1,
         entity_ref: format!("{}:default/{name}", kind.to_lowercase()),
         kind: kind.to_owned(),
