@@ -50,9 +50,7 @@ pub(super) async fn environments(
     let service_ref = format!("component:{}/{}", namespace, name).to_lowercase();
     let Some(entity) = ({
         let index = platform.catalog.index();
-        index
-            .by_ref(&service_ref)
-            .map(|e| (e.name.clone(), e.kind.clone()))
+        index.by_ref(&service_ref).map(|e| (e.name.clone(), e.kind))
     }) else {
         return Ok(None);
     };

@@ -176,7 +176,7 @@ fn contact(index: &Index, entity_ref: &str) -> ContactView {
             let body = body_of(index, stored);
             ContactView {
                 entity_ref: entity_ref.to_owned(),
-                kind: stored.kind.clone(),
+                kind: stored.kind.to_owned(),
                 display_name: display_name(stored, &body),
                 email: text(&body, "/spec/profile/email"),
                 href: Some(ref_path(entity_ref)),
@@ -198,7 +198,7 @@ fn relation_view(index: &Index, relation: &str, target: &str) -> RelationView {
     RelationView {
         relation: relation.to_owned(),
         target: ref_link(index, target),
-        kind: stored.map_or_else(|| kind_of_ref(target), |s| s.kind.clone()),
+        kind: stored.map_or_else(|| kind_of_ref(target), |s| s.kind.to_owned()),
         spec_type: text(&body, "/spec/type"),
         description: text(&body, "/metadata/description"),
         email: text(&body, "/spec/profile/email"),
@@ -221,7 +221,7 @@ fn row(index: &Index, stored: &Stored) -> CatalogRow {
     CatalogRow {
         entity_ref: stored.entity_ref.clone(),
         href: ref_path(&stored.entity_ref),
-        kind: stored.kind.clone(),
+        kind: stored.kind.to_owned(),
         name: stored.name.clone(),
         title: text(&body, "/metadata/title"),
         description: text(&body, "/metadata/description"),
@@ -337,7 +337,7 @@ pub fn entity(catalog: &Catalog, entity_ref: &str) -> Option<EntityView> {
         .map(|edge| relation_view(&index, edge.kind(), &edge.target))
         .collect();
     let owner = declared(stored, "ownedBy", None).map(|r| contact(&index, &r));
-    let is_party = matches!(stored.kind.as_str(), "Group" | "User");
+    let is_party = matches!(stored.kind, "Group" | "User");
     let profile = is_party.then(|| contact(&index, &stored.entity_ref));
 
     let title = display_name(stored, &body);
@@ -367,7 +367,7 @@ pub fn entity(catalog: &Catalog, entity_ref: &str) -> Option<EntityView> {
             .collect();
         let center = Node {
             label: title.clone(),
-            kind: stored.kind.clone(),
+            kind: stored.kind.to_owned(),
             href: None,
             relations: String::new(),
         };
@@ -410,7 +410,7 @@ pub fn entity(catalog: &Catalog, entity_ref: &str) -> Option<EntityView> {
 
     Some(EntityView {
         entity_ref: stored.entity_ref.clone(),
-        kind: stored.kind.clone(),
+        kind: stored.kind.to_owned(),
         namespace: stored.namespace.clone(),
         name: stored.name.clone(),
         title: text(&body, "/metadata/title"),

@@ -680,7 +680,7 @@ fn stored(
         etag,
         generation,
         entity_ref: p.entity_ref,
-        kind: p.kind.to_owned(),
+        kind: p.kind,
         namespace: p.namespace,
         name: p.name,
         body: index::Body::from(p.body),

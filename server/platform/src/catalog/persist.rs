@@ -134,7 +134,7 @@ pub async fn upsert(store: &Store, entities: &[Stored]) -> Result<i64> {
             query = query
                 .bind(e.uid.to_string())
                 .bind(e.entity_ref.clone())
-                .bind(e.kind.clone())
+                .bind(e.kind)
                 .bind(e.namespace.clone())
                 .bind(e.name.clone())
                 .bind(owner)

@@ -398,7 +398,7 @@ mod tests {
     use super::*;
     use crate::catalog::index::Stored;
 
-    fn entity(kind: &str, name: &str, description: &str) -> Stored {
+    fn entity(kind: &'static str, name: &str, description: &str) -> Stored {
         let body = serde_json::json!({
             "apiVersion": "backstage.io/v1alpha1",
             "kind": kind,
@@ -410,7 +410,7 @@ mod tests {
             etag: "e".into(),
             generation: 1,
             entity_ref: format!("{}:default/{name}", kind.to_lowercase()),
-            kind: kind.to_owned(),
+            kind,
             namespace: "default".to_owned(),
             name: name.to_owned(),
             body: crate::catalog::index::Body::from(body.to_string()),

@@ -127,7 +127,7 @@ mod tests {
             etag: "e\"1".into(),
             generation: 3,
             entity_ref: "component:default/a".to_owned(),
-            kind: "Component".to_owned(),
+            kind: "Component",
             namespace: "default".to_owned(),
             name: "a".to_owned(),
             body: Body::from(body_text(body)),

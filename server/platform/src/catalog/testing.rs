@@ -18,7 +18,7 @@ pub(crate) fn stored_from(body: Value) -> Option<Stored> {
         etag: "".into(),
         generation: 1,
         entity_ref: p.entity_ref,
-        kind: p.kind.to_owned(),
+        kind: p.kind,
         namespace: p.namespace,
         name: p.name,
         body: Body::from(p.body),

@@ -48,7 +48,7 @@ impl Subject {
             .map(|o| (o.clone(), index.by_ref(&o).is_some()));
         Some(Self {
             entity_ref: stored.entity_ref.clone(),
-            kind: stored.kind.clone(),
+            kind: stored.kind.to_owned(),
             entity,
             owner,
         })

@@ -241,8 +241,8 @@ impl Index {
     pub fn body_bytes(&self) -> Vec<KindBytes> {
         let mut kinds: std::collections::BTreeMap<&str, KindBytes> = Default::default();
         for entity in self.slots.iter().flatten() {
-            let bytes = kinds.entry(&entity.kind).or_insert_with(|| KindBytes {
-                kind: entity.kind.clone(),
+            let bytes = kinds.entry(entity.kind).or_insert_with(|| KindBytes {
+                kind: entity.kind.to_owned(),
                 entities: 0,
                 packed: 0,
                 text_bytes: 0,

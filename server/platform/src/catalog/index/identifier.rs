@@ -115,7 +115,10 @@ mod tests {
             let id = Identifier::from(text.as_str());
             assert_eq!(id.to_string(), text);
             assert!(id == *text.as_str());
-            assert_eq!(serde_json::to_string(&id).unwrap(), serde_json::to_string(&text).unwrap());
+            assert_eq!(
+                serde_json::to_string(&id).unwrap(),
+                serde_json::to_string(&text).unwrap()
+            );
             assert_eq!(format!("{id:?}"), format!("{text:?}"));
         }
     }

@@ -48,7 +48,8 @@ pub struct Stored {
     pub etag: Identifier,
     pub generation: i64,
     pub entity_ref: String,
-    pub kind: String,
+    /// The kind as the model spells it (`Component`): an entry of the kind table, not a copy.
+    pub kind: &'static str,
     pub namespace: String,
     pub name: String,
     /// The authored body, compact JSON with `metadata` first (see
@@ -267,7 +268,7 @@ impl Index {
             edge.target = intern(&mut self.strings, &edge.target);
         }
         entity.edges.shrink_to_fit();
-        if let Some(packed) = self.codecs.pack(&entity.kind, &entity.body) {
+        if let Some(packed) = self.codecs.pack(entity.kind, &entity.body) {
             entity.body = packed;
         }
         let entity = Arc::new(entity);
@@ -284,7 +285,10 @@ impl Index {
             hasher.hash_one(stored(i).map_or("", |e| e.entity_ref.as_str()))
         });
         let uid_of = |e: Option<&Stored>| {
-            e.map_or_else(|| hasher.hash_one(""), |e| e.uid.with_str(|s| hasher.hash_one(s)))
+            e.map_or_else(
+                || hasher.hash_one(""),
+                |e| e.uid.with_str(|s| hasher.hash_one(s)),
+            )
         };
         self.by_uid
             .insert_unique(uid_of(Some(&entity)), id, |&i| uid_of(stored(i)));
@@ -296,7 +300,7 @@ impl Index {
         self.add_pairs(id, &pairs);
         self.all.insert(id);
         self.invalidate_orders();
-        self.train_kind_if_due(&entity.kind);
+        self.train_kind_if_due(entity.kind);
     }
 
     /// Indexes entity `id` under `pairs`. Pairs come sorted by key (see [`search_pairs`]), so

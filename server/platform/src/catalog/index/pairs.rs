@@ -152,7 +152,14 @@ mod tests {
     #[test]
     fn relation_keys_on_the_stack_are_the_allocated_ones() {
         let long = "x".repeat(60);
-        for kind in ["ownerOf", "hasPart", "dependencyOf", "", "ÉtéΣ", long.as_str()] {
+        for kind in [
+            "ownerOf",
+            "hasPart",
+            "dependencyOf",
+            "",
+            "ÉtéΣ",
+            long.as_str(),
+        ] {
             with_relation_key(kind, |key| assert_eq!(key, relation_key(kind)));
         }
     }

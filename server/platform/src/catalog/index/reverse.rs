@@ -84,7 +84,8 @@ impl Index {
                 ids.insert(target);
             }
             None => {
-                self.reverse.insert(key.into(), RoaringBitmap::from([target]));
+                self.reverse
+                    .insert(key.into(), RoaringBitmap::from([target]));
             }
         });
     }

@@ -172,16 +172,13 @@ fn assert_bodies(index: &Index, texts: &[(String, String)], packed: &[&str]) {
         assert_eq!(index.body(stored), text.as_str(), "{entity_ref} reads back");
         match stored.body {
             Body::Packed { codec, .. } => {
-                assert!(
-                    packed.contains(&stored.kind.as_str()),
-                    "{entity_ref} is packed"
+                assert!(packed.contains(&stored.kind), "{entity_ref} is packed");
+                assert_eq!(
+                    *codecs.entry(stored.kind.to_owned()).or_insert(codec),
+                    codec
                 );
-                assert_eq!(*codecs.entry(stored.kind.clone()).or_insert(codec), codec);
             }
-            Body::Plain(_) => assert!(
-                !packed.contains(&stored.kind.as_str()),
-                "{entity_ref} is plain"
-            ),
+            Body::Plain(_) => assert!(!packed.contains(&stored.kind), "{entity_ref} is plain"),
         }
     }
     let mut numbers: Vec<u8> = codecs.values().copied().collect();

@@ -41,7 +41,7 @@ fn entity(random: &mut Random, serial: usize) -> Stored {
         etag: "e".into(),
         generation: 1,
         entity_ref: format!("component:default/{name}"),
-        kind: "Component".to_owned(),
+        kind: "Component",
         namespace: "default".to_owned(),
         name,
         body: Body::from(body.to_string()),

@@ -40,7 +40,7 @@ fn entity(random: &mut Random, serial: u64) -> Stored {
         etag: "e".into(),
         generation: 1,
         entity_ref: format!("{}:default/{name}", kind.to_lowercase()),
-        kind: kind.to_owned(),
+        kind,
         namespace: "default".to_owned(),
         name,
         body: Body::from(body.to_string()),
