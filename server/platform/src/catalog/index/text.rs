@@ -9,13 +9,10 @@
 //!
 //! An index is built the first time a search names a key with at least [`INDEX_FROM`] distinct
 //! values, and from then on is kept up to date by every write, value by value, rather than being
-//! dropped and rebuilt: a write to one entity costs a few dozen posting updates. The index keeps
-//! its own copy of the values' text, one buffer in value-id order: verifying candidates, whose
-//! ids come sorted, then reads forward through one allocation instead of following a pointer per
-//! value to wherever the key's map put it (at a million entities that pointer was a cache miss per
-//! candidate). All indexes together stay under a byte budget: an index not searched for a while
-//! is dropped to make room, and a key whose index would not fit is scanned, as a key with few
-//! values is.
+//! dropped and rebuilt: a write to one entity costs a few dozen posting updates. The index shares
+//! each value's text with the key's map instead of copying it. All indexes together stay under a
+//! byte budget: an index not searched for a while is dropped to make room, and a key whose index
+//! would not fit is scanned, as a key with few values is.
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
@@ -44,15 +41,9 @@ const SHARED: u32 = u32::MAX;
 /// would let a few keys searched in turn rebuild one another on every search.
 const STALE: Duration = Duration::from_secs(60);
 
-/// Bytes an index takes per value, about, its copy of a catalog-like value's text included, to
-/// decide before building it whether it fits (measured: see `text_index_size` in the tests).
-const BYTES_PER_VALUE: usize = 110;
-
-/// `start` of a released slot.
-const RELEASED: u32 = u32::MAX;
-
-// A slot keeps its value's length in a byte, which holds every indexed value's.
-const _: () = assert!(MAX_VALUE_LENGTH <= u8::MAX as usize);
+/// Bytes an index takes per value, about, to decide before building it whether it fits
+/// (measured: see `text_index_size` in the tests).
+const BYTES_PER_VALUE: usize = 96;
 
 /// Candidates whose values are fetched together before they are verified (see
 /// [`KeyText::search`]).
@@ -63,13 +54,11 @@ const FEW_CANDIDATES: u64 = 64;
 
 type Values = hashbrown::HashMap<Arc<str>, Posting>;
 
-/// One value of an indexed key: where its text is in [`KeyText::text`], and who has it.
-#[derive(Debug, Clone, Copy)]
+/// One value of an indexed key.
+#[derive(Debug, Clone)]
 struct Slot {
-    /// Offset of the value's text, or [`RELEASED`].
-    start: u32,
-    /// Length of the text: indexed values are at most [`MAX_VALUE_LENGTH`] bytes.
-    len: u8,
+    /// The value, shared with the key's map; `None` once released.
+    value: Option<Arc<str>>,
     /// The only entity having the value, or [`SHARED`].
     holder: u32,
 }
@@ -77,12 +66,8 @@ struct Slot {
 /// The trigram index of one key's distinct values.
 #[derive(Debug, Default)]
 pub(super) struct KeyText {
-    /// Value id → where its text is and who has it.
+    /// Value id → its text and who has it.
     slots: Vec<Slot>,
-    /// The values' text, one after the other: in id order when built, later values appended.
-    text: String,
-    /// Bytes of `text` that belong to released values, reclaimed by [`KeyText::compact`].
-    garbage: usize,
     /// Value ids, hashed by their text, to find a value's id when it changes.
     ids: HashTable<u32>,
     hasher: DefaultHashBuilder,
@@ -107,22 +92,10 @@ impl KeyText {
     /// Indexes every value of a key.
     pub(super) fn build(values: &Values) -> Self {
         let mut text = Self::default();
-        text.text.reserve(values.keys().map(|v| v.len()).sum());
         for (value, posting) in values {
             text.insert(value, posting.single().unwrap_or(SHARED));
         }
         text
-    }
-
-    /// The text of a slot; empty once released.
-    fn value(&self, slot: Slot) -> &str {
-        if slot.start == RELEASED {
-            return "";
-        }
-        let start = slot.start as usize;
-        self.text
-            .get(start..start + usize::from(slot.len))
-            .unwrap_or("")
     }
 
     fn find(&self, value: &str) -> Option<u32> {
@@ -131,26 +104,22 @@ impl KeyText {
             .find(hash, |&id| {
                 self.slots
                     .get(id as usize)
-                    .is_some_and(|&s| s.start != RELEASED && self.value(s) == value)
+                    .and_then(|s| s.value.as_deref())
+                    .is_some_and(|v| v == value)
             })
             .copied()
     }
 
-    /// Adds a value that `holder` alone has (or [`SHARED`]). Values longer than
-    /// [`MAX_VALUE_LENGTH`] are never indexed, so never given.
-    pub(super) fn insert(&mut self, value: &str, holder: u32) {
+    /// Adds a value that `holder` alone has (or [`SHARED`]).
+    pub(super) fn insert(&mut self, value: &Arc<str>, holder: u32) {
         if let Some(id) = self.find(value) {
             self.slots[id as usize].holder = SHARED;
             return;
         }
-        // Neither fails: indexed values fit a byte (above), and the byte budget keeps the text of
-        // all indexes far below four gigabytes.
-        let (Ok(start), Ok(len)) = (u32::try_from(self.text.len()), u8::try_from(value.len()))
-        else {
-            return;
+        let slot = Slot {
+            value: Some(value.clone()),
+            holder,
         };
-        self.text.push_str(value);
-        let slot = Slot { start, len, holder };
         let id = match self.free.pop() {
             Some(id) => {
                 self.slots[id as usize] = slot;
@@ -161,14 +130,10 @@ impl KeyText {
                 u32::try_from(self.slots.len() - 1).unwrap_or(u32::MAX)
             }
         };
-        let hasher = &self.hasher;
-        let (slots, text) = (&self.slots, &self.text);
-        let rehash = |&i: &u32| {
-            let slot = slots[i as usize];
-            let start = slot.start as usize;
-            hasher.hash_one(text.get(start..start + usize::from(slot.len)).unwrap_or(""))
-        };
-        self.ids.insert_unique(hasher.hash_one(value), id, rehash);
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        let rehash = |&i: &u32| hasher.hash_one(slots[i as usize].value.as_deref().unwrap_or(""));
+        self.ids
+            .insert_unique(self.hasher.hash_one(&**value), id, rehash);
         for gram in trigrams(value.as_bytes()) {
             self.grams.entry(gram).or_default().insert(id);
         }
@@ -198,33 +163,8 @@ impl KeyText {
                 }
             }
         }
-        self.garbage += value.len();
-        self.slots[id as usize].start = RELEASED;
+        self.slots[id as usize].value = None;
         self.free.push(id);
-        if self.garbage > self.text.len() / 2 {
-            self.compact();
-        }
-    }
-
-    /// Writes the text of the values still indexed into a new buffer, in id order, once
-    /// released values take more than half of it; amortised over the removals that made it.
-    fn compact(&mut self) {
-        let mut text = String::with_capacity(self.text.len() - self.garbage);
-        for slot in &mut self.slots {
-            if slot.start == RELEASED {
-                continue;
-            }
-            let start = slot.start as usize;
-            let value = self
-                .text
-                .get(start..start + usize::from(slot.len))
-                .unwrap_or("");
-            // The new buffer is smaller than the old one, whose offsets fit.
-            slot.start = u32::try_from(text.len()).unwrap_or(RELEASED);
-            text.push_str(value);
-        }
-        self.text = text;
-        self.garbage = 0;
     }
 
     /// Adds to `ids` the entities having a value that contains `term`. Terms shorter than a
@@ -239,11 +179,10 @@ impl KeyText {
         // into a bitmap shifts its arrays each time, so they are gathered, sorted and added at
         // once.
         let mut holders: Vec<u32> = Vec::new();
-        let mut found = |slot: Slot| {
-            if slot.start == RELEASED {
+        let mut found = |slot: &Slot| {
+            let Some(value) = slot.value.as_deref() else {
                 return;
-            }
-            let value = self.value(slot);
+            };
             if finder.find(value.as_bytes()).is_none() {
                 return;
             }
@@ -254,23 +193,24 @@ impl KeyText {
             }
         };
         if term.len() < 3 {
-            self.slots.iter().copied().for_each(&mut found);
+            self.slots.iter().for_each(&mut found);
         } else if let Some(candidates) = self.candidates(term) {
-            // Candidates come in id order, which is the order of their text in the buffer (but
-            // for values added since the index was built), so verification reads forward. The
-            // candidates are still far apart: reading the first byte of a batch's values first
-            // issues their cache misses together, loads the processor overlaps, and the
-            // verification then finds them in cache.
-            let candidates: Vec<Slot> = candidates
-                .iter()
-                .map(|id| self.slots[id as usize])
-                .collect();
+            let candidates: Vec<u32> = candidates.iter().collect();
             for batch in candidates.chunks(BATCH) {
-                let touched = batch.iter().fold(0u8, |acc, &slot| {
-                    acc ^ self.value(slot).as_bytes().first().copied().unwrap_or(0)
+                let slots = batch.iter().map(|&id| &self.slots[id as usize]);
+                // Each value's text lives in an allocation of its own, so verifying candidates
+                // one after the other waits for one cache miss after another. Reading the first
+                // byte of a batch's values first issues those misses together, independent loads
+                // the processor overlaps; the verification then finds them in cache.
+                let touched = slots.clone().fold(0u8, |acc, slot| {
+                    acc ^ slot
+                        .value
+                        .as_deref()
+                        .and_then(|v| v.as_bytes().first().copied())
+                        .unwrap_or(0)
                 });
                 std::hint::black_box(touched);
-                batch.iter().copied().for_each(&mut found);
+                slots.for_each(&mut found);
             }
         }
         holders.sort_unstable();
@@ -309,8 +249,8 @@ impl KeyText {
             .map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX))
     }
 
-    /// The bytes the index holds on the heap, counting allocations at their capacity, its copy
-    /// of the values' text included.
+    /// The bytes the index holds on the heap, counting allocations at their capacity; the values'
+    /// text belongs to the key's map and is not counted.
     pub(super) fn heap_bytes(&self) -> usize {
         let postings: usize = self
             .grams
@@ -326,7 +266,6 @@ impl KeyText {
             })
             .sum();
         self.slots.capacity() * size_of::<Slot>()
-            + self.text.capacity()
             + self.ids.capacity() * (size_of::<u32>() + 1)
             + self.free.capacity() * size_of::<u32>()
             + self.grams.capacity() * (size_of::<(u32, RoaringBitmap)>() + 1)

@@ -184,51 +184,6 @@ fn indexes_stay_within_their_budget() {
     );
 }
 
-#[test]
-fn removed_values_give_their_text_back() {
-    let mut random = Random(11);
-    let mut values: super::Values = hashbrown::HashMap::new();
-    for serial in 0..400_u32 {
-        let value = format!("{}{serial}", text(&mut random, 3)).to_lowercase();
-        values.insert(
-            Arc::from(value.as_str()),
-            super::Posting::new(serial, false),
-        );
-    }
-    let mut index = KeyText::build(&values);
-    let built = index.text.len();
-    let ids: Vec<Arc<str>> = values.keys().cloned().collect();
-    for (n, value) in ids.iter().enumerate() {
-        if n % 4 != 0 {
-            index.remove(value);
-            values.remove(value);
-        }
-    }
-    // Released text past half the buffer was written out again; what is left is live.
-    assert!(
-        index.text.len() < built / 2,
-        "{} of {built}",
-        index.text.len()
-    );
-    // Values added after the compaction take released ids and go at the end of the buffer.
-    for serial in 400..500_u32 {
-        let value: Arc<str> = Arc::from(format!("payments{serial}").as_str());
-        index.insert(&value, serial);
-        values.insert(value, super::Posting::new(serial, false));
-    }
-    for term in ["pay", "payments4", "ment", "ger", "ab", "s", "4", "zzz"] {
-        let mut found = RoaringBitmap::new();
-        index.search(term, &values, &mut found);
-        let mut scanned = RoaringBitmap::new();
-        for (value, posting) in &values {
-            if value.contains(term) {
-                posting.add_to(&mut scanned);
-            }
-        }
-        assert_eq!(found, scanned, "{term:?}");
-    }
-}
-
 /// The size and speed of an index over catalog-like values (a name, a title or a description
 /// like the benchmark generator's: a few words of a few dozen, plus a serial), printed for the
 /// documentation: `cargo test -p causeway-platform --release text_index_size -- --ignored
