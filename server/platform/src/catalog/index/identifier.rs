@@ -7,8 +7,8 @@ use uuid::Uuid;
 /// An entity's uid or etag. Every entity has both, and a catalog of a million entities is held in
 /// memory, so a UUID (the form Causeway writes both in) is kept as its 16 bytes and the form it
 /// was written in, rather than as a 32- or 36-character string with its own allocation: about
-/// 90 bytes less per entity. Any other text, from a database written by other means, is kept as
-/// it is. An identifier compares, hashes, renders and serializes as its text, which is exactly
+/// 80 bytes less per entity (with the kind no longer copied, about 100 MiB less at a million
+/// entities). Any other text, from a database written by other means, is kept as it is. An identifier compares, hashes, renders and serializes as its text, which is exactly
 /// the text it was made from.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Identifier(Repr);
