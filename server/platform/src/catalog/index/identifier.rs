@@ -1,6 +1,7 @@
 //! Uids and etags, held in 16 bytes when they are UUIDs.
 
 use std::fmt;
+use std::hash::{Hash, Hasher};
 
 use uuid::Uuid;
 
@@ -74,6 +75,13 @@ impl PartialEq<str> for Identifier {
     }
 }
 
+impl Hash for Identifier {
+    /// As its text, so that an identifier and the `&str` a caller looks it up by hash alike.
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.with_str(|text| text.hash(state));
+    }
+}
+
 impl fmt::Display for Identifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.with_str(|text| f.write_str(text))
@@ -94,6 +102,8 @@ impl serde::Serialize for Identifier {
 
 #[cfg(test)]
 mod tests {
+    use std::hash::BuildHasher;
+
     use super::*;
 
     #[test]
@@ -120,6 +130,8 @@ mod tests {
                 serde_json::to_string(&text).unwrap()
             );
             assert_eq!(format!("{id:?}"), format!("{text:?}"));
+            let hasher = hashbrown::DefaultHashBuilder::default();
+            assert_eq!(hasher.hash_one(&id), hasher.hash_one(text.as_str()));
         }
     }
 

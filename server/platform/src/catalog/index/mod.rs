@@ -280,18 +280,15 @@ impl Index {
         }
         self.slots[id as usize] = Some(entity.clone());
         let (slots, hasher) = (&self.slots, &self.hasher);
+        // Growing a table hashes its ids' entities again; every id in a table has its entity.
         let stored = |i: u32| slots[i as usize].as_deref();
         self.by_ref.insert_unique(ref_hash, id, |&i| {
-            hasher.hash_one(stored(i).map_or("", |e| e.entity_ref.as_str()))
+            stored(i).map_or(0, |e| hasher.hash_one(e.entity_ref.as_str()))
         });
-        let uid_of = |e: Option<&Stored>| {
-            e.map_or_else(
-                || hasher.hash_one(""),
-                |e| e.uid.with_str(|s| hasher.hash_one(s)),
-            )
-        };
         self.by_uid
-            .insert_unique(uid_of(Some(&entity)), id, |&i| uid_of(stored(i)));
+            .insert_unique(hasher.hash_one(&entity.uid), id, |&i| {
+                stored(i).map_or(0, |e| hasher.hash_one(&e.uid))
+            });
 
         self.attach_edges(id, &entity);
         for kind in self.incoming_kinds(&entity.entity_ref) {
@@ -416,7 +413,7 @@ impl Index {
         if let Ok(found) = self.by_ref.find_entry(ref_hash, |&i| i == id) {
             found.remove();
         }
-        let uid_hash = entity.uid.with_str(|uid| self.hasher.hash_one(uid));
+        let uid_hash = self.hasher.hash_one(&entity.uid);
         if let Ok(found) = self.by_uid.find_entry(uid_hash, |&i| i == id) {
             found.remove();
         }
