@@ -260,7 +260,7 @@ impl Query {
                 .saturating_mul(8);
             ids = if by_values <= by_entities {
                 let parallel = named && by_values >= PARALLEL_FROM;
-                ids & full_text_by_values(index, &term, &searched, named, parallel)
+                full_text_by_values(index, &term, &searched, &ids, named, parallel)
             } else {
                 full_text_by_entities(index, &ids, &term, &fields)
             };
@@ -273,59 +273,53 @@ impl Query {
 /// Below it, starting a thread costs more than it saves.
 const PARALLEL_FROM: usize = 20_000;
 
-/// Ids having `term` (lowercase) inside a value of one of `fields` (lowercase, non-empty);
-/// `named` when the query named them, which lets keys with many values get a trigram index.
-/// With `parallel`, the keys after the first are searched on other threads, at most one per spare
-/// core: the keys are independent and the answer is their union, so a search over a large catalog
-/// takes less than the sum of its keys' times on a machine with cores to spare.
+/// Those of `within` having `term` (lowercase) inside a value of one of `fields` (lowercase,
+/// non-empty); `named` when the query named them, which lets keys with many values get a trigram
+/// index. The keys are searched one after the other into one set, so that an entity found through
+/// one key is not tested again for the next (see [`Index::add_containing`]). With `parallel`, the
+/// keys after the first are searched on other threads, at most one per spare core: the keys are
+/// independent and the answer is their union, so a search over a large catalog takes less than
+/// the sum of its keys' times on a machine with cores to spare.
 fn full_text_by_values(
     index: &Index,
     term: &str,
     fields: &[String],
+    within: &RoaringBitmap,
     named: bool,
     parallel: bool,
 ) -> RoaringBitmap {
-    let search = |key: &String| {
-        if named {
-            index.containing_named(key, term)
-        } else {
-            index.containing(key, term)
+    let search = |share: &[String]| {
+        let mut found = RoaringBitmap::new();
+        for key in share {
+            index.add_containing(key, term, named, Some(within), &mut found);
         }
+        found
     };
     let Some((first, rest)) = fields.split_first() else {
         return RoaringBitmap::new();
     };
     if !parallel || rest.is_empty() {
-        return fields
-            .iter()
-            .map(search)
-            .fold(RoaringBitmap::new(), |a, b| a | b);
+        return search(fields) & within;
     }
     // The fields come from the caller, so the threads are bounded by the machine's cores, not by
     // the number of fields: each thread searches a share of them in turn.
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get().saturating_sub(1))
         .clamp(1, rest.len());
-    std::thread::scope(|scope| {
+    let found = std::thread::scope(|scope| {
         let others: Vec<_> = rest
             .chunks(rest.len().div_ceil(threads))
-            .map(|share| {
-                scope.spawn(move || {
-                    share
-                        .iter()
-                        .map(search)
-                        .fold(RoaringBitmap::new(), |a, b| a | b)
-                })
-            })
+            .map(|share| scope.spawn(move || search(share)))
             .collect();
-        let mut found = search(first);
+        let mut found = search(std::slice::from_ref(first));
         for other in others {
             found |= other
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         }
         found
-    })
+    });
+    found & within
 }
 
 /// Those of `ids` having `term` (lowercase) inside a value of one of `fields` (lowercase; any
@@ -470,6 +464,7 @@ mod tests {
         index.upsert(entity("Component", "basket", "Holds the LEDGER of items"));
         index.upsert(entity("API", "payments", "Moves money"));
         index.upsert(entity("Component", "search", "Finds things"));
+        index.upsert(entity("Component", "payroll", "Pays the staff"));
         index.upsert(entity(
             "Component",
             "gateway",
@@ -479,11 +474,22 @@ mod tests {
         // scan and the per-entity test all answer each term.
         index.index_text_from(1, usize::MAX);
         let all = index.all().clone();
+        let components = Filter::parse(&["kind=component".to_owned()], "filter")
+            .expect("filter")
+            .evaluate(&index);
         let long = "x".repeat(201);
         for (term, fields) in [
             ("ledger", vec!["metadata.name".to_owned()]),
             (
                 "ledger",
+                vec![
+                    "metadata.name".to_owned(),
+                    "metadata.description".to_owned(),
+                ],
+            ),
+            // Found in both keys of one entity, and in an API outside the components.
+            (
+                "pay",
                 vec![
                     "metadata.name".to_owned(),
                     "metadata.description".to_owned(),
@@ -506,18 +512,27 @@ mod tests {
             ("ünï", vec!["metadata.description".to_owned()]),
             (&long, vec!["metadata.description".to_owned()]),
         ] {
-            let scanned = &all & full_text_by_values(&index, term, &fields, false, false);
-            let indexed = &all & full_text_by_values(&index, term, &fields, true, false);
-            // Keys searched on threads of their own give the same union.
-            let parallel = &all & full_text_by_values(&index, term, &fields, true, true);
-            let by_entities = full_text_by_entities(&index, &all, term, &fields);
-            assert_eq!(scanned, by_entities, "{term:?} in {fields:?}");
-            assert_eq!(indexed, by_entities, "{term:?} in {fields:?}");
-            assert_eq!(parallel, by_entities, "{term:?} in {fields:?}");
+            // Within the whole catalog and within a part of it (candidates outside it are not
+            // read), and with the fields in both orders (an entity found through the first is
+            // not tested again for the second).
+            let mut reversed = fields.clone();
+            reversed.reverse();
+            for within in [&all, &components] {
+                let by_entities = full_text_by_entities(&index, within, term, &fields);
+                for fields in [&fields, &reversed] {
+                    let scanned = full_text_by_values(&index, term, fields, within, false, false);
+                    let indexed = full_text_by_values(&index, term, fields, within, true, false);
+                    // Keys searched on threads of their own give the same union.
+                    let parallel = full_text_by_values(&index, term, fields, within, true, true);
+                    assert_eq!(scanned, by_entities, "{term:?} in {fields:?}");
+                    assert_eq!(indexed, by_entities, "{term:?} in {fields:?}");
+                    assert_eq!(parallel, by_entities, "{term:?} in {fields:?}");
+                }
+            }
         }
         let found = |term: &str| {
             let fields = ["metadata.description".to_owned()];
-            full_text_by_values(&index, term, &fields, true, false).len()
+            full_text_by_values(&index, term, &fields, &all, true, false).len()
         };
         assert_eq!(
             [found("οδος"), found("0% of_"), found("\0nul"), found("of%")],
@@ -529,10 +544,10 @@ mod tests {
         let fields = ["metadata.description".to_owned()];
         assert!(index.text_indexes().iter().any(|(k, _)| k == &fields[0]));
         assert_eq!(
-            full_text_by_values(&index, "widget", &fields, true, false).len(),
+            full_text_by_values(&index, "widget", &fields, &all, true, false).len(),
             1
         );
-        assert!(full_text_by_values(&index, "things", &fields, true, false).is_empty());
+        assert!(full_text_by_values(&index, "things", &fields, &all, true, false).is_empty());
         let names = |ids: &RoaringBitmap| -> Vec<String> {
             ids.iter()
                 .map(|id| index.get(id).expect("id").name.clone())

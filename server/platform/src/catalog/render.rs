@@ -68,15 +68,15 @@ pub fn render_into(index: &Index, entity: &Stored, out: &mut Vec<u8>) {
     }
     out.extend_from_slice(rest);
     out.extend_from_slice(b",\"relations\":[");
-    for (i, relation) in index.relations(entity).iter().enumerate() {
+    for (i, (relation, target)) in index.relation_refs(entity).into_iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        let (kind, namespace, name) = refs::split(&relation.target);
+        let (kind, namespace, name) = refs::split(target);
         out.extend_from_slice(b"{\"type\":");
-        write_json(out, &relation.kind);
+        write_json(out, relation);
         out.extend_from_slice(b",\"targetRef\":");
-        write_json(out, &relation.target);
+        write_json(out, target);
         out.extend_from_slice(b",\"target\":{\"kind\":");
         write_json(out, kind);
         out.extend_from_slice(b",\"namespace\":");

@@ -217,21 +217,25 @@ impl Index {
 
     /// Every relation of `entity`: those it declares and those others declare towards it.
     pub fn relations(&self, entity: &Stored) -> Vec<Related> {
-        let mut related: Vec<Related> = entity
+        self.relation_refs(entity)
+            .into_iter()
+            .map(|(kind, target)| Related {
+                kind: kind.to_owned(),
+                target: target.to_owned(),
+            })
+            .collect()
+    }
+
+    /// [`Self::relations`] as (type, target) borrowed from the index, sorted, without
+    /// duplicates: rendering a page of entities writes them out and needs no copies.
+    pub fn relation_refs<'a>(&'a self, entity: &'a Stored) -> Vec<(&'static str, &'a str)> {
+        let mut related: Vec<(&'static str, &'a str)> = entity
             .edges
             .iter()
-            .map(|e| Related {
-                kind: e.kind().to_owned(),
-                target: e.target.to_string(),
-            })
+            .map(|e| (e.kind(), &*e.target))
+            .chain(self.incoming_of(&entity.entity_ref))
             .collect();
-        for (kind, source) in self.incoming_of(&entity.entity_ref) {
-            related.push(Related {
-                kind: kind.to_owned(),
-                target: source.to_owned(),
-            });
-        }
-        related.sort();
+        related.sort_unstable();
         related.dedup();
         related
     }
@@ -516,25 +520,40 @@ impl Index {
 
     /// Ids where some value of `key` (lowercase) contains `term` (lowercase).
     pub fn containing(&self, key: &str, term: &str) -> RoaringBitmap {
-        self.containing_declared(key, term, false)
+        let mut ids = RoaringBitmap::new();
+        self.add_containing(key, term, false, None, &mut ids);
+        ids
     }
 
     /// As [`Self::containing`], for a search that names `key`: a key with many values then gets
     /// a trigram index, kept for the following searches.
     pub fn containing_named(&self, key: &str, term: &str) -> RoaringBitmap {
-        self.containing_declared(key, term, true)
+        let mut ids = RoaringBitmap::new();
+        self.add_containing(key, term, true, None, &mut ids);
+        ids
     }
 
-    fn containing_declared(&self, key: &str, term: &str, build: bool) -> RoaringBitmap {
-        let mut ids = RoaringBitmap::new();
+    /// Adds to `ids` the entities of `within` (all when `None`) where some value of `key`
+    /// (lowercase) contains `term` (lowercase); `named` as in [`Self::containing_named`].
+    ///
+    /// Entities already in `ids` or outside `within` may be added or not, so a search over
+    /// several keys passes the ids found so far and intersects with `within` at the end: the
+    /// values of an entity found through one key need not be read for the next.
+    pub fn add_containing(
+        &self,
+        key: &str,
+        term: &str,
+        named: bool,
+        within: Option<&RoaringBitmap>,
+        ids: &mut RoaringBitmap,
+    ) {
         self.each_reverse(key, None, |target, source| {
             if source.contains(term) {
                 ids.insert(target);
             }
         });
-        match self.keys.get(key) {
-            Some(entry) => ids | self.search_values(key, &entry.values, term, build),
-            None => ids,
+        if let Some(entry) = self.keys.get(key) {
+            self.add_values_containing(key, &entry.values, term, named, within, ids);
         }
     }
 

@@ -167,18 +167,35 @@ impl KeyText {
         self.free.push(id);
     }
 
-    /// Adds to `ids` the entities having a value that contains `term`. Terms shorter than a
-    /// trigram scan every value.
-    pub(super) fn search(&self, term: &str, values: &Values, ids: &mut RoaringBitmap) {
+    /// Adds to `ids` the entities of `within` (every entity when `None`) having a value that
+    /// contains `term`; entities outside `within` may be added too, so callers intersect. Terms
+    /// shorter than a trigram scan every value.
+    ///
+    /// A candidate value had by one entity that `ids` already holds (found through another key)
+    /// or that `within` leaves out is not read: the answer is a union, and reading a value is a
+    /// cache miss, the main cost of a search.
+    pub(super) fn search(
+        &self,
+        term: &str,
+        values: &Values,
+        within: Option<&RoaringBitmap>,
+        ids: &mut RoaringBitmap,
+    ) {
         if term.len() > MAX_VALUE_LENGTH {
             // No indexed value is that long.
             return;
         }
         let finder = memchr::memmem::Finder::new(term.as_bytes());
+        let known: &RoaringBitmap = ids;
+        let wanted = |slot: &Slot| {
+            slot.holder == SHARED
+                || !(known.contains(slot.holder) || within.is_some_and(|w| !w.contains(slot.holder)))
+        };
         // Most values have one entity, whose ids come in no order; inserting them one by one
         // into a bitmap shifts its arrays each time, so they are gathered, sorted and added at
         // once.
         let mut holders: Vec<u32> = Vec::new();
+        let mut shared = RoaringBitmap::new();
         let mut found = |slot: &Slot| {
             let Some(value) = slot.value.as_deref() else {
                 return;
@@ -189,20 +206,28 @@ impl KeyText {
             if slot.holder != SHARED {
                 holders.push(slot.holder);
             } else if let Some(posting) = values.get(value) {
-                posting.add_to(ids);
+                posting.add_to(&mut shared);
             }
         };
         if term.len() < 3 {
-            self.slots.iter().for_each(&mut found);
+            self.slots.iter().filter(|s| wanted(s)).for_each(&mut found);
         } else if let Some(candidates) = self.candidates(term) {
-            let candidates: Vec<u32> = candidates.iter().collect();
-            for batch in candidates.chunks(BATCH) {
-                let slots = batch.iter().map(|&id| &self.slots[id as usize]);
+            let mut batch: Vec<&Slot> = Vec::with_capacity(BATCH);
+            let mut candidates = candidates.iter().peekable();
+            while candidates.peek().is_some() {
+                batch.clear();
+                batch.extend(
+                    candidates
+                        .by_ref()
+                        .take(BATCH)
+                        .map(|id| &self.slots[id as usize])
+                        .filter(|s| wanted(s)),
+                );
                 // Each value's text lives in an allocation of its own, so verifying candidates
                 // one after the other waits for one cache miss after another. Reading the first
                 // byte of a batch's values first issues those misses together, independent loads
                 // the processor overlaps; the verification then finds them in cache.
-                let touched = slots.clone().fold(0u8, |acc, slot| {
+                let touched = batch.iter().fold(0u8, |acc, slot| {
                     acc ^ slot
                         .value
                         .as_deref()
@@ -210,12 +235,13 @@ impl KeyText {
                         .unwrap_or(0)
                 });
                 std::hint::black_box(touched);
-                slots.for_each(&mut found);
+                batch.iter().for_each(|slot| found(slot));
             }
         }
         holders.sort_unstable();
         holders.dedup();
         *ids |= RoaringBitmap::from_sorted_iter(holders).unwrap_or_default();
+        *ids |= shared;
     }
 
     /// The value ids having every trigram of `term` (at least three bytes), or a subset of the
@@ -388,28 +414,31 @@ impl Index {
         Some(text)
     }
 
-    /// Ids having a value of `key` (declared, not reverse) containing `term`: through the key's
-    /// trigram index when it has one (or gets one, when `build`), else through its haystack.
-    pub(super) fn search_values(
+    /// Adds to `ids` the entities of `within` (all when `None`) having a value of `key`
+    /// (declared, not reverse) containing `term`, and maybe others (see [`KeyText::search`]):
+    /// through the key's trigram index when it has one (or gets one, when `build`), else through
+    /// its haystack.
+    pub(super) fn add_values_containing(
         &self,
         key: &str,
         values: &Values,
         term: &str,
         build: bool,
-    ) -> RoaringBitmap {
-        let mut ids = RoaringBitmap::new();
+        within: Option<&RoaringBitmap>,
+        ids: &mut RoaringBitmap,
+    ) {
         if let Some(text) = self.key_text(key, values, build) {
-            text.search(term, values, &mut ids);
-            return ids;
+            text.search(term, values, within, ids);
+            return;
         }
         if term.contains('\0') {
             // The buffer separates values with NUL; such a term is tested value by value.
             for (value, posting) in values {
                 if value.contains(term) {
-                    posting.add_to(&mut ids);
+                    posting.add_to(ids);
                 }
             }
-            return ids;
+            return;
         }
         let cached = lock(&self.texts).haystacks.get(key).cloned();
         let haystack = cached.unwrap_or_else(|| {
@@ -421,10 +450,9 @@ impl Index {
         });
         haystack.search(term, |value| {
             if let Some(posting) = values.get(value) {
-                posting.add_to(&mut ids);
+                posting.add_to(ids);
             }
         });
-        ids
     }
 
     /// About how many values searching `key` for `term` looks at, when a search names the key.
