@@ -37,7 +37,7 @@ pub fn state(config: Config) -> anyhow::Result<AppState> {
     let mut platform = platform;
     platform.scaffolder = scaffolder(&config, &platform, &provisioner);
     let oidc = oidc(&config, &platform)?;
-    Ok(AppState {
+    Ok(AppState::from(http::Handles {
         oidc,
         provisioner,
         platform,
@@ -46,7 +46,7 @@ pub fn state(config: Config) -> anyhow::Result<AppState> {
         metrics: telemetry::metrics_handle(),
         migrated: Arc::new(AtomicBool::new(false)),
         draining: Arc::new(AtomicBool::new(false)),
-    })
+    }))
 }
 
 /// The OpenID Connect relying party of `auth_mode = "oidc"`, or none.

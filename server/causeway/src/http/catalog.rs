@@ -22,7 +22,7 @@ use super::dto::catalog::{
     IngestReport, Location, LocationData, NewLocation, PageInfo, PartialEntity, Refresh,
     ValidateEntity, ValidateEntityError, ValidationError, ValidationErrors,
 };
-use super::entity_list::{self, render_all, render_one};
+use super::entity_list::{self, render_all, render_all_into, render_one, room_for};
 use super::error::{ApiError, json_body};
 
 /// Most items one request may ask for.
@@ -153,8 +153,9 @@ pub async fn by_query(
         };
         page_info.prev_cursor = Some(prev.encode());
     }
-    let mut out = b"{\"items\":".to_vec();
-    out.extend(render_all(catalog, &page.ids, &fields));
+    let mut out = Vec::with_capacity(room_for(page.ids.len()) + 512);
+    out.extend_from_slice(b"{\"items\":");
+    render_all_into(catalog, &page.ids, &fields, &mut out);
     out.extend(format!(",\"totalItems\":{},\"pageInfo\":", page.total).bytes());
     let _ = serde_json::to_writer(&mut out, &page_info);
     out.push(b'}');

@@ -44,19 +44,31 @@ pub fn render_one(index: &Index, entity: &Stored, fields: &[String], out: &mut V
     }
 }
 
+/// Room to reserve for rendering `count` entities: a Component with its relations takes about
+/// two kilobytes, and a buffer that grows part way copies what it holds.
+pub fn room_for(count: usize) -> usize {
+    count.min(STREAM_ABOVE) * 2048 + 2
+}
+
 /// The entities with `ids` as a JSON array, in one buffer.
 pub fn render_all(catalog: &Catalog, ids: &[u32], fields: &[String]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(room_for(ids.len()));
+    render_all_into(catalog, ids, fields, &mut out);
+    out
+}
+
+/// [`render_all`] at the end of `out`, for a response that wraps the array: writing it in place
+/// saves copying a page of entities from one buffer into another.
+pub fn render_all_into(catalog: &Catalog, ids: &[u32], fields: &[String], out: &mut Vec<u8>) {
     let index = catalog.index();
-    let mut out = Vec::with_capacity(ids.len().min(STREAM_ABOVE) * 1024 + 2);
     out.push(b'[');
     for (i, entity) in ids.iter().filter_map(|id| index.get(*id)).enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        render_one(&index, entity, fields, &mut out);
+        render_one(&index, entity, fields, out);
     }
     out.push(b']');
-    out
 }
 
 /// The entities with `ids` as a JSON array: one buffer up to [`STREAM_ABOVE`] entities, a stream

@@ -289,11 +289,11 @@ fn full_text_by_values(
     parallel: bool,
 ) -> RoaringBitmap {
     let search = |share: &[String]| {
-        let mut found = RoaringBitmap::new();
+        let mut found = index.matches();
         for key in share {
             index.add_containing(key, term, named, Some(within), &mut found);
         }
-        found
+        found.into_ids()
     };
     let Some((first, rest)) = fields.split_first() else {
         return RoaringBitmap::new();

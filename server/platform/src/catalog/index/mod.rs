@@ -38,6 +38,7 @@ use self::pairs::{MAX_VALUE_LENGTH, original_values, search_pairs};
 use self::posting::Posting;
 use self::ranking::Orders;
 pub use self::ranking::{Ranking, Ranks};
+pub use self::text::Matches;
 use self::text::{Texts, texts_mut};
 use super::entity::Edge;
 
@@ -520,40 +521,46 @@ impl Index {
 
     /// Ids where some value of `key` (lowercase) contains `term` (lowercase).
     pub fn containing(&self, key: &str, term: &str) -> RoaringBitmap {
-        let mut ids = RoaringBitmap::new();
-        self.add_containing(key, term, false, None, &mut ids);
-        ids
+        let mut found = self.matches();
+        self.add_containing(key, term, false, None, &mut found);
+        found.into_ids()
     }
 
     /// As [`Self::containing`], for a search that names `key`: a key with many values then gets
     /// a trigram index, kept for the following searches.
     pub fn containing_named(&self, key: &str, term: &str) -> RoaringBitmap {
-        let mut ids = RoaringBitmap::new();
-        self.add_containing(key, term, true, None, &mut ids);
-        ids
+        let mut found = self.matches();
+        self.add_containing(key, term, true, None, &mut found);
+        found.into_ids()
     }
 
-    /// Adds to `ids` the entities of `within` (all when `None`) where some value of `key`
+    /// An empty set of matches, for [`Self::add_containing`].
+    pub fn matches(&self) -> Matches {
+        Matches::new(self.slots.len())
+    }
+
+    /// Adds to `found` the entities of `within` (all when `None`) where some value of `key`
     /// (lowercase) contains `term` (lowercase); `named` as in [`Self::containing_named`].
     ///
-    /// Entities already in `ids` or outside `within` may be added or not, so a search over
-    /// several keys passes the ids found so far and intersects with `within` at the end: the
-    /// values of an entity found through one key need not be read for the next.
+    /// Entities already found or outside `within` may be added or not, so a search over several
+    /// keys passes what it found so far and intersects with `within` at the end: the values of an
+    /// entity found through one key need not be read for the next.
     pub fn add_containing(
         &self,
         key: &str,
         term: &str,
         named: bool,
         within: Option<&RoaringBitmap>,
-        ids: &mut RoaringBitmap,
+        found: &mut Matches,
     ) {
+        let ids = found.ids_mut();
         self.each_reverse(key, None, |target, source| {
             if source.contains(term) {
                 ids.insert(target);
             }
         });
         if let Some(entry) = self.keys.get(key) {
-            self.add_values_containing(key, &entry.values, term, named, within, ids);
+            self.add_values_containing(key, &entry.values, term, named, within, found);
         }
     }
 

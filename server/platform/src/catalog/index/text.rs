@@ -25,6 +25,7 @@ use roaring::RoaringBitmap;
 use super::Index;
 use super::pairs::MAX_VALUE_LENGTH;
 use super::posting::{Haystack, Posting};
+pub use matches::Matches;
 
 /// Fewest distinct values for which a key named by a search gets a trigram index; below it, one
 /// scan of its values takes well under 0.1 ms.
@@ -167,36 +168,36 @@ impl KeyText {
         self.free.push(id);
     }
 
-    /// Adds to `ids` the entities of `within` (every entity when `None`) having a value that
+    /// Adds to `found` the entities of `within` (every entity when `None`) having a value that
     /// contains `term`; entities outside `within` may be added too, so callers intersect. Terms
     /// shorter than a trigram scan every value.
     ///
-    /// A candidate value had by one entity that `ids` already holds (found through another key)
-    /// or that `within` leaves out is not read: the answer is a union, and reading a value is a
-    /// cache miss, the main cost of a search.
+    /// A candidate value had by one entity that was already found (through another key) or that
+    /// `within` leaves out is not read: the answer is a union, and reading a value is a cache
+    /// miss, the main cost of a search.
     pub(super) fn search(
         &self,
         term: &str,
         values: &Values,
         within: Option<&RoaringBitmap>,
-        ids: &mut RoaringBitmap,
+        found: &mut Matches,
     ) {
         if term.len() > MAX_VALUE_LENGTH {
             // No indexed value is that long.
             return;
         }
         let finder = memchr::memmem::Finder::new(term.as_bytes());
-        let known: &RoaringBitmap = ids;
+        let known: &Matches = found;
         let wanted = |slot: &Slot| {
             slot.holder == SHARED
-                || !(known.contains(slot.holder) || within.is_some_and(|w| !w.contains(slot.holder)))
+                || !(known.seen(slot.holder) || within.is_some_and(|w| !w.contains(slot.holder)))
         };
         // Most values have one entity, whose ids come in no order; inserting them one by one
         // into a bitmap shifts its arrays each time, so they are gathered, sorted and added at
         // once.
         let mut holders: Vec<u32> = Vec::new();
         let mut shared = RoaringBitmap::new();
-        let mut found = |slot: &Slot| {
+        let mut verify = |slot: &Slot| {
             let Some(value) = slot.value.as_deref() else {
                 return;
             };
@@ -210,7 +211,10 @@ impl KeyText {
             }
         };
         if term.len() < 3 {
-            self.slots.iter().filter(|s| wanted(s)).for_each(&mut found);
+            self.slots
+                .iter()
+                .filter(|s| wanted(s))
+                .for_each(&mut verify);
         } else if let Some(candidates) = self.candidates(term) {
             let mut batch: Vec<&Slot> = Vec::with_capacity(BATCH);
             let mut candidates = candidates.iter().peekable();
@@ -220,13 +224,16 @@ impl KeyText {
                     candidates
                         .by_ref()
                         .take(BATCH)
-                        .map(|id| &self.slots[id as usize])
-                        .filter(|s| wanted(s)),
+                        .map(|id| &self.slots[id as usize]),
                 );
-                // Each value's text lives in an allocation of its own, so verifying candidates
-                // one after the other waits for one cache miss after another. Reading the first
-                // byte of a batch's values first issues those misses together, independent loads
-                // the processor overlaps; the verification then finds them in cache.
+                // Verifying candidates one after the other would wait for one cache miss after
+                // another: first for the slot, then for the value's text, which lives in an
+                // allocation of its own. Reading every slot of the batch without a branch, then
+                // the first byte of each wanted value, issues each round of misses together, as
+                // independent loads the processor overlaps; the tests then find them in cache.
+                let holders = batch.iter().fold(0u32, |acc, slot| acc ^ slot.holder);
+                std::hint::black_box(holders);
+                batch.retain(|slot| wanted(slot));
                 let touched = batch.iter().fold(0u8, |acc, slot| {
                     acc ^ slot
                         .value
@@ -235,13 +242,13 @@ impl KeyText {
                         .unwrap_or(0)
                 });
                 std::hint::black_box(touched);
-                batch.iter().for_each(|slot| found(slot));
+                batch.iter().for_each(|slot| verify(slot));
             }
         }
         holders.sort_unstable();
         holders.dedup();
-        *ids |= RoaringBitmap::from_sorted_iter(holders).unwrap_or_default();
-        *ids |= shared;
+        found.add_sorted(holders);
+        *found.ids_mut() |= shared;
     }
 
     /// The value ids having every trigram of `term` (at least three bytes), or a subset of the
@@ -414,7 +421,7 @@ impl Index {
         Some(text)
     }
 
-    /// Adds to `ids` the entities of `within` (all when `None`) having a value of `key`
+    /// Adds to `found` the entities of `within` (all when `None`) having a value of `key`
     /// (declared, not reverse) containing `term`, and maybe others (see [`KeyText::search`]):
     /// through the key's trigram index when it has one (or gets one, when `build`), else through
     /// its haystack.
@@ -425,12 +432,13 @@ impl Index {
         term: &str,
         build: bool,
         within: Option<&RoaringBitmap>,
-        ids: &mut RoaringBitmap,
+        found: &mut Matches,
     ) {
         if let Some(text) = self.key_text(key, values, build) {
-            text.search(term, values, within, ids);
+            text.search(term, values, within, found);
             return;
         }
+        let ids = found.ids_mut();
         if term.contains('\0') {
             // The buffer separates values with NUL; such a term is tested value by value.
             for (value, posting) in values {
@@ -494,5 +502,6 @@ impl Index {
     }
 }
 
+mod matches;
 #[cfg(test)]
 mod tests;

@@ -229,10 +229,10 @@ fn text_index_size() {
         let mut found = 0;
         for _ in 0..20 {
             let started = std::time::Instant::now();
-            let mut ids = RoaringBitmap::new();
-            index.search(term, &values, None, &mut ids);
+            let mut matches = super::Matches::new(count as usize);
+            index.search(term, &values, None, &mut matches);
             times.push(started.elapsed());
-            found = ids.len();
+            found = matches.into_ids().len();
         }
         times.sort();
         println!(
