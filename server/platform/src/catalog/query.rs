@@ -259,8 +259,7 @@ impl Query {
                 .saturating_mul(index.pairs_per_entity())
                 .saturating_mul(8);
             ids = if by_values <= by_entities {
-                let parallel = named && by_values >= PARALLEL_FROM;
-                full_text_by_values(index, &term, &searched, &ids, named, parallel)
+                full_text_by_values(index, &term, &searched, &ids, named)
             } else {
                 full_text_by_entities(index, &ids, &term, &fields)
             };
@@ -269,57 +268,28 @@ impl Query {
     }
 }
 
-/// Values a full-text search verifies from which its keys are searched on threads of their own.
-/// Below it, starting a thread costs more than it saves.
-const PARALLEL_FROM: usize = 20_000;
-
 /// Those of `within` having `term` (lowercase) inside a value of one of `fields` (lowercase,
 /// non-empty); `named` when the query named them, which lets keys with many values get a trigram
-/// index. The keys are searched one after the other into one set, so that an entity found through
-/// one key is not tested again for the next (see [`Index::add_containing`]). With `parallel`, the
-/// keys after the first are searched on other threads, at most one per spare core: the keys are
-/// independent and the answer is their union, so a search over a large catalog takes less than
-/// the sum of its keys' times on a machine with cores to spare.
+/// index.
+///
+/// The keys are searched one after the other into one set of matches, so that an entity found
+/// through one key is not read again for the next (see [`Index::add_containing`]). Keys searched
+/// on threads of their own would each have their own set: when titles and descriptions repeat
+/// the names' words, every match would be read two or three times, and on two cores shared with
+/// other requests that measured slower at a million entities (see the README's "A million
+/// entities").
 fn full_text_by_values(
     index: &Index,
     term: &str,
     fields: &[String],
     within: &RoaringBitmap,
     named: bool,
-    parallel: bool,
 ) -> RoaringBitmap {
-    let search = |share: &[String]| {
-        let mut found = index.matches();
-        for key in share {
-            index.add_containing(key, term, named, Some(within), &mut found);
-        }
-        found.into_ids()
-    };
-    let Some((first, rest)) = fields.split_first() else {
-        return RoaringBitmap::new();
-    };
-    if !parallel || rest.is_empty() {
-        return search(fields) & within;
+    let mut found = index.matches();
+    for key in fields {
+        index.add_containing(key, term, named, Some(within), &mut found);
     }
-    // The fields come from the caller, so the threads are bounded by the machine's cores, not by
-    // the number of fields: each thread searches a share of them in turn.
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get().saturating_sub(1))
-        .clamp(1, rest.len());
-    let found = std::thread::scope(|scope| {
-        let others: Vec<_> = rest
-            .chunks(rest.len().div_ceil(threads))
-            .map(|share| scope.spawn(move || search(share)))
-            .collect();
-        let mut found = search(std::slice::from_ref(first));
-        for other in others {
-            found |= other
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        }
-        found
-    });
-    found & within
+    found.into_ids() & within
 }
 
 /// Those of `ids` having `term` (lowercase) inside a value of one of `fields` (lowercase; any
@@ -520,19 +490,16 @@ mod tests {
             for within in [&all, &components] {
                 let by_entities = full_text_by_entities(&index, within, term, &fields);
                 for fields in [&fields, &reversed] {
-                    let scanned = full_text_by_values(&index, term, fields, within, false, false);
-                    let indexed = full_text_by_values(&index, term, fields, within, true, false);
-                    // Keys searched on threads of their own give the same union.
-                    let parallel = full_text_by_values(&index, term, fields, within, true, true);
+                    let scanned = full_text_by_values(&index, term, fields, within, false);
+                    let indexed = full_text_by_values(&index, term, fields, within, true);
                     assert_eq!(scanned, by_entities, "{term:?} in {fields:?}");
                     assert_eq!(indexed, by_entities, "{term:?} in {fields:?}");
-                    assert_eq!(parallel, by_entities, "{term:?} in {fields:?}");
                 }
             }
         }
         let found = |term: &str| {
             let fields = ["metadata.description".to_owned()];
-            full_text_by_values(&index, term, &fields, &all, true, false).len()
+            full_text_by_values(&index, term, &fields, &all, true).len()
         };
         assert_eq!(
             [found("οδος"), found("0% of_"), found("\0nul"), found("of%")],
@@ -544,10 +511,10 @@ mod tests {
         let fields = ["metadata.description".to_owned()];
         assert!(index.text_indexes().iter().any(|(k, _)| k == &fields[0]));
         assert_eq!(
-            full_text_by_values(&index, "widget", &fields, &all, true, false).len(),
+            full_text_by_values(&index, "widget", &fields, &all, true).len(),
             1
         );
-        assert!(full_text_by_values(&index, "things", &fields, &all, true, false).is_empty());
+        assert!(full_text_by_values(&index, "things", &fields, &all, true).is_empty());
         let names = |ids: &RoaringBitmap| -> Vec<String> {
             ids.iter()
                 .map(|id| index.get(id).expect("id").name.clone())
