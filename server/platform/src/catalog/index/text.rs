@@ -86,10 +86,23 @@ fn trigrams(bytes: &[u8]) -> Vec<u32> {
 
 impl KeyText {
     /// Indexes every value of a key.
+    ///
+    /// Values get their ids in the order of their text, not in the map's order: values with a
+    /// common beginning (a name's first word, a description's first words) then have consecutive
+    /// ids, so each of their trigrams' postings holds long runs, which the bitmaps keep as ranges
+    /// rather than as two bytes per value; and the candidates of a term, being such neighbours,
+    /// are read from neighbouring places.
     pub(super) fn build(values: &Values) -> Self {
+        let mut sorted: Vec<(&Arc<str>, &Posting)> = values.iter().collect();
+        sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
         let mut text = Self::default();
-        for (value, posting) in values {
+        text.texts.reserve_exact(sorted.len());
+        text.holders.reserve_exact(sorted.len());
+        for (value, posting) in sorted {
             text.insert(value, posting.single().unwrap_or(SHARED));
+        }
+        for ids in text.grams.values_mut() {
+            ids.optimize();
         }
         text
     }
