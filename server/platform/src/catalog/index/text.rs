@@ -42,8 +42,8 @@ const SHARED: u32 = u32::MAX;
 /// would let a few keys searched in turn rebuild one another on every search.
 const STALE: Duration = Duration::from_secs(60);
 
-/// Bytes an index takes per value, to decide before building it whether it fits: rounded up from
-/// the 80 that `text_index_size` in the tests measures, since other values have more trigrams.
+/// Bytes an index takes per value, to decide before building it whether it fits: above the 73
+/// that `text_index_size` in the tests measures, since other values have more trigrams.
 const BYTES_PER_VALUE: usize = 96;
 
 /// Candidates whose values are fetched together before they are verified (see
