@@ -430,13 +430,27 @@ async fn a_stopped_runner_finishes_its_tasks_and_claims_no_more(store: Store) {
     let handler = Arc::new(Recorder::default());
     let running = submit(&tasks, json!({ "hold": "b" })).await;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let worker =
-        runner(&tasks, handler.clone(), "w1", Duration::from_secs(10)).spawn_until(async move {
-            let _ = stopped.await;
-        });
+    // The runner looks for work only when a task is created or every 10 s, so that no claim is
+    // under way when the stop is sent: a claim already started when the runner is stopped may
+    // still take a task created meanwhile, which is not what this test is about.
+    let idle = Runner::new(
+        tasks.clone(),
+        BTreeMap::from([("test".to_owned(), handler.clone() as Arc<dyn Handler>)]),
+        "w1".to_owned(),
+        Settings {
+            poll: Duration::from_secs(10),
+            ..settings(Duration::from_secs(10))
+        },
+    );
+    let worker = idle.spawn_until(async move {
+        let _ = stopped.await;
+    });
     while handler.held.load(Ordering::SeqCst) == 0 {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    // The runner claims again as soon as it has started the held task; that claim finds nothing
+    // and ends within this pause.
+    tokio::time::sleep(Duration::from_millis(200)).await;
     stop.send(()).expect("stop");
     let waiting = submit(&tasks, json!({})).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
