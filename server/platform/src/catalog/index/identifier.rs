@@ -9,8 +9,9 @@ use uuid::Uuid;
 /// memory, so a UUID (the form Causeway writes both in) is kept as its 16 bytes and the form it
 /// was written in, rather than as a 32- or 36-character string with its own allocation: about
 /// 80 bytes less per entity (with the kind no longer copied, about 100 MiB less at a million
-/// entities). Any other text, from a database written by other means, is kept as it is. An identifier compares, hashes, renders and serializes as its text, which is exactly
-/// the text it was made from.
+/// entities). Any other text, from a database written by other means, is kept as it is. An
+/// identifier compares, hashes, renders and serializes as its text, which is exactly the text it
+/// was made from.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Identifier(Repr);
 

@@ -519,8 +519,10 @@ impl Index {
         (self.pair_count / usize::try_from(self.len()).unwrap_or(1).max(1)).max(1)
     }
 
-    /// Ids where some value of `key` (lowercase) contains `term` (lowercase).
-    pub fn containing(&self, key: &str, term: &str) -> RoaringBitmap {
+    /// Ids where some value of `key` (lowercase) contains `term` (lowercase): one key searched
+    /// alone, which the tests compare with the trigram index and the per-entity test.
+    #[cfg(test)]
+    pub(crate) fn containing(&self, key: &str, term: &str) -> RoaringBitmap {
         let mut found = self.matches();
         self.add_containing(key, term, false, None, &mut found);
         found.into_ids()
@@ -528,7 +530,8 @@ impl Index {
 
     /// As [`Self::containing`], for a search that names `key`: a key with many values then gets
     /// a trigram index, kept for the following searches.
-    pub fn containing_named(&self, key: &str, term: &str) -> RoaringBitmap {
+    #[cfg(test)]
+    pub(crate) fn containing_named(&self, key: &str, term: &str) -> RoaringBitmap {
         let mut found = self.matches();
         self.add_containing(key, term, true, None, &mut found);
         found.into_ids()
