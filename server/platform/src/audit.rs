@@ -65,6 +65,13 @@ impl AuditLog {
 
     /// Appends `entry`.
     pub async fn record(&self, entry: Entry<'_>) -> Result<()> {
+        let mut conn = self.store.pool().acquire().await?;
+        Self::record_in(&mut conn, entry).await
+    }
+
+    /// Appends `entry` on `conn`, which may be a transaction: the record then lands with the
+    /// writes it describes, or not at all, so a reader never sees the one without the other.
+    pub(crate) async fn record_in(conn: &mut sqlx::AnyConnection, entry: Entry<'_>) -> Result<()> {
         sqlx::query(
             "INSERT INTO audit_log (at, actor, action, target, outcome, detail, request_id) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -76,7 +83,7 @@ impl AuditLog {
         .bind(entry.outcome.as_str())
         .bind(entry.detail.to_string())
         .bind(entry.request_id)
-        .execute(self.store.pool())
+        .execute(conn)
         .await?;
         Ok(())
     }

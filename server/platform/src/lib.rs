@@ -88,7 +88,7 @@ impl Platform {
             },
         );
         let tokens = identity::Tokens::new(store.clone(), directory.clone());
-        let delivery = delivery::Delivery::new(store.clone(), catalog.clone(), audit.clone());
+        let delivery = delivery::Delivery::new(store.clone(), catalog.clone());
         let scorecards = scorecards::Scorecards::new(
             store.clone(),
             catalog.clone(),

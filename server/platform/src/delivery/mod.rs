@@ -41,7 +41,6 @@ pub struct Ingested {
 pub struct Delivery {
     store: Store,
     catalog: Catalog,
-    audit: AuditLog,
     /// Held by an ingestion's transaction: ingestions run one at a time (on PostgreSQL also
     /// across replicas, by an advisory lock, see `storage.rs`), and the other requests wait here
     /// without holding a connection. On SQLite they would otherwise wait in its busy handler,
@@ -53,11 +52,10 @@ pub struct Delivery {
 }
 
 impl Delivery {
-    pub fn new(store: Store, catalog: Catalog, audit: AuditLog) -> Self {
+    pub fn new(store: Store, catalog: Catalog) -> Self {
         Self {
             store,
             catalog,
-            audit,
             writer: Arc::new(tokio::sync::Mutex::new(())),
         }
     }
@@ -129,9 +127,11 @@ impl Delivery {
         let _writing = self.writer.lock().await;
         let mut tx = self.store.pool().begin().await?;
         let outcome = storage::record(&mut tx, self.store.engine(), principal, events).await?;
-        tx.commit().await?;
-        self.audit
-            .record(Entry {
+        // The audit record commits with the events: a reader who sees a change also sees who
+        // sent it.
+        AuditLog::record_in(
+            &mut tx,
+            Entry {
                 actor: &principal.entity_ref,
                 action: "delivery.events",
                 target: &services.iter().copied().collect::<Vec<_>>().join(","),
@@ -141,8 +141,10 @@ impl Delivery {
                     "duplicates": outcome.duplicates,
                 }),
                 request_id,
-            })
-            .await?;
+            },
+        )
+        .await?;
+        tx.commit().await?;
         Ok(outcome)
     }
 }
