@@ -50,7 +50,9 @@ pub(super) async fn environments(
     let service_ref = format!("component:{}/{}", namespace, name).to_lowercase();
     let Some(entity) = ({
         let index = platform.catalog.index();
-        index.by_ref(&service_ref).map(|e| (e.name.clone(), e.kind))
+        index
+            .by_ref(&service_ref)
+            .map(|e| (e.name().to_owned(), e.kind))
     }) else {
         return Ok(None);
     };

@@ -123,7 +123,7 @@ fn text(body: &Value, pointer: &str) -> Option<String> {
 fn display_name(stored: &Stored, body: &Value) -> String {
     text(body, "/spec/profile/displayName")
         .or_else(|| text(body, "/metadata/title"))
-        .unwrap_or_else(|| stored.name.clone())
+        .unwrap_or_else(|| stored.name().to_owned())
 }
 
 /// The display name of the entity `entity_ref` names (see [`display_name`]), when the catalog
@@ -176,7 +176,7 @@ fn contact(index: &Index, entity_ref: &str) -> ContactView {
             let body = body_of(index, stored);
             ContactView {
                 entity_ref: entity_ref.to_owned(),
-                kind: stored.kind.to_owned(),
+                kind: stored.kind().to_owned(),
                 display_name: display_name(stored, &body),
                 email: text(&body, "/spec/profile/email"),
                 href: Some(ref_path(entity_ref)),
@@ -198,7 +198,7 @@ fn relation_view(index: &Index, relation: &str, target: &str) -> RelationView {
     RelationView {
         relation: relation.to_owned(),
         target: ref_link(index, target),
-        kind: stored.map_or_else(|| kind_of_ref(target), |s| s.kind.to_owned()),
+        kind: stored.map_or_else(|| kind_of_ref(target), |s| s.kind().to_owned()),
         spec_type: text(&body, "/spec/type"),
         description: text(&body, "/metadata/description"),
         email: text(&body, "/spec/profile/email"),
@@ -219,10 +219,10 @@ fn declared(stored: &Stored, kind: &str, target_kind: Option<&str>) -> Option<St
 fn row(index: &Index, stored: &Stored) -> CatalogRow {
     let body = body_of(index, stored);
     CatalogRow {
-        entity_ref: stored.entity_ref.clone(),
-        href: ref_path(&stored.entity_ref),
-        kind: stored.kind.to_owned(),
-        name: stored.name.clone(),
+        entity_ref: stored.entity_ref().to_owned(),
+        href: ref_path(stored.entity_ref()),
+        kind: stored.kind().to_owned(),
+        name: stored.name().to_owned(),
         title: text(&body, "/metadata/title"),
         description: text(&body, "/metadata/description"),
         spec_type: text(&body, "/spec/type"),
@@ -337,8 +337,8 @@ pub fn entity(catalog: &Catalog, entity_ref: &str) -> Option<EntityView> {
         .map(|edge| relation_view(&index, edge.kind(), &edge.target))
         .collect();
     let owner = declared(stored, "ownedBy", None).map(|r| contact(&index, &r));
-    let is_party = matches!(stored.kind, "Group" | "User");
-    let profile = is_party.then(|| contact(&index, &stored.entity_ref));
+    let is_party = matches!(stored.kind(), "Group" | "User");
+    let profile = is_party.then(|| contact(&index, stored.entity_ref()));
 
     let title = display_name(stored, &body);
     let graph_svg = {
@@ -367,14 +367,14 @@ pub fn entity(catalog: &Catalog, entity_ref: &str) -> Option<EntityView> {
             .collect();
         let center = Node {
             label: title.clone(),
-            kind: stored.kind.to_owned(),
+            kind: stored.kind().to_owned(),
             href: None,
             relations: String::new(),
         };
         graph::render(&center, &nodes)
     };
 
-    let definition = (stored.kind == "API")
+    let definition = (stored.kind() == "API")
         .then(|| text(&body, "/spec/definition"))
         .flatten()
         .map(|definition| ApiDefinitionView {
@@ -409,10 +409,10 @@ pub fn entity(catalog: &Catalog, entity_ref: &str) -> Option<EntityView> {
         .unwrap_or_default();
 
     Some(EntityView {
-        entity_ref: stored.entity_ref.clone(),
-        kind: stored.kind.to_owned(),
-        namespace: stored.namespace.clone(),
-        name: stored.name.clone(),
+        entity_ref: stored.entity_ref().to_owned(),
+        kind: stored.kind().to_owned(),
+        namespace: stored.namespace().to_owned(),
+        name: stored.name().to_owned(),
         title: text(&body, "/metadata/title"),
         spec_type: text(&body, "/spec/type"),
         lifecycle: text(&body, "/spec/lifecycle"),

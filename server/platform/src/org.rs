@@ -55,10 +55,10 @@ pub fn owned_by(catalog: &Catalog, team_refs: &[String]) -> Vec<EntitySummary> {
             };
             let body = index.body_value(entity);
             owned.push(EntitySummary::from_body(
-                &entity.entity_ref,
-                entity.kind,
-                &entity.namespace,
-                &entity.name,
+                entity.entity_ref(),
+                entity.kind(),
+                entity.namespace(),
+                entity.name(),
                 Some(team.clone()),
                 &body,
             ));

@@ -26,8 +26,8 @@ fn label(index: &Index, stored: &Stored) -> String {
         .or_else(|| body.pointer("/spec/profile/displayName"))
         .and_then(Value::as_str);
     match title {
-        Some(title) => format!("{title} ({})", stored.entity_ref),
-        None => stored.entity_ref.clone(),
+        Some(title) => format!("{title} ({})", stored.entity_ref()),
+        None => stored.entity_ref().to_owned(),
     }
 }
 
@@ -68,7 +68,7 @@ impl CatalogChoices<'_> {
                 }
             })
             .take(LIMIT)
-            .map(|stored| (stored.entity_ref.clone(), label(index, stored)))
+            .map(|stored| (stored.entity_ref().to_owned(), label(index, stored)))
             .collect();
         out.sort_by_key(|a| a.1.to_lowercase());
         out

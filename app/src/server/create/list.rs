@@ -88,7 +88,7 @@ pub fn templates(
             .matching("kind", "template")
             .into_iter()
             .filter_map(|id| index.get(id))
-            .map(|stored| card(&stored.entity_ref, &index.body_value(stored)))
+            .map(|stored| card(stored.entity_ref(), &index.body_value(stored)))
             .collect()
     };
     cards.sort_by_key(|a| a.title.to_lowercase());

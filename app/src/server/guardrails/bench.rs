@@ -25,7 +25,7 @@ fn services(platform: &Platform) -> Vec<String> {
         .matching("kind", "component")
         .iter()
         .filter_map(|id| index.get(id))
-        .map(|stored| stored.entity_ref.clone())
+        .map(|stored| stored.entity_ref().to_owned())
         .take(SERVICES)
         .collect();
     refs.sort();

@@ -81,7 +81,7 @@ pub fn body(catalog: &Catalog, ids: &[u32], fields: Vec<String>) -> Body {
         let index = catalog.index();
         ids.iter()
             .filter_map(|id| index.get(*id))
-            .map(|entity| Arc::from(entity.entity_ref.as_str()))
+            .map(|entity| Arc::from(entity.entity_ref()))
             .collect()
     };
     let (chunks, receiver) = tokio::sync::mpsc::channel::<Bytes>(CHUNKS_IN_FLIGHT);

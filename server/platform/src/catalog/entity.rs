@@ -35,8 +35,8 @@ impl Edge {
 pub struct Processed {
     /// Lowercase `kind:namespace/name`, the identity used for uniqueness.
     pub entity_ref: String,
-    /// The kind as the model spells it (`Component`).
-    pub kind: &'static str,
+    /// The kind, an entry of the kind table.
+    pub kind: &'static Kind,
     pub namespace: String,
     pub name: String,
     /// The authored entity with `metadata.namespace` filled in and output-only fields removed,
@@ -96,7 +96,7 @@ pub fn process_in_place(
             namespace.to_lowercase(),
             name.to_lowercase()
         ),
-        kind: kind.name,
+        kind,
         namespace,
         name,
         body: super::render::body_text(body),

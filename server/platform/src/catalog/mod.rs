@@ -360,7 +360,7 @@ impl Catalog {
         let templates: Vec<Value> = match &self.templates {
             Some(_) if !options.dry_run => processed
                 .iter()
-                .filter(|p| p.kind == "Template")
+                .filter(|p| p.kind.name == "Template")
                 .filter_map(|p| serde_json::from_str(&p.body).ok())
                 .collect(),
             _ => Vec::new(),
@@ -464,21 +464,21 @@ impl Catalog {
                         continue;
                     };
                     if *existing.location_key == *location_key
-                        && !provided.contains(existing.entity_ref.as_str())
+                        && !provided.contains(existing.entity_ref())
                         && !is_orphan(&index, existing)
                     {
-                        report.orphaned.push(existing.entity_ref.clone());
+                        report.orphaned.push(existing.entity_ref().to_owned());
                         writes.push(orphaned(&index, existing));
                     }
                 }
             }
-            let written: BTreeSet<&str> = writes.iter().map(|w| w.entity_ref.as_str()).collect();
+            let written: BTreeSet<&str> = writes.iter().map(|w| w.entity_ref()).collect();
             for write in &writes {
                 for edge in index.dangling_from(write) {
                     if !written.contains(&*edge.target) {
                         report.warnings.push(format!(
                             "{}: {} refers to {}, which does not exist",
-                            write.entity_ref,
+                            write.entity_ref(),
                             edge.kind(),
                             edge.target
                         ));
@@ -490,7 +490,7 @@ impl Catalog {
             return Ok(report);
         }
         let version = persist::upsert(&self.store, &writes).await?;
-        let touched: Vec<String> = writes.iter().map(|w| w.entity_ref.clone()).collect();
+        let touched: Vec<String> = writes.iter().map(|w| w.entity_ref().to_owned()).collect();
         {
             let mut index = self
                 .index
@@ -498,7 +498,7 @@ impl Catalog {
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             // A small write patches the cached orders instead of leaving the next sorted query
             // to sort the whole catalog again.
-            let held = index.hold_orders(writes.iter().map(|w| w.entity_ref.as_str()));
+            let held = index.hold_orders(writes.iter().map(|w| w.entity_ref()));
             for write in writes {
                 index.upsert(write);
             }
@@ -512,7 +512,7 @@ impl Catalog {
     /// Deletes the entity with `uid`; returns whether it existed.
     pub async fn delete_by_uid(&self, uid: &str) -> Result<Option<String>> {
         let _writer = self.writer.lock().await;
-        let Some(entity_ref) = self.index().by_uid(uid).map(|e| e.entity_ref.clone()) else {
+        let Some(entity_ref) = self.index().by_uid(uid).map(|e| e.entity_ref().to_owned()) else {
             return Ok(None);
         };
         let version = persist::delete(&self.store, std::slice::from_ref(&entity_ref)).await?;
@@ -576,7 +576,7 @@ impl Catalog {
                 let text = |p: &str| body.pointer(p).and_then(Value::as_str).map(str::to_owned);
                 let display = text("/spec/profile/displayName")
                     .or_else(|| text("/metadata/title"))
-                    .unwrap_or_else(|| entity.name.clone());
+                    .unwrap_or_else(|| entity.name().to_owned());
                 let related = index.relations(entity);
                 if is_user {
                     users.push((entity_ref.clone(), display, text("/spec/profile/email")));
@@ -630,7 +630,7 @@ impl Catalog {
 
 /// The rule of [`Catalog::ingest_as`] for one entity.
 fn authorize(index: &Index, principal: &Principal, p: &Processed) -> Result<()> {
-    if matches!(p.kind, "User" | "Group") {
+    if matches!(p.kind.name, "User" | "Group") {
         return Err(Error::Forbidden(format!(
             "{}: only platform admins may import users and groups, because they grant team membership and roles",
             p.entity_ref
@@ -679,12 +679,10 @@ fn stored(
         uid,
         etag,
         generation,
-        entity_ref: p.entity_ref,
+        names: index::Names::new(&p.entity_ref, &p.namespace, &p.name),
         kind: p.kind,
-        namespace: p.namespace,
-        name: p.name,
         body: index::Body::from(p.body),
-        edges: p.edges,
+        edges: p.edges.into_boxed_slice(),
         location_key,
     }
 }
@@ -692,7 +690,7 @@ fn stored(
 /// Whether `entity` carries the orphan annotation, read from the index's search pairs rather than
 /// by parsing its body (the refresh of a large location asks this of every entity it holds).
 fn is_orphan(index: &Index, entity: &Stored) -> bool {
-    index.id_of(&entity.entity_ref).is_some_and(|id| {
+    index.id_of(entity.entity_ref()).is_some_and(|id| {
         index.has_value(
             id,
             &format!("metadata.annotations.{ORPHAN_ANNOTATION}"),

@@ -123,7 +123,7 @@ pub async fn upsert(store: &Store, entities: &[Stored]) -> Result<i64> {
             let Some(body) = e.body.plain() else {
                 return Err(crate::Error::invalid(
                     "body",
-                    format!("{}: a packed body cannot be stored", e.entity_ref),
+                    format!("{}: a packed body cannot be stored", e.entity_ref()),
                 ));
             };
             let owner = e
@@ -133,10 +133,10 @@ pub async fn upsert(store: &Store, entities: &[Stored]) -> Result<i64> {
                 .map(|edge| edge.target.to_string());
             query = query
                 .bind(e.uid.to_string())
-                .bind(e.entity_ref.clone())
-                .bind(e.kind)
-                .bind(e.namespace.clone())
-                .bind(e.name.clone())
+                .bind(e.entity_ref().to_owned())
+                .bind(e.kind())
+                .bind(e.namespace().to_owned())
+                .bind(e.name().to_owned())
                 .bind(owner)
                 .bind(body.to_owned())
                 .bind(e.etag.to_string())

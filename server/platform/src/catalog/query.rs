@@ -373,12 +373,14 @@ mod tests {
             uid: format!("uid-{name}").into(),
             etag: "e".into(),
             generation: 1,
-            entity_ref: format!("{}:default/{name}", kind.to_lowercase()),
-            kind,
-            namespace: "default".to_owned(),
-            name: name.to_owned(),
+            names: crate::catalog::index::Names::new(
+                &format!("{}:default/{name}", kind.to_lowercase()),
+                "default",
+                name,
+            ),
+            kind: crate::catalog::kinds::find(kind).expect("a kind"),
             body: crate::catalog::index::Body::from(body.to_string()),
-            edges: Vec::new(),
+            edges: Box::default(),
             location_key: std::sync::Arc::from("upload:test"),
         }
     }
@@ -517,7 +519,7 @@ mod tests {
         assert!(full_text_by_values(&index, "things", &fields, &all, true).is_empty());
         let names = |ids: &RoaringBitmap| -> Vec<String> {
             ids.iter()
-                .map(|id| index.get(id).expect("id").name.clone())
+                .map(|id| index.get(id).expect("id").name().to_owned())
                 .collect()
         };
         let query = |term: &str, fields: &[&str], filter: &str| Query {

@@ -126,12 +126,10 @@ mod tests {
             uid: "u-1".into(),
             etag: "e\"1".into(),
             generation: 3,
-            entity_ref: "component:default/a".to_owned(),
-            kind: "Component",
-            namespace: "default".to_owned(),
-            name: "a".to_owned(),
+            names: crate::catalog::index::Names::new("component:default/a", "default", "a"),
+            kind: crate::catalog::kinds::find("Component").expect("a kind"),
             body: Body::from(body_text(body)),
-            edges: Vec::new(),
+            edges: Box::default(),
             location_key: std::sync::Arc::from("test"),
         }
     }

@@ -57,7 +57,7 @@ impl Catalog {
         uid: &str,
         request_id: Option<&str>,
     ) -> Result<Option<String>> {
-        let entity_ref = self.index().by_uid(uid).map(|e| e.entity_ref.to_string());
+        let entity_ref = self.index().by_uid(uid).map(|e| e.entity_ref().to_string());
         let Some(entity_ref) = entity_ref else {
             return Ok(None);
         };

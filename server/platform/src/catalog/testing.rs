@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::index::{Body, Stored};
+use super::index::{Body, Names, Stored};
 use super::{entity, validate};
 
 /// `body` validated and processed as an import would, stored with its reference as uid; `None`
@@ -17,12 +17,10 @@ pub(crate) fn stored_from(body: Value) -> Option<Stored> {
         uid: p.entity_ref.as_str().into(),
         etag: "".into(),
         generation: 1,
-        entity_ref: p.entity_ref,
+        names: Names::new(&p.entity_ref, &p.namespace, &p.name),
         kind: p.kind,
-        namespace: p.namespace,
-        name: p.name,
         body: Body::from(p.body),
-        edges: p.edges,
+        edges: p.edges.into_boxed_slice(),
         location_key: Arc::from("test"),
     })
 }

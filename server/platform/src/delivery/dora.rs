@@ -353,7 +353,7 @@ impl Delivery {
                 let mut services: Vec<String> = index
                     .matching("kind", "component")
                     .iter()
-                    .filter_map(|id| index.get(id).map(|e| e.entity_ref.clone()))
+                    .filter_map(|id| index.get(id).map(|e| e.entity_ref().to_owned()))
                     .collect();
                 services.sort();
                 (Scope::Organisation, services)

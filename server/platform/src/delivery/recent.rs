@@ -161,7 +161,7 @@ impl Delivery {
         self.catalog
             .index()
             .by_ref(service)
-            .is_some_and(|e| e.kind.eq_ignore_ascii_case("component"))
+            .is_some_and(|e| e.kind().eq_ignore_ascii_case("component"))
     }
 
     async fn deployments(

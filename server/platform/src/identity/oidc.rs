@@ -205,17 +205,17 @@ impl Directory {
                     let display_name = body
                         .pointer("/spec/profile/displayName")
                         .and_then(|v| v.as_str())
-                        .unwrap_or(&entity.name)
+                        .unwrap_or(entity.name())
                         .to_owned();
                     added.push(Team {
-                        entity_ref: entity.entity_ref.clone(),
+                        entity_ref: entity.entity_ref().to_owned(),
                         display_name,
                     });
                 }
             }
             for id in &(index.matching("metadata.name", &value) & &kind) {
                 if let Some(entity) = index.get(id) {
-                    named.push(entity.entity_ref.clone());
+                    named.push(entity.entity_ref().to_owned());
                 }
             }
         }

@@ -334,12 +334,12 @@ impl Provisioner {
                 format!("{entity_ref} is not in the catalog"),
             )]);
         };
-        if entity.kind != "Component" {
+        if entity.kind() != "Component" {
             return Err(vec![problem(
                 "service",
                 format!(
                     "{entity_ref} is of kind {}; environments are for components",
-                    entity.kind
+                    entity.kind()
                 ),
             )]);
         }
@@ -382,7 +382,7 @@ impl Provisioner {
         if problems.is_empty() {
             Ok(Component {
                 entity_ref: entity_ref.to_string(),
-                name: entity.name.to_lowercase(),
+                name: entity.name().to_lowercase(),
                 owner,
                 team: team_name,
                 cost_centre,

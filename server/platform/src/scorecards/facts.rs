@@ -39,7 +39,7 @@ impl Subject {
             .into_iter()
             .map(|r| json!({"type": r.kind, "targetRef": r.target}))
             .collect();
-        let mut entity = input::entity(index.body_value(stored), &stored.entity_ref);
+        let mut entity = input::entity(index.body_value(stored), stored.entity_ref());
         entity["relations"] = Value::Array(relations);
         let owner = index
             .owners(stored)
@@ -47,8 +47,8 @@ impl Subject {
             .next()
             .map(|o| (o.clone(), index.by_ref(&o).is_some()));
         Some(Self {
-            entity_ref: stored.entity_ref.clone(),
-            kind: stored.kind.to_owned(),
+            entity_ref: stored.entity_ref().to_owned(),
+            kind: stored.kind().to_owned(),
             entity,
             owner,
         })

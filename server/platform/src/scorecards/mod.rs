@@ -167,7 +167,7 @@ impl Scorecards {
             index
                 .all()
                 .iter()
-                .filter_map(|id| index.get(id).map(|e| e.entity_ref.clone()))
+                .filter_map(|id| index.get(id).map(|e| e.entity_ref().to_owned()))
                 .collect()
         };
         let mut pass = Pass::default();

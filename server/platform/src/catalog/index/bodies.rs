@@ -206,7 +206,7 @@ impl Index {
             .slots
             .iter()
             .flatten()
-            .filter(|e| e.kind == kind)
+            .filter(|e| e.kind() == kind)
             .filter_map(|e| e.body.plain())
             .collect();
         let stride = (bodies.len() / SAMPLES).max(1);
@@ -226,7 +226,7 @@ impl Index {
         self.codecs.list.push(codec);
         self.codecs.kinds.insert(kind.into(), number);
         for slot in self.slots.iter_mut().flatten() {
-            if slot.kind != kind {
+            if slot.kind() != kind {
                 continue;
             }
             if let Some(packed) = self.codecs.pack(kind, &slot.body) {
@@ -241,8 +241,8 @@ impl Index {
     pub fn body_bytes(&self) -> Vec<KindBytes> {
         let mut kinds: std::collections::BTreeMap<&str, KindBytes> = Default::default();
         for entity in self.slots.iter().flatten() {
-            let bytes = kinds.entry(entity.kind).or_insert_with(|| KindBytes {
-                kind: entity.kind.to_owned(),
+            let bytes = kinds.entry(entity.kind()).or_insert_with(|| KindBytes {
+                kind: entity.kind().to_owned(),
                 entities: 0,
                 packed: 0,
                 text_bytes: 0,

@@ -17,15 +17,16 @@ mod pairs;
 mod posting;
 mod ranking;
 mod reverse;
+mod stored;
 #[cfg(test)]
 mod tests;
 mod text;
+mod values;
 
 use std::borrow::Cow;
 use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex};
 
-use hashbrown::hash_map::EntryRef;
 use hashbrown::{DefaultHashBuilder, HashSet, HashTable};
 use roaring::RoaringBitmap;
 use serde_json::Value;
@@ -38,30 +39,11 @@ use self::pairs::{MAX_VALUE_LENGTH, original_values, search_pairs};
 use self::posting::Posting;
 use self::ranking::Orders;
 pub use self::ranking::{Ranking, Ranks};
+pub use self::stored::{Names, Stored};
 pub use self::text::Matches;
 use self::text::{Texts, texts_mut};
+use self::values::{Entry, Values};
 use super::entity::Edge;
-
-/// An entity as stored: the authored body plus the output-only metadata.
-#[derive(Debug, Clone)]
-pub struct Stored {
-    pub uid: Identifier,
-    pub etag: Identifier,
-    pub generation: i64,
-    pub entity_ref: String,
-    /// The kind as the model spells it (`Component`): an entry of the kind table, not a copy.
-    pub kind: &'static str,
-    pub namespace: String,
-    pub name: String,
-    /// The authored body, compact JSON with `metadata` first (see
-    /// [`super::render::body_text`]); read it through [`Index::body`], since the index packs it.
-    pub body: Body,
-    /// Relations declared by the entity's own fields.
-    pub edges: Vec<Edge>,
-    /// Where the entity came from (`url:…`, `file:…`, `upload:…`); shared by every entity of
-    /// one location.
-    pub location_key: Arc<str>,
-}
 
 /// An entity with its search pairs computed: flattening the body is a large part of indexing an
 /// entity, and a loader can do it on another thread than the one that owns the index.
@@ -87,7 +69,7 @@ pub struct Related {
 
 #[derive(Debug, Default)]
 struct KeyEntry {
-    values: hashbrown::HashMap<Arc<str>, Posting>,
+    values: Values,
     exists: RoaringBitmap,
     /// Ids with at least one list item among their values of this key (see [`pairs::Pair::item`]).
     items: RoaringBitmap,
@@ -198,7 +180,7 @@ impl Index {
     fn id_hashed(&self, hash: u64, entity_ref: &str) -> Option<u32> {
         self.by_ref
             .find(hash, |&id| {
-                self.get(id).is_some_and(|e| e.entity_ref == entity_ref)
+                self.get(id).is_some_and(|e| e.entity_ref() == entity_ref)
             })
             .copied()
     }
@@ -234,7 +216,7 @@ impl Index {
             .edges
             .iter()
             .map(|e| (e.kind(), &*e.target))
-            .chain(self.incoming_of(&entity.entity_ref))
+            .chain(self.incoming_of(entity.entity_ref()))
             .collect();
         related.sort_unstable();
         related.dedup();
@@ -265,15 +247,14 @@ impl Index {
     pub fn upsert_indexable(&mut self, indexable: Indexable) {
         let Indexable { mut entity, pairs } = indexable;
         // The reference is hashed once, to find an entity it replaces and to file the new one.
-        let ref_hash = self.hasher.hash_one(entity.entity_ref.as_str());
-        if let Some(id) = self.id_hashed(ref_hash, &entity.entity_ref) {
+        let ref_hash = self.hasher.hash_one(entity.entity_ref());
+        if let Some(id) = self.id_hashed(ref_hash, entity.entity_ref()) {
             self.remove_id(id);
         }
-        for edge in &mut entity.edges {
+        for edge in entity.edges.iter_mut() {
             edge.target = intern(&mut self.strings, &edge.target);
         }
-        entity.edges.shrink_to_fit();
-        if let Some(packed) = self.codecs.pack(entity.kind, &entity.body) {
+        if let Some(packed) = self.codecs.pack(entity.kind(), &entity.body) {
             entity.body = packed;
         }
         let entity = Arc::new(entity);
@@ -288,7 +269,7 @@ impl Index {
         // Growing a table hashes its ids' entities again; every id in a table has its entity.
         let stored = |i: u32| slots[i as usize].as_deref();
         self.by_ref.insert_unique(ref_hash, id, |&i| {
-            stored(i).map_or(0, |e| hasher.hash_one(e.entity_ref.as_str()))
+            stored(i).map_or(0, |e| hasher.hash_one(e.entity_ref()))
         });
         self.by_uid
             .insert_unique(hasher.hash_one(&entity.uid), id, |&i| {
@@ -296,13 +277,13 @@ impl Index {
             });
 
         self.attach_edges(id, &entity);
-        for kind in self.incoming_kinds(&entity.entity_ref) {
+        for kind in self.incoming_kinds(entity.entity_ref()) {
             self.mark_reverse(kind, id);
         }
         self.add_pairs(id, &pairs);
         self.all.insert(id);
         self.invalidate_orders();
-        self.train_kind_if_due(entity.kind);
+        self.train_kind_if_due(entity.kind());
     }
 
     /// Indexes entity `id` under `pairs`. Pairs come sorted by key (see [`search_pairs`]), so
@@ -336,16 +317,15 @@ impl Index {
                 if pair.item {
                     entry.items.insert(id);
                 }
-                match entry.values.entry_ref(value) {
-                    EntryRef::Occupied(mut existing) => {
-                        let posting = existing.get_mut();
+                match entry.values.entry(value) {
+                    Entry::Occupied(posting) => {
                         let alone = posting.single();
                         posting.insert(id, cased);
                         if alone.is_some_and(|other| other != id) {
                             texts.held(key, value, None);
                         }
                     }
-                    EntryRef::Vacant(vacant) => {
+                    Entry::Vacant(vacant) => {
                         // References recur under several keys and in the relation maps, so they
                         // are shared; other values live once, in their key's map.
                         let value = if key.starts_with("relations.") {
@@ -354,7 +334,7 @@ impl Index {
                             Arc::from(value)
                         };
                         texts.added(key, &value, id);
-                        vacant.insert_with_key(value, Posting::new(id, cased));
+                        vacant.insert(value, Posting::new(id, cased));
                     }
                 }
                 *pair_count += 1;
@@ -410,11 +390,11 @@ impl Index {
             }
             self.drop_key_if_empty(&pair.key);
         }
-        for kind in self.incoming_kinds(&entity.entity_ref) {
+        for kind in self.incoming_kinds(entity.entity_ref()) {
             self.unmark_reverse(kind, id);
         }
         self.detach_edges(id, &entity);
-        let ref_hash = self.hasher.hash_one(entity.entity_ref.as_str());
+        let ref_hash = self.hasher.hash_one(entity.entity_ref());
         if let Ok(found) = self.by_ref.find_entry(ref_hash, |&i| i == id) {
             found.remove();
         }
@@ -573,7 +553,7 @@ impl Index {
             return Vec::new();
         };
         let body = self.body_value(entity);
-        let incoming: Vec<(&str, &str)> = self.incoming_of(&entity.entity_ref).collect();
+        let incoming: Vec<(&str, &str)> = self.incoming_of(entity.entity_ref()).collect();
         search_pairs(&body, &entity.edges, &incoming)
             .into_iter()
             .map(|p| (p.key, p.value))

@@ -188,7 +188,7 @@ impl Index {
             .all
             .iter()
             .map(|id| {
-                let reference = self.get(id).map_or("", |e| e.entity_ref.as_str());
+                let reference = self.get(id).map_or("", |e| e.entity_ref());
                 (first[id as usize], reference, id)
             })
             .collect();
@@ -310,7 +310,7 @@ impl Index {
         // The reverse values [`Index::each_reverse`] gives: sources pointing at the entity that
         // it does not point back at with the same type itself.
         if !key.is_empty() && self.reverse.contains_key(key) {
-            for (kind, source) in self.incoming_of(&entity.entity_ref) {
+            for (kind, source) in self.incoming_of(entity.entity_ref()) {
                 let of_key = key
                     .strip_prefix("relations.")
                     .is_some_and(|k| k.eq_ignore_ascii_case(kind));
@@ -323,7 +323,7 @@ impl Index {
                 }
             }
         }
-        (first, entity.entity_ref.clone(), id)
+        (first, entity.entity_ref().to_owned(), id)
     }
 
     /// `ranking` of `key` with the ids `before` taken out and `after` put where they belong, or

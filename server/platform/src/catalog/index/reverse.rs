@@ -158,7 +158,7 @@ impl Index {
     ) -> impl Iterator<Item = (&'static str, &'a str)> + 'a {
         list.iter().filter_map(|i| {
             let source = self.get(i.source())?;
-            Some((i.kind(), source.entity_ref.as_str()))
+            Some((i.kind(), source.entity_ref()))
         })
     }
 

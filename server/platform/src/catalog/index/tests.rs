@@ -140,7 +140,7 @@ fn entities_without_the_sort_field_come_last_in_both_directions() {
         let mut ids: Vec<u32> = index.all().iter().collect();
         ids.sort_by_key(|id| ranking.key(*id, ascending));
         ids.iter()
-            .map(|id| index.get(*id).expect("id").name.clone())
+            .map(|id| index.get(*id).expect("id").name().to_owned())
             .collect::<Vec<_>>()
     };
     assert_eq!(order(true), ["c", "a", "b"]);
@@ -172,13 +172,13 @@ fn assert_bodies(index: &Index, texts: &[(String, String)], packed: &[&str]) {
         assert_eq!(index.body(stored), text.as_str(), "{entity_ref} reads back");
         match stored.body {
             Body::Packed { codec, .. } => {
-                assert!(packed.contains(&stored.kind), "{entity_ref} is packed");
+                assert!(packed.contains(&stored.kind()), "{entity_ref} is packed");
                 assert_eq!(
-                    *codecs.entry(stored.kind.to_owned()).or_insert(codec),
+                    *codecs.entry(stored.kind().to_owned()).or_insert(codec),
                     codec
                 );
             }
-            Body::Plain(_) => assert!(!packed.contains(&stored.kind), "{entity_ref} is plain"),
+            Body::Plain(_) => assert!(!packed.contains(&stored.kind()), "{entity_ref} is plain"),
         }
     }
     let mut numbers: Vec<u8> = codecs.values().copied().collect();
@@ -193,7 +193,7 @@ fn bodies_are_packed_once_there_are_enough_and_read_back_exactly() {
     let mut texts = Vec::new();
     let add = |index: &mut Index, texts: &mut Vec<(String, String)>, e: Stored| {
         texts.push((
-            e.entity_ref.clone(),
+            e.entity_ref().to_owned(),
             e.body.plain().expect("plain").to_owned(),
         ));
         index.upsert(e);

@@ -25,6 +25,7 @@ use roaring::RoaringBitmap;
 use super::Index;
 use super::pairs::MAX_VALUE_LENGTH;
 use super::posting::{Haystack, Posting};
+use super::values::Values;
 pub use matches::Matches;
 
 /// Fewest distinct values for which a key named by a search gets a trigram index; below it, one
@@ -52,8 +53,6 @@ const BATCH: usize = 16;
 
 /// Candidates few enough to verify directly instead of intersecting further postings.
 const FEW_CANDIDATES: u64 = 64;
-
-type Values = hashbrown::HashMap<Arc<str>, Posting>;
 
 /// The trigram index of one key's distinct values.
 #[derive(Debug, Default)]

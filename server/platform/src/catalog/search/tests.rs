@@ -41,7 +41,7 @@ fn names(index: &Index, found: &Found) -> Vec<String> {
         .page
         .ids
         .iter()
-        .map(|id| index.get(*id).expect("entity").name.clone())
+        .map(|id| index.get(*id).expect("entity").name().to_owned())
         .collect()
 }
 

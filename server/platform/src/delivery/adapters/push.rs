@@ -313,7 +313,7 @@ impl Delivery {
                 own.push(format!("github.com/{}", slug.to_lowercase()));
             }
             if own.iter().any(|key| keys.contains(key)) {
-                services.push(entity.entity_ref.clone());
+                services.push(entity.entity_ref().to_owned());
             }
         }
         services.sort();

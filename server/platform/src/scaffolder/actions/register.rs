@@ -260,7 +260,7 @@ impl Register {
                 .iter()
                 .filter_map(|id| index.get(id))
                 .filter(|e| *e.location_key == *key)
-                .map(|e| e.entity_ref.to_string())
+                .map(|e| e.entity_ref().to_string())
                 .collect()
         };
         let chosen = refs

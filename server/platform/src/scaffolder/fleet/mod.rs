@@ -417,11 +417,11 @@ impl Scaffolder {
                 let title = body
                     .pointer("/metadata/title")
                     .and_then(Value::as_str)
-                    .unwrap_or(&stored.name)
+                    .unwrap_or(stored.name())
                     .to_owned();
                 let version = annotation(&body, TEMPLATE_VERSION).unwrap_or_default();
                 (
-                    stored.entity_ref.clone(),
+                    stored.entity_ref().to_owned(),
                     title,
                     index.owners(stored).into_iter().next(),
                     version,

@@ -154,7 +154,7 @@ impl Scaffolder {
             let index = catalog.index();
             index
                 .by_ref(&template.entity_ref)
-                .is_some_and(|stored| stored.entity_ref.starts_with("template:"))
+                .is_some_and(|stored| stored.entity_ref().starts_with("template:"))
         });
         if !in_catalog {
             return Err(Error::invalid(

@@ -61,9 +61,9 @@ fn measure_bodies() {
             };
             let body = e.body.plain().expect("plain").to_owned();
             match &codec {
-                Some(c) => count_single(c, e.kind, &body, &mut singly_packed),
+                Some(c) => count_single(c, e.kind(), &body, &mut singly_packed),
                 None => {
-                    first.push((e.kind.to_owned(), body));
+                    first.push((e.kind().to_owned(), body));
                     if first.len() == TRAIN_AFTER {
                         let samples: Vec<&[u8]> = first.iter().map(|(_, b)| b.as_bytes()).collect();
                         let c = Codec::train(&samples).expect("trained");

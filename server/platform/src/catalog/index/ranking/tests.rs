@@ -65,7 +65,7 @@ fn refs(index: &Index) -> Vec<String> {
     index
         .all()
         .iter()
-        .filter_map(|id| index.get(id).map(|e| e.entity_ref.clone()))
+        .filter_map(|id| index.get(id).map(|e| e.entity_ref().to_owned()))
         .collect()
 }
 
@@ -123,16 +123,16 @@ fn patched_rankings_order_exactly_as_sorted_ones() {
                 serial += 1;
                 writes.push(entity(&mut random, serial));
             }
-            writes.sort_by(|a, b| a.entity_ref.cmp(&b.entity_ref));
-            writes.dedup_by(|a, b| a.entity_ref == b.entity_ref);
+            writes.sort_by(|a, b| a.entity_ref().cmp(b.entity_ref()));
+            writes.dedup_by(|a, b| a.entity_ref() == b.entity_ref());
             let present = refs(&index);
             let removed: Vec<String> = (0..random.below(3))
                 .map(|_| random.pick(&present).clone())
-                .filter(|r| writes.iter().all(|w| w.entity_ref != *r))
+                .filter(|r| writes.iter().all(|w| w.entity_ref() != *r))
                 .collect();
             let touched = writes
                 .iter()
-                .map(|w| w.entity_ref.as_str())
+                .map(|w| w.entity_ref())
                 .chain(removed.iter().map(String::as_str));
             let held = index.hold_orders(touched);
             assert!(held.is_some(), "seed {seed} round {round}: held");

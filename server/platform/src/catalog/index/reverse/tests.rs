@@ -59,15 +59,18 @@ fn expected(model: &[Stored]) -> Vec<(String, Vec<Related>)> {
                 for edge in source
                     .edges
                     .iter()
-                    .filter(|e| *e.target == entity.entity_ref)
+                    .filter(|e| *e.target == *entity.entity_ref())
                 {
                     related.insert(Related {
                         kind: edge.reverse().to_owned(),
-                        target: source.entity_ref.clone(),
+                        target: source.entity_ref().to_owned(),
                     });
                 }
             }
-            (entity.entity_ref.clone(), related.into_iter().collect())
+            (
+                entity.entity_ref().to_owned(),
+                related.into_iter().collect(),
+            )
         })
         .collect()
 }
@@ -138,10 +141,10 @@ fn served_relations_match_a_model_after_random_writes() {
         for step in 0..150 {
             if !model.is_empty() && rng.random_bool(0.3) {
                 let gone = model.swap_remove(rng.random_range(0..model.len()));
-                assert!(index.remove(&gone.entity_ref).is_some());
+                assert!(index.remove(gone.entity_ref()).is_some());
             } else {
                 let entity = random_entity(&mut rng);
-                model.retain(|e| e.entity_ref != entity.entity_ref);
+                model.retain(|e| e.entity_ref() != entity.entity_ref());
                 model.push(entity.clone());
                 index.upsert(entity);
             }
@@ -151,7 +154,7 @@ fn served_relations_match_a_model_after_random_writes() {
         }
         check(&index, &model);
         for entity in model.drain(..) {
-            index.remove(&entity.entity_ref);
+            index.remove(entity.entity_ref());
         }
         assert!(index.incoming.is_empty(), "seed {seed}: lists left behind");
         assert!(index.reverse.is_empty(), "seed {seed}: reverse keys left");

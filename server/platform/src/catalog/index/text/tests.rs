@@ -6,7 +6,8 @@ use std::sync::Arc;
 use roaring::RoaringBitmap;
 
 use super::KeyText;
-use crate::catalog::index::{Body, Index, Stored};
+use crate::catalog::index::{Body, Index, Names, Stored};
+use crate::catalog::kinds;
 use crate::catalog::testing::Random;
 
 /// Pieces of text chosen so that values share trigrams, hold multibyte letters whose lowercase
@@ -40,12 +41,10 @@ fn entity(random: &mut Random, serial: usize) -> Stored {
         uid: format!("uid-{serial}").into(),
         etag: "e".into(),
         generation: 1,
-        entity_ref: format!("component:default/{name}"),
-        kind: "Component",
-        namespace: "default".to_owned(),
-        name,
+        names: Names::new(&format!("component:default/{name}"), "default", &name),
+        kind: kinds::find("Component").expect("a kind"),
         body: Body::from(body.to_string()),
-        edges: Vec::new(),
+        edges: Box::default(),
         location_key: Arc::from("upload:test"),
     }
 }
@@ -105,12 +104,12 @@ fn the_trigram_index_answers_as_the_scans_do() {
             let ids: Vec<u32> = index.all().iter().collect();
             for _ in 0..15 {
                 let id = *random.pick(&ids);
-                if let Some(gone) = index.get(id).map(|e| e.entity_ref.clone()) {
+                if let Some(gone) = index.get(id).map(|e| e.entity_ref().to_owned()) {
                     index.remove(&gone);
                     if random.index(2) == 0 {
                         let again = entity(&mut random, serial + 1);
                         index.upsert(Stored {
-                            entity_ref: gone,
+                            names: Names::new(&gone, again.namespace(), again.name()),
                             ..again
                         });
                     }
@@ -201,7 +200,7 @@ fn text_index_size() {
         .and_then(|n| n.parse().ok())
         .unwrap_or(100_000);
     let mut random = Random(42);
-    let mut values = hashbrown::HashMap::new();
+    let mut values = super::Values::default();
     let mut bytes = 0;
     for serial in 0..count {
         let length = 2 + random.index(8);

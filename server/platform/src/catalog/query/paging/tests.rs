@@ -6,7 +6,8 @@ use std::sync::Arc;
 use roaring::RoaringBitmap;
 
 use super::{select_page, walk_page};
-use crate::catalog::index::{Body, Index, Stored};
+use crate::catalog::index::{Body, Index, Names, Stored};
+use crate::catalog::kinds;
 use crate::catalog::query::{Filter, Order, Page, Query};
 use crate::catalog::testing::Random;
 
@@ -39,12 +40,14 @@ fn entity(random: &mut Random, serial: u64) -> Stored {
         uid: format!("uid-{serial}").into(),
         etag: "e".into(),
         generation: 1,
-        entity_ref: format!("{}:default/{name}", kind.to_lowercase()),
-        kind,
-        namespace: "default".to_owned(),
-        name,
+        names: Names::new(
+            &format!("{}:default/{name}", kind.to_lowercase()),
+            "default",
+            &name,
+        ),
+        kind: kinds::find(kind).expect("a kind"),
         body: Body::from(body.to_string()),
-        edges: Vec::new(),
+        edges: Box::default(),
         location_key: Arc::from("upload:test"),
     }
 }
@@ -58,7 +61,7 @@ fn catalog(random: &mut Random, size: u64) -> Index {
     let refs: Vec<String> = index
         .all()
         .iter()
-        .filter_map(|id| index.get(id).map(|e| e.entity_ref.clone()))
+        .filter_map(|id| index.get(id).map(|e| e.entity_ref().to_owned()))
         .collect();
     for reference in refs.iter().filter(|_| random.below(8) == 0) {
         index.remove(reference);
