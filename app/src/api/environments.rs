@@ -48,11 +48,9 @@ pub(super) async fn environments(
         return Ok(None);
     }
     let service_ref = format!("component:{}/{}", namespace, name).to_lowercase();
-    let Some(entity) = ({
+    let Some(service_name) = ({
         let index = platform.catalog.index();
-        index
-            .by_ref(&service_ref)
-            .map(|e| (e.name().to_owned(), e.kind))
+        index.by_ref(&service_ref).map(|e| e.name().to_owned())
     }) else {
         return Ok(None);
     };
@@ -72,7 +70,7 @@ pub(super) async fn environments(
     let page = EnvironmentsView {
         can_change: view::may_change(&provisioner, &principal, &service_ref),
         entity_href: ref_path(&service_ref),
-        service_name: entity.0,
+        service_name,
         service_ref,
         environments: cards,
     };

@@ -4,8 +4,9 @@
 //! A hash map keeps its entries in its buckets, and its buckets are between 44 % and 87 % full:
 //! a key with a million values (every entity's name, title or description) had 2²¹ buckets of 32
 //! bytes, 69 MB for 32 MB of entries. Here the entries are a dense vector and the table holds
-//! four-byte positions into it, so the empty buckets cost four bytes instead of thirty-two. A
-//! vector's unused capacity is never written, so it costs address space, not memory.
+//! each one's position and hash, eight bytes, so the empty buckets cost eight bytes instead of
+//! thirty-two. A vector's unused capacity is never written, so it costs address space, not
+//! memory.
 
 use std::hash::BuildHasher;
 use std::sync::Arc;
@@ -18,9 +19,35 @@ use super::posting::Posting;
 #[derive(Debug, Default)]
 pub(super) struct Values {
     entries: Vec<(Arc<str>, Posting)>,
-    /// Positions in `entries`, hashed by their value.
-    table: HashTable<u32>,
+    /// Each entry's position in `entries` and its value's hash: with the hash at hand, growing
+    /// the table reads neither the entries nor their texts, and a lookup reads an entry only when
+    /// the whole hash matches.
+    table: HashTable<Slot>,
     hasher: DefaultHashBuilder,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    at: u32,
+    hash: u32,
+}
+
+impl Slot {
+    /// The table's hash of the slot, made from the 32 bits kept: the table takes its bucket from
+    /// the low bits and its tag from the top seven, so both must come from them.
+    fn hash(self) -> u64 {
+        spread(self.hash)
+    }
+}
+
+fn spread(hash: u32) -> u64 {
+    u64::from(hash) << 32 | u64::from(hash)
+}
+
+/// The 32 bits of `value`'s hash the table keeps.
+fn hash_of(hasher: &DefaultHashBuilder, value: &str) -> u32 {
+    // Truncation is the point: the top half of a 64-bit hash is as good as all of it.
+    (hasher.hash_one(value) >> 32) as u32
 }
 
 /// A value's place in [`Values`], found by [`Values::entry`].
@@ -32,20 +59,20 @@ pub(super) enum Entry<'a> {
 /// The place of a value [`Values`] does not hold yet.
 pub(super) struct Vacant<'a> {
     values: &'a mut Values,
-    hash: u64,
+    hash: u32,
 }
 
 impl Vacant<'_> {
     /// Adds `value`, which must be the text the entry was looked up by.
     pub(super) fn insert(self, value: Arc<str>, posting: Posting) {
-        let Values {
-            entries,
-            table,
-            hasher,
-        } = self.values;
+        let Values { entries, table, .. } = self.values;
         let at = u32::try_from(entries.len()).expect("fewer than 4 billion values");
         entries.push((value, posting));
-        table.insert_unique(self.hash, at, |&i| hasher.hash_one(&*entries[i as usize].0));
+        let slot = Slot {
+            at,
+            hash: self.hash,
+        };
+        table.insert_unique(slot.hash(), slot, |s| s.hash());
     }
 }
 
@@ -58,25 +85,27 @@ impl Values {
         self.entries.is_empty()
     }
 
-    fn position(&self, hash: u64, value: &str) -> Option<usize> {
+    fn position(&self, hash: u32, value: &str) -> Option<usize> {
         self.table
-            .find(hash, |&i| *self.entries[i as usize].0 == *value)
-            .map(|&i| i as usize)
+            .find(spread(hash), |s| {
+                s.hash == hash && *self.entries[s.at as usize].0 == *value
+            })
+            .map(|s| s.at as usize)
     }
 
     pub(super) fn get(&self, value: &str) -> Option<&Posting> {
-        let at = self.position(self.hasher.hash_one(value), value)?;
+        let at = self.position(hash_of(&self.hasher, value), value)?;
         Some(&self.entries[at].1)
     }
 
     pub(super) fn get_mut(&mut self, value: &str) -> Option<&mut Posting> {
-        let at = self.position(self.hasher.hash_one(value), value)?;
+        let at = self.position(hash_of(&self.hasher, value), value)?;
         Some(&mut self.entries[at].1)
     }
 
     /// The posting of `value`, or the place to add it; `value` is hashed once either way.
     pub(super) fn entry(&mut self, value: &str) -> Entry<'_> {
-        let hash = self.hasher.hash_one(value);
+        let hash = hash_of(&self.hasher, value);
         match self.position(hash, value) {
             Some(at) => Entry::Occupied(&mut self.entries[at].1),
             None => Entry::Vacant(Vacant { values: self, hash }),
@@ -85,30 +114,30 @@ impl Values {
 
     /// Takes `value` out. The last entry moves into its place, so that the entries stay dense.
     pub(super) fn remove(&mut self, value: &str) -> Option<Posting> {
-        let hash = self.hasher.hash_one(value);
+        let hash = hash_of(&self.hasher, value);
         let entries = &self.entries;
-        let (at, _) = self
+        let (slot, _) = self
             .table
-            .find_entry(hash, |&i| *entries[i as usize].0 == *value)
+            .find_entry(spread(hash), |s| {
+                s.hash == hash && *entries[s.at as usize].0 == *value
+            })
             .ok()?
             .remove();
-        let at = at as usize;
+        let at = slot.at as usize;
         let last = self.entries.len() - 1;
         if at != last {
-            let moved = self.hasher.hash_one(&*self.entries[last].0);
+            let moved = hash_of(&self.hasher, &self.entries[last].0);
             let slot = self
                 .table
-                .find_mut(moved, |&i| i as usize == last)
+                .find_mut(spread(moved), |s| s.at as usize == last)
                 .expect("every entry has its position in the table");
-            *slot = u32::try_from(at).expect("fewer than 4 billion values");
+            slot.at = u32::try_from(at).expect("fewer than 4 billion values");
         }
         let (_, posting) = self.entries.swap_remove(at);
         // A key that shrank a lot gives its memory back; one that merely changes does not.
         if self.entries.len() < self.entries.capacity() / 4 {
             self.entries.shrink_to(self.entries.len() * 2);
-            let (entries, hasher) = (&self.entries, &self.hasher);
-            self.table
-                .shrink_to(0, |&i| hasher.hash_one(&*entries[i as usize].0));
+            self.table.shrink_to(0, |s| s.hash());
         }
         Some(posting)
     }
