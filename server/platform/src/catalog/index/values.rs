@@ -50,6 +50,16 @@ fn hash_of(hasher: &DefaultHashBuilder, value: &str) -> u32 {
     (hasher.hash_one(value) >> 32) as u32
 }
 
+/// Whether a slot is `value`'s, whose hash is `hash`: the entry is read only when the hash
+/// matches.
+fn holds<'a>(
+    entries: &'a [(Arc<str>, Posting)],
+    hash: u32,
+    value: &'a str,
+) -> impl Fn(&Slot) -> bool + 'a {
+    move |s| s.hash == hash && *entries[s.at as usize].0 == *value
+}
+
 /// A value's place in [`Values`], found by [`Values::entry`].
 pub(super) enum Entry<'a> {
     Occupied(&'a mut Posting),
@@ -87,9 +97,7 @@ impl Values {
 
     fn position(&self, hash: u32, value: &str) -> Option<usize> {
         self.table
-            .find(spread(hash), |s| {
-                s.hash == hash && *self.entries[s.at as usize].0 == *value
-            })
+            .find(spread(hash), holds(&self.entries, hash, value))
             .map(|s| s.at as usize)
     }
 
@@ -115,12 +123,9 @@ impl Values {
     /// Takes `value` out. The last entry moves into its place, so that the entries stay dense.
     pub(super) fn remove(&mut self, value: &str) -> Option<Posting> {
         let hash = hash_of(&self.hasher, value);
-        let entries = &self.entries;
         let (slot, _) = self
             .table
-            .find_entry(spread(hash), |s| {
-                s.hash == hash && *entries[s.at as usize].0 == *value
-            })
+            .find_entry(spread(hash), holds(&self.entries, hash, value))
             .ok()?
             .remove();
         let at = slot.at as usize;
@@ -153,7 +158,7 @@ impl Values {
 
     /// Every value with its posting, in no particular order.
     pub(super) fn iter(&self) -> impl Iterator<Item = (&Arc<str>, &Posting)> {
-        self.entries.iter().map(|(value, posting)| (value, posting))
+        self.into_iter()
     }
 
     /// Every value, in no particular order.
