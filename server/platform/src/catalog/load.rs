@@ -5,10 +5,11 @@
 //! and indexing them takes tens of seconds on one thread. So the rows are read as a stream in
 //! batches and go through a pipeline of three stages that overlap: the database read (this
 //! task), the preparation of each row into an entity (one blocking thread: parse, validate,
-//! derive relations, flatten into search pairs) and the index insertion (another blocking thread,
-//! the only one that touches the index, which is left with as little else as possible). Bounded
-//! channels between the stages keep at most a few batches in memory, and the runtime's worker
-//! threads stay free to answer requests while a replica reloads.
+//! derive relations, flatten into search pairs, compress the body once its kind has a
+//! dictionary) and the index insertion (another blocking thread, the only one that touches the
+//! index, which is left with as little else as possible). Bounded channels between the stages
+//! keep at most a few batches in memory, and the runtime's worker threads stay free to answer
+//! requests while a replica reloads.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,7 +18,7 @@ use futures::TryStreamExt as _;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use super::index::{Index, Indexable};
+use super::index::{BodyPacker, Index, Indexable};
 use super::persist::{self, Row_};
 use super::{entity, stored, validate};
 use crate::{Result, Store};
@@ -34,8 +35,10 @@ const IN_FLIGHT: usize = 2;
 pub(super) async fn load(store: &Store) -> Result<Index> {
     let (rows_tx, rows_rx) = mpsc::channel::<Vec<Row_>>(IN_FLIGHT);
     let (prepared_tx, prepared_rx) = mpsc::channel::<Vec<Indexable>>(IN_FLIGHT);
-    let preparer = tokio::task::spawn_blocking(move || prepare_all(rows_rx, &prepared_tx));
-    let applier = tokio::task::spawn_blocking(move || apply_all(prepared_rx));
+    let index = Index::default();
+    let packer = index.packer();
+    let preparer = tokio::task::spawn_blocking(move || prepare_all(rows_rx, &prepared_tx, &packer));
+    let applier = tokio::task::spawn_blocking(move || apply_all(index, prepared_rx));
 
     let read = read_all(store, &rows_tx).await;
     // Closing the first channel lets the later stages finish with what they were given.
@@ -71,13 +74,17 @@ async fn read_all(store: &Store, rows: &mpsc::Sender<Vec<Row_>>) -> Result<()> {
     Ok(())
 }
 
-fn prepare_all(mut rows: mpsc::Receiver<Vec<Row_>>, prepared: &mpsc::Sender<Vec<Indexable>>) {
+fn prepare_all(
+    mut rows: mpsc::Receiver<Vec<Row_>>,
+    prepared: &mpsc::Sender<Vec<Indexable>>,
+    packer: &BodyPacker,
+) {
     // Entities of one location share its key.
     let mut locations: HashMap<String, Arc<str>> = HashMap::new();
     while let Some(batch) = rows.blocking_recv() {
         let ready = batch
             .into_iter()
-            .filter_map(|row| prepare(row, &mut locations))
+            .filter_map(|row| prepare(row, &mut locations, packer))
             .collect();
         if prepared.blocking_send(ready).is_err() {
             return;
@@ -85,7 +92,11 @@ fn prepare_all(mut rows: mpsc::Receiver<Vec<Row_>>, prepared: &mpsc::Sender<Vec<
     }
 }
 
-fn prepare(row: Row_, locations: &mut HashMap<String, Arc<str>>) -> Option<Indexable> {
+fn prepare(
+    row: Row_,
+    locations: &mut HashMap<String, Arc<str>>,
+    packer: &BodyPacker,
+) -> Option<Indexable> {
     let mut body: Value = match serde_json::from_str(&row.body) {
         Ok(body) => body,
         Err(error) => {
@@ -105,18 +116,21 @@ fn prepare(row: Row_, locations: &mut HashMap<String, Arc<str>>) -> Option<Index
         .clone();
     // The index reads the pairs from the body as it is stored, which processing rewrote in place
     // (the same document as `processed.body`, so that text is not parsed again).
-    let entity = stored(
+    let mut entity = stored(
         processed,
         row.uid.into(),
         row.etag.into(),
         row.generation,
         location_key,
     );
+    // Compressed here, the body is one thing less for the thread that owns the index to do.
+    if let Some(packed) = packer.pack(entity.kind(), &entity.body) {
+        entity.body = packed;
+    }
     Some(Indexable::new(entity, &body))
 }
 
-fn apply_all(mut prepared: mpsc::Receiver<Vec<Indexable>>) -> Index {
-    let mut index = Index::default();
+fn apply_all(mut index: Index, mut prepared: mpsc::Receiver<Vec<Indexable>>) -> Index {
     while let Some(batch) = prepared.blocking_recv() {
         for entity in batch {
             index.upsert_indexable(entity);

@@ -5,8 +5,9 @@
 //! ids) keyed by Backstage's search keys, which is what makes queries and facets take microseconds
 //! instead of scanning rows.
 //!
-//! Memory is what limits a catalog of 100 000 entities, so the index keeps each distinct string
-//! once (values and references are shared `Arc<str>`s), keeps no per-entity copy of its search
+//! Memory is what limits a catalog of 100 000 entities, so the index keeps each value once per
+//! key and each relation target once (the edges and the relation keys share the `incoming`
+//! entry's `Arc<str>`), keeps no per-entity copy of its search
 //! pairs (they are computed again from the body when an entity is removed), and finds entities by
 //! reference and uid through hash tables of ids rather than maps of copied strings.
 
@@ -27,13 +28,13 @@ use std::borrow::Cow;
 use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex};
 
-use hashbrown::{DefaultHashBuilder, HashSet, HashTable};
+use hashbrown::{DefaultHashBuilder, HashTable};
 use roaring::RoaringBitmap;
 use serde_json::Value;
 
-pub use self::bodies::Body;
 use self::bodies::Codecs;
 pub use self::bodies::KindBytes;
+pub use self::bodies::{Body, BodyPacker};
 pub use self::identifier::Identifier;
 use self::pairs::{MAX_VALUE_LENGTH, original_values, search_pairs};
 use self::posting::Posting;
@@ -86,15 +87,15 @@ pub struct Index {
     /// Ids, hashed by their entity's uid.
     by_uid: HashTable<u32>,
     keys: hashbrown::HashMap<Box<str>, KeyEntry>,
-    /// Every value and reference the index holds, once.
-    strings: HashSet<Arc<str>>,
     all: RoaringBitmap,
     /// Number of indexed (key, value) pairs over all entities, for query planning.
     pair_count: usize,
     /// Relations pointing at a reference, from the entities that declare them: target → (reverse
-    /// type, source). Kept for targets that do not exist (yet), so they attach when they appear.
-    /// The sources are ids of the entities declaring the edges (see `reverse.rs`).
-    incoming: hashbrown::HashMap<Arc<str>, Vec<reverse::Incoming>>,
+    /// type, source), and the target's id while it exists. Kept for targets that do not exist
+    /// (yet), so they attach when they appear. The sources are ids of the entities declaring the
+    /// edges, and the key is the copy of the reference those edges share (see `reverse.rs`).
+    /// Hashed with `hasher`, as `by_ref` is, so that one hash of a target serves both.
+    incoming: HashTable<(Arc<str>, reverse::Pointed)>,
     /// For each reverse relation key (`relations.ownerof`), the entities that others point at
     /// with it. The (key, source) pairs themselves are not stored: they are read from the
     /// sources' edges when asked for (see `reverse.rs`), which saves one map entry per relation.
@@ -109,22 +110,24 @@ pub struct Index {
     facets: Mutex<facets::Facets>,
     /// Dictionaries packing the bodies of each kind once it holds enough entities.
     codecs: Codecs,
-    /// Entities removed since shared strings were last swept.
-    removed_since_sweep: usize,
 }
 
-fn intern(strings: &mut HashSet<Arc<str>>, s: &str) -> Arc<str> {
-    // One lookup that inserts when missing: `s` is hashed once either way.
-    strings
-        .get_or_insert_with(s, |s: &str| Arc::from(s))
-        .clone()
-}
-
-/// Forgets `s` when nothing but the set holds it any more.
-fn release(strings: &mut HashSet<Arc<str>>, s: &str) {
-    if strings.get(s).is_some_and(|a| Arc::strong_count(a) == 1) {
-        strings.remove(s);
-    }
+/// The id in `by_ref` of the entity with reference `entity_ref`, hashed as `hash`: a function of
+/// the two fields rather than a method, so that it can run while another field is borrowed.
+fn find_ref(
+    by_ref: &HashTable<u32>,
+    slots: &[Option<Arc<Stored>>],
+    hash: u64,
+    entity_ref: &str,
+) -> Option<u32> {
+    by_ref
+        .find(hash, |&id| {
+            slots
+                .get(id as usize)
+                .and_then(Option::as_deref)
+                .is_some_and(|e| e.entity_ref() == entity_ref)
+        })
+        .copied()
 }
 
 /// The ways `key` can name a list item: `metadata.tags.java` is the item `java` of
@@ -149,6 +152,11 @@ impl Index {
     /// Every id.
     pub fn all(&self) -> &RoaringBitmap {
         &self.all
+    }
+
+    /// Packs bodies with this index's dictionaries on another thread (see [`BodyPacker`]).
+    pub fn packer(&self) -> BodyPacker {
+        self.codecs.packer()
     }
 
     /// The entity with dense id `id`.
@@ -178,11 +186,7 @@ impl Index {
 
     /// [`Self::id_of`] for a reference already hashed with the index's hasher.
     fn id_hashed(&self, hash: u64, entity_ref: &str) -> Option<u32> {
-        self.by_ref
-            .find(hash, |&id| {
-                self.get(id).is_some_and(|e| e.entity_ref() == entity_ref)
-            })
-            .copied()
+        find_ref(&self.by_ref, &self.slots, hash, entity_ref)
     }
 
     /// The entity with reference `entity_ref`.
@@ -223,11 +227,6 @@ impl Index {
         related
     }
 
-    /// The reverse types others point at `entity_ref` with.
-    fn incoming_kinds(&self, entity_ref: &str) -> Vec<&'static str> {
-        self.incoming_of(entity_ref).map(|(kind, _)| kind).collect()
-    }
-
     /// The references `entity` is owned by.
     pub fn owners(&self, entity: &Stored) -> Vec<String> {
         self.relations(entity)
@@ -251,16 +250,14 @@ impl Index {
         if let Some(id) = self.id_hashed(ref_hash, entity.entity_ref()) {
             self.remove_id(id);
         }
-        for edge in entity.edges.iter_mut() {
-            edge.target = intern(&mut self.strings, &edge.target);
-        }
         if let Some(packed) = self.codecs.pack(entity.kind(), &entity.body) {
             entity.body = packed;
         }
-        let entity = Arc::new(entity);
         let id = self.free.pop().unwrap_or_else(|| {
             u32::try_from(self.slots.len()).expect("fewer than 4 billion entities")
         });
+        self.attach_edges(id, &mut entity);
+        let entity = Arc::new(entity);
         if self.slots.len() <= id as usize {
             self.slots.resize_with(id as usize + 1, || None);
         }
@@ -276,11 +273,10 @@ impl Index {
                 stored(i).map_or(0, |e| hasher.hash_one(&e.uid))
             });
 
-        self.attach_edges(id, &entity);
-        for kind in self.incoming_kinds(entity.entity_ref()) {
+        for kind in self.file_pointed(entity.entity_ref(), Some(id)) {
             self.mark_reverse(kind, id);
         }
-        self.add_pairs(id, &pairs);
+        self.add_pairs(id, &entity.edges, &pairs);
         self.all.insert(id);
         self.invalidate_orders();
         self.train_kind_if_due(entity.kind());
@@ -290,10 +286,9 @@ impl Index {
     /// each key is looked up once for all its values rather than once per value, and each value
     /// is hashed once whether it is new or not: at start-up this is most of what the thread that
     /// owns the index does.
-    fn add_pairs(&mut self, id: u32, pairs: &[pairs::Pair]) {
+    fn add_pairs(&mut self, id: u32, edges: &[Edge], pairs: &[pairs::Pair]) {
         let Self {
             keys,
-            strings,
             texts,
             pair_count,
             ..
@@ -326,13 +321,14 @@ impl Index {
                         }
                     }
                     Entry::Vacant(vacant) => {
-                        // References recur under several keys and in the relation maps, so they
-                        // are shared; other values live once, in their key's map.
-                        let value = if key.starts_with("relations.") {
-                            intern(strings, value)
-                        } else {
-                            Arc::from(value)
-                        };
+                        // A relation's value is its target's reference, which the edges already
+                        // share with every other edge towards it; other values live once, in
+                        // their key's map.
+                        let shared = key
+                            .starts_with("relations.")
+                            .then(|| edges.iter().find(|e| *e.target == *value))
+                            .flatten();
+                        let value = shared.map_or_else(|| Arc::from(value), |e| e.target.clone());
                         texts.added(key, &value, id);
                         vacant.insert(value, Posting::new(id, cased));
                     }
@@ -356,7 +352,6 @@ impl Index {
         if posting.remove(id) {
             entry.values.remove(value);
             texts_mut(&mut self.texts).removed(key, value);
-            release(&mut self.strings, value);
         } else if let Some(alone) = posting.single().filter(|_| shared) {
             texts_mut(&mut self.texts).held(key, value, Some(alone));
         }
@@ -390,7 +385,7 @@ impl Index {
             }
             self.drop_key_if_empty(&pair.key);
         }
-        for kind in self.incoming_kinds(entity.entity_ref()) {
+        for kind in self.file_pointed(entity.entity_ref(), None) {
             self.unmark_reverse(kind, id);
         }
         self.detach_edges(id, &entity);
@@ -406,13 +401,6 @@ impl Index {
         self.all.remove(id);
         self.free.push(id);
         self.invalidate_orders();
-        // The removed entity's own references are still held by whoever has it, so they cannot
-        // be released here; shared strings nobody holds any more are swept in batches.
-        self.removed_since_sweep += 1;
-        if self.removed_since_sweep * 4 > self.strings.len().max(1024) {
-            self.strings.retain(|s| Arc::strong_count(s) > 1);
-            self.removed_since_sweep = 0;
-        }
         Some(entity)
     }
 

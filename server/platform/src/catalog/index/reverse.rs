@@ -13,9 +13,18 @@
 //! existing entity declaring the edge, so it is named by its id, and the reverse type by its
 //! place in a table of the model's reverse types. As a reference and a string slice they took
 //! 32 bytes, and every entity's own reference was interned as a source besides.
+//!
+//! Each target's entry also remembers the target's id while it exists ([`Pointed::id`]), and its
+//! key is the one copy of the reference that every edge towards it shares. Filing an edge is
+//! then one lookup: at start-up, finding the target by reference for each relation besides (a
+//! hash, and a chain of cache misses from the slot to the reference's bytes) was the largest
+//! single cost of the thread that builds the index.
 
 use std::sync::LazyLock;
 
+use std::hash::BuildHasher as _;
+
+use hashbrown::hash_table::Entry;
 use roaring::RoaringBitmap;
 
 #[cfg(test)]
@@ -23,7 +32,7 @@ mod tests;
 
 use super::super::kinds::KINDS;
 use super::pairs::{relation_key, with_relation_key};
-use super::{Index, Stored};
+use super::{Index, Stored, find_ref};
 
 /// Every reverse relation type of the model, once, in the order the kinds declare them.
 static REVERSE_TYPES: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
@@ -39,6 +48,38 @@ static REVERSE_TYPES: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
     }
     types
 });
+
+/// What the index keeps about a reference that relations point at.
+#[derive(Debug, Default)]
+pub(super) struct Pointed {
+    /// One entry per (reverse type, source) pair.
+    sources: Vec<Incoming>,
+    /// The id of the entity with this reference, or [`ABSENT`] while there is none.
+    id: u32,
+}
+
+/// [`Pointed::id`] of a reference no entity has (yet). Ids are below `u32::MAX`, since the index
+/// holds fewer than 4 billion entities.
+const ABSENT: u32 = u32::MAX;
+
+impl Pointed {
+    fn new(id: Option<u32>) -> Self {
+        Self {
+            sources: Vec::new(),
+            id: id.unwrap_or(ABSENT),
+        }
+    }
+
+    /// The id of the entity with this reference, if it exists.
+    pub(super) fn id(&self) -> Option<u32> {
+        (self.id != ABSENT).then_some(self.id)
+    }
+
+    /// The (reverse type, source) pairs pointing at the reference.
+    pub(super) fn sources(&self) -> &[Incoming] {
+        &self.sources
+    }
+}
 
 /// A relation pointing at a reference: its reverse type and the id of the entity declaring it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,8 +170,8 @@ impl Index {
         if !self.reverse.contains_key(key) {
             return;
         }
-        for (target, sources) in &self.incoming {
-            let Some(id) = self.id_of(target) else {
+        for (_, pointed) in &self.incoming {
+            let Some(id) = pointed.id() else {
                 continue;
             };
             if within.is_some_and(|w| !w.contains(id)) {
@@ -139,7 +180,10 @@ impl Index {
             let Some(entity) = self.get(id) else {
                 continue;
             };
-            for (kind, source) in self.sources(sources).filter(|(k, _)| is_key_of(key, k)) {
+            for (kind, source) in self
+                .sources(pointed.sources())
+                .filter(|(k, _)| is_key_of(key, k))
+            {
                 let declared = entity
                     .edges
                     .iter()
@@ -167,30 +211,71 @@ impl Index {
         &'a self,
         entity_ref: &str,
     ) -> impl Iterator<Item = (&'static str, &'a str)> + use<'a> {
-        let list = self.incoming.get(entity_ref).map_or(&[][..], Vec::as_slice);
+        let list = self.pointed(entity_ref).map_or(&[][..], Pointed::sources);
         self.sources(list)
     }
 
-    /// Records the edges of `entity`, just stored under `id`, in their targets' `incoming` lists.
-    pub(super) fn attach_edges(&mut self, id: u32, entity: &Stored) {
-        for (i, edge) in entity.edges.iter().enumerate() {
+    /// The entry of relations pointing at `entity_ref`, if any.
+    fn pointed(&self, entity_ref: &str) -> Option<&Pointed> {
+        let hash = self.hasher.hash_one(entity_ref);
+        self.incoming
+            .find(hash, |(target, _)| **target == *entity_ref)
+            .map(|(_, pointed)| pointed)
+    }
+
+    /// Files the edges of `entity`, about to be stored under `id`, in their targets' `incoming`
+    /// lists, and marks the targets that exist. Each edge's target becomes the entry's key, so
+    /// that every edge towards one reference shares one copy of it.
+    pub(super) fn attach_edges(&mut self, id: u32, entity: &mut Stored) {
+        for i in 0..entity.edges.len() {
+            let (before, rest) = entity.edges.split_at_mut(i);
+            let edge = &mut rest[0];
             // Writing an entity first removed whatever it declared before, so only its own edges
             // can repeat a (reverse type, source) pair; searching the target's whole list instead
             // would cost time quadratic in the number of entities pointing at one target.
-            if entity.edges[..i]
+            let repeated = before
                 .iter()
-                .any(|e| e.target == edge.target && e.reverse() == edge.reverse())
-            {
+                .any(|e| e.target == edge.target && e.reverse() == edge.reverse());
+            // One hash serves the entry and, for a new entry, the search for its target.
+            let hash = self.hasher.hash_one(&*edge.target);
+            let Self {
+                incoming,
+                by_ref,
+                slots,
+                hasher,
+                ..
+            } = &mut *self;
+            let (target, pointed) = match incoming.entry(
+                hash,
+                |(target, _)| *target == edge.target,
+                |(target, _)| hasher.hash_one(&**target),
+            ) {
+                Entry::Occupied(found) => found.into_mut(),
+                Entry::Vacant(vacant) => {
+                    // A new entry learns whether its target exists; from then on it is kept in
+                    // step as the target comes and goes (see `Index::file_pointed`).
+                    let exists = if *edge.target == *entity.names.entity_ref() {
+                        Some(id)
+                    } else {
+                        find_ref(by_ref, slots, hash, &edge.target)
+                    };
+                    vacant
+                        .insert((edge.target.clone(), Pointed::new(exists)))
+                        .into_mut()
+                }
+            };
+            edge.target = target.clone();
+            if repeated {
                 continue;
             }
-            let list = self.incoming.entry(edge.target.clone()).or_default();
+            let list = &mut pointed.sources;
             // Most targets have a few sources, which doubling would give up to four times the
             // room they need; a quarter more at a time keeps the growth amortised.
             if list.len() == list.capacity() {
                 list.reserve_exact((list.len() / 4).max(1));
             }
             list.push(Incoming::new(edge.reverse(), id));
-            if let Some(target) = self.id_of(&edge.target) {
+            if let Some(target) = pointed.id() {
                 self.mark_reverse(edge.reverse(), target);
             }
         }
@@ -199,20 +284,44 @@ impl Index {
     /// Takes the edges of `entity`, stored under `id`, out of their targets' `incoming` lists.
     pub(super) fn detach_edges(&mut self, id: u32, entity: &Stored) {
         for edge in &entity.edges {
-            let Some(list) = self.incoming.get_mut(&*edge.target) else {
+            let hash = self.hasher.hash_one(&*edge.target);
+            let Ok(mut found) = self
+                .incoming
+                .find_entry(hash, |(target, _)| *target == edge.target)
+            else {
                 continue;
             };
+            let pointed = &mut found.get_mut().1;
+            let target = pointed.id();
+            let list = &mut pointed.sources;
             let gone = Incoming::new(edge.reverse(), id);
             list.retain(|i| *i != gone);
             let still = list.iter().any(|i| i.kind() == edge.reverse());
             if list.is_empty() {
-                self.incoming.remove(&*edge.target);
+                found.remove();
             } else if list.capacity() > 2 * list.len() {
                 list.shrink_to_fit();
             }
-            if !still && let Some(target) = self.id_of(&edge.target) {
+            if !still && let Some(target) = target {
                 self.unmark_reverse(edge.reverse(), target);
             }
         }
+    }
+
+    /// Records that the entity with reference `entity_ref` is now `id` (or gone, for `None`) in
+    /// the entry of relations pointing at it, and returns the reverse types they have.
+    pub(super) fn file_pointed(&mut self, entity_ref: &str, id: Option<u32>) -> Vec<&'static str> {
+        let hash = self.hasher.hash_one(entity_ref);
+        let Some((_, pointed)) = self
+            .incoming
+            .find_mut(hash, |(target, _)| **target == *entity_ref)
+        else {
+            return Vec::new();
+        };
+        pointed.id = id.unwrap_or(ABSENT);
+        let mut kinds: Vec<&'static str> = pointed.sources.iter().map(|i| i.kind()).collect();
+        kinds.sort_unstable();
+        kinds.dedup();
+        kinds
     }
 }

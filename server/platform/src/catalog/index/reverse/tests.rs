@@ -1,6 +1,7 @@
 //! Relations served after random writes, against a model that recomputes them from scratch.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -90,6 +91,21 @@ fn check(index: &Index, model: &[Stored]) {
         for r in related {
             keys.insert(format!("relations.{}", r.kind.to_lowercase()));
             values.insert(r.target.clone());
+        }
+    }
+    // Each target's entry knows its entity, and every edge towards it shares the entry's copy.
+    for (target, pointed) in &index.incoming {
+        assert_eq!(pointed.id(), index.id_of(target), "id of {target}");
+    }
+    for entity in model {
+        let held = index.by_ref(entity.entity_ref()).expect("stored");
+        for edge in &held.edges {
+            let (key, _) = index
+                .incoming
+                .iter()
+                .find(|(target, _)| *target == edge.target)
+                .expect("every edge has an entry");
+            assert!(Arc::ptr_eq(key, &edge.target), "{} is shared", edge.target);
         }
     }
     // Filters see the same relations: the entities having each key, and each (key, value).
