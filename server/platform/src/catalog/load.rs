@@ -5,11 +5,11 @@
 //! and indexing them takes tens of seconds on one thread. So the rows are read as a stream in
 //! batches and go through a pipeline of three stages that overlap: the database read (this
 //! task), the preparation of each row into an entity (one blocking thread: parse, validate,
-//! derive relations, flatten into search pairs, compress the body once its kind has a
-//! dictionary) and the index insertion (another blocking thread, the only one that touches the
-//! index, which is left with as little else as possible). Bounded channels between the stages
-//! keep at most a few batches in memory, and the runtime's worker threads stay free to answer
-//! requests while a replica reloads.
+//! derive relations, then whatever [`Preparer::indexable`] can do without the index) and the
+//! index insertion (another blocking thread, the only one that touches the index, which is left
+//! with as little else as possible). Bounded channels between the stages keep at most a few
+//! batches in memory, and the runtime's worker threads stay free to answer requests while a
+//! replica reloads.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,7 +18,7 @@ use futures::TryStreamExt as _;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use super::index::{BodyPacker, Index, Indexable};
+use super::index::{Index, Indexable, Preparer};
 use super::persist::{self, Row_};
 use super::{entity, stored, validate};
 use crate::{Result, Store};
@@ -36,8 +36,9 @@ pub(super) async fn load(store: &Store) -> Result<Index> {
     let (rows_tx, rows_rx) = mpsc::channel::<Vec<Row_>>(IN_FLIGHT);
     let (prepared_tx, prepared_rx) = mpsc::channel::<Vec<Indexable>>(IN_FLIGHT);
     let index = Index::default();
-    let packer = index.packer();
-    let preparer = tokio::task::spawn_blocking(move || prepare_all(rows_rx, &prepared_tx, &packer));
+    let preparer = index.preparer();
+    let preparer =
+        tokio::task::spawn_blocking(move || prepare_all(rows_rx, &prepared_tx, &preparer));
     let applier = tokio::task::spawn_blocking(move || apply_all(index, prepared_rx));
 
     let read = read_all(store, &rows_tx).await;
@@ -77,14 +78,14 @@ async fn read_all(store: &Store, rows: &mpsc::Sender<Vec<Row_>>) -> Result<()> {
 fn prepare_all(
     mut rows: mpsc::Receiver<Vec<Row_>>,
     prepared: &mpsc::Sender<Vec<Indexable>>,
-    packer: &BodyPacker,
+    preparer: &Preparer,
 ) {
     // Entities of one location share its key.
     let mut locations: HashMap<String, Arc<str>> = HashMap::new();
     while let Some(batch) = rows.blocking_recv() {
         let ready = batch
             .into_iter()
-            .filter_map(|row| prepare(row, &mut locations, packer))
+            .filter_map(|row| prepare(row, &mut locations, preparer))
             .collect();
         if prepared.blocking_send(ready).is_err() {
             return;
@@ -95,7 +96,7 @@ fn prepare_all(
 fn prepare(
     row: Row_,
     locations: &mut HashMap<String, Arc<str>>,
-    packer: &BodyPacker,
+    preparer: &Preparer,
 ) -> Option<Indexable> {
     let mut body: Value = match serde_json::from_str(&row.body) {
         Ok(body) => body,
@@ -116,18 +117,14 @@ fn prepare(
         .clone();
     // The index reads the pairs from the body as it is stored, which processing rewrote in place
     // (the same document as `processed.body`, so that text is not parsed again).
-    let mut entity = stored(
+    let entity = stored(
         processed,
         row.uid.into(),
         row.etag.into(),
         row.generation,
         location_key,
     );
-    // Compressed here, the body is one thing less for the thread that owns the index to do.
-    if let Some(packed) = packer.pack(entity.kind(), &entity.body) {
-        entity.body = packed;
-    }
-    Some(Indexable::new(entity, &body))
+    Some(preparer.indexable(entity, &body))
 }
 
 fn apply_all(mut index: Index, mut prepared: mpsc::Receiver<Vec<Indexable>>) -> Index {

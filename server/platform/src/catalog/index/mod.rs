@@ -16,6 +16,7 @@ mod facets;
 mod identifier;
 mod pairs;
 mod posting;
+mod prepare;
 mod ranking;
 mod reverse;
 mod stored;
@@ -32,12 +33,13 @@ use hashbrown::{DefaultHashBuilder, HashTable};
 use roaring::RoaringBitmap;
 use serde_json::Value;
 
+pub use self::bodies::Body;
 use self::bodies::Codecs;
 pub use self::bodies::KindBytes;
-pub use self::bodies::{Body, BodyPacker};
 pub use self::identifier::Identifier;
 use self::pairs::{MAX_VALUE_LENGTH, original_values, search_pairs};
 use self::posting::Posting;
+pub use self::prepare::{Indexable, Preparer};
 use self::ranking::Orders;
 pub use self::ranking::{Ranking, Ranks};
 pub use self::stored::{Names, Stored};
@@ -45,21 +47,6 @@ pub use self::text::Matches;
 use self::text::{Texts, texts_mut};
 use self::values::{Entry, Values};
 use super::entity::Edge;
-
-/// An entity with its search pairs computed: flattening the body is a large part of indexing an
-/// entity, and a loader can do it on another thread than the one that owns the index.
-pub struct Indexable {
-    entity: Stored,
-    pairs: Vec<pairs::Pair>,
-}
-
-impl Indexable {
-    /// `body` must be `entity.body` parsed, since the entity is indexed under its pairs.
-    pub fn new(entity: Stored, body: &Value) -> Self {
-        let pairs = search_pairs(body, &entity.edges, &[]);
-        Self { entity, pairs }
-    }
-}
 
 /// One relation as served: type and target.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -74,6 +61,15 @@ struct KeyEntry {
     exists: RoaringBitmap,
     /// Ids with at least one list item among their values of this key (see [`pairs::Pair::item`]).
     items: RoaringBitmap,
+}
+
+impl KeyEntry {
+    fn with_hasher(hasher: DefaultHashBuilder) -> Self {
+        Self {
+            values: Values::with_hasher(hasher),
+            ..Self::default()
+        }
+    }
 }
 
 /// The index.
@@ -152,11 +148,6 @@ impl Index {
     /// Every id.
     pub fn all(&self) -> &RoaringBitmap {
         &self.all
-    }
-
-    /// Packs bodies with this index's dictionaries on another thread (see [`BodyPacker`]).
-    pub fn packer(&self) -> BodyPacker {
-        self.codecs.packer()
     }
 
     /// The entity with dense id `id`.
@@ -239,14 +230,19 @@ impl Index {
     /// Inserts or replaces an entity (matched by reference).
     pub fn upsert(&mut self, entity: Stored) {
         let body = self.body_value(&entity);
-        self.upsert_indexable(Indexable::new(entity, &body));
+        let indexable = self.preparer().hashed(entity, &body);
+        self.upsert_indexable(indexable);
     }
 
     /// [`Index::upsert`] for an entity whose search pairs were computed beforehand.
     pub fn upsert_indexable(&mut self, indexable: Indexable) {
-        let Indexable { mut entity, pairs } = indexable;
-        // The reference is hashed once, to find an entity it replaces and to file the new one.
-        let ref_hash = self.hasher.hash_one(entity.entity_ref());
+        let Indexable {
+            mut entity,
+            pairs,
+            hashes,
+        } = indexable;
+        // The reference was hashed once, to find an entity it replaces and to file the new one.
+        let ref_hash = hashes.entity_ref;
         if let Some(id) = self.id_hashed(ref_hash, entity.entity_ref()) {
             self.remove_id(id);
         }
@@ -256,7 +252,7 @@ impl Index {
         let id = self.free.pop().unwrap_or_else(|| {
             u32::try_from(self.slots.len()).expect("fewer than 4 billion entities")
         });
-        self.attach_edges(id, &mut entity);
+        self.attach_edges(id, &mut entity, &hashes.targets);
         let entity = Arc::new(entity);
         if self.slots.len() <= id as usize {
             self.slots.resize_with(id as usize + 1, || None);
@@ -268,15 +264,14 @@ impl Index {
         self.by_ref.insert_unique(ref_hash, id, |&i| {
             stored(i).map_or(0, |e| hasher.hash_one(e.entity_ref()))
         });
-        self.by_uid
-            .insert_unique(hasher.hash_one(&entity.uid), id, |&i| {
-                stored(i).map_or(0, |e| hasher.hash_one(&e.uid))
-            });
+        self.by_uid.insert_unique(hashes.uid, id, |&i| {
+            stored(i).map_or(0, |e| hasher.hash_one(&e.uid))
+        });
 
         for kind in self.file_pointed(entity.entity_ref(), Some(id)) {
             self.mark_reverse(kind, id);
         }
-        self.add_pairs(id, &entity.edges, &pairs);
+        self.add_pairs(id, &entity.edges, &pairs, &hashes.values);
         self.all.insert(id);
         self.invalidate_orders();
         self.train_kind_if_due(entity.kind());
@@ -286,15 +281,20 @@ impl Index {
     /// each key is looked up once for all its values rather than once per value, and each value
     /// is hashed once whether it is new or not: at start-up this is most of what the thread that
     /// owns the index does.
-    fn add_pairs(&mut self, id: u32, edges: &[Edge], pairs: &[pairs::Pair]) {
+    /// `hashes` are the values' hashes, one per pair.
+    fn add_pairs(&mut self, id: u32, edges: &[Edge], pairs: &[pairs::Pair], hashes: &[u64]) {
         let Self {
             keys,
             texts,
             pair_count,
+            hasher,
             ..
         } = self;
         let texts = texts_mut(texts);
+        let mut rest = hashes;
         for group in pairs.chunk_by(|a, b| a.key == b.key) {
+            let (group_hashes, after) = rest.split_at(group.len());
+            rest = after;
             let key = group[0].key.as_str();
             // A key none of whose values is kept is not created.
             if key.len() > MAX_VALUE_LENGTH
@@ -302,8 +302,11 @@ impl Index {
             {
                 continue;
             }
-            let entry = keys.entry_ref(key).or_default();
-            for pair in group {
+            // Every key's values hash with the index's hasher, as the preparer did.
+            let entry = keys
+                .entry_ref(key)
+                .or_insert_with(|| KeyEntry::with_hasher(hasher.clone()));
+            for (pair, &hash) in group.iter().zip(group_hashes) {
                 let (value, cased) = (pair.value.as_str(), pair.cased);
                 if value.len() > MAX_VALUE_LENGTH {
                     continue;
@@ -312,7 +315,7 @@ impl Index {
                 if pair.item {
                     entry.items.insert(id);
                 }
-                match entry.values.entry(value) {
+                match entry.values.entry_hashed(value, hash) {
                     Entry::Occupied(posting) => {
                         let alone = posting.single();
                         posting.insert(id, cased);

@@ -226,8 +226,9 @@ impl Index {
     /// Files the edges of `entity`, about to be stored under `id`, in their targets' `incoming`
     /// lists, and marks the targets that exist. Each edge's target becomes the entry's key, so
     /// that every edge towards one reference shares one copy of it.
-    pub(super) fn attach_edges(&mut self, id: u32, entity: &mut Stored) {
-        for i in 0..entity.edges.len() {
+    /// `hashes` are the targets' hashes, one per edge.
+    pub(super) fn attach_edges(&mut self, id: u32, entity: &mut Stored, hashes: &[u64]) {
+        for (i, &hash) in hashes.iter().enumerate().take(entity.edges.len()) {
             let (before, rest) = entity.edges.split_at_mut(i);
             let edge = &mut rest[0];
             // Writing an entity first removed whatever it declared before, so only its own edges
@@ -237,7 +238,6 @@ impl Index {
                 .iter()
                 .any(|e| e.target == edge.target && e.reverse() == edge.reverse());
             // One hash serves the entry and, for a new entry, the search for its target.
-            let hash = self.hasher.hash_one(&*edge.target);
             let Self {
                 incoming,
                 by_ref,

@@ -218,19 +218,19 @@ fn bodies_are_packed_once_there_are_enough_and_read_back_exactly() {
     assert!(bytes[0].held_bytes * 2 < bytes[0].text_bytes);
 
     // A reload reads the rows in the order they were written and packs them the same way. As
-    // in the loader, the bodies are packed beside the index by a packer made before any
+    // in the loader, the entities are prepared beside the index by a preparer made before any
     // dictionary was trained: it packs those that come after each kind's training, 50 of each.
     let mut reloaded = Index::default();
-    let packer = reloaded.packer();
+    let preparer = reloaded.preparer();
     let mut packed_aside = 0;
     for (_, text) in &texts {
         let value: Value = serde_json::from_str(text).expect("json");
-        let mut entity = stored_from(value).expect("valid");
-        if let Some(packed) = packer.pack(entity.kind(), &entity.body) {
-            entity.body = packed;
+        let entity = stored_from(value.clone()).expect("valid");
+        let indexable = preparer.indexable(entity, &value);
+        if matches!(indexable.entity.body, Body::Packed { .. }) {
             packed_aside += 1;
         }
-        reloaded.upsert(entity);
+        reloaded.upsert_indexable(indexable);
     }
     assert_eq!(packed_aside, 100);
     assert_bodies(&reloaded, &texts, &["Component", "User"]);

@@ -46,8 +46,13 @@ fn spread(hash: u32) -> u64 {
 
 /// The 32 bits of `value`'s hash the table keeps.
 fn hash_of(hasher: &DefaultHashBuilder, value: &str) -> u32 {
+    kept(hasher.hash_one(value))
+}
+
+/// The 32 bits of a value's 64-bit hash the table keeps.
+fn kept(hash: u64) -> u32 {
     // Truncation is the point: the top half of a 64-bit hash is as good as all of it.
-    (hasher.hash_one(value) >> 32) as u32
+    (hash >> 32) as u32
 }
 
 /// Whether a slot is `value`'s, whose hash is `hash`: the entry is read only when the hash
@@ -87,6 +92,16 @@ impl Vacant<'_> {
 }
 
 impl Values {
+    /// An empty table hashing with `hasher`: the index gives every key's table its own hasher,
+    /// so that a loader can hash values before they reach the index (see [`Self::entry_hashed`]).
+    pub(super) fn with_hasher(hasher: DefaultHashBuilder) -> Self {
+        Self {
+            entries: Vec::new(),
+            table: HashTable::new(),
+            hasher,
+        }
+    }
+
     pub(super) fn len(&self) -> usize {
         self.entries.len()
     }
@@ -112,8 +127,17 @@ impl Values {
     }
 
     /// The posting of `value`, or the place to add it; `value` is hashed once either way.
+    #[cfg(test)]
     pub(super) fn entry(&mut self, value: &str) -> Entry<'_> {
-        let hash = hash_of(&self.hasher, value);
+        let hash = self.hasher.hash_one(value);
+        self.entry_hashed(value, hash)
+    }
+
+    /// [`Self::entry`] for a value already hashed, as `hash`, with the hasher the table was
+    /// made with.
+    pub(super) fn entry_hashed(&mut self, value: &str, hash: u64) -> Entry<'_> {
+        debug_assert_eq!(hash, self.hasher.hash_one(value));
+        let hash = kept(hash);
         match self.position(hash, value) {
             Some(at) => Entry::Occupied(&mut self.entries[at].1),
             None => Entry::Vacant(Vacant { values: self, hash }),
