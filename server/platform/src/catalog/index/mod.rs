@@ -281,7 +281,8 @@ impl Index {
     /// each key is looked up once for all its values rather than once per value, and each value
     /// is hashed once whether it is new or not: at start-up this is most of what the thread that
     /// owns the index does.
-    /// `hashes` are the values' hashes, one per pair.
+    ///
+    /// `hashes` are the values' hashes with the index's hasher, one per pair.
     fn add_pairs(&mut self, id: u32, edges: &[Edge], pairs: &[pairs::Pair], hashes: &[u64]) {
         let Self {
             keys,
@@ -291,6 +292,7 @@ impl Index {
             ..
         } = self;
         let texts = texts_mut(texts);
+        debug_assert_eq!(hashes.len(), pairs.len());
         let mut rest = hashes;
         for group in pairs.chunk_by(|a, b| a.key == b.key) {
             let (group_hashes, after) = rest.split_at(group.len());

@@ -20,9 +20,8 @@
 //! hash, and a chain of cache misses from the slot to the reference's bytes) was the largest
 //! single cost of the thread that builds the index.
 
-use std::sync::LazyLock;
-
 use std::hash::BuildHasher as _;
+use std::sync::LazyLock;
 
 use hashbrown::hash_table::Entry;
 use roaring::RoaringBitmap;
@@ -226,9 +225,11 @@ impl Index {
     /// Files the edges of `entity`, about to be stored under `id`, in their targets' `incoming`
     /// lists, and marks the targets that exist. Each edge's target becomes the entry's key, so
     /// that every edge towards one reference shares one copy of it.
-    /// `hashes` are the targets' hashes, one per edge.
+    ///
+    /// `hashes` are the targets' hashes with the index's hasher, one per edge.
     pub(super) fn attach_edges(&mut self, id: u32, entity: &mut Stored, hashes: &[u64]) {
-        for (i, &hash) in hashes.iter().enumerate().take(entity.edges.len()) {
+        debug_assert_eq!(hashes.len(), entity.edges.len());
+        for (i, &hash) in hashes.iter().enumerate() {
             let (before, rest) = entity.edges.split_at_mut(i);
             let edge = &mut rest[0];
             // Writing an entity first removed whatever it declared before, so only its own edges
