@@ -268,7 +268,7 @@ impl Index {
             stored(i).map_or(0, |e| hasher.hash_one(&e.uid))
         });
 
-        for kind in self.file_pointed(entity.entity_ref(), Some(id)) {
+        for kind in self.file_pointed(entity.entity_ref(), ref_hash, Some(id)) {
             self.mark_reverse(kind, id);
         }
         self.add_pairs(id, &entity.edges, &pairs, &hashes.values);
@@ -390,11 +390,11 @@ impl Index {
             }
             self.drop_key_if_empty(&pair.key);
         }
-        for kind in self.file_pointed(entity.entity_ref(), None) {
+        let ref_hash = self.hasher.hash_one(entity.entity_ref());
+        for kind in self.file_pointed(entity.entity_ref(), ref_hash, None) {
             self.unmark_reverse(kind, id);
         }
         self.detach_edges(id, &entity);
-        let ref_hash = self.hasher.hash_one(entity.entity_ref());
         if let Ok(found) = self.by_ref.find_entry(ref_hash, |&i| i == id) {
             found.remove();
         }

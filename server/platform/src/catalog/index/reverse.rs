@@ -49,7 +49,7 @@ static REVERSE_TYPES: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
 });
 
 /// What the index keeps about a reference that relations point at.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Pointed {
     /// One entry per (reverse type, source) pair.
     sources: Vec<Incoming>,
@@ -309,10 +309,15 @@ impl Index {
         }
     }
 
-    /// Records that the entity with reference `entity_ref` is now `id` (or gone, for `None`) in
-    /// the entry of relations pointing at it, and returns the reverse types they have.
-    pub(super) fn file_pointed(&mut self, entity_ref: &str, id: Option<u32>) -> Vec<&'static str> {
-        let hash = self.hasher.hash_one(entity_ref);
+    /// Records that the entity with reference `entity_ref` (hashed as `hash` with the index's
+    /// hasher) is now `id`, or gone for `None`, in the entry of relations pointing at it, and
+    /// returns the reverse types they have.
+    pub(super) fn file_pointed(
+        &mut self,
+        entity_ref: &str,
+        hash: u64,
+        id: Option<u32>,
+    ) -> Vec<&'static str> {
         let Some((_, pointed)) = self
             .incoming
             .find_mut(hash, |(target, _)| **target == *entity_ref)
